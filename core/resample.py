@@ -1,0 +1,92 @@
+"""Resampling kernels shared by inference, training and evaluation.
+
+Arrays are channels-first ``(C, H, W)`` or plain ``(H, W)``; values are whatever
+the caller uses (DN or reflectance): these functions are linear and unit-free.
+Pixel-area convention: output pixel ``j`` of an ``f``-times upsampling has its
+centre at input coordinate ``(j + 0.5) / f - 0.5`` (GDAL / ``align_corners=False``).
+Image borders are handled by reflection, so a tile that touches the border is
+treated exactly like the whole image.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+_A = -0.5  # Keys cubic convolution parameter (as GDAL, OpenCV, PIL)
+
+
+def _cubic(x: np.ndarray) -> np.ndarray:
+    x = np.abs(x)
+    x2, x3 = x * x, x * x * x
+    near = (_A + 2) * x3 - (_A + 3) * x2 + 1
+    far = _A * x3 - 5 * _A * x2 + 8 * _A * x - 4 * _A
+    return np.where(x <= 1, near, np.where(x < 2, far, 0.0))
+
+
+def _upsample_axis(img: np.ndarray, factor: int, axis: int) -> np.ndarray:
+    """Bicubic upsampling by an integer factor along one axis (reflect padding)."""
+    n = img.shape[axis]
+    pad = 2
+    width = [(0, 0)] * img.ndim
+    width[axis] = (pad, pad)
+    padded = np.pad(img, width, mode="symmetric")
+    out_shape = list(img.shape)
+    out_shape[axis] = n * factor
+    out = np.empty(out_shape, dtype=np.float32)
+    for phase in range(factor):
+        pos = (phase + 0.5) / factor - 0.5           # offset from the input pixel centre
+        base = int(np.floor(pos))
+        frac = pos - base
+        weights = _cubic(np.array([frac + 1, frac, frac - 1, frac - 2]))
+        acc = None
+        for k, w in enumerate(weights):
+            start = pad + base - 1 + k
+            part = np.take(padded, np.arange(start, start + n), axis=axis) * np.float32(w)
+            acc = part if acc is None else acc + part
+        index = [slice(None)] * img.ndim
+        index[axis] = slice(phase, None, factor)
+        out[tuple(index)] = acc
+    return out
+
+
+def upsample_bicubic(img: np.ndarray, factor: int) -> np.ndarray:
+    """Upsample the last two axes by an integer ``factor`` with Keys bicubic (a = -0.5)."""
+    img = np.asarray(img, dtype=np.float32)
+    if factor == 1:
+        return img.copy()
+    return _upsample_axis(_upsample_axis(img, factor, img.ndim - 2), factor, img.ndim - 1)
+
+
+def block_average(img: np.ndarray, factor: int) -> np.ndarray:
+    """Average non-overlapping ``factor x factor`` blocks (trailing rows/cols that do not fill a block are dropped)."""
+    img = np.asarray(img, dtype=np.float32)
+    h, w = img.shape[-2] // factor, img.shape[-1] // factor
+    cut = img[..., : h * factor, : w * factor]
+    return cut.reshape(*img.shape[:-2], h, factor, w, factor).mean(axis=(-3, -1))
+
+
+def gaussian_kernel(sigma: float) -> np.ndarray:
+    """Normalised 1-D Gaussian kernel, radius ceil(3 sigma); ``sigma`` in pixels."""
+    radius = max(1, int(np.ceil(3 * sigma)))
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (x / sigma) ** 2)
+    return (k / k.sum()).astype(np.float32)
+
+
+def gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    """Separable Gaussian blur of the last two axes, reflect padding; ``sigma`` in pixels."""
+    img = np.asarray(img, dtype=np.float32)
+    if sigma <= 0:
+        return img.copy()
+    kernel = gaussian_kernel(sigma)
+    r = len(kernel) // 2
+    out = img
+    for axis in (img.ndim - 2, img.ndim - 1):
+        n = out.shape[axis]
+        width = [(0, 0)] * out.ndim
+        width[axis] = (r, r)
+        padded = np.pad(out, width, mode="symmetric")
+        acc = np.zeros_like(out)
+        for k, w in enumerate(kernel):
+            acc += np.take(padded, np.arange(k, k + n), axis=axis) * w
+        out = acc
+    return out
