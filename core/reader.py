@@ -1,0 +1,100 @@
+"""Read one tile of a product as reflectance on the three native grids.
+
+A tile is read with a margin of real neighbouring pixels; where the margin leaves the area in
+which every band has data, it is filled by mirror reflection, on every grid alike, so tiles at
+the border are treated exactly as the whole image would be.
+"""
+from __future__ import annotations
+
+import numpy as np
+from osgeo import gdal
+
+from .bands import GROUPS
+from .errors import InputError
+from .extent import Extent
+from .methods.base import Tile
+from .sources import Product
+
+gdal.UseExceptions()
+
+
+class TileReader:
+    """Reads windows of a product; keeps its GDAL datasets open (use from one thread)."""
+
+    def __init__(self, product: Product, data: Extent, groups: tuple[int, ...] = (10, 20, 60)):
+        self.product, self.data, self.groups = product, data, groups
+        self._datasets: dict[str, gdal.Dataset] = {}
+
+    def close(self) -> None:
+        self._datasets.clear()
+
+    def read(self, box: Extent) -> tuple[Tile, dict[int, np.ndarray]]:
+        """Reflectance of ``box`` (on the 60 m lattice) for every group, with nodata filled, and the
+        nodata masks (True = no data) per group resolution."""
+        inner = box.intersect(self.data)
+        if inner is None:
+            raise InputError("A tile lies outside the area where all bands have data.")
+        arrays, masks = {}, {}
+        for res in (10, 20, 60):
+            if res not in self.groups:
+                arrays[res] = np.zeros((len(GROUPS[res]),) + _shape(box, res), np.float32)
+                masks[res] = np.zeros_like(arrays[res], dtype=bool)
+                continue
+            stack = np.stack([self._read_band(b, inner, res) for b in GROUPS[res]])
+            stack = _pad_to(stack, inner, box, res)
+            masks[res] = ~np.isfinite(stack)
+            arrays[res] = _fill(stack, masks[res])
+        col = round(box.xmin / 2.5)
+        row = round(-box.ymax / 2.5)
+        return Tile(arrays[10], arrays[20], arrays[60], out_row=row, out_col=col), masks
+
+    def _dataset(self, path: str) -> gdal.Dataset:
+        if path not in self._datasets:
+            self._datasets[path] = gdal.Open(path)
+        return self._datasets[path]
+
+    def _read_band(self, band: str, box: Extent, res: int) -> np.ndarray:
+        """One band on its native ``res`` grid over ``box``, reflectance, NaN where there is no data."""
+        src = self.product.bands[band]
+        x0, dx, _, y0, _, dy = src.geotransform
+        xoff, yoff = round((box.xmin - x0) / dx), round((box.ymax - y0) / dy)
+        xsize, ysize = round(box.width / dx), round(box.height / abs(dy))
+        rb = self._dataset(src.path).GetRasterBand(src.index)
+        dn = rb.ReadAsArray(xoff, yoff, xsize, ysize, buf_xsize=round(box.width / res),
+                            buf_ysize=round(box.height / res), resample_alg=gdal.GRIORA_Average)
+        if dn is None:
+            raise InputError(f"Reading band {band} from '{src.path}' failed.")
+        dn = dn.astype(np.float32)
+        invalid = (dn == 0) | ~np.isfinite(dn)
+        nodata = rb.GetNoDataValue()
+        if nodata is not None:
+            invalid |= dn == nodata
+        refl = (dn + np.float32(self.product.offset)) / np.float32(10000.0)
+        refl[invalid] = np.nan
+        return refl
+
+
+def _shape(box: Extent, res: int) -> tuple[int, int]:
+    return round(box.height / res), round(box.width / res)
+
+
+def _pad_to(stack: np.ndarray, inner: Extent, box: Extent, res: int) -> np.ndarray:
+    """Mirror-pad ``stack`` (covering ``inner``) out to ``box``."""
+    top = round((box.ymax - inner.ymax) / res)
+    bottom = round((inner.ymin - box.ymin) / res)
+    left = round((inner.xmin - box.xmin) / res)
+    right = round((box.xmax - inner.xmax) / res)
+    if not (top or bottom or left or right):
+        return stack
+    return np.pad(stack, ((0, 0), (top, bottom), (left, right)), mode="symmetric")
+
+
+def _fill(stack: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Replace nodata by each band's mean over the tile (0 when a band has no data at all)."""
+    if not mask.any():
+        return stack
+    out = stack.copy()
+    for i in range(out.shape[0]):
+        valid = ~mask[i]
+        out[i][mask[i]] = out[i][valid].mean() if valid.any() else 0.0
+    return out
