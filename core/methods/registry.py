@@ -1,0 +1,45 @@
+"""Which methods exist, which can run here, and how to build one.
+
+Presets, best first: "diffusion" (diffusion SR of the 10 m bands + fusion nets), "fast"
+(single-pass SR + fusion nets), "bicubic" (always available). A preset whose model files are
+missing or broken is listed with the reason instead of failing later.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..bands import OUTPUT_BANDS
+from ..errors import UserError
+from .base import Method
+from .bicubic import Bicubic
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+PRESETS = ("fast", "diffusion", "bicubic")          # the order in which a default is chosen
+MODEL_CARDS = {"fast": ("sr10", "fusion20", "fusion60"), "diffusion": ("sr10", "fusion20", "fusion60")}
+
+
+def availability(models_dir: Path = MODELS_DIR) -> dict[str, str | None]:
+    """Map each preset to None when it can run, or to the reason it cannot."""
+    out: dict[str, str | None] = {}
+    for name in PRESETS:
+        missing = [c for c in MODEL_CARDS.get(name, ()) if not (models_dir / f"{c}.json").is_file()]
+        out[name] = f"model card(s) {', '.join(missing)} not found in {models_dir}" if missing else None
+    return out
+
+
+def default_method(models_dir: Path = MODELS_DIR) -> str:
+    """The best preset that can run here."""
+    return next(n for n, why in availability(models_dir).items() if why is None)
+
+
+def create_method(name: str, bands: tuple[str, ...] = OUTPUT_BANDS, models_dir: Path = MODELS_DIR,
+                  providers: list[str] | None = None) -> Method:
+    """Build preset ``name`` for the given output bands; raises UserError naming the fix."""
+    reason = availability(models_dir).get(name, f"unknown method '{name}' (choose from {', '.join(PRESETS)})")
+    if reason:
+        raise UserError(f"Method '{name}' is not available: {reason}. Use --method bicubic, or restore the "
+                        "models/ folder of the plugin.")
+    if name == "bicubic":
+        return Bicubic(bands)
+    from .composite import build_composite  # onnxruntime is imported only when a model is used
+    return build_composite(name, bands, models_dir, providers)

