@@ -30,6 +30,7 @@ class Plan:
     """What a run will do: the processed extent (metres), its grids and tiles."""
 
     extent: Extent
+    data: Extent                # where every needed band has data, on the 60 m lattice
     rows: int                   # 10 m rows of the extent
     cols: int
     tiles: list[TileSpec]
@@ -87,7 +88,7 @@ def plan_run(product: Product, extent: Extent | None, bands: tuple[str, ...], me
     cols, rows = area.pixels(10)
     tile = max(6, tile - tile % 6)
     overlap = min(max(0, overlap - overlap % 2), tile // 2)
-    return Plan(area, rows, cols, plan_tiles(rows, cols, tile), context_margin(method.margin, overlap),
+    return Plan(area, data, rows, cols, plan_tiles(rows, cols, tile), context_margin(method.margin, overlap),
                 overlap, notes)
 
 
@@ -102,7 +103,7 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
     plan = plan_run(product, extent, bands, method, tile, overlap)
     grid = OutputGrid(plan.extent.xmin, plan.extent.ymax, plan.cols * SCALE, plan.rows * SCALE, product.crs_wkt)
     writer = OutputWriter(Path(output), grid, bands, dtype, overwrite)
-    reader = TileReader(product, Extent(*product.data_bounds(bands + GROUPS[10])), groups_needed(bands))
+    reader = TileReader(product, plan.data, groups_needed(bands))
     try:
         for k, spec in enumerate(plan.tiles):
             if is_cancelled and is_cancelled():

@@ -47,7 +47,9 @@ def bigearthnet_dir(tmp_path_factory) -> Path:
     archive = Path(bigearthnet_common.__file__).parent / "BigEarthNet-S2-Example.tar.bz2"
     target = tmp_path_factory.mktemp("bigearthnet")
     with tarfile.open(archive) as tar:
-        tar.extractall(target, filter="data")
+        members = [m for m in tar.getmembers() if m.isfile() or m.isdir()]
+        assert all(not m.name.startswith(("/", "..")) for m in members)
+        tar.extractall(target, members=members)
     patches = sorted(p.parent for p in target.rglob("*_B02.tif"))
     assert len(patches) == 6, patches
     return patches[0].parent

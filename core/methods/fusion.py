@@ -1,0 +1,95 @@
+"""Fusion of the 20 m and 60 m bands onto the 2.5 m grid, guided by the 10 m bands.
+
+Two stages (chain of scales), both with the ONNX fusion networks (models/fusion20, fusion60):
+
+* Stage A, 10 m grid: guide = the real 10 m bands; fusion20 gets the 20 m bands bicubic-upsampled
+  x2, fusion60 the 60 m bands upsampled x6 -> all eight bands at 10 m.
+* Stage B, 2.5 m grid: guide = the super-resolved 10 m bands at 2.5 m (``sr10``); the stage-A
+  results are upsampled x4 and fused again -> all eight bands at 2.5 m.
+
+The networks were trained at these factors (fusion20: 2 and 4; fusion60: 4 and 6) by the Wald
+protocol. All arrays are reflectance (float32); band orders as in core.bands.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from core.onnx_model import OnnxModel, load_model
+from core.resample import upsample_bicubic
+
+from .base import Tile
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+#: order of the returned bands (the non-10 m bands of core.bands.OUTPUT_BANDS)
+FUSED_BANDS = ("B01", "B05", "B06", "B07", "B8A", "B09", "B11", "B12")
+_FROM_20 = {"B05": 0, "B06": 1, "B07": 2, "B8A": 3, "B11": 4, "B12": 5}
+_FROM_60 = {"B01": 0, "B09": 1}
+
+
+def _assemble(b20: np.ndarray, b60: np.ndarray) -> np.ndarray:
+    """Stack (6, H, W) 20 m-group and (2, H, W) 60 m-group arrays into FUSED_BANDS order."""
+    parts = [b60[_FROM_60[b]] if b in _FROM_60 else b20[_FROM_20[b]] for b in FUSED_BANDS]
+    return np.stack(parts).astype(np.float32)
+
+
+class FusionStage:
+    """Learned guided fusion; ``run`` maps a Tile and sr10 to (8, 4h, 4w) reflectance in FUSED_BANDS order.
+
+    ``margin`` is the context needed on each side in 10 m pixels (a multiple of 6): the stage-A
+    receptive field (about 20 px at 10 m for fusion20 plus the x6 bicubic support of the 60 m
+    bands, 12 px) and the stage-B field (about 5 px at 10 m).
+    """
+
+    name = "fusion"
+    margin = 36
+
+    def __init__(self, models_dir: Path = MODELS_DIR, providers: list[str] | None = None, threads: int = 0) -> None:
+        self.net20: OnnxModel = load_model(Path(models_dir) / "fusion20.json", providers, threads)
+        self.net60: OnnxModel = load_model(Path(models_dir) / "fusion60.json", providers, threads)
+        self.fallback_message = self.net20.fallback_message
+
+    def stage_a(self, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
+        """20 m and 60 m groups fused onto the 10 m grid: ((6, h, w), (2, h, w)) reflectance."""
+        b20 = self.net20.run(np.concatenate([tile.b10, upsample_bicubic(tile.b20, 2)]))
+        b60 = self.net60.run(np.concatenate([tile.b10, upsample_bicubic(tile.b60, 6)]))
+        return b20, b60
+
+    def stage_b(self, b20_10m: np.ndarray, b60_10m: np.ndarray, sr10: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Stage-A results (10 m) fused onto the 2.5 m grid of ``sr10`` (4, 4h, 4w)."""
+        b20 = self.net20.run(np.concatenate([sr10, upsample_bicubic(b20_10m, 4)]))
+        b60 = self.net60.run(np.concatenate([sr10, upsample_bicubic(b60_10m, 4)]))
+        return b20, b60
+
+    def run(self, tile: Tile, sr10: np.ndarray) -> np.ndarray:
+        """(8, 4h, 4w) reflectance at 2.5 m, bands FUSED_BANDS; ``sr10`` is [B02,B03,B04,B08] at 2.5 m."""
+        h, w = tile.b10.shape[-2:]
+        if sr10.shape != (4, 4 * h, 4 * w):
+            raise ValueError(f"sr10 must be (4, {4 * h}, {4 * w}), got {sr10.shape}")
+        b20, b60 = self.stage_b(*self.stage_a(tile), np.asarray(sr10, dtype=np.float32))
+        return _assemble(b20, b60)
+
+    def describe(self) -> dict[str, str]:
+        """Human-readable summary for logs and the output metadata."""
+        info = {"fusion": "learned guided fusion (stage A at 10 m, stage B at 2.5 m)"}
+        for net in (self.net20, self.net60):
+            info[net.name] = f"v{net.card.get('version', '?')} sha256 {net.card['sha256'][:12]} on {net.providers[0]}"
+        if self.fallback_message:
+            info["provider_fallback"] = self.fallback_message
+        return info
+
+
+class BicubicFusionStage:
+    """The bicubic path: 20 m bands upsampled x8 and 60 m bands x24 to 2.5 m (``sr10`` unused)."""
+
+    name = "bicubic"
+    margin = 12  # bicubic support: 2 pixels at 60 m
+
+    def run(self, tile: Tile, sr10: np.ndarray | None = None) -> np.ndarray:
+        """(8, 4h, 4w) reflectance at 2.5 m in FUSED_BANDS order."""
+        return _assemble(upsample_bicubic(tile.b20, 8), upsample_bicubic(tile.b60, 24))
+
+    def describe(self) -> dict[str, str]:
+        """Human-readable summary."""
+        return {"fusion": "bicubic (Keys a=-0.5): 20 m bands x8, 60 m bands x24"}

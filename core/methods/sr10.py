@@ -1,0 +1,197 @@
+"""x4 super-resolution of the 10 m bands [B02, B03, B04, B08] to 2.5 m.
+
+Three methods with the same call ``run(b10, out_row, out_col, options) -> (4, 4h, 4w)``:
+
+* ``DiffusionSR10``: the conditional diffusion model models/sr10.onnx sampled with DDIM
+  (``options.steps``, default 8; ``eta``; position-keyed noise from ``options.seed`` so tiles agree),
+  ``options.samples`` > 1 averages several samples and ``run_with_std`` also returns the per-pixel
+  standard deviation (an uncertainty layer).
+* ``FastSR10``: the same network evaluated once with z_t = 0, t = 1 (deterministic regression).
+* ``BicubicSR10``: Keys bicubic (core.resample.upsample_bicubic), the reference.
+
+``b10`` is reflectance (float32, nodata filled). With ``options.consistency`` (default) the network
+results are back-projected so that core.degrade.wald_degrade(result, 4) reproduces ``b10``
+(core.consistency.project). Results are clipped at 0 reflectance.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..consistency import project
+from ..resample import upsample_bicubic
+from ..sampler import FACTOR, ddim_residual, fast_residual, to_reflectance
+from .base import RunOptions
+
+DEFAULT_CARD = Path(__file__).resolve().parents[2] / "models" / "sr10.json"
+CONSISTENCY_ITERATIONS = 3
+
+
+class _SR10Model:
+    """Lazy onnxruntime session for models/sr10.onnx (via core.onnx_model.load_model when present)."""
+
+    def __init__(self, card_path: Path | str | None = None, threads: int = 0):
+        self.card_path = Path(card_path) if card_path else DEFAULT_CARD
+        self.threads = threads
+        self._model = None
+        self._providers: tuple[str, ...] | None = None
+
+    def _load(self, providers: list[str]) -> Any:
+        key = tuple(providers or [])
+        if self._model is None or self._providers != key:
+            try:
+                from ..onnx_model import load_model
+                self._model = load_model(self.card_path, list(providers) if providers else None, threads=self.threads)
+            except ImportError:  # pragma: no cover - older checkout without core/onnx_model.py
+                self._model = _fallback_load(self.card_path, providers, self.threads)
+            self._providers = key
+        return self._model
+
+    @property
+    def card(self) -> dict:
+        import json
+
+        return json.loads(self.card_path.read_text(encoding="utf-8"))
+
+    def denoiser(self, providers: list[str]):
+        session = self._load(providers).session
+
+        def denoise(z_t: np.ndarray, lr: np.ndarray, t: np.ndarray) -> np.ndarray:
+            return session.run(["z0"], {"z_t": np.ascontiguousarray(z_t, dtype=np.float32),
+                                        "lr": np.ascontiguousarray(lr, dtype=np.float32),
+                                        "t": np.ascontiguousarray(t, dtype=np.float32)})[0]
+
+        return denoise
+
+
+def _fallback_load(card_path: Path, providers, threads: int):  # pragma: no cover
+    import json
+    import types
+
+    import onnxruntime as ort
+
+    card = json.loads(Path(card_path).read_text(encoding="utf-8"))
+    path = Path(card_path).parent / card["file"]
+    if hashlib.sha256(path.read_bytes()).hexdigest() != card["sha256"]:
+        raise RuntimeError(f"{path} does not match the sha256 of its model card")
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    return types.SimpleNamespace(card=card, session=ort.InferenceSession(
+        str(path), so, providers=providers or ["CPUExecutionProvider"]))
+
+
+def _pad_to(b10: np.ndarray, m: int) -> tuple[np.ndarray, int, int]:
+    h, w = b10.shape[-2:]
+    ph, pw = (-h) % m, (-w) % m
+    if ph or pw:
+        b10 = np.pad(b10, ((0, 0), (0, ph), (0, pw)), mode="symmetric")
+    return np.ascontiguousarray(b10, dtype=np.float32), h, w
+
+
+class _NetworkSR10:
+    name = "sr10"
+    margin = 24  # 10 m px of context each side (multiple of 6); covers most of the U-Net's field
+
+    def __init__(self, card_path: Path | str | None = None, threads: int = 0,
+                 consistency_iterations: int = CONSISTENCY_ITERATIONS):
+        self.model = _SR10Model(card_path, threads)
+        self.consistency_iterations = consistency_iterations
+        self._last: RunOptions | None = None
+
+    def _prepare(self, b10: np.ndarray):
+        card = self.model.card
+        m = int(card.get("size_multiple", 4))
+        lr, h, w = _pad_to(np.asarray(b10, dtype=np.float32), m)
+        return lr, h, w, float(card["residual_scale"])
+
+    def _finish(self, x: np.ndarray, b10: np.ndarray, h: int, w: int, options: RunOptions) -> np.ndarray:
+        x = x[:, : h * FACTOR, : w * FACTOR]
+        if options.consistency and self.consistency_iterations > 0:
+            x = project(x, b10, self.consistency_iterations)
+        return np.maximum(x, 0.0).astype(np.float32, copy=False)
+
+    def describe(self, options: RunOptions | None = None) -> dict[str, str]:
+        options = options or self._last or RunOptions()
+        try:
+            card = self.model.card
+        except OSError:
+            card = {}
+        return {"method": self.name, "model": str(card.get("name", "sr10")),
+                "version": str(card.get("version", "?")), "sha256": str(card.get("sha256", ""))[:12],
+                "steps": str(self._steps(options)), "seed": str(options.seed),
+                "consistency": str(bool(options.consistency))}
+
+    def _steps(self, options: RunOptions) -> int:
+        return int(options.steps)
+
+
+class DiffusionSR10(_NetworkSR10):
+    """Conditional diffusion x4 SR of [B02, B03, B04, B08], DDIM sampling with position-keyed noise."""
+
+    name = "sr10-diffusion"
+
+    def __init__(self, card_path: Path | str | None = None, eta: float = 0.0, threads: int = 0,
+                 consistency_iterations: int = CONSISTENCY_ITERATIONS):
+        super().__init__(card_path, threads, consistency_iterations)
+        self.eta = float(eta)
+
+    def _samples(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions) -> list[np.ndarray]:
+        self._last = options
+        lr, h, w, scale = self._prepare(b10)
+        denoise = self.model.denoiser(options.providers)
+        outs = []
+        for k in range(max(1, int(options.samples))):
+            z0 = ddim_residual(denoise, lr, out_row, out_col, steps=options.steps, eta=self.eta,
+                               seed=options.seed, sample=k)
+            outs.append(self._finish(to_reflectance(z0, lr, scale), b10, h, w, options))
+        return outs
+
+    def run(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions) -> np.ndarray:
+        """(4, h, w) reflectance -> (4, 4h, 4w); the mean when options.samples > 1."""
+        outs = self._samples(b10, out_row, out_col, options)
+        return outs[0] if len(outs) == 1 else np.mean(outs, axis=0).astype(np.float32)
+
+    def run_with_std(self, b10: np.ndarray, out_row: int, out_col: int,
+                     options: RunOptions) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, per-pixel std over options.samples samples); std is zeros for one sample."""
+        outs = self._samples(b10, out_row, out_col, options)
+        stack = np.stack(outs)
+        return stack.mean(axis=0).astype(np.float32), stack.std(axis=0).astype(np.float32)
+
+    def describe(self, options: RunOptions | None = None) -> dict[str, str]:
+        d = super().describe(options)
+        d["eta"] = str(self.eta)
+        d["samples"] = str((options or self._last or RunOptions()).samples)
+        return d
+
+
+class FastSR10(_NetworkSR10):
+    """The diffusion network evaluated once at z_t = 0, t = 1: a deterministic regression."""
+
+    name = "sr10-fast"
+
+    def run(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions) -> np.ndarray:
+        self._last = options
+        lr, h, w, scale = self._prepare(b10)
+        z0 = fast_residual(self.model.denoiser(options.providers), lr)
+        return self._finish(to_reflectance(z0, lr, scale), b10, h, w, options)
+
+    def _steps(self, options: RunOptions) -> int:
+        return 1
+
+
+class BicubicSR10:
+    """Keys bicubic x4 (no network, no projection): the reference."""
+
+    name = "sr10-bicubic"
+    margin = 6
+
+    def run(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions) -> np.ndarray:
+        return upsample_bicubic(np.asarray(b10, dtype=np.float32), FACTOR)
+
+    def describe(self, options: RunOptions | None = None) -> dict[str, str]:
+        return {"method": self.name, "model": "bicubic (Keys a=-0.5)", "version": "1", "steps": "0",
+                "seed": "-"}
