@@ -1,0 +1,119 @@
+"""QGIS plugin class: toolbar button and menu entries, the dock, and the Processing provider.
+
+Nothing heavy is imported at module import time (no onnxruntime): the plugin loads in a stock QGIS.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import QgsApplication, QgsProject
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtGui import QIcon
+from qgis.PyQt.QtWidgets import QAction
+
+from .ui.deps import add_deps_path, missing_packages
+
+MENU = "&Sentinel-2 super-resolution"
+ICON = Path(__file__).resolve().parent / "icons" / "icon.svg"
+
+
+class SuperResolutionPlugin:
+    """Entry point created by ``classFactory``; reload-safe (unload removes everything it added)."""
+
+    def __init__(self, iface):
+        self.iface = iface
+        self.provider = None
+        self.dock = None
+        self.actions: list[QAction] = []
+        self.action: QAction | None = None
+        self.deps_action: QAction | None = None
+        self.swipe = None
+        self.compare_dialogs: list = []
+
+    # -- Processing (also called alone by qgis_process) ----------------------------------------
+    def initProcessing(self) -> None:  # noqa: N802 - QGIS API
+        """Register the Processing provider (once)."""
+        if self.provider is None:
+            from .processing.provider import SuperResolutionProvider
+            self.provider = SuperResolutionProvider()
+            QgsApplication.processingRegistry().addProvider(self.provider)
+
+    # -- GUI -----------------------------------------------------------------------------------
+    def initGui(self) -> None:  # noqa: N802 - QGIS API
+        add_deps_path()
+        self.initProcessing()
+        self.action = QAction(QIcon(str(ICON)), "Super-resolve extent", self.iface.mainWindow())
+        self.action.setObjectName("S2SuperResolveExtent")
+        self.action.setToolTip("Super-resolve a Sentinel-2 extent to 2.5 m")
+        self.action.triggered.connect(self.show_dock)
+        self.iface.addToolBarIcon(self.action)
+        self.iface.addPluginToMenu(MENU, self.action)
+        self.deps_action = QAction("Install dependencies…", self.iface.mainWindow())
+        self.deps_action.triggered.connect(self.show_dependencies)
+        self.iface.addPluginToMenu(MENU, self.deps_action)
+        self.actions = [self.action, self.deps_action]
+        self.missing = missing_packages()
+
+    def unload(self) -> None:
+        """Remove the actions, dock, map tools and provider."""
+        for action in self.actions:
+            self.iface.removePluginMenu(MENU, action)
+        if self.action is not None:
+            self.iface.removeToolBarIcon(self.action)
+        self.actions, self.action, self.deps_action = [], None, None
+        if self.swipe is not None:
+            self.swipe.stop()
+            self.swipe = None
+        for dialog in self.compare_dialogs:
+            dialog.close()
+        self.compare_dialogs = []
+        if self.dock is not None:
+            self.dock.disconnect_project()
+            self.iface.removeDockWidget(self.dock)
+            self.dock.deleteLater()
+            self.dock = None
+        if self.provider is not None:
+            QgsApplication.processingRegistry().removeProvider(self.provider)
+            self.provider = None
+
+    def show_dock(self) -> None:
+        """Create the dock on first use, then show it."""
+        if self.dock is None:
+            from .ui.dock import SuperResolutionDock
+            self.dock = SuperResolutionDock(self.iface, self.iface.mainWindow())
+            self.dock.compare_button.clicked.connect(self.show_compare)
+            self.dock.swipe_button.toggled.connect(self.toggle_swipe)
+            self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+        self.dock.show()
+        self.dock.raise_()
+
+    def show_dependencies(self) -> None:
+        from .ui.deps import DependencyDialog
+        DependencyDialog(self.iface.mainWindow()).exec_()
+
+    def show_compare(self) -> None:
+        """Open a side-by-side comparison of the last result and its source."""
+        from .ui.compare import CompareDialog
+        run = self.dock.last_run if self.dock else None
+        if run is None:
+            return
+        dialog = CompareDialog.from_run(run, self.iface.mainWindow())
+        self.compare_dialogs.append(dialog)
+        dialog.finished.connect(lambda _r, d=dialog: self._forget_dialog(d))
+        dialog.show()
+
+    def _forget_dialog(self, dialog) -> None:
+        if dialog in self.compare_dialogs:
+            self.compare_dialogs.remove(dialog)
+
+    def toggle_swipe(self, on: bool) -> None:  # noqa: FBT001
+        """Swipe the last result over the layers below it on the main canvas."""
+        from .ui.compare import SwipeTool
+        if self.swipe is not None:
+            self.swipe.stop()
+            self.swipe = None
+        run = self.dock.last_run if self.dock else None
+        layer = QgsProject.instance().mapLayer(run.layer_id) if run else None
+        if on and layer is not None:
+            self.swipe = SwipeTool(self.iface.mapCanvas(), layer)
+            self.swipe.start()

