@@ -85,6 +85,7 @@ def _run_options(sp) -> None:
     sp.add_argument("--dtype", choices=("float32", "uint16"), default="float32")
     sp.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     sp.add_argument("--overwrite", action="store_true")
+    sp.add_argument("--max-minutes", type=float, default=None, help="refuse runs estimated to take longer")
     sp.add_argument("--preview", type=Path, help="also write a side-by-side PNG here")
 
 
@@ -121,7 +122,7 @@ def cmd_superresolve(args) -> dict:
     from .pipeline import superresolve
     result = superresolve(product, method, args.output, extent=extent, bands=bands, options=options,
                           tile=args.tile, overlap=args.overlap, dtype=args.dtype, overwrite=args.overwrite,
-                          progress=bar)
+                          progress=bar, max_seconds=args.max_minutes * 60 if args.max_minutes else None)
     bar.done()
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -163,7 +164,7 @@ def cmd_demo(args) -> int:
     name = args.method or default_method()
     ns = argparse.Namespace(input=[str(sample)], offset=None, output=args.output_dir / f"sample_{name}_2.5m.tif",
                             method=name, extent=args.extent, bands="all", steps=8, seed=0, samples=1, tile=192,
-                            overlap=12, dtype="float32", device="auto", overwrite=True,
+                            overlap=12, dtype="float32", device="auto", overwrite=True, max_minutes=None,
                             preview=args.output_dir / f"sample_{name}_comparison.png")
     cmd_superresolve(ns)
     return 0

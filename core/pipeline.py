@@ -15,12 +15,13 @@ import numpy as np
 
 from .bands import GROUPS, OUTPUT_BANDS, OUTPUT_RESOLUTION, RESOLUTION, SCALE
 from .errors import Cancelled, ExtentError, InputError
+from .estimate import available_memory, check_resources, estimate
 from .extent import Extent, snap_inward, snap_outward
 from .methods.base import Method, RunOptions
 from .reader import TileReader
 from .sources import Product
 from .tiling import TileSpec, blend_window, context_margin, plan_tiles
-from .writer import OutputGrid, OutputWriter
+from .writer import OutputGrid, OutputWriter, check_output_path
 
 VERSION = "0.1.0"
 
@@ -96,11 +97,17 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
                  bands: tuple[str, ...] = OUTPUT_BANDS, options: RunOptions | None = None, tile: int = 192,
                  overlap: int = 12, dtype: str = "float32", overwrite: bool = False,
                  progress: Callable[[float], None] | None = None,
-                 is_cancelled: Callable[[], bool] | None = None) -> RunResult:
-    """Super-resolve ``extent`` (metres in the product CRS; None = everything) to a 2.5 m GeoTIFF."""
+                 is_cancelled: Callable[[], bool] | None = None, max_seconds: float | None = None) -> RunResult:
+    """Super-resolve ``extent`` (metres in the product CRS; None = everything) to a 2.5 m GeoTIFF.
+
+    Refuses (ExtentError) before any work when the estimated disk, memory or time (``max_seconds``)
+    does not fit."""
     start = time.perf_counter()
     options = options or RunOptions()
     plan = plan_run(product, extent, bands, method, tile, overlap)
+    cost = estimate(method.name, plan.output_shape, len(bands), plan.tiles[0].rows, plan.margin, dtype)
+    check_output_path(Path(output), overwrite)
+    check_resources(cost, Path(output).resolve().parent, max_seconds, available_memory())
     grid = OutputGrid(plan.extent.xmin, plan.extent.ymax, plan.cols * SCALE, plan.rows * SCALE, product.crs_wkt)
     writer = OutputWriter(Path(output), grid, bands, dtype, overwrite)
     reader = TileReader(product, plan.data, groups_needed(bands))

@@ -24,6 +24,10 @@ gdal.UseExceptions()
 RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img")
 BASELINE_WITH_OFFSET = (4, 0)  # processing baseline 04.00 introduced the -1000 DN offset
 _BASELINE_IN_NAME = re.compile(r"_N(\d{2})(\d{2})_")
+_DATE_IN_NAME = re.compile(r"(?<!\d)(20\d{6})T\d{6}")
+_TILE_IN_NAME = re.compile(r"(?<![A-Z0-9])T(\d{2}[C-X][A-Z]{2})(?![A-Z0-9])")
+INTEGER_TYPES = ("UInt16", "Int16", "UInt32", "Int32")
+FLOAT_TYPES = ("Float32", "Float64")
 
 
 @dataclass(frozen=True)
@@ -100,8 +104,35 @@ def open_product(inputs: str | os.PathLike | list, band_map: dict[str, tuple[str
                          "an explicit band mapping.")
     if offset is not None:
         product.offset, product.offset_origin = float(offset), "set by the user"
+    check_same_product(product)
+    check_data_types(product)
     check_grids(product)
     return product
+
+
+def check_same_product(product: Product) -> None:
+    """Refuse bands whose file names name different acquisition dates or MGRS tiles."""
+    for what, pattern in (("dates", _DATE_IN_NAME), ("tiles", _TILE_IN_NAME)):
+        found: dict[str, str] = {}
+        for s in product.bands.values():
+            m = pattern.search(os.path.basename(s.path))
+            if m:
+                found.setdefault(m.group(1), s.band)
+        if len(found) > 1:
+            listing = ", ".join(f"{v} from {k}" for k, v in found.items())
+            raise InputError(f"The bands come from different {what} ({listing}). Super-resolution needs all bands "
+                             "of one acquisition: select the band files of a single product.")
+
+
+def check_data_types(product: Product) -> None:
+    """Refuse rendered 8-bit images and types that cannot hold Sentinel-2 DN."""
+    for s in product.bands.values():
+        if s.data_type == "Byte":
+            raise InputError(f"Band {s.band} ('{s.path}') is 8-bit: it looks like a rendered quicklook, not "
+                             "Sentinel-2 data (16-bit DN). Use the product's band files (JP2 or GeoTIFF).")
+        if s.data_type not in INTEGER_TYPES + FLOAT_TYPES:
+            raise InputError(f"Band {s.band} ('{s.path}') has data type {s.data_type}; expected 16-bit DN "
+                             "(UInt16) or float. Use the product's band files.")
 
 
 def _detect(paths: list[str]) -> tuple[dict[str, tuple[str, int]], Product]:

@@ -73,13 +73,25 @@ class OutputWriter:
     def add(self, row: int, col: int, data: np.ndarray) -> None:
         """Add ``data`` (bands, h, w), already weighted, at output pixel (row, col)."""
         h, w = data.shape[1:]
-        for i in range(len(self.bands)):
-            rb = self._scratch.GetRasterBand(i + 1)
-            current = rb.ReadAsArray(col, row, w, h)
-            rb.WriteArray(current + data[i], col, row)
+        try:
+            for i in range(len(self.bands)):
+                rb = self._scratch.GetRasterBand(i + 1)
+                current = rb.ReadAsArray(col, row, w, h)
+                rb.WriteArray(current + data[i], col, row)
+        except RuntimeError as exc:
+            raise _write_error(self.path, exc) from exc
 
     def finish(self, tags: dict[str, str], progress=None) -> Path:
         """Convert the scratch into the final GeoTIFF and rename it into place."""
+        try:
+            self._write_final(tags, progress)
+        except RuntimeError as exc:
+            raise _write_error(self.path, exc) from exc
+        self._close_scratch()
+        os.replace(self._temp_path, self.path)
+        return self.path
+
+    def _write_final(self, tags: dict[str, str], progress) -> None:
         self._scratch.FlushCache()
         nodata = float("nan") if self.dtype == "float32" else 0
         options = ["TILED=YES", f"BLOCKXSIZE={BLOCK}", f"BLOCKYSIZE={BLOCK}", "COMPRESS=DEFLATE",
@@ -106,9 +118,6 @@ class OutputWriter:
         out.BuildOverviews("AVERAGE", [f for f in (2, 4, 8, 16) if min(self.grid.rows, self.grid.cols) // f >= 64])
         out.FlushCache()
         out = None
-        self._close_scratch()
-        os.replace(self._temp_path, self.path)
-        return self.path
 
     def abort(self) -> None:
         """Remove every temporary file; the final path is never touched."""
@@ -121,6 +130,11 @@ class OutputWriter:
         if self._scratch is not None:
             self._scratch = None
             gdal.Unlink(str(self._scratch_path)) if self._scratch_path.exists() else None
+
+
+def _write_error(path: Path, exc: Exception) -> OutputError:
+    return OutputError(f"Writing '{path}' failed ({exc}). Check that the disk has free space (the run needs "
+                       "about twice the output size while it works) and try again; nothing was written.")
 
 
 def _create(path: Path, grid: OutputGrid, count: int, gtype: int, options: list[str]) -> gdal.Dataset:

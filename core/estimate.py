@@ -1,0 +1,80 @@
+"""What a run will cost before it starts: output size, disk, memory and time.
+
+Seconds per output megapixel (12 bands, 2.5 m) were measured with ``make bench`` (bench/run.py,
+whole runs, median of 3) on the project's 2-core CPU without GPU; update them when the methods
+change. Memory does not grow with the extent (tiles are streamed); it grows with the tile size.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ExtentError, OutputError
+
+SECONDS_PER_MEGAPIXEL = {"bicubic": 1.3, "fast": 3.0, "diffusion": 20.0}
+BYTES_PER_TILE_PIXEL = {"bicubic": 400, "fast": 1500, "diffusion": 2500}  # 2.5 m pixels incl. margin
+BASE_MEMORY = 300 * 2**20  # interpreter, GDAL cache cap, onnxruntime sessions
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Sizes in bytes, time in seconds."""
+
+    output_bytes: int
+    disk_bytes: int
+    memory_bytes: int
+    seconds: float
+
+    def summary(self) -> str:
+        return (f"output about {self.output_bytes / 2**20:,.0f} MB (needs {self.disk_bytes / 2**20:,.0f} MB free "
+                f"while writing), memory about {self.memory_bytes / 2**20:,.0f} MB, time about "
+                f"{_duration(self.seconds)} on a 2-core CPU")
+
+
+def estimate(method: str, output_shape: tuple[int, int], bands: int, tile: int, margin: int,
+             dtype: str = "float32") -> Estimate:
+    """Cost of super-resolving ``output_shape`` (rows, cols at 2.5 m) with tiles of ``tile`` 10 m pixels."""
+    pixels = output_shape[0] * output_shape[1]
+    out = int(pixels * bands * (4 if dtype == "float32" else 2) * 0.7 * 1.33)  # deflate ~0.7, overviews 1/3
+    scratch = pixels * bands * 4
+    tile_pixels = ((tile + 2 * margin) * 4) ** 2
+    memory = BASE_MEMORY + tile_pixels * BYTES_PER_TILE_PIXEL.get(method, 2500) // 100 * bands
+    seconds = pixels / 1e6 * SECONDS_PER_MEGAPIXEL.get(method, 20.0) * bands / 12
+    return Estimate(out, out + scratch, memory, seconds)
+
+
+def check_resources(cost: Estimate, folder: Path, max_seconds: float | None = None,
+                    max_memory: int | None = None) -> None:
+    """Refuse a run that cannot fit: OutputError for disk space, ExtentError for memory or time budget."""
+    free = shutil.disk_usage(folder).free
+    if cost.disk_bytes > free:
+        raise OutputError(f"Not enough disk space in '{folder}': the run needs about {cost.disk_bytes / 2**20:,.0f} "
+                          f"MB while writing and {free / 2**20:,.0f} MB are free. Choose a smaller extent, the four "
+                          "10 m bands only, uint16 output, or another output folder.")
+    if max_memory is not None and cost.memory_bytes > max_memory:
+        raise ExtentError(f"The run needs about {cost.memory_bytes / 2**20:.0f} MB of memory for one tile, more "
+                          f"than the {max_memory / 2**20:.0f} MB allowed. Use a smaller tile size.")
+    if max_seconds is not None and cost.seconds > max_seconds:
+        raise ExtentError(f"The run would take about {_duration(cost.seconds)}, more than the budget of "
+                          f"{_duration(max_seconds)}. Choose a smaller extent or a faster preset, or raise the "
+                          "time budget (--max-minutes).")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux /proc/meminfo), or None when unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
