@@ -128,6 +128,8 @@ def cmd_superresolve(args) -> dict:
         print(f"note: {note}", file=sys.stderr)
     rows, cols = round(result.extent.height / 2.5), round(result.extent.width / 2.5)
     print(f"wrote {result.output}: {len(result.bands)} bands, {cols} x {rows} px at 2.5 m, {result.seconds:.1f} s")
+    if result.uncertainty:
+        print(f"wrote {result.uncertainty}: per-pixel std of {args.samples} samples (reflectance)")
     if getattr(args, "preview", None):
         from .preview import comparison_png
         print(f"wrote {comparison_png(product, result.output, args.preview)}")

@@ -50,6 +50,7 @@ class RunResult:
 
     output: Path
     bands: tuple[str, ...]
+    uncertainty: Path | None
     extent: Extent
     crs_wkt: str
     tags: dict[str, str]
@@ -109,25 +110,38 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
     check_output_path(Path(output), overwrite)
     check_resources(cost, Path(output).resolve().parent, max_seconds, available_memory())
     grid = OutputGrid(plan.extent.xmin, plan.extent.ymax, plan.cols * SCALE, plan.rows * SCALE, product.crs_wkt)
-    writer = OutputWriter(Path(output), grid, bands, dtype, overwrite)
+    extra = tuple(getattr(method, "uncertainty_bands", ())) if options.samples > 1 else ()
+    writers = [OutputWriter(Path(output), grid, bands, dtype, overwrite)]
+    if extra:
+        writers.append(OutputWriter(uncertainty_path(Path(output)), grid, extra, "float32", overwrite))
     reader = TileReader(product, plan.data, groups_needed(bands))
     try:
         for k, spec in enumerate(plan.tiles):
             if is_cancelled and is_cancelled():
                 raise Cancelled()
-            row, col, data = _process_tile(reader, method, options, plan, spec, bands)
-            writer.add(row, col, data)
+            row, col, data = _process_tile(reader, method, options, plan, spec, bands + extra)
+            writers[0].add(row, col, data[: len(bands)])
+            if extra:
+                writers[1].add(row, col, data[len(bands):])
             if progress:
                 progress(0.95 * (k + 1) / len(plan.tiles))
         tags = _tags(product, method, options, plan, dtype)
-        path = writer.finish(tags, (lambda f: progress(0.95 + 0.05 * f)) if progress else None)
+        paths = [w.finish(tags, (lambda f: progress(0.95 + 0.05 * f)) if progress else None) for w in writers]
     except BaseException:
-        writer.abort()
+        for w in writers:
+            w.abort()
+            if len(writers) > 1 and w.finished:
+                w.path.unlink(missing_ok=True)  # the pair is all or nothing
         raise
     finally:
         reader.close()
-    return RunResult(path, bands, plan.extent, product.crs_wkt, tags, time.perf_counter() - start,
-                     len(plan.tiles), plan.notes)
+    return RunResult(paths[0], bands, paths[1] if extra else None, plan.extent, product.crs_wkt, tags,
+                     time.perf_counter() - start, len(plan.tiles), plan.notes)
+
+
+def uncertainty_path(output: Path) -> Path:
+    """Where the per-pixel standard deviation of the diffusion samples goes: beside the output."""
+    return output.with_name(f"{output.stem}_std{output.suffix}")
 
 
 def _process_tile(reader: TileReader, method: Method, options: RunOptions, plan: Plan, spec: TileSpec,
@@ -140,6 +154,7 @@ def _process_tile(reader: TileReader, method: Method, options: RunOptions, plan:
     tile, masks = reader.read(box)
     result = method.run(tile, options).astype(np.float32)
     for i, band in enumerate(bands):
+        band = band.split("_")[0]  # "B02_std" is masked like B02
         res = RESOLUTION[band]
         mask = masks[res][GROUPS[res].index(band)]
         if mask.any():

@@ -61,6 +61,7 @@ class OutputWriter:
         if dtype not in ("float32", "uint16"):
             raise OutputError(f"Output type '{dtype}' is not supported: use float32 (reflectance) or uint16 (DN).")
         self.path, self.grid, self.bands, self.dtype = path, grid, bands, dtype
+        self.finished = False
         token = uuid.uuid4().hex[:8]
         self._scratch_path = path.with_name(f".{path.stem}.{token}.scratch.tif")
         self._temp_path = path.with_name(f".{path.stem}.{token}.tmp.tif")
@@ -89,6 +90,7 @@ class OutputWriter:
             raise _write_error(self.path, exc) from exc
         self._close_scratch()
         os.replace(self._temp_path, self.path)
+        self.finished = True
         return self.path
 
     def _write_final(self, tags: dict[str, str], progress) -> None:
