@@ -20,7 +20,8 @@ from .errors import OutputError
 
 gdal.UseExceptions()
 BLOCK = 512
-CACHE_BYTES = 256 * 2**20
+OVERVIEW_MIN_SIZE = 4096  # smaller rasters display fast enough without internal overviews
+CACHE_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class OutputWriter:
     def _write_final(self, tags: dict[str, str], progress) -> None:
         self._scratch.FlushCache()
         nodata = float("nan") if self.dtype == "float32" else 0
-        options = ["TILED=YES", f"BLOCKXSIZE={BLOCK}", f"BLOCKYSIZE={BLOCK}", "COMPRESS=DEFLATE",
+        options = ["TILED=YES", f"BLOCKXSIZE={BLOCK}", f"BLOCKYSIZE={BLOCK}", "COMPRESS=DEFLATE", "ZLEVEL=1",
                    "PREDICTOR=3" if self.dtype == "float32" else "PREDICTOR=2", "BIGTIFF=IF_SAFER",
                    "INTERLEAVE=BAND"]
         gtype = gdal.GDT_Float32 if self.dtype == "float32" else gdal.GDT_UInt16
@@ -117,7 +118,9 @@ class OutputWriter:
                 out.GetRasterBand(i + 1).WriteArray(_encode(block, self.dtype), c, r)
             if progress:
                 progress((k + 1) / len(windows))
-        out.BuildOverviews("AVERAGE", [f for f in (2, 4, 8, 16) if min(self.grid.rows, self.grid.cols) // f >= 64])
+        if min(self.grid.rows, self.grid.cols) >= OVERVIEW_MIN_SIZE:
+            gdal.SetConfigOption("COMPRESS_OVERVIEW", "DEFLATE")
+            out.BuildOverviews("AVERAGE", [2, 4, 8, 16])
         out.FlushCache()
         out = None
 
