@@ -119,7 +119,6 @@ class OutputWriter:
             if progress:
                 progress((k + 1) / len(windows))
         if min(self.grid.rows, self.grid.cols) >= OVERVIEW_MIN_SIZE:
-            gdal.SetConfigOption("COMPRESS_OVERVIEW", "DEFLATE")
             out.BuildOverviews("AVERAGE", [2, 4, 8, 16])
         out.FlushCache()
         out = None

@@ -39,12 +39,9 @@ def make_stack(folder: Path, out: Path, bands=("B02", "B03", "B04", "B08")) -> P
 
 
 def wait_for(task, timeout: float = 60.0) -> None:
-    """Process events until ``task`` has completed or terminated (its finished() has run)."""
-    done = []
-    task.taskCompleted.connect(lambda: done.append("completed"))
-    task.taskTerminated.connect(lambda: done.append("terminated"))
+    """Process events until ``task``'s finished() has run (the task manager may delete it right after)."""
     end = time.monotonic() + timeout
-    while not done:
+    while not task.done:
         QgsApplication.processEvents()
         time.sleep(0.01)
         assert time.monotonic() < end, "task did not finish in time"

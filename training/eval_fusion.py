@@ -113,9 +113,10 @@ def table(res: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write-cards", action="store_true", help="store the results in models/fusion*.json")
+    ap.add_argument("--models", type=Path, default=ROOT / "models", help="folder with the cards")
     args = ap.parse_args()
     train, test = load_split()
-    models = ROOT / "models"
+    models = args.models
     plan = {"fusion20": [("20", 2), ("20", 4)], "fusion60": [("60", 6), ("60", 4)]}
     for name, runs in plan.items():
         model = load_model(models / f"{name}.json", ["CPUExecutionProvider"])

@@ -36,11 +36,11 @@ FACTORS = {"fusion20": [2, 4], "fusion60": [4, 6]}
 SCALING = "reflectance = (DN + offset) / 10000 (offset = -1000 for processing baseline >= 04.00, else 0)"
 
 
-def export(name: str) -> Path:
-    """Export ``training/checkpoints/<name>.pt`` to ``models/<name>.onnx``; return the onnx path."""
+def export(name: str, out_dir: Path = MODELS) -> Path:
+    """Export ``training/checkpoints/<name>.pt`` to ``<out_dir>/<name>.onnx``; return the onnx path."""
     net = load_checkpoint(str(CKPT / f"{name}.pt"), name)
     cfg = CONFIGS[name]
-    path = MODELS / f"{name}.onnx"
+    path = out_dir / f"{name}.onnx"
     dummy = torch.rand(1, cfg["in_ch"], 64, 64) * 0.3
     torch.onnx.export(net, dummy, str(path), input_names=["x"], output_names=["y"], opset_version=17,
                       dynamo=False, do_constant_folding=True,
@@ -63,7 +63,7 @@ def card(name: str, onnx_path: Path) -> dict:
     ck = torch.load(CKPT / f"{name}.pt", map_location="cpu", weights_only=False)
     cfg = CONFIGS[name]
     guide, lr = BANDS[name]
-    card_path = MODELS / f"{name}.json"
+    card_path = onnx_path.parent / f"{name}.json"
     old = json.loads(card_path.read_text()) if card_path.exists() else {}
     params = sum(v.numel() for v in ck["ema"].values())
     spec = ck["spec"]
@@ -116,13 +116,14 @@ def card(name: str, onnx_path: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--names", nargs="+", default=["fusion20", "fusion60"])
+    ap.add_argument("--out", type=Path, default=MODELS, help="output folder (default: models/)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    MODELS.mkdir(exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     for name in args.names:
         t = time.time()
-        path = export(name)
-        (MODELS / f"{name}.json").write_text(json.dumps(card(name, path), indent=1) + "\n")
+        path = export(name, args.out)
+        (args.out / f"{name}.json").write_text(json.dumps(card(name, path), indent=1) + "\n")
         print(f"{name}: card written ({time.time() - t:.1f} s)")
 
 

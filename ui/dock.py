@@ -501,8 +501,8 @@ class SuperResolutionDock(QgsDockWidget):
     def current_estimate(self) -> Estimate:
         options = self.run_options()
         gpu = any(p != "CPUExecutionProvider" for p in options.providers)
-        return estimate(self.preset, self.plan.output_shape, len(self.bands), self.tile_spin.value(),
-                        options.steps, options.samples, gpu)
+        return estimate(self.preset, self.plan.output_shape, len(self.bands), self.plan.tiles[0].rows,
+                        self.plan.margin, options.steps, options.samples, gpu)
 
     # -- running -------------------------------------------------------------------------------
     def build_request(self) -> RunRequest:

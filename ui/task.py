@@ -12,7 +12,7 @@ from ..core.bands import OUTPUT_BANDS
 from ..core.errors import Cancelled, UserError
 from ..core.extent import Extent
 from ..core.methods.base import RunOptions
-from ..core.pipeline import RunResult
+from ..core.pipeline import RunResult, uncertainty_path
 from .layers import BandRef, band_descriptions
 from .render import TRUE_COLOUR, apply_rgb, cumulative_range, rgb_indices, source_reflectance_range
 
@@ -52,7 +52,7 @@ def reserve_output(path: Path) -> Path:
     path = Path(path)
     with _reserved_lock:
         candidate, k = path, 1
-        while candidate.exists() or str(candidate) in _reserved:
+        while candidate.exists() or uncertainty_path(candidate).exists() or str(candidate) in _reserved:
             k += 1
             candidate = path.with_name(f"{path.stem}_{k}{path.suffix}")
         _reserved.add(str(candidate))
@@ -79,6 +79,7 @@ class SuperResolutionTask(QgsTask):
         self.layer: QgsRasterLayer | None = None
         self.finished_run: FinishedRun | None = None
         self.on_success = None   # optional callable(FinishedRun), main thread, after the layer is added
+        self.done = False        # plain attribute: readable even after the task manager deleted the task
 
     # -- worker thread -------------------------------------------------------------------------
     def run(self) -> bool:
@@ -105,7 +106,13 @@ class SuperResolutionTask(QgsTask):
 
     # -- main thread ---------------------------------------------------------------------------
     def finished(self, ok: bool) -> None:  # noqa: FBT001 - QGIS API
-        release_output(self.request.output)
+        try:
+            self._finish(ok)
+        finally:
+            release_output(self.request.output)
+            self.done = True
+
+    def _finish(self, ok: bool) -> None:  # noqa: FBT001
         if ok and self.result is not None:
             self.layer = add_result_layer(self.result, self.request, self.offset)
             self.finished_run = FinishedRun(self.result, self.request, self.offset, self.layer.id())
@@ -146,6 +153,12 @@ def add_result_layer(result: RunResult, request: RunRequest, offset: float,
     style_like_source(layer, request.refs, offset, project)
     layer.setMetadata(result_metadata(layer.metadata(), result, request))
     group = project.layerTreeRoot().findGroup(GROUP_NAME) or project.layerTreeRoot().insertGroup(0, GROUP_NAME)
+    if result.uncertainty is not None:
+        std = QgsRasterLayer(str(result.uncertainty), f"{result.output.stem} uncertainty (std)", "gdal")
+        if std.isValid():
+            std.setMetadata(result_metadata(std.metadata(), result, request))
+            project.addMapLayer(std, False)
+            group.insertLayer(0, std).setItemVisibilityChecked(False)
     project.addMapLayer(layer, False)
     group.insertLayer(0, layer)
     return layer
