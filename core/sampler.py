@@ -57,16 +57,18 @@ def noise(seed: int, step: int, out_row: int, out_col: int, shape: tuple[int, ..
 
 
 def ddim_residual(denoise: Denoiser, lr: np.ndarray, out_row: int, out_col: int, steps: int = 8,
-                  eta: float = 0.0, seed: int = 0, sample: int = 0) -> np.ndarray:
+                  eta: float = 0.0, seed: int = 0, sample: int = 0, temperature: float = 1.0) -> np.ndarray:
     """Run DDIM from pure (position-keyed) noise at t = 1 to t = 0; returns z0 (C, 4h, 4w).
 
     ``lr`` is (C, h, w) and must already satisfy the model's size multiple. ``eta`` = 0 is the
     deterministic DDIM path after the initial noise; eta = 1 is DDPM-like ancestral sampling.
+    ``temperature`` scales the initial noise (and any fresh noise); < 1 trades diversity and
+    hallucinated detail for fidelity.
     """
     c, h, w = lr.shape
     shape = (c, h * FACTOR, w * FACTOR)
     lr_b = np.ascontiguousarray(lr[None], dtype=np.float32)
-    z = noise(seed, 0, out_row, out_col, shape, sample)
+    z = noise(seed, 0, out_row, out_col, shape, sample) * np.float32(temperature)
     steps = max(1, int(steps))
     for i in range(steps, 0, -1):
         t, t_prev = i / steps, (i - 1) / steps
@@ -82,7 +84,7 @@ def ddim_residual(denoise: Denoiser, lr: np.ndarray, out_row: int, out_col: int,
         dir_coef = math.sqrt(max(0.0, 1 - ab_prev - sigma * sigma))
         z = math.sqrt(ab_prev) * z0 + dir_coef * eps
         if sigma > 0:
-            z = z + sigma * noise(seed, steps - i + 1, out_row, out_col, shape, sample)
+            z = z + (sigma * temperature) * noise(seed, steps - i + 1, out_row, out_col, shape, sample)
         z = z.astype(np.float32, copy=False)
     return z
 

@@ -133,19 +133,37 @@ class DiffusionSR10(_NetworkSR10):
 
     name = "sr10-diffusion"
 
-    def __init__(self, card_path: Path | str | None = None, eta: float = 0.0, threads: int = 0,
-                 consistency_iterations: int = CONSISTENCY_ITERATIONS):
+    def __init__(self, card_path: Path | str | None = None, eta: float | None = None, threads: int = 0,
+                 consistency_iterations: int = CONSISTENCY_ITERATIONS, temperature: float | None = None):
         super().__init__(card_path, threads, consistency_iterations)
-        self.eta = float(eta)
+        self._eta = eta
+        self._temperature = temperature
+
+    def _default(self, key: str, fallback: float) -> float:
+        try:
+            return float(self.model.card.get("sampler_defaults", {}).get(key, fallback))
+        except OSError:
+            return fallback
+
+    @property
+    def eta(self) -> float:
+        """DDIM eta (0 = deterministic after the initial noise); the card's default unless given."""
+        return float(self._eta) if self._eta is not None else self._default("eta", 0.0)
+
+    @property
+    def temperature(self) -> float:
+        """Scale of the initial noise; the card's default unless given."""
+        return float(self._temperature) if self._temperature is not None else self._default("temperature", 1.0)
 
     def _samples(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions) -> list[np.ndarray]:
         self._last = options
         lr, h, w, scale = self._prepare(b10)
         denoise = self.model.denoiser(options.providers)
+        eta, temperature = self.eta, self.temperature
         outs = []
         for k in range(max(1, int(options.samples))):
-            z0 = ddim_residual(denoise, lr, out_row, out_col, steps=options.steps, eta=self.eta,
-                               seed=options.seed, sample=k)
+            z0 = ddim_residual(denoise, lr, out_row, out_col, steps=options.steps, eta=eta,
+                               seed=options.seed, sample=k, temperature=temperature)
             outs.append(self._finish(to_reflectance(z0, lr, scale), b10, h, w, options))
         return outs
 
@@ -164,6 +182,7 @@ class DiffusionSR10(_NetworkSR10):
     def describe(self, options: RunOptions | None = None) -> dict[str, str]:
         d = super().describe(options)
         d["eta"] = str(self.eta)
+        d["temperature"] = str(self.temperature)
         d["samples"] = str((options or self._last or RunOptions()).samples)
         return d
 

