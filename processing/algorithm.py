@@ -13,6 +13,7 @@ from ..core.errors import Cancelled, UserError
 from ..core.extent import Extent
 from ..core.methods.base import RunOptions
 from ..core.methods.registry import PRESETS
+from ..ui.deps import preset_availability
 from ..ui.layers import layer_path
 
 BAND_SETS = (("All 12 bands", OUTPUT_BANDS), ("Four 10 m bands (B02, B03, B04, B08)", GROUP_10))
@@ -69,6 +70,9 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         options = RunOptions(steps=self.parameterAsInt(parameters, self.STEPS, context),
                              seed=self.parameterAsInt(parameters, self.SEED, context))
         output = Path(self.parameterAsOutputLayer(parameters, self.OUTPUT, context))
+        why = preset_availability().get(preset)
+        if why:
+            raise QgsProcessingException(f"Preset '{preset}' is not available: {why}. Use 'bicubic'.")
         try:
             product = open_product(paths if len(paths) > 1 else paths[0])
             extent = self._extent(parameters, context, product.crs_wkt)
@@ -105,5 +109,5 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
 
 
 def _default_preset() -> str:
-    from ..core.methods.registry import default_method
-    return default_method()
+    """The best preset that can run here (core's order), bicubic at worst."""
+    return next((name for name, why in preset_availability().items() if why is None), "bicubic")

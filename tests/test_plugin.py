@@ -1,9 +1,11 @@
 """The plugin loads through classFactory into a (stub) QGIS, registers its action and provider, unloads cleanly."""
 from __future__ import annotations
 
-import builtins
 import importlib
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from qgis.core import QgsApplication
@@ -11,6 +13,7 @@ from qgis.core import QgsApplication
 import s2_superres
 
 PROVIDER_ID = "s2superres"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -61,5 +64,37 @@ def test_loads_without_onnxruntime(qgis_iface, monkeypatch):
         plugin.show_dock()
         assert plugin.dock.device_combo.count() == 2              # Automatic, CPU
         assert "not installed" in plugin.dock.device_combo.toolTip()
+        combo = plugin.dock.preset_combo
+        for name in ("fast", "diffusion"):
+            item = combo.model().item(combo.findData(name))
+            assert not item.isEnabled() and item.toolTip().startswith("Not available")
+        assert combo.currentData() == "bicubic"
     finally:
         plugin.unload()
+
+
+def test_every_module_imports_as_a_plugin_package(tmp_path):
+    """In QGIS the plugin is the package 's2_superres' and its folder is NOT on sys.path: every module must
+    import with package-relative imports only (an absolute 'from core.x import' breaks in QGIS)."""
+    code = f"""
+import importlib, importlib.util, pkgutil, sys
+root = {str(ROOT)!r}
+sys.path[:] = [p for p in sys.path if p not in ('', '.', root)]
+spec = importlib.util.spec_from_file_location('s2_superres', root + '/__init__.py', submodule_search_locations=[root])
+pkg = importlib.util.module_from_spec(spec); sys.modules['s2_superres'] = pkg; spec.loader.exec_module(pkg)
+bad = []
+for sub in ('core', 'ui', 'processing'):
+    mod = importlib.import_module('s2_superres.' + sub)
+    for info in pkgutil.walk_packages(mod.__path__, mod.__name__ + '.'):
+        if info.name.endswith('__main__'):
+            continue
+        try:
+            importlib.import_module(info.name)
+        except ImportError as exc:
+            bad.append(f'{{info.name}}: {{exc}}')
+print('\\n'.join(bad))
+sys.exit(1 if bad else 0)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-1500:]

