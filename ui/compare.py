@@ -20,7 +20,7 @@ from qgis.gui import QgsMapCanvas, QgsMapCanvasItem, QgsMapTool, QgsMapToolEmitP
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from qgis.PyQt.QtGui import QColor, QImage, QPainter, QPen, QPolygonF
-from qgis.PyQt.QtWidgets import (QComboBox, QDialog, QHBoxLayout, QLabel, QSplitter, QTableWidget,
+from qgis.PyQt.QtWidgets import (QComboBox, QDialog, QHBoxLayout, QHeaderView, QLabel, QSplitter, QTableWidget,
                                  QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ..core.bands import OUTPUT_BANDS, RESOLUTION
@@ -134,6 +134,9 @@ class PixelInspector(QWidget):
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["Band", "Original", "Result", "Δ"])
         self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.setMinimumWidth(360)
         self.plot = SpectrumPlot()
         layout = QVBoxLayout(self)
         for w in (self.title, self.table, self.plot):
@@ -266,12 +269,14 @@ class CompareDialog(QDialog):
 
     # -- band combinations ---------------------------------------------------------------------
     def apply_combination(self, combo: tuple[str, str, str]) -> None:
-        """Render both sides with ``combo`` and one stretch (2-98 % of the original over the result extent)."""
+        """Render both sides with ``combo`` and one stretch: the 2-98 % range of the original's three bands
+        over the result extent, joined into one range so hues are preserved."""
         rgb_o = rgb_indices(layer_band_ids(self.original), combo)
         rgb_r = rgb_indices(layer_band_ids(self.result), combo)
         if rgb_o is None or rgb_r is None:
             return
-        ranges = [cumulative_range(self.original, i, self.result.extent()) for i in rgb_o]
+        cuts = [cumulative_range(self.original, i, self.result.extent()) for i in rgb_o]
+        ranges = [(min(lo for lo, _ in cuts), max(hi for _, hi in cuts))] * 3
         apply_rgb(self.original, rgb_o, ranges)
         apply_rgb(self.result, rgb_r, ranges)
         self.stretch = ranges

