@@ -68,7 +68,7 @@ class SuperResolutionPlugin:
             dialog.close()
         self.compare_dialogs = []
         if self.dock is not None:
-            self.dock.disconnect_project()
+            self.dock.shutdown()
             self.iface.removeDockWidget(self.dock)
             self.dock.deleteLater()
             self.dock = None

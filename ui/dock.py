@@ -46,9 +46,10 @@ def onnx_providers() -> list[str] | None:
 
 
 def default_output(preset: str) -> Path:
-    """A new file name in the project folder (or the temp folder when the project is unsaved)."""
-    home = QgsProject.instance().homePath()
-    folder = Path(home) if home and os.access(home, os.W_OK) else Path(tempfile.gettempdir()) / "s2_superres"
+    """A new file name in the project folder, else the last output folder, else a temp folder."""
+    candidates = [QgsProject.instance().homePath(), QgsSettings().value(SETTINGS_PREFIX + "output_dir", "")]
+    folder = next((Path(c) for c in candidates if c and os.path.isdir(c) and os.access(c, os.W_OK)),
+                  Path(tempfile.gettempdir()) / "s2_superres")
     folder.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now().strftime("%Y%m%d_%H%M%S")
     return folder / f"superres_{preset}_{stamp}.tif"
@@ -221,8 +222,15 @@ class SuperResolutionDock(QgsDockWidget):
         project.layersAdded.connect(self._on_project_layers_changed)
         project.layersRemoved.connect(self._on_project_layers_changed)
 
+    def shutdown(self) -> None:
+        """Plugin unload: cancel running tasks (their code is going away) and stop listening to the project."""
+        for task in self.tasks:
+            task.on_success = None
+            task.cancel()
+        self.disconnect_project()
+
     def disconnect_project(self) -> None:
-        """Stop listening to the project (called when the plugin unloads)."""
+        """Stop listening to the project."""
         project = QgsProject.instance()
         for signal in (project.layersAdded, project.layersRemoved):
             try:
@@ -254,7 +262,8 @@ class SuperResolutionDock(QgsDockWidget):
                            ("seed", self.seed_spin.value()), ("bands", self.bands_combo.currentText()),
                            ("uncertainty", self.uncertainty_check.isChecked()),
                            ("device", self.device_combo.currentText()), ("tile", self.tile_spin.value()),
-                           ("mode", self.mode_combo.currentIndex())):
+                           ("mode", self.mode_combo.currentIndex()),
+                           ("output_dir", str(Path(self.output_widget.filePath()).parent))):
             s.setValue(SETTINGS_PREFIX + key, value)
 
     def _preset_enabled(self, index: int) -> bool:
@@ -344,15 +353,18 @@ class SuperResolutionDock(QgsDockWidget):
         self.refresh()
 
     def _reset_extent(self, layers: list[QgsRasterLayer]) -> None:
+        """Express the extent in the input's CRS; keep the user's extent unless it misses the new input."""
         if not layers:
             return
         ref = layers[0]
-        self.extent_box.setOutputCrs(ref.crs())
+        keep = self.extent_box.outputCrs() == ref.crs() and self.extent_box.outputExtent().intersects(ref.extent())
         self.extent_box.setOriginalExtent(ref.extent(), ref.crs())
         if self.iface is not None:
             canvas = self.iface.mapCanvas()
             self.extent_box.setCurrentExtent(canvas.extent(), canvas.mapSettings().destinationCrs())
-        self.extent_box.setOutputExtentFromOriginal()
+        if not keep:
+            self.extent_box.setOutputCrs(ref.crs())
+            self.extent_box.setOutputExtentFromOriginal()
 
     def _fill_table(self, keep: bool = False) -> None:
         """Show ``self.mapping`` in the table; every project raster layer can be chosen per band."""
