@@ -20,7 +20,6 @@ from .errors import OutputError
 
 gdal.UseExceptions()
 BLOCK = 512
-OVERVIEW_MIN_SIZE = 4096  # smaller rasters display fast enough without internal overviews
 CACHE_BYTES = 64 * 2**20
 
 
@@ -118,8 +117,6 @@ class OutputWriter:
                 out.GetRasterBand(i + 1).WriteArray(_encode(block, self.dtype), c, r)
             if progress:
                 progress((k + 1) / len(windows))
-        if min(self.grid.rows, self.grid.cols) >= OVERVIEW_MIN_SIZE:
-            out.BuildOverviews("AVERAGE", [2, 4, 8, 16])
         out.FlushCache()
         out = None
 
