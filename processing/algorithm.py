@@ -112,7 +112,7 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
 
 
 class TrueColour(QgsProcessingLayerPostProcessorInterface):
-    """Renders the loaded result in true colour (B04, B03, B02) with one 2-98 % stretch."""
+    """Renders the loaded result in true colour (B04, B03, B02), 2-98 % stretch per channel."""
 
     instance = None   # Processing does not keep a reference: keep the live one here
 
@@ -127,8 +127,7 @@ class TrueColour(QgsProcessingLayerPostProcessorInterface):
         rgb = rgb_indices(band_descriptions(layer.source()), TRUE_COLOUR) if layer is not None else None
         if rgb is None:
             return
-        cuts = [cumulative_range(layer, i) for i in rgb]
-        apply_rgb(layer, rgb, [(min(lo for lo, _ in cuts), max(hi for _, hi in cuts))] * 3)
+        apply_rgb(layer, rgb, [cumulative_range(layer, i) for i in rgb])
 
 
 def _default_preset() -> str:

@@ -269,14 +269,13 @@ class CompareDialog(QDialog):
 
     # -- band combinations ---------------------------------------------------------------------
     def apply_combination(self, combo: tuple[str, str, str]) -> None:
-        """Render both sides with ``combo`` and one stretch: the 2-98 % range of the original's three bands
-        over the result extent, joined into one range so hues are preserved."""
+        """Render both sides with ``combo`` and one stretch: per channel, the 2-98 % range of the original
+        over the result extent (QGIS's default stretch), applied identically to the result."""
         rgb_o = rgb_indices(layer_band_ids(self.original), combo)
         rgb_r = rgb_indices(layer_band_ids(self.result), combo)
         if rgb_o is None or rgb_r is None:
             return
-        cuts = [cumulative_range(self.original, i, self.result.extent()) for i in rgb_o]
-        ranges = [(min(lo for lo, _ in cuts), max(hi for _, hi in cuts))] * 3
+        ranges = [cumulative_range(self.original, i, self.result.extent()) for i in rgb_o]
         apply_rgb(self.original, rgb_o, ranges)
         apply_rgb(self.result, rgb_r, ranges)
         self.stretch = ranges

