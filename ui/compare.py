@@ -111,11 +111,15 @@ class SpectrumPlot(QWidget):
         values = [v for _, s in self.series for v in s if math.isfinite(v)]
         if not values or len(self.labels) < 2:
             return
-        top, left, bottom = max(values + [0.0]) * 1.05 or 1.0, 8.0, self.height() - 14.0
+        top, left, bottom = max(values + [0.0]) * 1.15 or 1.0, 8.0, self.height() - 14.0
         step = (self.width() - 2 * left) / (len(self.labels) - 1)
         painter.setPen(QColor(90, 90, 90))
         for i, label in enumerate(self.labels):
             painter.drawText(QPointF(left + i * step - 9, self.height() - 2.0), label[1:])
+        for k, (colour, name) in enumerate(zip((c for c, _ in self.series), ("original", "result"))):
+            painter.setPen(QPen(colour, 2))
+            painter.drawLine(QPointF(left + k * 90, 10.0), QPointF(left + k * 90 + 18, 10.0))
+            painter.drawText(QPointF(left + k * 90 + 22, 14.0), name)
         for colour, series in self.series:
             painter.setPen(QPen(colour, 2))
             points = [QPointF(left + i * step, bottom - (v / top) * (bottom - 6)) for i, v in enumerate(series)
