@@ -63,7 +63,6 @@ class SuperResolutionPlugin:
         self.actions, self.action, self.deps_action = [], None, None
         if self.swipe is not None:
             self.swipe.stop()
-            self.swipe = None
         for dialog in self.compare_dialogs:
             dialog.close()
         self.compare_dialogs = []
@@ -111,9 +110,19 @@ class SuperResolutionPlugin:
         from .ui.compare import SwipeTool
         if self.swipe is not None:
             self.swipe.stop()
-            self.swipe = None
         run = self.dock.last_run if self.dock else None
         layer = QgsProject.instance().mapLayer(run.layer_id) if run else None
         if on and layer is not None:
             self.swipe = SwipeTool(self.iface.mapCanvas(), layer)
+            self.swipe.stopped.connect(self._on_swipe_stopped)
             self.swipe.start()
+        elif on:
+            self._on_swipe_stopped()   # the result layer is gone: nothing to swipe
+
+    def _on_swipe_stopped(self) -> None:
+        """Keep the Swipe button in step when the swipe ends by itself (other tool, layer removed)."""
+        self.swipe = None
+        if self.dock is not None:
+            self.dock.swipe_button.blockSignals(True)
+            self.dock.swipe_button.setChecked(False)
+            self.dock.swipe_button.blockSignals(False)

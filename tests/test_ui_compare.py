@@ -154,6 +154,16 @@ def test_plugin_compare_and_swipe_buttons(run, qgis_iface, qgis_new_project):
         assert not project.layerTreeRoot().findLayer(layer.id()).itemVisibilityChecked()
         plugin.dock.swipe_button.setChecked(False)
         assert plugin.swipe is None and project.layerTreeRoot().findLayer(layer.id()).itemVisibilityChecked()
+        plugin.dock.swipe_button.setChecked(True)                 # choosing another map tool ends the swipe
+        from qgis.gui import QgsMapToolPan
+        pan = QgsMapToolPan(qgis_iface.mapCanvas())
+        qgis_iface.mapCanvas().setMapTool(pan)
+        assert plugin.swipe is None and not plugin.dock.swipe_button.isChecked()
+        assert project.layerTreeRoot().findLayer(layer.id()).itemVisibilityChecked()
+        qgis_iface.mapCanvas().unsetMapTool(pan)
+        plugin.dock.swipe_button.setChecked(True)                 # so does removing the result layer
+        project.removeMapLayer(layer.id())
+        assert plugin.swipe is None and not plugin.dock.swipe_button.isChecked()
     finally:
         plugin.unload()
         project.removeAllMapLayers()

@@ -364,37 +364,49 @@ class SwipeTool(QgsMapTool):
     """
 
     positionChanged = pyqtSignal(int)
+    stopped = pyqtSignal()   # the swipe ended (stop(), another map tool chosen, or the layer removed)
 
     def __init__(self, canvas: QgsMapCanvas, layer: QgsRasterLayer):
         super().__init__(canvas)
         self.canvas, self.layer = canvas, layer
+        self.layer_id = layer.id()
         self.item: SwipeItem | None = None
         self.previous_tool = None
         self.was_visible = True
+        self.active = False
         self._dragging = False
 
     def start(self) -> None:
-        node = QgsProject.instance().layerTreeRoot().findLayer(self.layer.id())
+        """Hide the layer in the tree, draw it through the swipe item, take over the canvas' map tool."""
+        node = QgsProject.instance().layerTreeRoot().findLayer(self.layer_id)
         if node is not None:
             self.was_visible = node.itemVisibilityChecked()
             node.setItemVisibilityChecked(False)
         self.item = SwipeItem(self.canvas)
         self.previous_tool = self.canvas.mapTool()
+        self.active = True
         self.canvas.setMapTool(self)
         self.canvas.mapCanvasRefreshed.connect(self.render)
+        QgsProject.instance().layerWillBeRemoved[str].connect(self._on_layer_removed)
         self.canvas.refresh()
         self.render()
 
     def stop(self) -> None:
-        try:
-            self.canvas.mapCanvasRefreshed.disconnect(self.render)
-        except TypeError:
-            pass
+        """Undo start() (idempotent) and emit ``stopped``."""
+        if not self.active:
+            return
+        self.active = False
+        for signal, slot in ((self.canvas.mapCanvasRefreshed, self.render),
+                             (QgsProject.instance().layerWillBeRemoved[str], self._on_layer_removed)):
+            try:
+                signal.disconnect(slot)
+            except TypeError:
+                pass
         if self.item is not None:
             self.canvas.scene().removeItem(self.item)
             sip.delete(self.item)
             self.item = None
-        node = QgsProject.instance().layerTreeRoot().findLayer(self.layer.id())
+        node = QgsProject.instance().layerTreeRoot().findLayer(self.layer_id)
         if node is not None:
             node.setItemVisibilityChecked(self.was_visible)
         if self.canvas.mapTool() is self:
@@ -402,10 +414,15 @@ class SwipeTool(QgsMapTool):
             if self.previous_tool is not None:
                 self.canvas.setMapTool(self.previous_tool)
         self.canvas.refresh()
+        self.stopped.emit()
+
+    def _on_layer_removed(self, layer_id: str) -> None:
+        if layer_id == self.layer_id:
+            self.stop()
 
     def render(self) -> None:
         """Render the swiped layer for the current view (synchronously; one raster is quick)."""
-        if self.item is None:
+        if self.item is None or not self.active:
             return
         settings = QgsMapSettings(self.canvas.mapSettings())
         settings.setLayers([self.layer])
@@ -433,5 +450,7 @@ class SwipeTool(QgsMapTool):
         self.set_position(event.pos().x())
 
     def deactivate(self) -> None:
+        """Another map tool was chosen: end the swipe (restores the layer's visibility)."""
         self._dragging = False
         super().deactivate()
+        self.stop()
