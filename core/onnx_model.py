@@ -23,11 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from .errors import UserError
+
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 
 
-class ModelError(Exception):
+class ModelError(UserError):
     """A model file or card is missing, damaged, or does not match what the pipeline expects."""
 
 
