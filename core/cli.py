@@ -172,8 +172,21 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _bind_extent(argv: list[str]) -> list[str]:
+    """'--extent -75.7,37.6,...' would read as an option to argparse: bind the value as '--extent=...'."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] == "--extent" and i + 1 < len(argv):
+            out.append(f"--extent={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_bind_extent(sys.argv[1:] if argv is None else argv))
     handler = {"info": cmd_info, "superresolve": cmd_superresolve, "evaluate": cmd_evaluate, "demo": cmd_demo}
     try:
         handler[args.command](args)
