@@ -89,6 +89,8 @@ class SuperResolutionPlugin:
     def show_dependencies(self) -> None:
         from .ui.deps import DependencyDialog
         DependencyDialog(self.iface.mainWindow()).exec_()
+        if self.dock is not None:
+            self.dock.refresh_presets()
 
     def show_compare(self) -> None:
         """Open a side-by-side comparison of the last result and its source."""

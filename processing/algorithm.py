@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingAlgorithm,
-                       QgsProcessingOutputRasterLayer, QgsProcessingParameterBoolean,
-                       QgsProcessingException, QgsProcessingLayerPostProcessorInterface, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingAlgorithm, QgsProcessingException,
+                       QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputRasterLayer,
+                       QgsProcessingParameterBoolean, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination)
 
@@ -41,8 +41,8 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
                 "single-band rasters of one product whose file names end in the band id (…_B04.jp2).\n"
                 "Extent: the area to process (any CRS; it is snapped outward to the 60 m grid). Empty = the "
                 "whole product.\nPreset: 'fast', 'diffusion' (uses Steps, Seed and Uncertainty) or 'bicubic' "
-                "(reference, always available; the others need onnxruntime).\nOutput: float32 GeoTIFF of reflectance, one band per Sentinel-2 band, "
-                "band descriptions = band ids, nodata NaN.")
+                "(reference, always available; the others need onnxruntime).\nOutput: float32 GeoTIFF of "
+                "reflectance, one band per Sentinel-2 band, band descriptions = band ids, nodata NaN.")
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self.addParameter(QgsProcessingParameterMultipleLayers(

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
-import numpy as np
 import pytest
 from osgeo import gdal
 from qgis.core import QgsApplication, QgsPointXY, QgsProject, QgsRasterLayer

