@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qgis.core import QgsApplication, QgsProject
+from qgis.core import Qgis, QgsApplication, QgsProject
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
+from .core.errors import UserError
 from .ui.deps import add_deps_path, missing_packages
 
 MENU = "&Sentinel-2 super-resolution"
@@ -98,7 +99,11 @@ class SuperResolutionPlugin:
         run = self.dock.last_run if self.dock else None
         if run is None:
             return
-        dialog = CompareDialog.from_run(run, self.iface.mainWindow())
+        try:
+            dialog = CompareDialog.from_run(run, self.iface.mainWindow())
+        except UserError as exc:   # e.g. the source files were moved since the run
+            self.iface.messageBar().pushMessage("Super-resolution", f"Cannot compare: {exc}", level=Qgis.Warning)
+            return
         self.compare_dialogs.append(dialog)
         dialog.finished.connect(lambda _r, d=dialog: self._forget_dialog(d))
         dialog.show()

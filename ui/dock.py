@@ -16,6 +16,7 @@ from qgis.PyQt.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, Q
                                  QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QScrollArea,
                                  QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from ..core import estimate as core_estimate
 from ..core.bands import GROUP_10, OUTPUT_BANDS
 from ..core.errors import UserError
 from ..core.extent import Extent
@@ -522,6 +523,16 @@ class SuperResolutionDock(QgsDockWidget):
             return f"The output folder '{path.parent}' does not exist."
         if not os.access(path.parent, os.W_OK):
             return f"The output folder '{path.parent}' is not writable."
+        return self._check_resources(path.parent)
+
+    def _check_resources(self, folder: Path) -> str | None:
+        """core's own pre-flight check (free disk space, memory for one tile), so Run is never a dead end."""
+        cost = core_estimate.estimate(self.preset, self.plan.output_shape, len(self.bands), self.plan.tiles[0].rows,
+                                      self.plan.margin)
+        try:
+            core_estimate.check_resources(cost, folder, None, core_estimate.available_memory())
+        except UserError as exc:
+            return str(exc)
         return None
 
     def _show_plan(self) -> None:

@@ -114,7 +114,12 @@ class SuperResolutionTask(QgsTask):
 
     def _finish(self, ok: bool) -> None:  # noqa: FBT001
         if ok and self.result is not None:
-            self.layer = add_result_layer(self.result, self.request, self.offset)
+            try:
+                self.layer = add_result_layer(self.result, self.request, self.offset)
+            except Exception as exc:  # noqa: BLE001 - the file exists; say so instead of losing the run
+                self.error, self.details = exc, traceback.format_exc()
+                self._report_failure()
+                return
             self.finished_run = FinishedRun(self.result, self.request, self.offset, self.layer.id())
             self._message(f"{self.request.output.name}: {self.result.tiles} tile(s) in "
                           f"{self.result.seconds:.0f} s. " + " ".join(self.result.notes), Qgis.Success)
