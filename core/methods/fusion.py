@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.onnx_model import OnnxModel, load_model
-from core.resample import upsample_bicubic
+from ..onnx_model import OnnxModel, load_model
+from ..resample import upsample_bicubic
 
 from .base import Tile
 
