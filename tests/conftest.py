@@ -58,3 +58,23 @@ def bigearthnet_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def bigearthnet_patches(bigearthnet_dir) -> list[Path]:
     return sorted(p.parent for p in bigearthnet_dir.rglob("*_B02.tif"))
+
+
+_EXIT_STATUS: list[int] = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _EXIT_STATUS.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """Leave with pytest's own status once every result has been reported.
+
+    Tearing down QGIS, Qt and two GDAL users at interpreter exit occasionally segfaults (seen here as
+    exit code 139 after all tests had run); that crash would replace the real status.
+    """
+    if _EXIT_STATUS:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT_STATUS[0])
