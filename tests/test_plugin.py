@@ -55,6 +55,9 @@ def test_loads_without_onnxruntime(qgis_iface, monkeypatch):
     """A stock QGIS has no onnxruntime: the plugin must load and report it."""
     monkeypatch.setitem(sys.modules, "onnxruntime", None)   # makes `import onnxruntime` raise ImportError
     for name in [m for m in sys.modules if m.startswith("s2_superres.") and not m.startswith("s2_superres.core")]:
+        parent, _, child = name.rpartition(".")
+        if hasattr(sys.modules.get(parent), child):   # restore the package attributes too, not only sys.modules
+            monkeypatch.setattr(sys.modules[parent], child, getattr(sys.modules[parent], child))
         monkeypatch.delitem(sys.modules, name)
     plugin_module = importlib.import_module("s2_superres.plugin")
     plugin = plugin_module.SuperResolutionPlugin(qgis_iface)
