@@ -9,7 +9,7 @@ from pathlib import Path
 from qgis.core import Qgis, QgsApplication, QgsProject
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
-from qgis.PyQt.QtWidgets import QAction
+from qgis.PyQt.QtWidgets import QAction, QPushButton
 
 from .core.errors import UserError
 from .ui.deps import add_deps_path, missing_packages
@@ -30,6 +30,8 @@ class SuperResolutionPlugin:
         self.deps_action: QAction | None = None
         self.swipe = None
         self.compare_dialogs: list = []
+        self.missing: dict[str, str] = {}
+        self.offered_dependencies = False
 
     # -- Processing (also called alone by qgis_process) ----------------------------------------
     def initProcessing(self) -> None:  # noqa: N802 - QGIS API
@@ -86,6 +88,20 @@ class SuperResolutionPlugin:
             self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
         self.dock.show()
         self.dock.raise_()
+        self._offer_dependencies()
+
+    def _offer_dependencies(self) -> None:
+        """Once per session, when onnxruntime is missing: say so in the message bar, with an Install button."""
+        if "onnxruntime" not in self.missing or self.offered_dependencies:
+            return
+        self.offered_dependencies = True
+        bar = self.iface.messageBar()
+        message = bar.createMessage("Super-resolution", "onnxruntime is not installed: only the bicubic preset can "
+                                    "run. Install it into the plugin's own folder?")
+        button = QPushButton("Install…", message)
+        button.clicked.connect(self.show_dependencies)
+        message.layout().addWidget(button)
+        bar.pushWidget(message, Qgis.Info, 20)
 
     def show_dependencies(self) -> None:
         from .ui.deps import DependencyDialog

@@ -72,6 +72,7 @@ def test_loads_without_onnxruntime(qgis_iface, monkeypatch):
             item = combo.model().item(combo.findData(name))
             assert not item.isEnabled() and item.toolTip().startswith("Not available")
         assert combo.currentData() == "bicubic"
+        assert plugin.offered_dependencies                       # the message bar offered the installer
     finally:
         plugin.unload()
 

