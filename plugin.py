@@ -35,7 +35,8 @@ class SuperResolutionPlugin:
 
     # -- Processing (also called alone by qgis_process) ----------------------------------------
     def initProcessing(self) -> None:  # noqa: N802 - QGIS API
-        """Register the Processing provider (once)."""
+        """Make the private dependency folder importable and register the Processing provider (once)."""
+        add_deps_path()
         if self.provider is None:
             from .processing.provider import SuperResolutionProvider
             self.provider = SuperResolutionProvider()
@@ -43,7 +44,6 @@ class SuperResolutionPlugin:
 
     # -- GUI -----------------------------------------------------------------------------------
     def initGui(self) -> None:  # noqa: N802 - QGIS API
-        add_deps_path()
         self.initProcessing()
         self.action = QAction(QIcon(str(ICON)), "Super-resolve extent", self.iface.mainWindow())
         self.action.setObjectName("S2SuperResolveExtent")
