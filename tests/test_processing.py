@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -23,19 +24,30 @@ from ui_support import make_stack
 
 ALG = "s2superres:superresolve"
 PLUGIN_ROOT = Path(__file__).resolve().parents[1]
-
-# `python -m pytest` run from the plugin folder puts that folder on sys.path, where the plugin's own
-# `processing/` subpackage would shadow QGIS's `processing` plugin (in QGIS only the plugins folder
-# is on sys.path, so there is no clash there). Import QGIS's one.
-sys.path[:] = [p for p in sys.path if p not in ("", ".") and Path(p).resolve() != PLUGIN_ROOT]
-if "processing" in sys.modules and not hasattr(sys.modules["processing"], "run"):
-    del sys.modules["processing"]
 SMALL = "440020,441220,4165000,4166200 [EPSG:32618]"      # QGIS order: xmin,xmax,ymin,ymax
 SMALL_CORE = Extent(440020, 4165000, 441220, 4166200)
 
 
+@contextmanager
+def qgis_processing_importable():
+    """`python -m pytest` run from the plugin folder puts that folder on sys.path, where the plugin's own
+    `processing/` subpackage would shadow QGIS's `processing` plugin (in QGIS only the plugins folder is
+    on sys.path, so there is no clash there). Import QGIS's one with the folder hidden, then restore."""
+    saved = list(sys.path)
+    sys.path[:] = [p for p in sys.path if p not in ("", ".") and Path(p).resolve() != PLUGIN_ROOT]
+    if "processing" in sys.modules and not hasattr(sys.modules["processing"], "run"):
+        del sys.modules["processing"]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
 @pytest.fixture(scope="module")
-def provider(qgis_processing):
+def provider(request):
+    with qgis_processing_importable():
+        request.getfixturevalue("qgis_processing")
+        import processing  # noqa: F401 - QGIS's, cached in sys.modules for the tests below
     registry = QgsApplication.processingRegistry()
     provider = registry.providerById("s2superres")
     if provider is None:
