@@ -4,8 +4,9 @@ Usage (from the repository root)::
 
     PYTHONPATH=. .venv/bin/python training/eval_fusion.py [--write-cards]
 
-Held-out scenes: s2sucnn_usa, s2sscnn_coastalA, dsen2_mock_crop (re-aligned to ~5 m, see
-training/fusion_data.py) and the southern quarter of T18SVG (whole crops, water included).
+Held-out scenes: s2sucnn_usa, s2sscnn_coastalA, dsen2_mock_crop (grids re-aligned by whole
+pixels, then the residual 5-12 m offset of the 10 m guide removed by a sub-pixel shift of the
+guide only, see training/fusion_data.py; ``--no-coregister`` skips that shift) and the southern quarter of T18SVG (whole crops, water included).
 For each group and factor f: target = the real bands at their native grid, lr_up =
 upsample_bicubic(wald_degrade(target, f), f), guide = wald_degrade(10 m bands, native/10).
 Methods: bicubic (lr_up), HPF (lr_up + G - upsample_bicubic(wald_degrade(G, f), f), G a mean
@@ -32,7 +33,7 @@ from core.resample import upsample_bicubic  # noqa: E402
 from training.fusion_data import ORDER20, ORDER60, load_split, pair20, pair60  # noqa: E402
 
 GUIDES = {"vis": (0, 1, 2), "nir": (3,), "all": (0, 1, 2, 3)}
-COMMAND = "PYTHONPATH=. .venv/bin/python training/eval_fusion.py --write-cards"
+COMMAND = "PYTHONPATH=. .venv/bin/python training/eval_fusion.py --write-cards --speed"
 
 
 def hpf(x: np.ndarray, f: int, n_out: int, choice: list[str]) -> np.ndarray:
@@ -110,12 +111,26 @@ def table(res: dict) -> str:
     return "\n".join(lines)
 
 
+def speed(model, size: int = 2000, threads: int = 0) -> float:
+    """Seconds for one (1, C, size, size) run of ``model`` (random reflectance), after a small warm-up."""
+    import time
+
+    x = np.random.default_rng(0).uniform(0.02, 0.4, (1, model.in_channels, size, size)).astype(np.float32)
+    model.run(x[..., :64, :64])
+    t = time.perf_counter()
+    model.run(x)
+    return round(time.perf_counter() - t, 2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write-cards", action="store_true", help="store the results in models/fusion*.json")
+    ap.add_argument("--no-coregister", action="store_true",
+                    help="evaluate the mock crop with the integer grid fix only (no sub-pixel guide shift)")
+    ap.add_argument("--speed", action="store_true", help="also time one 2000 x 2000 run of each model")
     ap.add_argument("--models", type=Path, default=ROOT / "models", help="folder with the cards")
     args = ap.parse_args()
-    train, test = load_split()
+    train, test = load_split(not args.no_coregister)
     models = args.models
     plan = {"fusion20": [("20", 2), ("20", 4)], "fusion60": [("60", 6), ("60", 4)]}
     for name, runs in plan.items():
@@ -125,6 +140,13 @@ def main() -> None:
             res = evaluate(group, f, model, train, test)
             print(table(res), "\n", flush=True)
             results[f"{int(group) * f}m_to_{group}m"] = res
+        timing = {}
+        if args.speed:
+            import os
+
+            timing = {"seconds_2000x2000": speed(model), "threads": "onnxruntime default (all cores)",
+                      "cpu_count": os.cpu_count(), "note": "machine shared with another training job while measured"}
+            print(f"{name}: one 2000 x 2000 run {timing['seconds_2000x2000']} s", flush=True)
         if args.write_cards:
             card_path = models / f"{name}.json"
             card = json.loads(card_path.read_text())
@@ -132,6 +154,8 @@ def main() -> None:
                                "units": "RMSE in DN (reflectance x 10000), SAM degrees, ERGAS; pooled over held-out "
                                         "pixels, border of 2f target pixels dropped",
                                "results": results}
+            if timing:
+                card["speed"] = timing
             card_path.write_text(json.dumps(card, indent=1) + "\n")
 
 
