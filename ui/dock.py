@@ -111,6 +111,7 @@ class SuperResolutionDock(QgsDockWidget):
         self.layer_combo.setAllowEmptyLayer(True)
         self.layer_list = QListWidget()
         self.layer_list.setMaximumHeight(130)
+        self.check_bands_button = QPushButton("Check one layer per recognised band")
         self.mapping_table = QTableWidget(len(OUTPUT_BANDS), 3)
         self.mapping_table.setHorizontalHeaderLabels(["Band", "Layer", "Band #"])
         self.mapping_table.verticalHeader().setVisible(False)
@@ -126,7 +127,7 @@ class SuperResolutionDock(QgsDockWidget):
             self.mapping_table.setCellWidget(row, 2, spin)
         self.mapping_label = QLabel()
         self.mapping_label.setWordWrap(True)
-        for w in (self.mode_combo, self.layer_combo, self.layer_list,
+        for w in (self.mode_combo, self.layer_combo, self.layer_list, self.check_bands_button,
                   QLabel("Band mapping (detected, editable):"), self.mapping_table,
                   self.mapping_label):
             layout.addWidget(w)
@@ -213,6 +214,7 @@ class SuperResolutionDock(QgsDockWidget):
         self.mode_combo.currentIndexChanged.connect(self.on_mode_changed)
         self.layer_combo.layerChanged.connect(lambda _layer: self.on_input_changed())
         self.layer_list.itemChanged.connect(lambda _item: self.on_input_changed())
+        self.check_bands_button.clicked.connect(self.check_recognised_bands)
         for row in range(len(OUTPUT_BANDS)):
             self._layer_cell(row).currentIndexChanged.connect(self.on_table_edited)
             self._index_cell(row).valueChanged.connect(self.on_table_edited)
@@ -341,6 +343,13 @@ class SuperResolutionDock(QgsDockWidget):
     def _show_mode(self, index: int) -> None:
         self.layer_combo.setVisible(index == MODE_LAYER)
         self.layer_list.setVisible(index == MODE_LIST)
+        self.check_bands_button.setVisible(index == MODE_LIST)
+
+    def check_recognised_bands(self) -> None:
+        """Check the first layer of each Sentinel-2 band found in the project (one product's worth)."""
+        mapping = auto_map(raster_layers())
+        project = QgsProject.instance()
+        self.set_checked_layers([project.mapLayer(ref.layer_id) for ref in mapping.values()])
 
     def _on_project_layers_changed(self, *_args) -> None:
         self._fill_layer_list()
