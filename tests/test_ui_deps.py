@@ -72,3 +72,13 @@ def test_dialog_shows_command_and_runs_it_with_qprocess(monkeypatch, qgis_app, t
     assert "pretend pip ran" in dialog.log.toPlainText()
     assert "Installed" in dialog.log.toPlainText()
     dialog.close()
+
+
+def test_pip_runs_with_the_embedded_python(monkeypatch):
+    """Inside QGIS sys.executable may be a PATH shim of another Python: use the one under sys.exec_prefix."""
+    import subprocess
+    monkeypatch.setattr(sys, "executable", "/somewhere/else/python3")
+    exe = deps.python_executable()
+    version = subprocess.run([exe, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+    assert version == str(sys.version_info[:2]) and exe != "/somewhere/else/python3"

@@ -70,13 +70,17 @@ def has_nvidia_gpu() -> bool:
 
 
 def python_executable() -> str:
-    """The Python interpreter of this QGIS (sys.executable is the QGIS binary on Windows and macOS)."""
-    exe = Path(sys.executable)
-    if exe.name.lower().startswith("python"):
-        return str(exe)
-    candidates = [Path(sys.exec_prefix) / "python.exe", Path(sys.exec_prefix) / "python3.exe",
-                  Path(sys.exec_prefix) / "bin" / "python3"]
-    found = next((c for c in candidates if c.is_file()), None)
+    """The interpreter of the Python QGIS embeds (same version, same site-packages).
+
+    sys.executable is unreliable inside QGIS: it is the QGIS binary on Windows/macOS and, on Linux, whatever
+    'python3' comes first on PATH (a pyenv shim, a conda env...). The interpreter under sys.exec_prefix is
+    the embedded one: <prefix>/bin/python3.X (Linux, macOS bundle) or <prefix>/python.exe (OSGeo4W).
+    """
+    prefix = Path(sys.exec_prefix)
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    candidates = [prefix / "bin" / f"python{version}", prefix / "bin" / "python3", prefix / "python.exe",
+                  prefix / "python3.exe", Path(sys.executable)]
+    found = next((c for c in candidates if c.is_file() and c.name.lower().startswith("python")), None)
     return str(found) if found else (shutil.which("python3") or "python3")
 
 
