@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 from osgeo import gdal
@@ -136,7 +137,16 @@ def test_swipe_clips_result_and_restores_visibility(run, main_canvas, qgis_new_p
     tool.start()
     try:
         assert not project.layerTreeRoot().findLayer(result.id()).itemVisibilityChecked()
-        assert not tool.item.image.isNull()
+        end = time.monotonic() + 30
+        while tool.item.image.isNull():                      # rendered in the background
+            QgsApplication.processEvents()
+            assert time.monotonic() < end
+        for _ in range(3):                                   # refreshes while rendering cancel the old job
+            main_canvas.zoomByFactor(0.9)
+            tool.render()
+        while tool.job is not None:
+            QgsApplication.processEvents()
+            assert time.monotonic() < end
         tool.set_position(100)
         image = QImage(main_canvas.size(), QImage.Format_ARGB32)
         image.fill(Qt.transparent)

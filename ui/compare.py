@@ -14,7 +14,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from osgeo import gdal
-from qgis.core import (QgsMapRendererSequentialJob, QgsMapSettings, QgsPointXY, QgsProject, QgsRaster,
+from qgis.core import (QgsMapRendererParallelJob, QgsMapSettings, QgsPointXY, QgsProject, QgsRaster,
                        QgsRasterLayer)
 from qgis.gui import QgsMapCanvas, QgsMapCanvasItem, QgsMapTool, QgsMapToolPan, QgsVertexMarker
 from qgis.PyQt import sip
@@ -394,6 +394,7 @@ class SwipeTool(QgsMapTool):
         self.canvas, self.layer = canvas, layer
         self.layer_id = layer.id()
         self.item: SwipeItem | None = None
+        self.job: QgsMapRendererParallelJob | None = None
         self.previous_tool = None
         self.was_visible = True
         self.active = False
@@ -419,6 +420,7 @@ class SwipeTool(QgsMapTool):
         if not self.active:
             return
         self.active = False
+        self._cancel_job()
         for signal, slot in ((self.canvas.mapCanvasRefreshed, self.render),
                              (QgsProject.instance().layerWillBeRemoved[str], self._on_layer_removed)):
             try:
@@ -444,16 +446,27 @@ class SwipeTool(QgsMapTool):
             self.stop()
 
     def render(self) -> None:
-        """Render the swiped layer for the current view (synchronously; one raster is quick)."""
+        """Render the swiped layer for the current view in the background (a large result can take a while)."""
         if self.item is None or not self.active:
             return
+        self._cancel_job()
         settings = QgsMapSettings(self.canvas.mapSettings())
         settings.setLayers([self.layer])
         settings.setBackgroundColor(QColor(0, 0, 0, 0))
-        job = QgsMapRendererSequentialJob(settings)
-        job.start()
-        job.waitForFinished()
-        self.item.set_image(job.renderedImage())
+        self.job = QgsMapRendererParallelJob(settings)
+        self.job.finished.connect(self._on_rendered)
+        self.job.start()
+
+    def _on_rendered(self) -> None:
+        job, self.job = self.job, None
+        if job is not None and self.item is not None and self.active:
+            self.item.set_image(job.renderedImage())
+
+    def _cancel_job(self) -> None:
+        if self.job is not None:
+            self.job.finished.disconnect(self._on_rendered)
+            self.job.cancel()   # blocking: the job must not be deleted while its threads still run
+            self.job = None
 
     def set_position(self, x: int) -> None:
         if self.item is not None:
