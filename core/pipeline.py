@@ -64,9 +64,10 @@ def groups_needed(bands: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(sorted({10} | {RESOLUTION[b] for b in bands}))
 
 
-def plan_run(product: Product, extent: Extent | None, bands: tuple[str, ...], method: Method,
+def plan_run(product: Product, extent: Extent | None, bands: tuple[str, ...], method_margin: int,
              tile: int = 192, overlap: int = 12) -> Plan:
-    """Check the request against the product and lay out the tiles."""
+    """Check the request against the product and lay out the tiles; ``method_margin`` is the context the
+    method needs around a tile (10 m pixels, see ``registry.preset_margin``)."""
     needed = tuple(b for res in groups_needed(bands) for b in GROUPS[res])
     missing = product.missing(needed)
     if missing:
@@ -90,7 +91,7 @@ def plan_run(product: Product, extent: Extent | None, bands: tuple[str, ...], me
     cols, rows = area.pixels(10)
     tile = max(6, tile - tile % 6)
     overlap = min(max(0, overlap - overlap % 2), tile // 2)
-    return Plan(area, data, rows, cols, plan_tiles(rows, cols, tile), context_margin(method.margin, overlap),
+    return Plan(area, data, rows, cols, plan_tiles(rows, cols, tile), context_margin(method_margin, overlap),
                 overlap, notes)
 
 
@@ -105,7 +106,7 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
     does not fit."""
     start = time.perf_counter()
     options = options or RunOptions()
-    plan = plan_run(product, extent, bands, method, tile, overlap)
+    plan = plan_run(product, extent, bands, method.margin, tile, overlap)
     cost = estimate(method.name, plan.output_shape, len(bands), plan.tiles[0].rows, plan.margin, dtype)
     check_output_path(Path(output), overwrite)
     check_resources(cost, Path(output).resolve().parent, max_seconds, available_memory())

@@ -21,7 +21,7 @@ from ..core.bands import GROUP_10, OUTPUT_BANDS
 from ..core.errors import UserError
 from ..core.extent import Extent
 from ..core.methods.base import RunOptions
-from ..core.methods.bicubic import Bicubic
+from ..core.methods.registry import preset_margin
 from ..core.pipeline import Plan, plan_run
 from ..core.sources import Product, open_product
 from .deps import preset_availability
@@ -507,7 +507,7 @@ class SuperResolutionDock(QgsDockWidget):
             return f"Preset '{self.preset}' is not available: {why}."
         try:
             self.product = self._open_product()
-            self.plan = plan_run(self.product, self.extent(), self.bands, Bicubic(self.bands),
+            self.plan = plan_run(self.product, self.extent(), self.bands, preset_margin(self.preset, self.bands),
                                  tile=self.tile_spin.value())
         except UserError as exc:
             return str(exc)

@@ -20,8 +20,8 @@ class Composite:
 
     def __init__(self, name: str, sr10, fusion, bands: tuple[str, ...] = OUTPUT_BANDS):
         self.name, self.sr10, self.fusion, self.bands = name, sr10, fusion, bands
-        self.needs_fusion = any(b not in GROUP_10 for b in bands)
-        self.margin = max(sr10.margin, fusion.margin) if self.needs_fusion else sr10.margin
+        self.needs_fusion = needs_fusion(bands)
+        self.margin = _margin(sr10, fusion, bands)
 
     @property
     def uncertainty_bands(self) -> tuple[str, ...]:
@@ -50,9 +50,24 @@ class Composite:
         return info
 
 
+def needs_fusion(bands: tuple[str, ...]) -> bool:
+    return any(b not in GROUP_10 for b in bands)
+
+
+def _margin(sr10, fusion, bands: tuple[str, ...]) -> int:
+    return max(sr10.margin, fusion.margin) if needs_fusion(bands) else sr10.margin
+
+
+SR10_STAGES = {"fast": FastSR10, "diffusion": DiffusionSR10}
+
+
+def composite_margin(name: str, bands: tuple[str, ...]) -> int:
+    """Context (10 m pixels) preset ``name`` reads around a tile, from the stage classes (no model loaded)."""
+    return _margin(SR10_STAGES[name], FusionStage, bands)
+
+
 def build_composite(name: str, bands: tuple[str, ...], models_dir: Path, providers: list[str] | None) -> Composite:
     """The "fast" or "diffusion" preset from the model cards in ``models_dir``."""
-    sr10_class = {"fast": FastSR10, "diffusion": DiffusionSR10}[name]
-    sr10 = sr10_class(models_dir / "sr10.json")
-    fusion = FusionStage(models_dir, providers) if any(b not in GROUP_10 for b in bands) else None
+    sr10 = SR10_STAGES[name](models_dir / "sr10.json")
+    fusion = FusionStage(models_dir, providers) if needs_fusion(bands) else None
     return Composite(name, sr10, fusion, bands)

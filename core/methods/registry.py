@@ -32,6 +32,14 @@ def default_method(models_dir: Path = MODELS_DIR) -> str:
     return next(n for n, why in availability(models_dir).items() if why is None)
 
 
+def preset_margin(name: str, bands: tuple[str, ...] = OUTPUT_BANDS) -> int:
+    """Context (10 m pixels) preset ``name`` reads around each tile, known without loading its models."""
+    if name == "bicubic":
+        return Bicubic.margin
+    from .composite import composite_margin
+    return composite_margin(name, bands)
+
+
 def create_method(name: str, bands: tuple[str, ...] = OUTPUT_BANDS, models_dir: Path = MODELS_DIR,
                   providers: list[str] | None = None) -> Method:
     """Build preset ``name`` for the given output bands; raises UserError naming the fix."""
