@@ -15,6 +15,7 @@ from .errors import ExtentError, OutputError
 SECONDS_PER_MEGAPIXEL = {"bicubic": 1.3, "fast": 3.0, "diffusion": 20.0}
 BYTES_PER_TILE_PIXEL = {"bicubic": 400, "fast": 1500, "diffusion": 2500}  # 2.5 m pixels incl. margin
 BASE_MEMORY = 300 * 2**20  # interpreter, GDAL cache cap, onnxruntime sessions
+DIFFUSION_REFERENCE_STEPS = 8  # the diffusion figure above is for 8 sampling steps; time is linear in steps
 
 
 @dataclass(frozen=True)
@@ -29,19 +30,23 @@ class Estimate:
     def summary(self) -> str:
         return (f"output about {self.output_bytes / 2**20:,.0f} MB (needs {self.disk_bytes / 2**20:,.0f} MB free "
                 f"while writing), memory about {self.memory_bytes / 2**20:,.0f} MB, time about "
-                f"{_duration(self.seconds)} on a 2-core CPU")
+                f"{format_duration(self.seconds)} on a 2-core CPU")
 
 
 def estimate(method: str, output_shape: tuple[int, int], bands: int, tile: int, margin: int,
-             dtype: str = "float32") -> Estimate:
-    """Cost of super-resolving ``output_shape`` (rows, cols at 2.5 m) with tiles of ``tile`` 10 m pixels."""
+             dtype: str = "float32", steps: int = DIFFUSION_REFERENCE_STEPS, samples: int = 1) -> Estimate:
+    """Cost of super-resolving ``output_shape`` (rows, cols at 2.5 m) with tiles of ``tile`` 10 m pixels;
+    ``samples`` > 1 (diffusion) adds an uncertainty file of 4 bands."""
     pixels = output_shape[0] * output_shape[1]
     out = int(pixels * bands * (4 if dtype == "float32" else 2) * 0.7 * 1.33)  # deflate ~0.7, overviews 1/3
     scratch = pixels * bands * 4
     tile_pixels = ((tile + 2 * margin) * 4) ** 2
     memory = BASE_MEMORY + tile_pixels * BYTES_PER_TILE_PIXEL.get(method, 2500) // 100 * bands
-    seconds = pixels / 1e6 * SECONDS_PER_MEGAPIXEL.get(method, 20.0) * bands / 12
-    return Estimate(out, out + scratch, memory, seconds)
+    seconds = pixels / 1e6 * SECONDS_PER_MEGAPIXEL.get(method, 20.0) * bands / 12 * max(1, samples)
+    if method == "diffusion":
+        seconds *= max(1, steps) / DIFFUSION_REFERENCE_STEPS
+    extra = pixels * 4 * 4 * 2 if samples > 1 else 0   # the std file: 4 float32 bands, scratch + final
+    return Estimate(out, out + scratch + extra, memory, seconds)
 
 
 def check_resources(cost: Estimate, folder: Path, max_seconds: float | None = None,
@@ -56,8 +61,8 @@ def check_resources(cost: Estimate, folder: Path, max_seconds: float | None = No
         raise ExtentError(f"The run needs about {cost.memory_bytes / 2**20:.0f} MB of memory for one tile, more "
                           f"than the {max_memory / 2**20:.0f} MB allowed. Use a smaller tile size.")
     if max_seconds is not None and cost.seconds > max_seconds:
-        raise ExtentError(f"The run would take about {_duration(cost.seconds)}, more than the budget of "
-                          f"{_duration(max_seconds)}. Choose a smaller extent or a faster preset, or raise the "
+        raise ExtentError(f"The run would take about {format_duration(cost.seconds)}, more than the budget of "
+                          f"{format_duration(max_seconds)}. Choose a smaller extent or a faster preset, or raise the "
                           "time budget (--max-minutes).")
 
 
@@ -72,9 +77,10 @@ def available_memory() -> int | None:
     return None
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """'45 s', '12 min', '3.5 h'."""
     if seconds < 90:
-        return f"{seconds:.0f} s"
+        return f"{max(1, round(seconds))} s"
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"

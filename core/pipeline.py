@@ -107,7 +107,8 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
     start = time.perf_counter()
     options = options or RunOptions()
     plan = plan_run(product, extent, bands, method.margin, tile, overlap)
-    cost = estimate(method.name, plan.output_shape, len(bands), plan.tiles[0].rows, plan.margin, dtype)
+    cost = estimate(method.name, plan.output_shape, len(bands), plan.tiles[0].rows, plan.margin, dtype,
+                    options.steps, options.samples)
     check_output_path(Path(output), overwrite)
     check_resources(cost, Path(output).resolve().parent, max_seconds, available_memory())
     grid = OutputGrid(plan.extent.xmin, plan.extent.ymax, plan.cols * SCALE, plan.rows * SCALE, product.crs_wkt)

@@ -3,17 +3,16 @@
 Throughput constants (seconds per output megapixel per preset, memory per tile pixel) live in
 one place, ``core/estimate.py``: they were measured with ``make bench`` (bench/run.py, whole runs,
 median of 3) on the project's 2-core CPU; core also uses them to refuse runs that cannot fit.
-This module only adds what the user interface needs on top of them: the diffusion step count
-and the uncertainty samples, an (assumed) GPU speed-up, and the warning thresholds.
+This module only adds what the user interface needs on top of them: an (assumed) GPU speed-up
+and the warning thresholds.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..core import estimate as core_estimate
+from ..core.estimate import format_duration
 
-#: core's diffusion figure is for this many sampling steps; time grows linearly with the steps
-DIFFUSION_REFERENCE_STEPS = 8
 #: assumed speed-up of a CUDA/DirectML provider over the 2-core CPU figures (not measured here)
 GPU_SPEEDUP = 8.0
 #: warn when a run is expected to take longer than this (seconds) or to need more disk (MB)
@@ -49,20 +48,6 @@ class Estimate:
 def estimate(preset: str, output_shape: tuple[int, int], n_bands: int, tile: int, margin: int, steps: int = 8,
              samples: int = 1, gpu: bool = False) -> Estimate:
     """Estimate a run of ``preset`` producing ``output_shape`` (rows, cols) 2.5 m pixels of ``n_bands``."""
-    cost = core_estimate.estimate(preset, output_shape, n_bands, tile, margin)
-    seconds = cost.seconds * max(1, samples)
-    if preset == "diffusion":
-        seconds *= max(1, steps) / DIFFUSION_REFERENCE_STEPS
-    if gpu and preset != "bicubic":
-        seconds /= GPU_SPEEDUP
-    extra = (samples > 1) * cost.disk_bytes * 4 / max(n_bands, 1)   # uncertainty file(s) of the 4 10 m bands
-    return Estimate(cost.output_bytes / MB, (cost.disk_bytes + extra) / MB, cost.memory_bytes / MB, seconds)
-
-
-def format_duration(seconds: float) -> str:
-    """'45 s', '12 min', '3.5 h'."""
-    if seconds < 90:
-        return f"{max(1, round(seconds))} s"
-    if seconds < 5400:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
+    cost = core_estimate.estimate(preset, output_shape, n_bands, tile, margin, steps=steps, samples=samples)
+    seconds = cost.seconds / GPU_SPEEDUP if gpu and preset != "bicubic" else cost.seconds
+    return Estimate(cost.output_bytes / MB, cost.disk_bytes / MB, cost.memory_bytes / MB, seconds)
