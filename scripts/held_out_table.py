@@ -1,0 +1,80 @@
+"""README tables: the Wald-protocol evaluation (python -m core evaluate) on the held-out scenes.
+
+Held out from all training: s2sucnn_usa, s2sscnn_coastalA and the southern quarter of T18SVG
+(rows >= 75 % of the aligned stack). Every band is degraded x4, the full tiled pipeline runs, and
+the result is compared with the original 10/20/60 m bands. Needs ../shared/data.
+Usage: .venv/bin/python scripts/held_out_table.py [--methods fast,diffusion] [--json docs/results/held_out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.evaluate import evaluate  # noqa: E402
+from core.extent import Extent  # noqa: E402
+from core.methods.base import RunOptions  # noqa: E402
+from core.scene import load_scene  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+SCENES = {
+    "usa": (DATA / "s2sucnn_usa_L1C" / "usa.npz", None),
+    "coastalA": (DATA / "s2sscnn_coastalA_L1C" / "coastalA.npz", None),
+    "T18SVG south": (DATA / "s2_T18SVG_20160112_L1C", Extent(435780, 4160040, 455040, 4164840)),
+}
+BANDS = ("B02", "B03", "B04", "B08", "B05", "B06", "B07", "B8A", "B11", "B12", "B01", "B09")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--methods", default="fast,diffusion")
+    p.add_argument("--json", type=Path, default=ROOT / "docs" / "results" / "held_out.json")
+    args = p.parse_args()
+    methods = args.methods.split(",")
+    results: dict[str, dict] = {}
+    for scene, (path, extent) in SCENES.items():
+        data = load_scene(path, extent)
+        for method in methods:
+            results.setdefault(scene, {}).update(evaluate(data, method, 4, RunOptions(steps=8, seed=0))["results"])
+            print(f"done {scene} {method}", file=sys.stderr)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=1))
+    print(markdown(results, methods))
+
+
+def _mean(results: dict, method: str, group: str, band: str | None, key: str) -> float:
+    """``key`` of ``method`` for a band (or the group mean) averaged over the held-out scenes."""
+    return float(np.mean([s[method][group]["bands"][band][key] if band else s[method][group]["mean"][key]
+                          for s in results.values()]))
+
+
+def markdown(results: dict, methods: list[str]) -> str:
+    """Per band RMSE (DN) and SRE (dB), then per group SAM, ERGAS, SSIM, PSNR; means over the scenes."""
+    groups = next(iter(results.values()))["bicubic"]
+    lines = ["| band | bicubic RMSE | " + " | ".join(f"{m} RMSE (× bicubic)" for m in methods)
+             + " | bicubic SRE | " + " | ".join(f"{m} SRE" for m in methods) + " |",
+             "| --- " * (3 + 2 * len(methods)) + "|"]
+    for band in BANDS:
+        group = next(g for g in groups if band in groups[g]["bands"])
+        ref = _mean(results, "bicubic", group, band, "rmse_dn")
+        row = [band, f"{ref:.1f}"]
+        row += [f"{_mean(results, m, group, band, 'rmse_dn'):.1f} ({_mean(results, m, group, band, 'rmse_dn') / ref:.2f})"
+                for m in methods]
+        row += [f"{_mean(results, m, group, band, 'sre_db'):.2f}" for m in ["bicubic"] + methods]
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "| group | metric | bicubic | " + " | ".join(methods) + " |", "| --- " * (3 + len(methods)) + "|"]
+    for group in ("10m", "20m", "60m"):
+        for key in ("sam_deg", "ergas", "ssim", "psnr_db"):
+            lines.append("| " + " | ".join([group, key] + [f"{_mean(results, m, group, None, key):.3f}"
+                                                             for m in ["bicubic"] + methods]) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
