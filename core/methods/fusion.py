@@ -37,13 +37,13 @@ def _assemble(b20: np.ndarray, b60: np.ndarray) -> np.ndarray:
 class FusionStage:
     """Learned guided fusion; ``run`` maps a Tile and sr10 to (8, 4h, 4w) reflectance in FUSED_BANDS order.
 
-    ``margin`` is the context needed on each side in 10 m pixels (a multiple of 6): the stage-A
-    receptive field (about 20 px at 10 m for fusion20 plus the x6 bicubic support of the 60 m
-    bands, 12 px) and the stage-B field (about 5 px at 10 m).
+    ``margin`` is the context needed on each side in 10 m pixels (a multiple of 6). Measured on a
+    real held-out crop (tile with margin m vs the whole crop, /work/cache/margin.py logic): max
+    abs difference 4-26 DN at m = 6, 0.5-4 DN at 12, <= 0.3 DN at 18, < 0.05 DN at 24.
     """
 
     name = "fusion"
-    margin = 36
+    margin = 24
 
     def __init__(self, models_dir: Path = MODELS_DIR, providers: list[str] | None = None, threads: int = 0) -> None:
         self.net20: OnnxModel = load_model(Path(models_dir) / "fusion20.json", providers, threads)
