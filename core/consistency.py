@@ -21,26 +21,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from .degrade import mtf_sigma, wald_degrade
-from .resample import block_average, gaussian_kernel, upsample_bicubic
+from .degrade import wald_degrade
+from .resample import correlate_axis, upsample_bicubic
 
 FACTOR = 4
 
-try:  # SciPy ships with QGIS / Debian; fall back to the pure NumPy reference otherwise
-    from scipy.ndimage import correlate1d as _correlate1d
-except Exception:  # pragma: no cover
-    _correlate1d = None
-
-
-def degrade(x: np.ndarray, factor: int = FACTOR) -> np.ndarray:
-    """core.degrade.wald_degrade(x, factor), faster (SciPy separable correlation, 'reflect' = symmetric)."""
-    x = np.asarray(x, dtype=np.float32)
-    if _correlate1d is None:
-        return wald_degrade(x, factor)
-    k = gaussian_kernel(mtf_sigma(factor)).astype(np.float32)
-    y = _correlate1d(x, k, axis=-2, mode="reflect")
-    y = _correlate1d(y, k, axis=-1, mode="reflect")
-    return block_average(y, factor)
+degrade = wald_degrade  # the forward model the projection inverts
 
 
 @lru_cache(maxsize=4)
@@ -62,21 +48,7 @@ def _precond_taps(factor: int = FACTOR, lam: float = 0.005, taps: int = 15) -> n
 
 def _precondition(r: np.ndarray) -> np.ndarray:
     k = _precond_taps()
-    if _correlate1d is not None:
-        y = _correlate1d(r, k, axis=-2, mode="reflect")
-        return _correlate1d(y, k, axis=-1, mode="reflect")
-    rad = len(k) // 2  # pragma: no cover - NumPy fallback
-    out = r
-    for axis in (r.ndim - 2, r.ndim - 1):
-        n = out.shape[axis]
-        width = [(0, 0)] * out.ndim
-        width[axis] = (rad, rad)
-        padded = np.pad(out, width, mode="symmetric")
-        acc = np.zeros_like(out)
-        for j, w in enumerate(k):
-            acc += np.take(padded, np.arange(j, j + n), axis=axis) * w
-        out = acc
-    return out
+    return correlate_axis(correlate_axis(r, k, r.ndim - 2), k, r.ndim - 1)
 
 
 def consistency_error(x: np.ndarray, lr: np.ndarray, factor: int = FACTOR) -> float:

@@ -1,8 +1,9 @@
 """What a run will cost before it starts: output size, disk, memory and time.
 
-Seconds per output megapixel (12 bands, 2.5 m) were measured with ``make bench`` (bench/run.py,
-whole runs, median of 3) on the project's 2-core CPU without GPU; update them when the methods
-change. Memory does not grow with the extent (tiles are streamed); it grows with the tile size.
+Seconds per output megapixel (2.5 m) were measured with ``make bench`` (bench/run.py ``speed`` and
+``speed10``: whole 5 x 5 km runs, median of 3, diffusion 1 run, 8 steps) on the project's 2-core CPU
+without GPU on 2026-11-23; update them when the methods change. A run costs the 10 m stage plus,
+when any other band is wanted, the fusion of the 20 m and 60 m bands. Memory does not grow with the extent (tiles are streamed); it grows with the tile size.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pathlib import Path
 
 from .errors import ExtentError, OutputError
 
-SECONDS_PER_MEGAPIXEL = {"bicubic": 1.3, "fast": 3.0, "diffusion": 20.0}
+SECONDS_PER_MEGAPIXEL_10M = {"bicubic": 0.27, "fast": 1.94, "diffusion": 8.46}   # the four 10 m bands
+SECONDS_PER_MEGAPIXEL_OTHERS = {"bicubic": 0.75, "fast": 3.58, "diffusion": 3.1}   # + the other 8 bands
 BYTES_PER_TILE_PIXEL = {"bicubic": 400, "fast": 1500, "diffusion": 2500}  # 2.5 m pixels incl. margin
 BASE_MEMORY = 300 * 2**20  # interpreter, GDAL cache cap, onnxruntime sessions
 DIFFUSION_REFERENCE_STEPS = 8  # the diffusion figure above is for 8 sampling steps; time is linear in steps
@@ -42,9 +44,12 @@ def estimate(method: str, output_shape: tuple[int, int], bands: int, tile: int, 
     scratch = pixels * bands * 4
     tile_pixels = ((tile + 2 * margin) * 4) ** 2
     memory = BASE_MEMORY + tile_pixels * BYTES_PER_TILE_PIXEL.get(method, 2500) // 100 * bands
-    seconds = pixels / 1e6 * SECONDS_PER_MEGAPIXEL.get(method, 20.0) * bands / 12 * max(1, samples)
+    per_mp = SECONDS_PER_MEGAPIXEL_10M.get(method, 10.0) * max(1, samples)
     if method == "diffusion":
-        seconds *= max(1, steps) / DIFFUSION_REFERENCE_STEPS
+        per_mp *= max(1, steps) / DIFFUSION_REFERENCE_STEPS
+    if bands > 4:
+        per_mp += SECONDS_PER_MEGAPIXEL_OTHERS.get(method, 4.0)
+    seconds = pixels / 1e6 * per_mp
     extra = pixels * 4 * 4 * 2 if samples > 1 else 0   # the std file: 4 float32 bands, scratch + final
     return Estimate(out, out + scratch + extra, memory, seconds)
 

@@ -60,3 +60,14 @@ def test_resampling_basics():
     ramp = np.tile(np.arange(16, dtype=np.float32), (16, 1))
     up = upsample_bicubic(ramp, 2)
     np.testing.assert_allclose(up[:, 4:-4], np.tile((np.arange(32) + 0.5) / 2 - 0.5, (32, 1))[:, 4:-4], atol=1e-5)
+
+
+def test_scipy_and_numpy_correlation_agree(monkeypatch):
+    """QGIS installs without SciPy use the NumPy path: both must give the same blur (and Wald degradation)."""
+    from s2_superres.core import resample
+    x = np.random.default_rng(2).random((2, 40, 37)).astype(np.float32)
+    with_scipy = wald_degrade(x, 4), resample.gaussian_blur(x, (1.2, 2.5))
+    monkeypatch.setattr(resample, "_scipy_correlate1d", None)
+    without = wald_degrade(x, 4), resample.gaussian_blur(x, (1.2, 2.5))
+    for a, b in zip(with_scipy, without):
+        np.testing.assert_allclose(a, b, atol=1e-6)

@@ -27,7 +27,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from core.degrade import mtf_sigma, wald_degrade  # noqa: E402
-from core.resample import block_average, gaussian_kernel, upsample_bicubic  # noqa: E402
+from core.resample import block_average, gaussian_blur, upsample_bicubic  # noqa: E402
 
 DATA = os.environ.get("S2_DATA", "/work/shared/data")
 ORDER = ("B02", "B03", "B04", "B08")
@@ -121,20 +121,8 @@ def water_fraction(hr: np.ndarray) -> float:
 
 
 def _blur_aniso(img: np.ndarray, sy: float, sx: float) -> np.ndarray:
-    """Separable Gaussian with different sigmas per axis (reflect padding, as core.resample)."""
-    out = img
-    for axis, s in ((img.ndim - 2, sy), (img.ndim - 1, sx)):
-        k = gaussian_kernel(s)
-        r = len(k) // 2
-        n = out.shape[axis]
-        width = [(0, 0)] * out.ndim
-        width[axis] = (r, r)
-        padded = np.pad(out, width, mode="symmetric")
-        acc = np.zeros_like(out)
-        for j, w in enumerate(k):
-            acc += np.take(padded, np.arange(j, j + n), axis=axis) * w
-        out = acc
-    return out
+    """Separable Gaussian with different sigmas per axis (as core.resample)."""
+    return gaussian_blur(img, (sy, sx))
 
 
 def blind_degrade(hr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
