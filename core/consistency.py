@@ -26,7 +26,9 @@ from .resample import correlate_axis, upsample_bicubic
 
 FACTOR = 4
 
-degrade = wald_degrade  # the forward model the projection inverts
+def degrade(x: np.ndarray, factor: int = FACTOR) -> np.ndarray:
+    """The forward model the projection inverts: core.degrade.wald_degrade."""
+    return wald_degrade(x, factor)
 
 
 @lru_cache(maxsize=4)
