@@ -24,7 +24,7 @@ def main() -> None:
     p.add_argument("method")
     p.add_argument("extent")
     p.add_argument("output", type=Path)
-    p.add_argument("--tile", type=int, default=192)
+    p.add_argument("--tile", type=int, default=288)
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--bands", choices=("all", "10m"), default="all")
     args = p.parse_args()

@@ -30,7 +30,7 @@ def extent(name: str) -> str:
     return f"{X0},{Y0 - 0},{X0 + w},{Y0 + h}" if name != "20km" else f"{X0 - 1000},{Y0 - 2000},{X0 + w},{Y0 + h}"
 
 
-def job(method: str, ext: str, tile: int = 192, steps: int = 8, bands: str = "all") -> dict:
+def job(method: str, ext: str, tile: int = 288, steps: int = 8, bands: str = "all") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "bench.job", method, ext, f"{tmp}/out.tif", "--tile", str(tile), "--steps", str(steps),
                "--bands", bands]

@@ -80,7 +80,7 @@ def _run_options(sp) -> None:
     sp.add_argument("--steps", type=int, default=8, help="diffusion sampling steps")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--samples", type=int, default=1, help="diffusion samples (>1 also writes a std layer)")
-    sp.add_argument("--tile", type=int, default=192, help="tile size in 10 m pixels")
+    sp.add_argument("--tile", type=int, default=288, help="tile size in 10 m pixels")
     sp.add_argument("--overlap", type=int, default=12, help="blend zone between tiles in 10 m pixels")
     sp.add_argument("--dtype", choices=("float32", "uint16"), default="float32")
     sp.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
@@ -165,7 +165,7 @@ def cmd_demo(args) -> int:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     name = args.method or default_method()
     ns = argparse.Namespace(input=[str(sample)], offset=None, output=args.output_dir / f"sample_{name}_2.5m.tif",
-                            method=name, extent=args.extent, bands="all", steps=8, seed=0, samples=1, tile=192,
+                            method=name, extent=args.extent, bands="all", steps=8, seed=0, samples=1, tile=288,
                             overlap=12, dtype="float32", device="auto", overwrite=True, max_minutes=None,
                             preview=args.output_dir / f"sample_{name}_comparison.png")
     cmd_superresolve(ns)

@@ -31,7 +31,7 @@ def degrade_scene(scene: Scene, factor: int) -> Scene:
     return Scene({r: wald_degrade(a, factor) for r, a in scene.groups.items()}, scene.crs_wkt, scene.origin)
 
 
-def run_on_scene(scene: Scene, method_name: str, options: RunOptions, tile: int = 192) -> dict[str, np.ndarray]:
+def run_on_scene(scene: Scene, method_name: str, options: RunOptions, tile: int = 288) -> dict[str, np.ndarray]:
     """Run the full pipeline on an in-memory scene; returns each output band (reflectance, 2.5 m grid)."""
     method = create_method(method_name, OUTPUT_BANDS, providers=options.providers)
     with tempfile.TemporaryDirectory() as tmp:

@@ -65,7 +65,7 @@ def groups_needed(bands: tuple[str, ...]) -> tuple[int, ...]:
 
 
 def plan_run(product: Product, extent: Extent | None, bands: tuple[str, ...], method_margin: int,
-             tile: int = 192, overlap: int = 12) -> Plan:
+             tile: int = 288, overlap: int = 12) -> Plan:
     """Check the request against the product and lay out the tiles; ``method_margin`` is the context the
     method needs around a tile (10 m pixels, see ``registry.preset_margin``)."""
     needed = tuple(b for res in groups_needed(bands) for b in GROUPS[res])
@@ -96,7 +96,7 @@ def plan_run(product: Product, extent: Extent | None, bands: tuple[str, ...], me
 
 
 def superresolve(product: Product, method: Method, output: Path, *, extent: Extent | None = None,
-                 bands: tuple[str, ...] = OUTPUT_BANDS, options: RunOptions | None = None, tile: int = 192,
+                 bands: tuple[str, ...] = OUTPUT_BANDS, options: RunOptions | None = None, tile: int = 288,
                  overlap: int = 12, dtype: str = "float32", overwrite: bool = False,
                  progress: Callable[[float], None] | None = None,
                  is_cancelled: Callable[[], bool] | None = None, max_seconds: float | None = None) -> RunResult:

@@ -15,6 +15,7 @@ import numpy as np
 from .bands import SCALE
 
 STEP = 6  # 60 m lattice in 10 m pixels
+ALIGN = 12  # tile starts differ by multiples of this: the 60 m lattice and the x4 downsampling of the networks
 
 
 def round_up(value: int, step: int = STEP) -> int:
@@ -32,12 +33,20 @@ class TileSpec:
 
 
 def _split(length: int, tile: int) -> list[tuple[int, int]]:
-    """Split ``length`` (multiple of 6) into near-equal parts of at most ``tile``, each a multiple of 6."""
-    units, per = length // STEP, max(1, tile // STEP)
-    n = math.ceil(units / per)
-    sizes = [units // n + (1 if i < units % n else 0) for i in range(n)]
+    """Split ``length`` (a multiple of 6) into near-equal parts of about ``tile``.
+
+    Every part but the last is a multiple of ALIGN, so every part starts on the same phase of the
+    networks' x4 downsampling as an untiled run does: a network's result then does not depend on the
+    tiling (measured: a crop 2 pixels off that phase changes the output by up to 0.005 reflectance).
+    """
+    per = max(ALIGN, tile // ALIGN * ALIGN)
+    n = math.ceil(length / per)
+    units, rest = divmod(length, ALIGN)
+    sizes = [(units // n + (1 if i < units % n else 0)) * ALIGN for i in range(n)]
+    sizes[-1] += rest
+    sizes = [z for z in sizes if z]
     starts = np.cumsum([0] + sizes[:-1])
-    return [(int(s) * STEP, int(z) * STEP) for s, z in zip(starts, sizes)]
+    return [(int(s), int(z)) for s, z in zip(starts, sizes)]
 
 
 def plan_tiles(rows: int, cols: int, tile: int) -> list[TileSpec]:
@@ -71,5 +80,6 @@ def blend_window(spec: TileSpec, rows: int, cols: int, overlap: int) -> tuple[in
 
 
 def context_margin(method_margin: int, overlap: int) -> int:
-    """10 m pixels of real context to read around a core: the blend zone plus the method's own need."""
-    return round_up(method_margin + math.ceil(overlap / 2))
+    """10 m pixels of real context to read around a core: the blend zone plus the method's own need, rounded
+    to ALIGN so that every run, whatever its overlap, reads tiles on the same downsampling phase."""
+    return round_up(method_margin + math.ceil(overlap / 2), ALIGN)

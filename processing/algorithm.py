@@ -61,7 +61,7 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
             self.UNCERTAINTY, "Estimate uncertainty (diffusion: 4 samples, std written beside the output as *_std.tif)",
             defaultValue=False))
         self.addParameter(QgsProcessingParameterNumber(self.TILE, "Tile size (10 m pixels)",
-                                                       QgsProcessingParameterNumber.Integer, 192, False, 48, 768))
+                                                       QgsProcessingParameterNumber.Integer, 288, False, 48, 768))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Super-resolved (2.5 m)"))
         self.addOutput(QgsProcessingOutputRasterLayer(self.STD, "Uncertainty (std of the samples)"))
 

@@ -112,15 +112,17 @@ def test_noise_is_keyed_by_position():
 
 
 def test_tiles_agree_in_interior(diffusion, heldout_hr):
+    """A piece sampled on its own equals the same pixels of the whole, once a margin is cut off
+    (position-keyed noise; the piece starts 48 px in, on the U-Net's downsampling phase)."""
     opts = RunOptions(steps=3, seed=11)
-    lr = heldout_hr[:, 24:96, 0:144]                       # 72 x 144 LR px, one piece
+    lr = heldout_hr[:, :, :]                                # 144 x 192 LR px, one piece
     whole = diffusion.run(lr, 4000, 800, opts)
-    piece = diffusion.run(lr[:, :, 48:120], 4000, 800 + 48 * 4, opts)  # overlapping piece of 72 x 72
+    piece = diffusion.run(lr[:, :, 48:], 4000, 800 + 48 * 4, opts)
     m = diffusion.margin
-    a = whole[:, 4 * m:4 * (72 - m), 4 * (48 + m):4 * (120 - m)]
-    b = piece[:, 4 * m:4 * (72 - m), 4 * m:4 * (72 - m)]
-    assert np.abs(a - b).mean() < 2e-4
-    assert np.abs(a - b).max() < 5e-3
+    a = whole[:, 4 * m:4 * (144 - m), 4 * (48 + m):4 * (192 - m)]
+    b = piece[:, 4 * m:4 * (144 - m), 4 * m:4 * (144 - m)]
+    assert a.size > 0
+    assert np.abs(a - b).max() < 1e-5
 
 
 def test_consistency_projection(heldout_hr):

@@ -261,7 +261,7 @@ class SuperResolutionDock(QgsDockWidget):
         self.bands_combo.setCurrentIndex(max(0, self.bands_combo.findText(s.value(SETTINGS_PREFIX + "bands", ""))))
         self.uncertainty_check.setChecked(s.value(SETTINGS_PREFIX + "uncertainty", False, type=bool))
         self.device_combo.setCurrentIndex(max(0, self.device_combo.findText(s.value(SETTINGS_PREFIX + "device", ""))))
-        self.tile_spin.setValue(int(s.value(SETTINGS_PREFIX + "tile", 192)))
+        self.tile_spin.setValue(int(s.value(SETTINGS_PREFIX + "tile", 288)))
         self.mode_combo.setCurrentIndex(int(s.value(SETTINGS_PREFIX + "mode", MODE_LAYER)))
         self._show_mode(self.mode_combo.currentIndex())
         self.output_widget.setFilePath(str(default_output(self.preset)))

@@ -32,7 +32,7 @@ class RunRequest:
     extent: Extent | None = None                  # metres in the raster CRS; None = everything
     bands: tuple[str, ...] = OUTPUT_BANDS
     options: RunOptions = field(default_factory=RunOptions)
-    tile: int = 192
+    tile: int = 288
     refs: dict[str, BandRef] = field(default_factory=dict)   # band -> project layer band, for the stretch
     source_name: str = ""
 
