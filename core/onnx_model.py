@@ -25,6 +25,7 @@ import numpy as np
 
 from .errors import UserError
 
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"  # the plugin's models/ folder
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 

@@ -128,9 +128,8 @@ class OutputWriter:
                 candidate.unlink(missing_ok=True)
 
     def _close_scratch(self) -> None:
-        if self._scratch is not None:
-            self._scratch = None
-            gdal.Unlink(str(self._scratch_path)) if self._scratch_path.exists() else None
+        self._scratch = None
+        self._scratch_path.unlink(missing_ok=True)
 
 
 def _write_error(path: Path, exc: Exception) -> OutputError:

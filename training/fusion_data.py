@@ -192,22 +192,23 @@ def crop_to(img: np.ndarray, m: int) -> np.ndarray:
     return img[..., :h, :w]
 
 
-def pair20(scene: Scene, f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x (10, h, w), lr_up (6, h, w), target (6, h, w)) on the 20 m grid for LR factor f."""
-    target = crop_to(scene.b20, f)
+def _pair(bands: np.ndarray, guide10: np.ndarray, ratio: int, f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, lr_up, target) on the grid of ``bands`` (``ratio`` times the 10 m pixel) for LR factor f."""
+    target = crop_to(bands, f)
     h, w = target.shape[-2:]
-    guide = wald_degrade(_shifted(scene.b10, scene.shift20)[:, : 2 * h, : 2 * w], 2)
+    guide = wald_degrade(guide10[:, : ratio * h, : ratio * w], ratio)
     lr_up = upsample_bicubic(wald_degrade(target, f), f)
     return np.concatenate([guide, lr_up]).astype(np.float32), lr_up, target.astype(np.float32)
+
+
+def pair20(scene: Scene, f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x (10, h, w), lr_up (6, h, w), target (6, h, w)) on the 20 m grid for LR factor f."""
+    return _pair(scene.b20, _shifted(scene.b10, scene.shift20), 2, f)
 
 
 def pair60(scene: Scene, f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x (6, h, w), lr_up (2, h, w), target (2, h, w)) on the 60 m grid for LR factor f."""
-    target = crop_to(scene.b60, f)
-    h, w = target.shape[-2:]
-    guide = wald_degrade(_shifted(scene.b10, scene.shift60)[:, : 6 * h, : 6 * w], 6)
-    lr_up = upsample_bicubic(wald_degrade(target, f), f)
-    return np.concatenate([guide, lr_up]).astype(np.float32), lr_up, target.astype(np.float32)
+    return _pair(scene.b60, _shifted(scene.b10, scene.shift60), 6, f)
 
 
 def build_cache(out: Path, factors20: tuple[int, ...] = (2, 4), factors60: tuple[int, ...] = (4, 6)) -> dict:

@@ -16,21 +16,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..onnx_model import OnnxModel, load_model
+from ..bands import GROUP_20, GROUP_60
+from ..onnx_model import MODELS_DIR, OnnxModel, load_model
 from ..resample import upsample_bicubic
 
 from .base import Tile
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 #: order of the returned bands (the non-10 m bands of core.bands.OUTPUT_BANDS)
 FUSED_BANDS = ("B01", "B05", "B06", "B07", "B8A", "B09", "B11", "B12")
-_FROM_20 = {"B05": 0, "B06": 1, "B07": 2, "B8A": 3, "B11": 4, "B12": 5}
-_FROM_60 = {"B01": 0, "B09": 1}
 
 
 def _assemble(b20: np.ndarray, b60: np.ndarray) -> np.ndarray:
     """Stack (6, H, W) 20 m-group and (2, H, W) 60 m-group arrays into FUSED_BANDS order."""
-    parts = [b60[_FROM_60[b]] if b in _FROM_60 else b20[_FROM_20[b]] for b in FUSED_BANDS]
+    parts = [b60[GROUP_60.index(b)] if b in GROUP_60 else b20[GROUP_20.index(b)] for b in FUSED_BANDS]
     return np.stack(parts).astype(np.float32)
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from ..bands import OUTPUT_BANDS
 from ..errors import UserError
+from ..onnx_model import MODELS_DIR
 from .base import Method
 from .bicubic import Bicubic
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 PRESETS = ("fast", "diffusion", "bicubic")          # the order in which a default is chosen
 MODEL_CARDS = {"fast": ("sr10", "fusion20", "fusion60"), "diffusion": ("sr10", "fusion20", "fusion60")}
 
@@ -35,7 +35,7 @@ def default_method(models_dir: Path = MODELS_DIR) -> str:
 def preset_margin(name: str, bands: tuple[str, ...] = OUTPUT_BANDS) -> int:
     """Context (10 m pixels) preset ``name`` reads around each tile, known without loading its models."""
     if name == "bicubic":
-        return Bicubic.margin
+        return Bicubic(bands).margin
     from .composite import composite_margin
     return composite_margin(name, bands)
 

@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 
 from ..consistency import project
+from ..onnx_model import MODELS_DIR
 from ..resample import upsample_bicubic
 from ..sampler import FACTOR, ddim_residual, fast_residual, to_reflectance
 from .base import RunOptions
 
-DEFAULT_CARD = Path(__file__).resolve().parents[2] / "models" / "sr10.json"
+DEFAULT_CARD = MODELS_DIR / "sr10.json"
 CONSISTENCY_ITERATIONS = 3
 
 
