@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     inputs(sr)
     sr.add_argument("-o", "--output", required=True, type=Path)
     _run_options(sr)
-    ev = sub.add_parser("evaluate", help="Wald-protocol metrics of a method against bicubic")
+    ev = sub.add_parser("evaluate", help="Wald-protocol metrics of a method against bicubic and HPF")
     ev.add_argument("input", help="product (as for superresolve) or an .npz scene")
     ev.add_argument("--method", default=None)
     ev.add_argument("--factor", type=int, default=4)

@@ -40,8 +40,9 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
                 "Input: one multi-band raster whose band descriptions name the bands (B02, B8A, ...), or the "
                 "single-band rasters of one product whose file names end in the band id (…_B04.jp2).\n"
                 "Extent: the area to process (any CRS; it is snapped outward to the 60 m grid). Empty = the "
-                "whole product.\nPreset: 'fast', 'diffusion' (uses Steps, Seed and Uncertainty) or 'bicubic' "
-                "(reference, always available; the others need onnxruntime).\nOutput: float32 GeoTIFF of "
+                "whole product.\nPreset: 'fast', 'diffusion' (uses Steps, Seed and Uncertainty), 'bicubic' "
+                "or 'hpf' (references without a model, always available: bicubic, and bicubic with HPF "
+                "pansharpening of the 20 m and 60 m bands; the others need onnxruntime).\nOutput: float32 GeoTIFF of "
                 "reflectance, one band per Sentinel-2 band, band descriptions = band ids, nodata NaN.")
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802

@@ -17,7 +17,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.evaluate import evaluate  # noqa: E402
+from core.evaluate import REFERENCES, evaluate  # noqa: E402
 from core.extent import Extent  # noqa: E402
 from core.methods.base import RunOptions  # noqa: E402
 from core.scene import load_scene  # noqa: E402
@@ -55,24 +55,27 @@ def _mean(results: dict, method: str, group: str, band: str | None, key: str) ->
 
 
 def markdown(results: dict, methods: list[str]) -> str:
-    """Per band RMSE (DN) and SRE (dB), then per group SAM, ERGAS, SSIM, PSNR; means over the scenes."""
+    """Per band RMSE (DN, and as a fraction of bicubic's) and SRE (dB) of bicubic, HPF and each method;
+    then per group SAM, ERGAS, SSIM, PSNR. Means over the scenes."""
     groups = next(iter(results.values()))["bicubic"]
-    lines = ["| band | bicubic RMSE | " + " | ".join(f"{m} RMSE (× bicubic)" for m in methods)
-             + " | bicubic SRE | " + " | ".join(f"{m} SRE" for m in methods) + " |",
-             "| --- " * (3 + 2 * len(methods)) + "|"]
+    others = [m for m in REFERENCES if m != "bicubic"] + methods
+    cols = ["bicubic"] + others
+    lines = ["| band | bicubic RMSE | " + " | ".join(f"{m} RMSE (× bicubic)" for m in others)
+             + " | " + " | ".join(f"{m} SRE" for m in cols) + " |",
+             "| --- " * (2 + len(others) + len(cols)) + "|"]
     for band in BANDS:
         group = next(g for g in groups if band in groups[g]["bands"])
         ref = _mean(results, "bicubic", group, band, "rmse_dn")
         row = [band, f"{ref:.1f}"]
         row += [f"{_mean(results, m, group, band, 'rmse_dn'):.1f} ({_mean(results, m, group, band, 'rmse_dn') / ref:.2f})"
-                for m in methods]
-        row += [f"{_mean(results, m, group, band, 'sre_db'):.2f}" for m in ["bicubic"] + methods]
+                for m in others]
+        row += [f"{_mean(results, m, group, band, 'sre_db'):.2f}" for m in cols]
         lines.append("| " + " | ".join(row) + " |")
-    lines += ["", "| group | metric | bicubic | " + " | ".join(methods) + " |", "| --- " * (3 + len(methods)) + "|"]
+    lines += ["", "| group | metric | " + " | ".join(cols) + " |", "| --- " * (2 + len(cols)) + "|"]
     for group in ("10m", "20m", "60m"):
         for key in ("sam_deg", "ergas", "ssim", "psnr_db"):
             lines.append("| " + " | ".join([group, key] + [f"{_mean(results, m, group, None, key):.3f}"
-                                                             for m in ["bicubic"] + methods]) + " |")
+                                                             for m in cols]) + " |")
     return "\n".join(lines)
 
 

@@ -54,7 +54,12 @@ def test_evaluate_writes_json_with_all_bands(bigearthnet_patches, tmp_path):
     out = tmp_path / "m.json"
     r = _cli("evaluate", bigearthnet_patches[0], "--method", "bicubic", "--json", out)
     assert r.returncode == 0, r.stderr
-    res = json.loads(out.read_text())["results"]["bicubic"]
+    results = json.loads(out.read_text())["results"]
+    assert set(results) == {"bicubic", "hpf"} and "RMSE hpf" in r.stdout
+    # the 10 m bands of the classical reference are bicubic; its 20 m bands are pansharpened
+    assert results["hpf"]["10m"]["bands"]["B04"] == results["bicubic"]["10m"]["bands"]["B04"]
+    assert results["hpf"]["20m"]["mean"]["rmse_dn"] != results["bicubic"]["20m"]["mean"]["rmse_dn"]
+    res = results["bicubic"]
     assert set(res) == {"10m", "20m", "60m"}
     assert sorted(b for g in res.values() for b in g["bands"]) == sorted(OUTPUT_BANDS)
     rmse = [v["rmse_dn"] for g in res.values() for v in g["bands"].values()]

@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:
 from core.degrade import wald_degrade  # noqa: E402
 from core.methods.base import Tile  # noqa: E402
 from core.methods.fusion import FUSED_BANDS, BicubicFusionStage, FusionStage  # noqa: E402
+from core.methods.hpf import hpf_sharpen  # noqa: E402
 from core.onnx_model import ModelError, find_models, load_model  # noqa: E402
 from core.resample import upsample_bicubic  # noqa: E402
 
@@ -127,3 +128,18 @@ def test_fusion_beats_bicubic_on_held_out_crop(crop, name, group, f):
     fused, cubic = rmse(out), rmse(lr_up)
     assert fused.mean() < 0.8 * cubic.mean(), (fused, cubic)
     assert (fused < cubic).all(), (fused, cubic)
+
+
+@pytest.mark.parametrize("name,group,f", [("fusion20", 20, 2), ("fusion60", 60, 6)])
+def test_fusion_beats_the_classical_hpf_baseline_which_beats_bicubic(crop, name, group, f):
+    """HPF pansharpening (preset "hpf") adds real detail, and the learned fusion adds more."""
+    x, lr_up, target = _pair(crop, group, f)
+    names = B20 if group == 20 else B60
+    lr = wald_degrade(target, f)
+    classical = hpf_sharpen(x[:4], lr, names, f)
+    np.testing.assert_allclose(classical.mean((1, 2)), lr.mean((1, 2)), atol=2e-3)   # radiometry kept
+    fused = load_model(MODELS / f"{name}.json").run(x)
+    b = 2 * f
+    rmse = lambda a: np.sqrt(((a - target)[:, b:-b, b:-b] ** 2).mean((1, 2)))  # noqa: E731
+    assert rmse(classical).mean() < 0.9 * rmse(lr_up).mean(), (rmse(classical), rmse(lr_up))
+    assert rmse(fused).mean() < 0.9 * rmse(classical).mean(), (rmse(fused), rmse(classical))

@@ -19,8 +19,8 @@ def test_missing_onnxruntime_is_reported(monkeypatch):
 def test_network_presets_blocked_without_onnxruntime(monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     blocked = deps.preset_availability()
-    assert blocked["bicubic"] is None
-    assert all(why for name, why in blocked.items() if name != "bicubic")
+    assert blocked["bicubic"] is None and blocked["hpf"] is None          # no model, no onnxruntime
+    assert blocked["fast"] and blocked["diffusion"] and "onnxruntime" in blocked["fast"]
 
 
 def test_nothing_missing_here():

@@ -27,23 +27,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.degrade import wald_degrade  # noqa: E402
+from core.methods.hpf import GUIDES, hpf_detail  # noqa: E402
 from core.onnx_model import load_model  # noqa: E402
-from core.resample import upsample_bicubic  # noqa: E402
 from training.fusion_data import ORDER20, ORDER60, load_split, pair20, pair60  # noqa: E402
 
-GUIDES = {"vis": (0, 1, 2), "nir": (3,), "all": (0, 1, 2, 3)}
 COMMAND = "PYTHONPATH=. .venv/bin/python training/eval_fusion.py --write-cards --speed"
 
 
 def hpf(x: np.ndarray, f: int, n_out: int, choice: list[str]) -> np.ndarray:
-    """HPF pansharpening: lr_up + G - lowpass(G), G = mean of the guide bands named by ``choice[k]``."""
-    lr = x[4:4 + n_out]
-    out = np.empty_like(lr)
-    for k in range(n_out):
-        g = x[list(GUIDES[choice[k]])].mean(axis=0)
-        out[k] = lr[k] + g - upsample_bicubic(wald_degrade(g, f), f)
-    return out
+    """HPF pansharpening as preset "hpf" (core.methods.hpf): lr_up + detail of G, G = mean of the guide
+    bands named by ``choice[k]``."""
+    return np.stack([x[4 + k] + hpf_detail(x[list(GUIDES[c])].mean(axis=0), f) for k, c in enumerate(choice)])
 
 
 def sam_deg(pred: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -54,11 +54,11 @@ def missing_packages() -> dict[str, str]:
 
 def preset_availability() -> dict[str, str | None]:
     """core's preset availability, plus: the network presets need onnxruntime."""
-    from ..core.methods.registry import availability
+    from ..core.methods.registry import CLASSICAL, availability
     out = dict(availability())
     if not is_importable("onnxruntime"):
         for name, why in out.items():
-            if name != "bicubic" and why is None:
+            if name not in CLASSICAL and why is None:
                 out[name] = ("onnxruntime is not installed (Plugins ▸ Sentinel-2 super-resolution ▸ "
                              "Install dependencies…)")
     return out

@@ -36,7 +36,8 @@ DEVICE_AUTO, DEVICE_CPU = "Automatic", "CPU"
 MISSING = "— missing —"
 AUTO_NAME = re.compile(r"superres_(\w+?)_(\d{8}_\d{6}(?:_\d+)?\.tif)")
 PRESET_LABELS = {"fast": "Fast (single-pass network)", "diffusion": "Diffusion (best, slow)",
-                 "bicubic": "Bicubic (reference, no model)"}
+                 "bicubic": "Bicubic (reference, no model)",
+                 "hpf": "HPF pansharpening (classical reference, no model)"}
 
 
 def onnx_providers() -> list[str] | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..core import estimate as core_estimate
 from ..core.estimate import format_duration
+from ..core.methods.registry import CLASSICAL
 
 #: assumed speed-up of a CUDA/DirectML provider over the 2-core CPU figures (not measured here)
 GPU_SPEEDUP = 8.0
@@ -49,5 +50,5 @@ def estimate(preset: str, output_shape: tuple[int, int], n_bands: int, tile: int
              samples: int = 1, gpu: bool = False) -> Estimate:
     """Estimate a run of ``preset`` producing ``output_shape`` (rows, cols) 2.5 m pixels of ``n_bands``."""
     cost = core_estimate.estimate(preset, output_shape, n_bands, tile, margin, steps=steps, samples=samples)
-    seconds = cost.seconds / GPU_SPEEDUP if gpu and preset != "bicubic" else cost.seconds
+    seconds = cost.seconds / GPU_SPEEDUP if gpu and preset not in CLASSICAL else cost.seconds
     return Estimate(cost.output_bytes / MB, cost.disk_bytes / MB, cost.memory_bytes / MB, seconds)

@@ -1,9 +1,10 @@
-"""The reference method: every band bicubic-upsampled from its native grid to 2.5 m (no model)."""
+"""The reference methods without a model: bicubic everywhere, and bicubic + HPF pansharpening."""
 from __future__ import annotations
 
 from ..bands import OUTPUT_BANDS
 from .composite import Composite
 from .fusion import BicubicFusionStage
+from .hpf import HPFFusionStage
 from .sr10 import BicubicSR10
 
 
@@ -12,3 +13,10 @@ class Bicubic(Composite):
 
     def __init__(self, bands: tuple[str, ...] = OUTPUT_BANDS):
         super().__init__("bicubic", BicubicSR10(), BicubicFusionStage(), bands)
+
+
+class HPF(Composite):
+    """The classical baseline: the 10 m bands bicubic x4, the others HPF-pansharpened (core.methods.hpf)."""
+
+    def __init__(self, bands: tuple[str, ...] = OUTPUT_BANDS):
+        super().__init__("hpf", BicubicSR10(), HPFFusionStage(), bands)

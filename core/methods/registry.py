@@ -1,8 +1,9 @@
 """Which methods exist, which can run here, and how to build one.
 
-Presets, best first: "diffusion" (diffusion SR of the 10 m bands + fusion nets), "fast"
-(single-pass SR + fusion nets), "bicubic" (always available). A preset whose model files are
-missing or broken is listed with the reason instead of failing later.
+Presets: "fast" (single-pass SR + fusion nets, the default), "diffusion" (diffusion SR of the
+10 m bands + fusion nets), and two references without a model, always available: "bicubic" and
+"hpf" (bicubic 10 m bands, HPF-pansharpened 20 m and 60 m bands: the classical baseline). A preset
+whose model files are missing or broken is listed with the reason instead of failing later.
 """
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from ..bands import OUTPUT_BANDS
 from ..errors import UserError
 from ..onnx_model import MODELS_DIR
 from .base import Method
-from .bicubic import Bicubic
+from .bicubic import HPF, Bicubic
 
-PRESETS = ("fast", "diffusion", "bicubic")          # the order in which a default is chosen
+PRESETS = ("fast", "diffusion", "bicubic", "hpf")   # the order in which a default is chosen
+CLASSICAL = {"bicubic": Bicubic, "hpf": HPF}  # no model files
 MODEL_CARDS = {"fast": ("sr10", "fusion20", "fusion60"), "diffusion": ("sr10", "fusion20", "fusion60")}
 
 
@@ -34,8 +36,8 @@ def default_method(models_dir: Path = MODELS_DIR) -> str:
 
 def preset_margin(name: str, bands: tuple[str, ...] = OUTPUT_BANDS) -> int:
     """Context (10 m pixels) preset ``name`` reads around each tile, known without loading its models."""
-    if name == "bicubic":
-        return Bicubic(bands).margin
+    if name in CLASSICAL:
+        return CLASSICAL[name](bands).margin
     from .composite import composite_margin
     return composite_margin(name, bands)
 
@@ -47,7 +49,7 @@ def create_method(name: str, bands: tuple[str, ...] = OUTPUT_BANDS, models_dir: 
     if reason:
         raise UserError(f"Method '{name}' is not available: {reason}. Use --method bicubic, or restore the "
                         "models/ folder of the plugin.")
-    if name == "bicubic":
-        return Bicubic(bands)
+    if name in CLASSICAL:
+        return CLASSICAL[name](bands)
     from .composite import build_composite  # onnxruntime is imported only when a model is used
     return build_composite(name, bands, models_dir, providers)
