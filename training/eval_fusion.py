@@ -123,11 +123,12 @@ def main() -> None:
                     help="evaluate the mock crop with the integer grid fix only (no sub-pixel guide shift)")
     ap.add_argument("--speed", action="store_true", help="also time one 2000 x 2000 run of each model")
     ap.add_argument("--models", type=Path, default=ROOT / "models", help="folder with the cards")
+    ap.add_argument("--names", nargs="+", default=["fusion20", "fusion60"])
     args = ap.parse_args()
     train, test = load_split(not args.no_coregister)
     models = args.models
     plan = {"fusion20": [("20", 2), ("20", 4)], "fusion60": [("60", 6), ("60", 4)]}
-    for name, runs in plan.items():
+    for name, runs in ((n, plan[n]) for n in args.names):
         model = load_model(models / f"{name}.json", ["CPUExecutionProvider"])
         results = {}
         for group, f in runs:

@@ -36,9 +36,9 @@ FACTORS = {"fusion20": [2, 4], "fusion60": [4, 6]}
 SCALING = "reflectance = (DN + offset) / 10000 (offset = -1000 for processing baseline >= 04.00, else 0)"
 
 
-def export(name: str, out_dir: Path = MODELS) -> Path:
-    """Export ``training/checkpoints/<name>.pt`` to ``<out_dir>/<name>.onnx``; return the onnx path."""
-    net = load_checkpoint(str(CKPT / f"{name}.pt"), name)
+def export(name: str, out_dir: Path = MODELS, ckpt: Path | None = None) -> Path:
+    """Export ``ckpt`` (default ``training/checkpoints/<name>.pt``) to ``<out_dir>/<name>.onnx``; return its path."""
+    net = load_checkpoint(str(ckpt or CKPT / f"{name}.pt"), name)
     cfg = CONFIGS[name]
     path = out_dir / f"{name}.onnx"
     dummy = torch.rand(1, cfg["in_ch"], 64, 64) * 0.3
@@ -58,9 +58,29 @@ def export(name: str, out_dir: Path = MODELS) -> Path:
     return path
 
 
-def card(name: str, onnx_path: Path) -> dict:
+def _training_record(ck: dict) -> dict:
+    """Steps, wall time, optimiser and command of a checkpoint, including a run it was fine-tuned from."""
+    init, spec = ck.get("init") or {}, ck["spec"]
+    steps = int(ck["step"]) + int(init.get("steps", 0))
+    optimizer = f"Adam lr {ck['lr']} cosine to 2 % over the wall-clock budget, EMA 0.999 (exported)"
+    command = "PYTHONPATH=. .venv/bin/python training/train_fusion.py --budget-min 95"
+    if init:
+        optimizer = (f"{init['steps']} steps Adam lr 3e-4 cosine (first run), then {ck['step']} fine-tuning steps "
+                     f"from its EMA weights: {optimizer}")
+        command = (f"{command}; then training/train_fusion.py --nets {ck['name']} --tag <tag> --init-from "
+                   f"training/checkpoints/{init['from']} --budget-min {ck['budget_min']:g} --lr {ck['lr']:g}"
+                   + (f" --shift-px {ck['shift_px']:g}" if ck.get("shift_px") else ""))
+    return {"batch": spec["batch"], "steps": steps, "patches_seen": steps * spec["batch"], "loss": "L1 (reflectance)",
+            "optimizer": optimizer, "seed": ck["seed"],
+            "wall_time_min": round(ck["elapsed"] / 60 + float(init.get("wall_min", 0)), 1),
+            "guide_shift_augmentation": (f"guide moved by uniform(-{ck['shift_px']:g}, {ck['shift_px']:g}) target px "
+                                         "per axis in half of the fine-tuning patches") if ck.get("shift_px") else "none",
+            "hardware": "1 CPU thread (shared 2-core machine)", "command": command}
+
+
+def card(name: str, onnx_path: Path, ckpt: Path | None = None) -> dict:
     """Build the model card dictionary (keeps an existing ``metrics`` block)."""
-    ck = torch.load(CKPT / f"{name}.pt", map_location="cpu", weights_only=False)
+    ck = torch.load(ckpt or CKPT / f"{name}.pt", map_location="cpu", weights_only=False)
     cfg = CONFIGS[name]
     guide, lr = BANDS[name]
     card_path = onnx_path.parent / f"{name}.json"
@@ -97,15 +117,7 @@ def card(name: str, onnx_path: Path) -> dict:
             "scenes_target_shapes": ck["scenes"],
             "patch": f"{spec['patch']} x {spec['patch']} px on the target grid, block-aligned crops, "
                      "flips/rot90, common gain 0.8-1.25; mostly-water crops (B08 < 0.03 over > 50 %) kept 10 %",
-            "batch": spec["batch"],
-            "steps": int(ck["step"]),
-            "patches_seen": int(ck["step"]) * spec["batch"],
-            "loss": "L1 (reflectance)",
-            "optimizer": f"Adam lr {ck['lr']} cosine to 2 % over the wall-clock budget, EMA 0.999 (exported)",
-            "seed": ck["seed"],
-            "wall_time_min": round(ck["elapsed"] / 60, 1),
-            "hardware": "1 CPU thread (shared 2-core machine), interleaved with the other fusion net",
-            "command": "PYTHONPATH=. .venv/bin/python training/train_fusion.py --budget-min 95",
+            **_training_record(ck),
         },
         "held_out": list(HELD_OUT),
         "metrics": old.get("metrics", {}),
@@ -117,13 +129,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--names", nargs="+", default=["fusion20", "fusion60"])
     ap.add_argument("--out", type=Path, default=MODELS, help="output folder (default: models/)")
+    ap.add_argument("--ckpt", type=Path, help="checkpoint to export (one name only; default checkpoints/<name>.pt)")
     args = ap.parse_args()
+    if args.ckpt and len(args.names) != 1:
+        ap.error("--ckpt needs exactly one name")
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.names:
         t = time.time()
-        path = export(name, args.out)
-        (args.out / f"{name}.json").write_text(json.dumps(card(name, path), indent=1) + "\n")
+        path = export(name, args.out, args.ckpt)
+        (args.out / f"{name}.json").write_text(json.dumps(card(name, path, args.ckpt), indent=1) + "\n")
         print(f"{name}: card written ({time.time() - t:.1f} s)")
 
 
