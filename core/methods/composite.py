@@ -21,6 +21,8 @@ class Composite:
     def __init__(self, name: str, sr10, fusion, bands: tuple[str, ...] = OUTPUT_BANDS):
         self.name, self.sr10, self.fusion, self.bands = name, sr10, fusion, bands
         self.needs_fusion = needs_fusion(bands)
+        #: whether the run should measure Tile.guide_shift (core.coregister) for this method
+        self.coregisters = self.needs_fusion and getattr(fusion, "coregisters", False)
         self.margin = _margin(sr10, fusion, bands)
 
     @property

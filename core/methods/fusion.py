@@ -7,6 +7,9 @@ Two stages (chain of scales), both with the ONNX fusion networks (models/fusion2
 * Stage B, 2.5 m grid: guide = the super-resolved 10 m bands at 2.5 m (``sr10``); the stage-A
   results are upsampled x4 and fused again -> all eight bands at 2.5 m.
 
+The guide of fusion20 is first moved by the tile's ``guide_shift`` (core.coregister), so the
+detail it adds sits on the 20 m bands' own edges.
+
 The networks were trained at these factors (fusion20: 2 and 4; fusion60: 4 and 6) by the Wald
 protocol. All arrays are reflectance (float32); band orders as in core.bands.
 """
@@ -17,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..bands import GROUP_20, GROUP_60
+from ..coregister import shift_image
 from ..onnx_model import MODELS_DIR, OnnxModel, load_model
 from ..resample import upsample_bicubic
 
@@ -42,6 +46,7 @@ class FusionStage:
 
     name = "fusion"
     margin = 24
+    coregisters = True  # uses Tile.guide_shift
 
     def __init__(self, models_dir: Path = MODELS_DIR, providers: list[str] | None = None, threads: int = 0) -> None:
         self.net20: OnnxModel = load_model(Path(models_dir) / "fusion20.json", providers, threads)
@@ -50,13 +55,16 @@ class FusionStage:
 
     def stage_a(self, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
         """20 m and 60 m groups fused onto the 10 m grid: ((6, h, w), (2, h, w)) reflectance."""
-        b20 = self.net20.run(np.concatenate([tile.b10, upsample_bicubic(tile.b20, 2)]))
+        guide20 = shift_image(tile.b10, *tile.guide_shift)
+        b20 = self.net20.run(np.concatenate([guide20, upsample_bicubic(tile.b20, 2)]))
         b60 = self.net60.run(np.concatenate([tile.b10, upsample_bicubic(tile.b60, 6)]))
         return b20, b60
 
-    def stage_b(self, b20_10m: np.ndarray, b60_10m: np.ndarray, sr10: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Stage-A results (10 m) fused onto the 2.5 m grid of ``sr10`` (4, 4h, 4w)."""
-        b20 = self.net20.run(np.concatenate([sr10, upsample_bicubic(b20_10m, 4)]))
+    def stage_b(self, b20_10m: np.ndarray, b60_10m: np.ndarray, sr10: np.ndarray,
+                guide_shift: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+        """Stage-A results (10 m) fused onto the 2.5 m grid of ``sr10`` (4, 4h, 4w); ``guide_shift`` in 10 m px."""
+        guide20 = shift_image(sr10, 4 * guide_shift[0], 4 * guide_shift[1])
+        b20 = self.net20.run(np.concatenate([guide20, upsample_bicubic(b20_10m, 4)]))
         b60 = self.net60.run(np.concatenate([sr10, upsample_bicubic(b60_10m, 4)]))
         return b20, b60
 
@@ -65,7 +73,7 @@ class FusionStage:
         h, w = tile.b10.shape[-2:]
         if sr10.shape != (4, 4 * h, 4 * w):
             raise ValueError(f"sr10 must be (4, {4 * h}, {4 * w}), got {sr10.shape}")
-        b20, b60 = self.stage_b(*self.stage_a(tile), np.asarray(sr10, dtype=np.float32))
+        b20, b60 = self.stage_b(*self.stage_a(tile), np.asarray(sr10, dtype=np.float32), tile.guide_shift)
         return _assemble(b20, b60)
 
     def describe(self) -> dict[str, str]:
