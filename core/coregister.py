@@ -1,4 +1,4 @@
-"""Band-to-band co-registration of the guide: how far the 20 m and 60 m bands sit from the 10 m bands.
+"""Band-to-band co-registration of the guide: how far the 20 m bands sit from the 10 m bands.
 
 Fusion adds the high-frequency detail of the 10 m guide to a coarser band. If the band's grid is
 off by a fraction of a pixel (crops cut on pixel centres, re-projected or re-gridded data, the
@@ -6,9 +6,9 @@ held-out dsen2_mock_crop scene: a quarter 20 m pixel), that detail lands beside 
 edges. So before fusion the offset is measured once per run and the guide is moved by it; no band
 is resampled, and each fused band keeps the geolocation of its input band.
 
-Measurement: B08 (10 m) against B8A (20 m), the band closest to B08 in wavelength. B08 is shifted by a candidate offset, degraded to the coarse grid exactly like the
-Wald protocol (core.degrade), and the correlation of its high-pass detail with the band's is
-maximised over offsets up to one 10 m pixel, in steps of 1/4 then 1/8 pixel. Offsets are applied
+Measurement: B08 (10 m) against B8A (20 m), the band closest to B08 in wavelength. B08 is
+shifted by a candidate offset, degraded to the coarse grid exactly like the Wald protocol
+(core.degrade), and the correlation of its high-pass detail with the band's is maximised over offsets up to one 10 m pixel, in steps of 1/4 then 1/8 pixel. Offsets are applied
 only when the peak is clear (correlation >= MIN_SCORE) and the window has at least
 MIN_COARSE_PIXELS per side; otherwise the guide is used as it is. On the well-registered real
 scenes of ../shared/data the measured offset is exactly 0; on dsen2_mock_crop it is (0.5, 0.5)

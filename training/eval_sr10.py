@@ -112,7 +112,7 @@ def main() -> None:
         if not args.no_write and os.path.exists(args.card):
             card = json.load(open(args.card))
             card["sampler_tuning"] = {
-                "command": f"cd /work/main && .venv/bin/python training/eval_sr10.py --tune",
+                "command": "cd /work/main && .venv/bin/python training/eval_sr10.py --tune",
                 "note": "temperature = scale of the initial DDIM noise, compared on crops of training scenes "
                         "(reduced scale, same metrics as below); the card's sampler_defaults.temperature is the "
                         "largest value whose PSNR >= bicubic + 1 dB and SSIM > bicubic on both crops",
