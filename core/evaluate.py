@@ -6,6 +6,9 @@ pipeline, and the result is compared with the original bands: the 2.5 m output o
 degraded scene lies on the original 10 m grid, and is block-averaged to 20 m and 60 m for
 those bands. The references, bicubic and the classical HPF pansharpening (preset "hpf"), run the
 same way.
+
+``consistency`` checks the full-scale output instead: each 2.5 m band, Wald-degraded to its own
+native grid (x4, x8, x24), against the input band (mean absolute difference, reflectance).
 """
 from __future__ import annotations
 
@@ -53,21 +56,39 @@ def compare(scene: Scene, output: dict[str, np.ndarray], factor: int) -> dict:
     return out
 
 
+def consistency(scene: Scene, method_name: str, options: RunOptions | None = None) -> dict:
+    """Spectral consistency of the full-scale output: mean |wald_degrade(output band) - input band| per band
+    and group, in reflectance, without a border of 2 native pixels."""
+    output = run_on_scene(scene, method_name, options or RunOptions())
+    bands, groups = {}, {}
+    for res, names in GROUPS.items():
+        for i, b in enumerate(names):
+            est = wald_degrade(output[b], round(res / OUTPUT_RESOLUTION))
+            ref = scene.groups[res][i][: est.shape[0], : est.shape[1]]
+            bands[b] = round(float(np.abs(est[: ref.shape[0], : ref.shape[1]] - ref)[2:-2, 2:-2].mean()), 6)
+        groups[f"{res}m"] = round(float(np.mean([bands[b] for b in names])), 6)
+    return {"bands": bands, "mean": groups}
+
+
 #: references run beside every evaluated method: plain bicubic and the classical HPF pansharpening
 REFERENCES = ("bicubic", "hpf")
 
 
-def evaluate(scene: Scene, method_name: str, factor: int = 4, options: RunOptions | None = None) -> dict:
-    """Metrics of ``method_name`` and of the REFERENCES on ``scene`` degraded by ``factor``."""
+def evaluate(scene: Scene, method_name: str, factor: int = 4, options: RunOptions | None = None,
+             check_consistency: bool = False) -> dict:
+    """Metrics of ``method_name`` and of the REFERENCES on ``scene`` degraded by ``factor``; with
+    ``check_consistency`` also their full-scale ``consistency`` (16x the pixels at factor 4)."""
     if (OUTPUT_RESOLUTION * factor) % 10 and 10 % (OUTPUT_RESOLUTION * factor):
         raise ValueError("factor must make the output grid divide the 10 m grid (2 or 4)")
     options = options or RunOptions()
     scene = scene.crop_to_multiple(factor)
     low = degrade_scene(scene, factor)
-    results = {}
-    for name in dict.fromkeys([method_name, *REFERENCES]):
-        results[name] = compare(scene, run_on_scene(low, name, options), factor)
-    return {"factor": factor, "method": method_name, "results": results}
+    names = list(dict.fromkeys([method_name, *REFERENCES]))
+    out = {"factor": factor, "method": method_name,
+           "results": {name: compare(scene, run_on_scene(low, name, options), factor) for name in names}}
+    if check_consistency:
+        out["consistency"] = {name: consistency(scene, name, options) for name in names}
+    return out
 
 
 def format_table(evaluation: dict) -> str:
@@ -89,4 +110,8 @@ def format_table(evaluation: dict) -> str:
         means = {n: res[n][group]["mean"] for n in names}
         lines.append(f"{group:5} SAM deg " + ", ".join(f"{n} {means[n]['sam_deg'] or 0:.3f}" for n in names)
                      + "; ERGAS " + ", ".join(f"{n} {means[n]['ergas']:.3f}" for n in names))
+    if "consistency" in evaluation:
+        lines.append("Full-scale consistency, mean |degraded output - input| (reflectance): " + "; ".join(
+            f"{n} " + ", ".join(f"{g} {v:.5f}" for g, v in c["mean"].items())
+            for n, c in evaluation["consistency"].items()))
     return "\n".join(lines)

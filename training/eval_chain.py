@@ -1,0 +1,78 @@
+"""How to reach 2.5 m: the stage-B choice of core.methods.fusion, measured at reduced scale (x4).
+
+Usage (from the repository root; needs ../shared/data)::
+
+    PYTHONPATH=. .venv/bin/python training/eval_chain.py [--held-out]
+
+Every band of a scene is Wald-degraded x4; stage A of the FusionStage runs on the degraded tile
+(real 10 m guide, now at 40 m), the "fast" sr10 provides the 2.5 m guide (10 m real), and the
+result is block-averaged to each band's original grid. For each group it prints the RMSE (DN) of:
+``B`` = stage A then a second fusion pass with the sr10 guide; ``A+bic`` = stage A then bicubic x4;
+``bic`` = bicubic all the way. By default on the TRAINING scenes (where design choices are made);
+``--held-out`` on the held-out ones, for the record.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.evaluate import degrade_scene  # noqa: E402
+from core.extent import Extent  # noqa: E402
+from core.methods.base import RunOptions, Tile  # noqa: E402
+from core.methods.fusion import FusionStage  # noqa: E402
+from core.methods.registry import MODELS_DIR  # noqa: E402
+from core.methods.sr10 import FastSR10  # noqa: E402
+from core.resample import block_average, upsample_bicubic  # noqa: E402
+from core.scene import load_scene  # noqa: E402
+
+D = ROOT.parent / "shared" / "data"
+T18 = D / "s2_T18SVG_20160112_L1C"
+TRAINING = {"australia": (D / "s2sucnn_australia_L1C/australia.npz", None),
+            "iceland": (D / "s2sucnn_iceland_L1C/iceland.npz", None),
+            "T18SVG north": (T18, Extent(435780, 4165020, 455040, 4179420)),
+            "dsen2_T33UUB": (D / "dsen2_T33UUB_20170527_L1C/S2A_MSIL1C_20170527_T33UUB.npz", None)}
+HELD_OUT = {"usa": (D / "s2sucnn_usa_L1C/usa.npz", None),
+            "coastalA": (D / "s2sscnn_coastalA_L1C/coastalA.npz", None),
+            "T18SVG south": (T18, Extent(435780, 4160040, 455040, 4164840))}
+
+
+def rmse_dn(est_10m_real: np.ndarray, ref: np.ndarray, block: int) -> np.ndarray:
+    """Per band RMSE (DN) of a (C, H, W) estimate on the 10 m-real grid, block-averaged onto ``ref``'s grid."""
+    e = block_average(est_10m_real, block)
+    h, w = min(e.shape[1], ref.shape[1]), min(e.shape[2], ref.shape[2])
+    return np.sqrt(((e[:, :h, :w] - ref[:, :h, :w]) ** 2).mean((1, 2))) * 1e4
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--held-out", action="store_true")
+    args = ap.parse_args()
+    fusion, sr10 = FusionStage(), FastSR10(MODELS_DIR / "sr10.json")
+    totals: dict[tuple[str, str], list[np.ndarray]] = {}
+    for name, (path, extent) in (HELD_OUT if args.held_out else TRAINING).items():
+        scene = load_scene(path, extent).crop_to_multiple(4)
+        low = degrade_scene(scene, 4)
+        tile = Tile(low.groups[10], low.groups[20], low.groups[60])
+        a20, a60 = fusion.stage_a(tile)
+        guide = sr10.run(tile.b10, 0, 0, RunOptions())
+        second = {"20": fusion.net20.run(np.concatenate([guide, upsample_bicubic(a20, 4)])),
+                  "60": fusion.net60.run(np.concatenate([guide, upsample_bicubic(a60, 4)]))}
+        for group, a, lr, f, block in (("20", a20, tile.b20, 8, 2), ("60", a60, tile.b60, 24, 6)):
+            ref = scene.groups[int(group)]
+            row = {"B": rmse_dn(second[group], ref, block), "A+bic": rmse_dn(upsample_bicubic(a, 4), ref, block),
+                   "bic": rmse_dn(upsample_bicubic(lr, f), ref, block)}
+            for k, v in row.items():
+                totals.setdefault((group, k), []).append(v)
+            print(f"{name:14s} {group} m  " + "  ".join(f"{k}: {np.round(v, 1)}" for k, v in row.items()), flush=True)
+    for (group, k), v in totals.items():
+        print(f"mean over scenes, {group} m group, {k}: {np.round(np.mean(v, axis=0), 1)}")
+
+
+if __name__ == "__main__":
+    main()
