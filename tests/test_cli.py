@@ -64,3 +64,14 @@ def test_evaluate_writes_json_with_all_bands(bigearthnet_patches, tmp_path):
     assert sorted(b for g in res.values() for b in g["bands"]) == sorted(OUTPUT_BANDS)
     rmse = [v["rmse_dn"] for g in res.values() for v in g["bands"].values()]
     assert all(np.isfinite(rmse)) and min(rmse) > 0
+
+
+def test_evaluate_consistency_compares_the_full_scale_output_with_its_input(bigearthnet_patches, tmp_path):
+    out = tmp_path / "c.json"
+    r = _cli("evaluate", bigearthnet_patches[1], "--method", "hpf", "--consistency", "--json", out)
+    assert r.returncode == 0, r.stderr
+    assert "Full-scale consistency" in r.stdout
+    cons = json.loads(out.read_text())["consistency"]
+    assert set(cons) == {"hpf", "bicubic"} and sorted(cons["hpf"]["bands"]) == sorted(OUTPUT_BANDS)
+    # the HPF detail has zero mean at the band's own scale: 20 m bands stay within 0.01 reflectance
+    assert 0 < cons["hpf"]["mean"]["20m"] < 0.01 and cons["hpf"]["mean"]["10m"] == cons["bicubic"]["mean"]["10m"]
