@@ -75,15 +75,15 @@ REFERENCES = ("bicubic", "hpf")
 
 
 def evaluate(scene: Scene, method_name: str, factor: int = 4, options: RunOptions | None = None,
-             check_consistency: bool = False) -> dict:
-    """Metrics of ``method_name`` and of the REFERENCES on ``scene`` degraded by ``factor``; with
+             check_consistency: bool = False, references: tuple[str, ...] = REFERENCES) -> dict:
+    """Metrics of ``method_name`` and of the ``references`` on ``scene`` degraded by ``factor``; with
     ``check_consistency`` also their full-scale ``consistency`` (16x the pixels at factor 4)."""
     if (OUTPUT_RESOLUTION * factor) % 10 and 10 % (OUTPUT_RESOLUTION * factor):
         raise ValueError("factor must make the output grid divide the 10 m grid (2 or 4)")
     options = options or RunOptions()
     scene = scene.crop_to_multiple(factor)
     low = degrade_scene(scene, factor)
-    names = list(dict.fromkeys([method_name, *REFERENCES]))
+    names = list(dict.fromkeys([method_name, *references]))
     out = {"factor": factor, "method": method_name,
            "results": {name: compare(scene, run_on_scene(low, name, options), factor) for name in names}}
     if check_consistency:
@@ -97,6 +97,8 @@ def format_table(evaluation: dict) -> str:
     method = evaluation["method"]
     res = evaluation["results"]
     names = list(dict.fromkeys([method, *REFERENCES]))
+    if not all(n in res for n in names):
+        raise ValueError(f"format_table needs the results of {', '.join(names)}")
     lines = [f"Wald protocol, all bands degraded x{evaluation['factor']}: '{method}' vs {' and '.join(REFERENCES)}",
              f"{'band':5} " + " ".join(f"{'RMSE ' + n:>13}" for n in names) + f" {'ratio':>6} "
              + " ".join(f"{'SRE ' + n:>13}" for n in names) + f" {'PSNR':>7} {'SSIM':>6}"]

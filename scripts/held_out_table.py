@@ -1,8 +1,10 @@
-"""README tables: the Wald-protocol evaluation (python -m core evaluate) on the held-out scenes.
+"""README tables: the Wald-protocol evaluation (python -m core evaluate --consistency) on the held-out scenes.
 
 Held out from all training: s2sucnn_usa, s2sscnn_coastalA and the southern quarter of T18SVG
 (rows >= 75 % of the aligned stack). Every band is degraded x4, the full tiled pipeline runs, and
-the result is compared with the original 10/20/60 m bands. Needs ../shared/data.
+the result is compared with the original 10/20/60 m bands; bicubic and hpf run beside each method.
+Then every method runs at full scale and its output, degraded to each band's grid, is compared with
+the input (spectral consistency). Needs ../shared/data.
 Usage: .venv/bin/python scripts/held_out_table.py [--methods fast,diffusion] [--json docs/results/held_out.json]
 """
 from __future__ import annotations
@@ -38,14 +40,20 @@ def main() -> None:
     args = p.parse_args()
     methods = args.methods.split(",")
     results: dict[str, dict] = {}
+    consistency: dict[str, dict] = {}
     for scene, (path, extent) in SCENES.items():
         data = load_scene(path, extent)
-        for method in methods:
-            results.setdefault(scene, {}).update(evaluate(data, method, 4, RunOptions(steps=8, seed=0))["results"])
+        for k, method in enumerate(methods):
+            ev = evaluate(data, method, 4, RunOptions(steps=8, seed=0), check_consistency=True,
+                          references=REFERENCES if k == 0 else ())
+            results.setdefault(scene, {}).update(ev["results"])
+            consistency.setdefault(scene, {}).update(ev["consistency"])
             print(f"done {scene} {method}", file=sys.stderr)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=1))
+    args.json.write_text(json.dumps({"wald_x4": results, "consistency": consistency}, indent=1))
     print(markdown(results, methods))
+    print()
+    print(consistency_markdown(consistency, ["bicubic", *[m for m in REFERENCES if m != "bicubic"], *methods]))
 
 
 def _mean(results: dict, method: str, group: str, band: str | None, key: str) -> float:
@@ -71,11 +79,25 @@ def markdown(results: dict, methods: list[str]) -> str:
                 for m in others]
         row += [f"{_mean(results, m, group, band, 'sre_db'):.2f}" for m in cols]
         lines.append("| " + " | ".join(row) + " |")
+    for m in others:
+        worse = [f"{scene} {band} ({per[m][g]['bands'][band]['rmse_dn'] / per['bicubic'][g]['bands'][band]['rmse_dn']:.2f}×)"
+                 for scene, per in results.items() for g in per[m] for band in per[m][g]["bands"]
+                 if per[m][g]["bands"][band]["rmse_dn"] >= per["bicubic"][g]["bands"][band]["rmse_dn"]]
+        lines.append(f"\nPer scene, `{m}` is not better than bicubic on: {', '.join(worse) or 'no band'}.")
     lines += ["", "| group | metric | " + " | ".join(cols) + " |", "| --- " * (2 + len(cols)) + "|"]
     for group in ("10m", "20m", "60m"):
         for key in ("sam_deg", "ergas", "ssim", "psnr_db"):
             lines.append("| " + " | ".join([group, key] + [f"{_mean(results, m, group, None, key):.3f}"
                                                              for m in cols]) + " |")
+    return "\n".join(lines)
+
+
+def consistency_markdown(consistency: dict, methods: list[str]) -> str:
+    """Per group and scene, mean |Wald-degraded full-scale output - input| in reflectance x 10^4 (DN)."""
+    lines = ["| group | scene | " + " | ".join(methods) + " |", "| --- " * (2 + len(methods)) + "|"]
+    for group in ("10m", "20m", "60m"):
+        for scene, per in consistency.items():
+            lines.append(f"| {group} | {scene} | " + " | ".join(f"{per[m]['mean'][group] * 1e4:.1f}" for m in methods) + " |")
     return "\n".join(lines)
 
 
