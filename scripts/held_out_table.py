@@ -53,7 +53,7 @@ def main() -> None:
     args.json.write_text(json.dumps({"wald_x4": results, "consistency": consistency}, indent=1))
     print(markdown(results, methods))
     print()
-    print(consistency_markdown(consistency, ["bicubic", *[m for m in REFERENCES if m != "bicubic"], *methods]))
+    print(consistency_markdown(consistency, list(dict.fromkeys([*REFERENCES, *methods]))))
 
 
 def _mean(results: dict, method: str, group: str, band: str | None, key: str) -> float:
@@ -66,7 +66,7 @@ def markdown(results: dict, methods: list[str]) -> str:
     """Per band RMSE (DN, and as a fraction of bicubic's) and SRE (dB) of bicubic, HPF and each method;
     then per group SAM, ERGAS, SSIM, PSNR. Means over the scenes."""
     groups = next(iter(results.values()))["bicubic"]
-    others = [m for m in REFERENCES if m != "bicubic"] + methods
+    others = list(dict.fromkeys([m for m in REFERENCES if m != "bicubic"] + methods))
     cols = ["bicubic"] + others
     lines = ["| band | bicubic RMSE | " + " | ".join(f"{m} RMSE (× bicubic)" for m in others)
              + " | " + " | ".join(f"{m} SRE" for m in cols) + " |",
@@ -82,8 +82,8 @@ def markdown(results: dict, methods: list[str]) -> str:
     for m in others:
         worse = [f"{scene} {band} ({per[m][g]['bands'][band]['rmse_dn'] / per['bicubic'][g]['bands'][band]['rmse_dn']:.2f}×)"
                  for scene, per in results.items() for g in per[m] for band in per[m][g]["bands"]
-                 if per[m][g]["bands"][band]["rmse_dn"] >= per["bicubic"][g]["bands"][band]["rmse_dn"]]
-        lines.append(f"\nPer scene, `{m}` is not better than bicubic on: {', '.join(worse) or 'no band'}.")
+                 if per[m][g]["bands"][band]["rmse_dn"] > per["bicubic"][g]["bands"][band]["rmse_dn"]]
+        lines.append(f"\nPer scene, `{m}` is worse than bicubic on: {', '.join(worse) or 'no band'}.")
     lines += ["", "| group | metric | " + " | ".join(cols) + " |", "| --- " * (2 + len(cols)) + "|"]
     for group in ("10m", "20m", "60m"):
         for key in ("sam_deg", "ergas", "ssim", "psnr_db"):
