@@ -157,7 +157,7 @@ def main() -> None:
             import os
 
             timing = {"seconds_2000x2000": speed(model), "threads": "onnxruntime default (all cores)",
-                      "cpu_count": os.cpu_count(), "note": "machine shared with another training job while measured"}
+                      "cpu_count": os.cpu_count()}
             print(f"{name}: one 2000 x 2000 run {timing['seconds_2000x2000']} s", flush=True)
         if args.write_cards:
             card_path = models / f"{name}.json"

@@ -67,7 +67,7 @@ def _training_record(ck: dict) -> dict:
     if init:
         optimizer = (f"{init['steps']} steps Adam lr 3e-4 cosine (first run), then {ck['step']} fine-tuning steps "
                      f"from its EMA weights: {optimizer}")
-        command = (f"{command}; then training/train_fusion.py --nets {ck['name']} --tag <tag> --init-from "
+        command = (f"{command}; then training/train_fusion.py --nets {ck['name']} --tag {ck.get('tag', '_ft')} --init-from "
                    f"training/checkpoints/{init['from']} --budget-min {ck['budget_min']:g} --lr {ck['lr']:g}"
                    + (f" --shift-px {ck['shift_px']:g}" if ck.get("shift_px") else ""))
     return {"batch": spec["batch"], "steps": steps, "patches_seen": steps * spec["batch"], "loss": "L1 (reflectance)",
@@ -89,7 +89,7 @@ def card(name: str, onnx_path: Path, ckpt: Path | None = None) -> dict:
     spec = ck["spec"]
     return {
         "name": name,
-        "version": "1.0.0",
+        "version": old.get("version", "1.0.0"),
         "file": onnx_path.name,
         "sha256": sha256_of(onnx_path),
         "opset": 17,

@@ -211,7 +211,7 @@ def main() -> None:
     budget = args.budget_min * 60
     spent = sum(t.elapsed for t in nets.values())
     last_ckpt, last_log, it = time.time(), time.time(), 0
-    extra = {"seed": args.seed, "budget_min": args.budget_min, "lr": args.lr}
+    extra = {"seed": args.seed, "budget_min": args.budget_min, "lr": args.lr, "tag": args.tag}
     while spent < budget:
         frac = spent / budget
         for n, t in nets.items():
