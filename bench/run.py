@@ -7,7 +7,7 @@
   speed10 the same for the four 10 m bands only (the diffusion / fast stage without the fusion).
   soak    the whole scene in many small tiles; RSS over time must stay flat (slope reported).
 
-Usage: python -m bench.run [memory] [speed] [speed10] [soak] [--repeats N] [--methods bicubic,fast,diffusion]
+Usage: python -m bench.run [memory] [speed] [speed10] [soak] [--repeats N] [--methods bicubic,hpf,fast,diffusion]
 Writes bench/results.json; the numbers in README.md come from it.
 """
 from __future__ import annotations
@@ -75,7 +75,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("which", nargs="*", default=["memory", "speed", "soak"])
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--methods", default="bicubic,fast,diffusion")
+    p.add_argument("--methods", default="bicubic,hpf,fast,diffusion")
     args = p.parse_args()
     sys.path.insert(0, str(ROOT))
     from core.methods.registry import availability

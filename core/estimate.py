@@ -13,11 +13,11 @@ from pathlib import Path
 
 from .errors import ExtentError, OutputError
 
-SECONDS_PER_MEGAPIXEL_10M = {"bicubic": 0.27, "hpf": 0.27, "fast": 2.57, "diffusion": 9.97}  # the 4 10 m bands
-SECONDS_PER_MEGAPIXEL_OTHERS = {"bicubic": 0.61, "hpf": 0.61, "fast": 2.86, "diffusion": 3.85}  # + the other 8
+SECONDS_PER_MEGAPIXEL_10M = {"bicubic": 0.24, "hpf": 0.24, "fast": 2.18, "diffusion": 8.96}  # the 4 10 m bands
+SECONDS_PER_MEGAPIXEL_OTHERS = {"bicubic": 0.62, "hpf": 1.46, "fast": 2.53, "diffusion": 2.51}  # + the other 8
 # peak memory per 2.5 m tile pixel (margin included) and band, in 1/100 bytes: fitted to the peak RSS of
-# the speed benchmark (tile 288: bicubic 361 MiB, fast 1673 MiB, diffusion 1634 MiB)
-BYTES_PER_TILE_PIXEL = {"bicubic": 200, "hpf": 200, "fast": 4500, "diffusion": 4500}
+# the speed benchmark (tile 288: bicubic 352 MiB, hpf 402 MiB, fast 1296 MiB, diffusion 1276 MiB)
+BYTES_PER_TILE_PIXEL = {"bicubic": 250, "hpf": 430, "fast": 3300, "diffusion": 3300}
 BASE_MEMORY = 300 * 2**20  # interpreter, GDAL cache cap, onnxruntime sessions
 DIFFUSION_REFERENCE_STEPS = 8  # the diffusion figure above is for 8 sampling steps; time is linear in steps
 
