@@ -81,6 +81,8 @@ def measure_shift(pan: np.ndarray, band: np.ndarray, factor: int) -> GuideShift:
         return GuideShift()
     pan = np.asarray(pan, dtype=np.float32)[: h * factor, : w * factor]
     target = _detail(np.asarray(band, dtype=np.float32))
+    if not np.std(target) > 0 or not np.std(pan) > 0:   # featureless (e.g. a window of filled nodata)
+        return GuideShift()
     scores: dict[tuple[float, float], float] = {}
 
     def score(dy: float, dx: float) -> float:

@@ -49,6 +49,8 @@ def test_too_small_or_featureless_windows_are_not_shifted(scene):
     noise = np.random.default_rng(0).random(band.shape).astype(np.float32)
     flat = measure_shift(pan, noise, 2)
     assert not flat and flat.score < 0.5
+    empty = measure_shift(np.zeros_like(pan), np.zeros_like(band), 2)   # a window of filled nodata
+    assert not empty and empty.describe() == "not measured"
 
 
 def _read(path):
