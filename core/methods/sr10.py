@@ -15,14 +15,15 @@ results are back-projected so that core.degrade.wald_degrade(result, 4) reproduc
 """
 from __future__ import annotations
 
-import hashlib
+import json
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..consistency import project
-from ..onnx_model import MODELS_DIR
+from ..onnx_model import MODELS_DIR, load_model
 from ..resample import upsample_bicubic
 from ..sampler import FACTOR, ddim_residual, fast_residual, to_reflectance
 from .base import RunOptions
@@ -32,7 +33,7 @@ CONSISTENCY_ITERATIONS = 3
 
 
 class _SR10Model:
-    """Lazy onnxruntime session for models/sr10.onnx (via core.onnx_model.load_model when present)."""
+    """Lazy onnxruntime session for models/sr10.onnx (core.onnx_model.load_model checks the card)."""
 
     def __init__(self, card_path: Path | str | None = None, threads: int = 0):
         self.card_path = Path(card_path) if card_path else DEFAULT_CARD
@@ -43,18 +44,13 @@ class _SR10Model:
     def _load(self, providers: list[str]) -> Any:
         key = tuple(providers or [])
         if self._model is None or self._providers != key:
-            try:
-                from ..onnx_model import load_model
-                self._model = load_model(self.card_path, list(providers) if providers else None, threads=self.threads)
-            except ImportError:  # pragma: no cover - older checkout without core/onnx_model.py
-                self._model = _fallback_load(self.card_path, providers, self.threads)
+            self._model = load_model(self.card_path, list(providers) if providers else None, threads=self.threads)
             self._providers = key
         return self._model
 
-    @property
+    @cached_property
     def card(self) -> dict:
-        import json
-
+        """The model card, read once (every tile asks for its size multiple and residual scale)."""
         return json.loads(self.card_path.read_text(encoding="utf-8"))
 
     def denoiser(self, providers: list[str]):
@@ -66,22 +62,6 @@ class _SR10Model:
                                         "t": np.ascontiguousarray(t, dtype=np.float32)})[0]
 
         return denoise
-
-
-def _fallback_load(card_path: Path, providers, threads: int):  # pragma: no cover
-    import json
-    import types
-
-    import onnxruntime as ort
-
-    card = json.loads(Path(card_path).read_text(encoding="utf-8"))
-    path = Path(card_path).parent / card["file"]
-    if hashlib.sha256(path.read_bytes()).hexdigest() != card["sha256"]:
-        raise RuntimeError(f"{path} does not match the sha256 of its model card")
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    return types.SimpleNamespace(card=card, session=ort.InferenceSession(
-        str(path), so, providers=providers or ["CPUExecutionProvider"]))
 
 
 def _pad_to(b10: np.ndarray, m: int) -> tuple[np.ndarray, int, int]:
