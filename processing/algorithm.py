@@ -9,15 +9,14 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessin
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination)
 
-from ..core.bands import GROUP_10, OUTPUT_BANDS
 from ..core.errors import Cancelled, UserError
 from ..core.extent import Extent
 from ..core.methods.base import RunOptions
 from ..core.methods.registry import PRESETS
-from ..ui.deps import preset_availability
-from ..ui.layers import layer_path
+from ..ui.deps import default_preset, preset_availability
+from ..ui.layers import BAND_CHOICES, layer_path
 
-BAND_SETS = (("All 12 bands", OUTPUT_BANDS), ("Four 10 m bands (B02, B03, B04, B08)", GROUP_10))
+BAND_SETS = tuple(BAND_CHOICES.items())
 
 
 class SuperResolveAlgorithm(QgsProcessingAlgorithm):
@@ -51,7 +50,7 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Extent (empty = whole product)",
                                                        optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.PRESET, "Preset", options=list(PRESETS),
-                                                     defaultValue=PRESETS.index(_default_preset())))
+                                                     defaultValue=PRESETS.index(default_preset())))
         self.addParameter(QgsProcessingParameterNumber(self.STEPS, "Sampling steps (diffusion)",
                                                        QgsProcessingParameterNumber.Integer, 8, False, 1, 100))
         self.addParameter(QgsProcessingParameterNumber(self.SEED, "Random seed (diffusion)",
@@ -135,8 +134,3 @@ class TrueColour(QgsProcessingLayerPostProcessorInterface):
         if rgb is None:
             return
         apply_rgb(layer, rgb, [cumulative_range(layer, i) for i in rgb])
-
-
-def _default_preset() -> str:
-    """The best preset that can run here (core's order), bicubic at worst."""
-    return next((name for name, why in preset_availability().items() if why is None), "bicubic")

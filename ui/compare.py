@@ -26,11 +26,10 @@ from qgis.PyQt.QtWidgets import (QComboBox, QDialog, QHBoxLayout, QHeaderView, Q
 from ..core.bands import OUTPUT_BANDS, RESOLUTION
 from ..core.sources import Product, open_product
 from .layers import band_descriptions
-from .render import COMBINATIONS, TRUE_COLOUR, apply_rgb, cumulative_range, rgb_indices
+from .render import COMBINATIONS, QUANTIFICATION, TRUE_COLOUR, apply_rgb, cumulative_range, rgb_indices
 from .task import FinishedRun
 
 gdal.UseExceptions()
-QUANTIFICATION = 10000.0
 
 
 # -- the original as reflectance ---------------------------------------------------------------
@@ -305,7 +304,6 @@ class CompareDialog(QDialog):
         ranges = [cumulative_range(self.original, i, self.result.extent()) for i in rgb_o]
         apply_rgb(self.original, rgb_o, ranges)
         apply_rgb(self.result, rgb_r, ranges)
-        self.stretch = ranges
         for canvas in (self.left, self.right):
             canvas.refresh()
 

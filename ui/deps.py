@@ -52,6 +52,11 @@ def missing_packages() -> dict[str, str]:
     return {name: why for name, why in wanted.items() if not is_importable(name)}
 
 
+def default_preset() -> str:
+    """The best preset that can run here (core's order), bicubic at worst."""
+    return next((name for name, why in preset_availability().items() if why is None), "bicubic")
+
+
 def preset_availability() -> dict[str, str | None]:
     """core's preset availability, plus: the network presets need onnxruntime."""
     from ..core.methods.registry import CLASSICAL, availability

@@ -26,12 +26,11 @@ from ..core.pipeline import Plan, plan_run
 from ..core.sources import Product, open_product
 from .deps import preset_availability
 from .estimates import Estimate, estimate
-from .layers import BandRef, auto_map, layer_band_ids, raster_layers, to_core_band_map
+from .layers import BAND_CHOICES, BandRef, auto_map, layer_band_ids, raster_layers, to_core_band_map
 from .task import FinishedRun, RunRequest, SuperResolutionTask
 
 SETTINGS_PREFIX = "s2_superres/"
 MODE_LAYER, MODE_LIST = 0, 1
-BAND_CHOICES = {"All 12 bands": OUTPUT_BANDS, "Four 10 m bands (B02, B03, B04, B08)": GROUP_10}
 DEVICE_AUTO, DEVICE_CPU = "Automatic", "CPU"
 MISSING = "— missing —"
 AUTO_NAME = re.compile(r"superres_(\w+?)_(\d{8}_\d{6}(?:_\d+)?\.tif)")
@@ -252,11 +251,7 @@ class SuperResolutionDock(QgsDockWidget):
     # -- settings ------------------------------------------------------------------------------
     def _load_settings(self) -> None:
         s = QgsSettings()
-        preset = s.value(SETTINGS_PREFIX + "preset", "")
-        idx = self.preset_combo.findData(preset)
-        if idx < 0 or not self._preset_enabled(idx):
-            idx = next((i for i in range(self.preset_combo.count()) if self._preset_enabled(i)), 0)
-        self.preset_combo.setCurrentIndex(idx)
+        self._select_preset(s.value(SETTINGS_PREFIX + "preset", ""))
         self.steps_spin.setValue(int(s.value(SETTINGS_PREFIX + "steps", 8)))
         self.seed_spin.setValue(int(s.value(SETTINGS_PREFIX + "seed", 0)))
         self.bands_combo.setCurrentIndex(max(0, self.bands_combo.findText(s.value(SETTINGS_PREFIX + "bands", ""))))
@@ -282,12 +277,16 @@ class SuperResolutionDock(QgsDockWidget):
         current = self.preset
         self.preset_combo.blockSignals(True)
         self._fill_presets()
-        index = self.preset_combo.findData(current)
+        self._select_preset(current)
+        self.preset_combo.blockSignals(False)
+        self.refresh()
+
+    def _select_preset(self, name: str) -> None:
+        """Select preset ``name``, or the first one that can run when it cannot."""
+        index = self.preset_combo.findData(name)
         if index < 0 or not self._preset_enabled(index):
             index = next((i for i in range(self.preset_combo.count()) if self._preset_enabled(i)), 0)
         self.preset_combo.setCurrentIndex(index)
-        self.preset_combo.blockSignals(False)
-        self.refresh()
 
     def _preset_enabled(self, index: int) -> bool:
         return self.preset_combo.model().item(index).isEnabled()
@@ -572,7 +571,7 @@ class SuperResolutionDock(QgsDockWidget):
     def build_request(self) -> RunRequest:
         layers = self.input_layers()
         return RunRequest(band_map=to_core_band_map(self.mapping), output=Path(self.output_widget.filePath()),
-                          preset=self.preset, extent=self.plan.extent if self.plan else self.extent(),
+                          preset=self.preset, extent=self.plan.extent,
                           bands=self.bands, options=self.run_options(), tile=self.tile_spin.value(),
                           refs=dict(self.mapping), source_name=", ".join(lyr.name() for lyr in layers))
 

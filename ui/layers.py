@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from osgeo import gdal
 from qgis.core import QgsMapLayer, QgsProject, QgsProviderRegistry, QgsRasterLayer
 
-from ..core.bands import normalise_band_id
+from ..core.bands import GROUP_10, OUTPUT_BANDS, normalise_band_id
+
+#: what a run can produce, as offered in the dock and the Processing algorithm
+BAND_CHOICES = {"All 12 bands": OUTPUT_BANDS, "Four 10 m bands (B02, B03, B04, B08)": GROUP_10}
 
 gdal.UseExceptions()
 
