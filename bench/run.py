@@ -73,7 +73,7 @@ def bench_soak() -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("which", nargs="*", default=["memory", "speed", "soak"])
+    p.add_argument("which", nargs="*", default=["memory", "speed", "speed10", "soak"])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--methods", default="bicubic,hpf,fast,diffusion")
     args = p.parse_args()

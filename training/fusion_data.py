@@ -22,13 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from core.bands import GROUP_10, GROUP_20, GROUP_60
 from core.degrade import wald_degrade
 from core.resample import upsample_bicubic
 
 DATA = Path("/work/shared/data")
-ORDER10 = ("B02", "B03", "B04", "B08")
-ORDER20 = ("B05", "B06", "B07", "B8A", "B11", "B12")
-ORDER60 = ("B01", "B09")
+ORDER10, ORDER20, ORDER60 = GROUP_10, GROUP_20, GROUP_60   # the pipeline's band orders
 HELD_OUT = ("s2sucnn_usa", "s2sscnn_coastalA", "dsen2_mock_crop", "T18SVG_south")
 #: T18SVG split, in 60 m rows: train rows [0, 240) (a 3-row gap), held-out rows [243, 323) (>= 75 % of 323)
 T18_TRAIN_ROWS60 = 240
