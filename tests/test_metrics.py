@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from s2_superres.core import metrics
-from s2_superres.core.degrade import mtf_sigma, wald_degrade
+from s2_superres.core.degrade import wald_degrade
 from s2_superres.core.resample import block_average, gaussian_kernel, upsample_bicubic
 
 REF = np.array([[[1.0, 2.0], [3.0, 4.0]], [[2.0, 2.0], [2.0, 2.0]]])
@@ -41,13 +41,6 @@ def test_uiq_and_ssim_of_identical_and_different():
     e = 2 * r
     expected = 4 * 2 * r.var() * r.mean() * 2 * r.mean() / ((r.var() + 4 * r.var()) * (r.mean() ** 2 + 4 * r.mean() ** 2))
     assert metrics.uiq(r, e)[0] == pytest.approx(expected)
-
-
-def test_mtf_sigma_gain_at_nyquist():
-    for factor in (2, 4, 6):
-        s = mtf_sigma(factor)
-        gain = np.exp(-2 * np.pi ** 2 * s ** 2 * (1 / (2 * factor)) ** 2)
-        assert gain == pytest.approx(0.3)
 
 
 def test_resampling_basics():
