@@ -20,13 +20,13 @@ from osgeo import gdal
 
 from .bands import GROUPS, OUTPUT_BANDS, OUTPUT_RESOLUTION
 from .degrade import wald_degrade
-from .methods.base import RunOptions
 from .methods.registry import create_method
 from .metrics import report
 from .pipeline import superresolve
 from .resample import block_average
 from .scene import Scene, write_product
 from .sources import open_product
+from .tile import RunOptions
 
 
 def degrade_scene(scene: Scene, factor: int) -> Scene:

@@ -12,8 +12,8 @@ from osgeo import gdal
 from .bands import GROUPS
 from .errors import InputError
 from .extent import Extent
-from .methods.base import Tile
 from .sources import Product
+from .tile import Tile
 
 gdal.UseExceptions()
 

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 from core.bands import GROUP_10  # noqa: E402
 from core.cli import sample_dir  # noqa: E402
 from core.extent import parse_extent  # noqa: E402
-from core.methods.base import RunOptions  # noqa: E402
+from core.tile import RunOptions  # noqa: E402
 from core.methods.registry import availability, create_method  # noqa: E402
 from core.pipeline import superresolve  # noqa: E402
 from core.sources import open_product  # noqa: E402

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from core.bands import GROUP_10, GROUP_20, GROUP_60  # noqa: E402
 from core.evaluate import REFERENCES, evaluate  # noqa: E402
 from core.extent import Extent  # noqa: E402
-from core.methods.base import RunOptions  # noqa: E402
+from core.tile import RunOptions  # noqa: E402
 from core.scene import load_scene  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"

@@ -15,7 +15,7 @@ from osgeo import gdal
 
 from s2_superres.core.bands import GROUP_10
 from s2_superres.core.extent import Extent
-from s2_superres.core.methods.base import RunOptions
+from s2_superres.core.tile import RunOptions
 from s2_superres.core.methods.registry import MODELS_DIR, create_method
 from s2_superres.core.onnx_model import ModelError, load_model, sha256_of
 from s2_superres.core.pipeline import superresolve

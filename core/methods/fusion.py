@@ -29,7 +29,7 @@ from ..coregister import shift_image
 from ..onnx_model import MODELS_DIR, OnnxModel, load_model
 from ..resample import upsample_bicubic
 
-from .base import Tile
+from ..tile import Tile
 
 #: order of the returned bands (the non-10 m bands of core.bands.OUTPUT_BANDS)
 FUSED_BANDS = ("B01", "B05", "B06", "B07", "B8A", "B09", "B11", "B12")
@@ -41,8 +41,9 @@ def _assemble(b20: np.ndarray, b60: np.ndarray) -> np.ndarray:
     return np.stack(parts).astype(np.float32)
 
 
-class FusionStage:
-    """Learned guided fusion; ``run`` maps a Tile and sr10 to (8, 4h, 4w) reflectance in FUSED_BANDS order.
+class LearnedFusionStage:
+    """Learned guided fusion (a core.methods.base.FusionStage): ``fuse`` maps a Tile and sr10 to (8, 4h, 4w)
+    reflectance in FUSED_BANDS order.
 
     ``margin`` is the context needed on each side in 10 m pixels (a multiple of 6). Measured on a
     real held-out crop (tile with margin m vs the whole crop, /work/cache/margin.py logic): max
@@ -73,7 +74,7 @@ class FusionStage:
         b20 = self.net20.run(np.concatenate([guide20, upsample_bicubic(b20_10m, 4)]))
         return b20, upsample_bicubic(b60_10m, 4)
 
-    def run(self, tile: Tile, sr10: np.ndarray) -> np.ndarray:
+    def fuse(self, tile: Tile, sr10: np.ndarray) -> np.ndarray:
         """(8, 4h, 4w) reflectance at 2.5 m, bands FUSED_BANDS; ``sr10`` is [B02,B03,B04,B08] at 2.5 m."""
         h, w = tile.b10.shape[-2:]
         if sr10.shape != (4, 4 * h, 4 * w):
@@ -97,8 +98,9 @@ class BicubicFusionStage:
 
     name = "bicubic"
     margin = 12  # bicubic support: 2 pixels at 60 m
+    coregisters = False
 
-    def run(self, tile: Tile, sr10: np.ndarray | None = None) -> np.ndarray:
+    def fuse(self, tile: Tile, sr10: np.ndarray) -> np.ndarray:
         """(8, 4h, 4w) reflectance at 2.5 m in FUSED_BANDS order."""
         return _assemble(upsample_bicubic(tile.b20, 8), upsample_bicubic(tile.b60, 24))
 
