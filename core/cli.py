@@ -35,7 +35,8 @@ class ProgressBar:
             sys.stderr.flush()
 
     def done(self) -> None:
-        sys.stderr.write(("\n" if self.tty else "") + f"{self.label}: done in {time.perf_counter() - self.start:.1f} s\n")
+        seconds = time.perf_counter() - self.start
+        sys.stderr.write(("\n" if self.tty else "") + f"{self.label}: done in {seconds:.1f} s\n")
 
 
 def providers_for(device: str) -> list[str]:

@@ -19,7 +19,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -149,7 +149,7 @@ class OnnxModel:
         m = self.size_multiple
         ph, pw = (-h) % m, (-w) % m
         if ph or pw:
-            mode = "reflect" if h > ph and w > pw else "symmetric"
+            mode: Literal["reflect", "symmetric"] = "reflect" if h > ph and w > pw else "symmetric"
             x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode)
         y = self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(x)})[0]
         y = y[..., :h, :w]

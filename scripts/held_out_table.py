@@ -19,11 +19,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.bands import GROUP_10, GROUP_20, GROUP_60  # noqa: E402
-from core.evaluate import REFERENCES, evaluate  # noqa: E402
-from core.extent import Extent  # noqa: E402
-from core.tile import RunOptions  # noqa: E402
-from core.scene import load_scene  # noqa: E402
+from core.bands import GROUP_10, GROUP_20, GROUP_60
+from core.evaluate import REFERENCES, evaluate
+from core.extent import Extent
+from core.tile import RunOptions
+from core.scene import load_scene
 
 DATA = ROOT.parent / "shared" / "data"
 SCENES = {
@@ -76,14 +76,14 @@ def markdown(results: dict, methods: list[str]) -> str:
         group = next(g for g in groups if band in groups[g]["bands"])
         ref = _mean(results, "bicubic", group, band, "rmse_dn")
         row = [band, f"{ref:.1f}"]
-        row += [f"{_mean(results, m, group, band, 'rmse_dn'):.1f} ({_mean(results, m, group, band, 'rmse_dn') / ref:.2f})"
-                for m in others]
+        rmse = {m: _mean(results, m, group, band, "rmse_dn") for m in others}
+        row += [f"{rmse[m]:.1f} ({rmse[m] / ref:.2f})" for m in others]
         row += [f"{_mean(results, m, group, band, 'sre_db'):.2f}" for m in cols]
         lines.append("| " + " | ".join(row) + " |")
     for m in others:
-        worse = [f"{scene} {band} ({per[m][g]['bands'][band]['rmse_dn'] / per['bicubic'][g]['bands'][band]['rmse_dn']:.2f}×)"
-                 for scene, per in results.items() for g in per[m] for band in per[m][g]["bands"]
-                 if per[m][g]["bands"][band]["rmse_dn"] > per["bicubic"][g]["bands"][band]["rmse_dn"]]
+        ratios = [(scene, band, per[m][g]["bands"][band]["rmse_dn"] / per["bicubic"][g]["bands"][band]["rmse_dn"])
+                  for scene, per in results.items() for g in per[m] for band in per[m][g]["bands"]]
+        worse = [f"{scene} {band} ({ratio:.2f}×)" for scene, band, ratio in ratios if ratio > 1]
         lines.append(f"\nPer scene, `{m}` is worse than bicubic on: {', '.join(worse) or 'no band'}.")
     lines += ["", "| group | metric | " + " | ".join(cols) + " |", "| --- " * (2 + len(cols)) + "|"]
     for group in ("10m", "20m", "60m"):
@@ -98,7 +98,8 @@ def consistency_markdown(consistency: dict, methods: list[str]) -> str:
     lines = ["| group | scene | " + " | ".join(methods) + " |", "| --- " * (2 + len(methods)) + "|"]
     for group in ("10m", "20m", "60m"):
         for scene, per in consistency.items():
-            lines.append(f"| {group} | {scene} | " + " | ".join(f"{per[m]['mean'][group] * 1e4:.1f}" for m in methods) + " |")
+            values = " | ".join(f"{per[m]['mean'][group] * 1e4:.1f}" for m in methods)
+            lines.append(f"| {group} | {scene} | {values} |")
     return "\n".join(lines)
 
 

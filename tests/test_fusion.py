@@ -12,17 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
 from s2_superres.core.degrade import wald_degrade
-from s2_superres.core.tile import Tile
 from s2_superres.core.methods.fusion import FUSED_BANDS, BicubicFusionStage, LearnedFusionStage
 from s2_superres.core.methods.hpf import hpf_sharpen
 from s2_superres.core.onnx_model import ModelError, find_models, load_model
 from s2_superres.core.resample import upsample_bicubic
+from s2_superres.core.tile import Tile
 
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # for training.fusion_model
 MODELS = ROOT / "models"
 CKPT = ROOT / "training" / "checkpoints"
 B10, B20, B60 = ("B02", "B03", "B04", "B08"), ("B05", "B06", "B07", "B8A", "B11", "B12"), ("B01", "B09")

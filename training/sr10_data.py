@@ -26,8 +26,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from core.degrade import mtf_sigma, wald_degrade  # noqa: E402
-from core.resample import block_average, gaussian_blur, upsample_bicubic  # noqa: E402
+from core.degrade import mtf_sigma, wald_degrade
+from core.resample import block_average, gaussian_blur, upsample_bicubic
 
 DATA = os.environ.get("S2_DATA", "/work/shared/data")
 ORDER = ("B02", "B03", "B04", "B08")

@@ -33,8 +33,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from training.fusion_data import build_cache  # noqa: E402
-from training.fusion_model import build  # noqa: E402
+from training.fusion_data import build_cache
+from training.fusion_model import build
 
 CACHE = Path("/work/cache/fusion_pairs")
 CKPT_DIR = ROOT / "training" / "checkpoints"

@@ -26,8 +26,8 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from sr10_data import PairSampler, load_scene, train_scenes  # noqa: E402
-from sr10_model import RESIDUAL_SCALE, alpha_bar, build  # noqa: E402
+from sr10_data import PairSampler, load_scene, train_scenes
+from sr10_model import RESIDUAL_SCALE, alpha_bar, build
 
 CKPT = os.path.join(HERE, "checkpoints", "sr10.pt")
 # typical residual std per band (B02, B03, B04, B08) on the training pairs, reflectance

@@ -66,7 +66,7 @@ def _margin(sr10_margin: int, fusion_margin: int, bands: tuple[str, ...]) -> int
     return max(sr10_margin, fusion_margin) if needs_fusion(bands) else sr10_margin
 
 
-SR10_STAGES = {"fast": FastSR10, "diffusion": DiffusionSR10}
+SR10_STAGES: dict[str, type[FastSR10] | type[DiffusionSR10]] = {"fast": FastSR10, "diffusion": DiffusionSR10}
 
 
 def composite_margin(name: str, bands: tuple[str, ...]) -> int:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..consistency import project
-from ..onnx_model import MODELS_DIR, ModelError, load_model, read_card
+from ..onnx_model import MODELS_DIR, ModelError, OnnxModel, load_model, read_card
 from ..resample import upsample_bicubic
 from ..sampler import FACTOR, ddim_residual, fast_residual, to_reflectance
 from ..tile import RunOptions
@@ -38,7 +38,7 @@ class _SR10Model:
     def __init__(self, card_path: Path | str | None = None, threads: int = 0):
         self.card_path = Path(card_path) if card_path else DEFAULT_CARD
         self.threads = threads
-        self._model = None
+        self._model: OnnxModel | None = None
         self._providers: tuple[str, ...] | None = None
 
     def _load(self, providers: list[str]) -> Any:
