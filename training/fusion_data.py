@@ -17,6 +17,7 @@ core.resample.upsample_bicubic):
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from core.bands import GROUP_10, GROUP_20, GROUP_60
 from core.degrade import wald_degrade
 from core.resample import upsample_bicubic
 
-DATA = Path("/work/shared/data")
+DATA = Path(os.environ.get("S2_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))  # ../shared/data
 ORDER10, ORDER20, ORDER60 = GROUP_10, GROUP_20, GROUP_60   # the pipeline's band orders
 HELD_OUT = ("s2sucnn_usa", "s2sscnn_coastalA", "dsen2_mock_crop", "T18SVG_south")
 #: T18SVG split, in 60 m rows: train rows [0, 240) (a 3-row gap), held-out rows [243, 323) (>= 75 % of 323)

