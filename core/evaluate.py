@@ -23,13 +23,13 @@ from osgeo import gdal
 from .bands import GROUPS, OUTPUT_BANDS, OUTPUT_RESOLUTION
 from . import fullscale
 from .degrade import EVAL_K, k_for_grid, wald_degrade
-from .methods.base import RunOptions
 from .methods.registry import create_method
 from .metrics import report
 from .pipeline import superresolve
 from .resample import block_average
 from .scene import Scene, write_product
 from .sources import open_product
+from .tile import RunOptions
 
 
 def degrade_scene(scene: Scene, factor: int, k: float | None = None) -> Scene:
@@ -131,7 +131,8 @@ def format_table(evaluation: dict) -> str:
                      "consistency (DN), per group")
         for n, fs in evaluation["full_scale"].items():
             for group, m in fs["mean"].items():
-                lines.append(f"  {n:10} {group:4} lattice {m['lattice_ratio']:7.2f}  highpass {m['highpass_std'] * 1e4:7.1f}"
+                lines.append(f"  {n:10} {group:4} lattice {m['lattice_ratio']:7.2f}"
+                             f"  highpass {m['highpass_std'] * 1e4:7.1f}"
                              f"  slope {m['slope_ratio']:6.3f}  overshoot {m['overshoot'] * 1e4:6.2f}"
                              f"  consistency {m['consistency'] * 1e4:6.1f}")
     return "\n".join(lines)

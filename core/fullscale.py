@@ -90,7 +90,8 @@ def overshoot(out: np.ndarray, native: np.ndarray, factor: int) -> float:
     lo = np.repeat(np.repeat(minimum_filter(native, 3, mode="nearest"), factor, 0), factor, 1)
     out = np.asarray(out, dtype=np.float32)[: hi.shape[0], : hi.shape[1]]
     b = BORDER * factor
-    excess = np.maximum(out - hi[: out.shape[0], : out.shape[1]], 0) + np.maximum(lo[: out.shape[0], : out.shape[1]] - out, 0)
+    hi, lo = hi[: out.shape[0], : out.shape[1]], lo[: out.shape[0], : out.shape[1]]
+    excess = np.maximum(out - hi, 0) + np.maximum(lo - out, 0)
     return float(excess[b:-b, b:-b].mean())
 
 

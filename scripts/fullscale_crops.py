@@ -18,10 +18,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
-from core.evaluate import run_on_scene  # noqa: E402
-from core.methods.base import RunOptions  # noqa: E402
-from core.scene import Scene  # noqa: E402
-from scripts.held_out_table import SCENES, as_scene  # noqa: E402
+from core.evaluate import run_on_scene
+from core.tile import RunOptions
+from core.scene import Scene
+from scripts.held_out_table import SCENES, as_scene
 
 #: (row, col) of the top-left 10 m pixel of each 60 x 60 px (600 m) window, on the 60 m lattice
 WINDOWS = {"usa": (120, 180), "coastalA": (150, 60), "mock_crop": (198, 204)}
@@ -34,7 +34,8 @@ def crop(scene: Scene, row: int, col: int, size: int) -> Scene:
     m = 36
     r0, c0 = max(0, row - m), max(0, col - m)
     r1, c1 = row + size + m, col + size + m
-    groups = {res: a[:, r0 * 10 // res:r1 * 10 // res, c0 * 10 // res:c1 * 10 // res] for res, a in scene.groups.items()}
+    groups = {res: a[:, r0 * 10 // res:r1 * 10 // res, c0 * 10 // res:c1 * 10 // res]
+              for res, a in scene.groups.items()}
     return Scene(groups, scene.crs_wkt, (scene.origin[0] + c0 * 10, scene.origin[1] - r0 * 10)), (row - r0, col - c0)
 
 

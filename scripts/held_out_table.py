@@ -22,11 +22,10 @@ from osgeo import osr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
-from core.evaluate import REFERENCES, evaluate  # noqa: E402
-from core.methods.base import RunOptions  # noqa: E402
-from core.scene import DEFAULT_CRS, Scene  # noqa: E402
-from training.fusion_data import load_mock_crop, load_npz  # noqa: E402
-from training.fusion_data import DATA  # noqa: E402
+from core.evaluate import REFERENCES, evaluate
+from core.scene import DEFAULT_CRS, Scene
+from core.tile import RunOptions
+from training.fusion_data import DATA, load_mock_crop, load_npz
 
 SCENES = {
     "usa": lambda: load_npz(DATA / "s2sucnn_usa_L1C" / "usa.npz", "s2sucnn_usa"),
@@ -54,7 +53,8 @@ def run(methods: list[str]) -> dict:
                           references=REFERENCES if k == 0 else ())
             merged = out.setdefault(name, {"degradations": {}, "full_scale": {}})
             for d, block in ev["degradations"].items():
-                merged["degradations"].setdefault(d, {"k": block["k"], "results": {}})["results"].update(block["results"])
+                slot = merged["degradations"].setdefault(d, {"k": block["k"], "results": {}})
+                slot["results"].update(block["results"])
             merged["full_scale"].update(ev["full_scale"])
             print(f"done {name} {method}", file=sys.stderr, flush=True)
     return out
@@ -76,8 +76,8 @@ def reduced_markdown(per_scene: dict, methods: list[str]) -> str:
             bic = _mean(per_scene, d, "bicubic", g, "psnr_db")
             rmse_b = _mean(per_scene, d, "bicubic", g, "rmse_dn")
             row = [d, g, f"{bic:.2f}"]
-            row += [f"{_mean(per_scene, d, m, g, 'psnr_db') - bic:+.2f} / {_mean(per_scene, d, m, g, 'rmse_dn') / rmse_b:.2f}"
-                    for m in cols]
+            row += [f"{_mean(per_scene, d, m, g, 'psnr_db') - bic:+.2f} / "
+                    f"{_mean(per_scene, d, m, g, 'rmse_dn') / rmse_b:.2f}" for m in cols]
             row += [f"{_mean(per_scene, d, 'bicubic', g, 'sam_deg'):.2f}"]
             row += [f"{_mean(per_scene, d, m, g, 'sam_deg'):.2f}" for m in cols]
             lines.append("| " + " | ".join(row) + " |")

@@ -22,9 +22,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.onnx_model import sha256_of  # noqa: E402
-from training.fusion_data import HELD_OUT, TRAIN_KS  # noqa: E402
-from training.fusion_model import CONFIGS, load_checkpoint  # noqa: E402
+from core.onnx_model import sha256_of
+from training.fusion_data import HELD_OUT, TRAIN_KS
+from training.fusion_model import CONFIGS, load_checkpoint
 
 MODELS = ROOT / "models"
 CKPT = ROOT / "training" / "checkpoints"
@@ -69,14 +69,16 @@ def _training_record(ck: dict) -> dict:
     if init:
         optimizer = (f"{init['steps']} steps Adam lr 3e-4 cosine (first run), then {ck['step']} fine-tuning steps "
                      f"from its EMA weights: {optimizer}")
-        command = (f"{command}; then training/train_fusion.py --nets {ck['name']} --tag {ck.get('tag', '_ft')} --init-from "
+        command = (f"{command}; then training/train_fusion.py --nets {ck['name']} --tag {ck.get('tag', '_ft')} "
+                   "--init-from "
                    f"training/checkpoints/{init['from']} --budget-min {ck['budget_min']:g} --lr {ck['lr']:g}"
                    + (f" --shift-px {ck['shift_px']:g}" if ck.get("shift_px") else ""))
     return {"batch": spec["batch"], "steps": steps, "patches_seen": steps * spec["batch"], "loss": "L1 (reflectance)",
             "optimizer": optimizer, "seed": ck["seed"],
             "wall_time_min": round(ck["elapsed"] / 60 + float(init.get("wall_min", 0)), 1),
             "guide_shift_augmentation": (f"guide moved by uniform(-{ck['shift_px']:g}, {ck['shift_px']:g}) target px "
-                                         "per axis in half of the fine-tuning patches") if ck.get("shift_px") else "none",
+                                         "per axis in half of the fine-tuning patches")
+                                        if ck.get("shift_px") else "none",
             "hardware": "1 CPU thread (shared 2-core machine)", "command": command}
 
 

@@ -21,9 +21,9 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, ROOT)
 
-from core.onnx_model import sha256_of  # noqa: E402
-from sr10_data import HELD_OUT_ACQUISITIONS  # noqa: E402
-from sr10_model import COSINE_S, LR_MEAN, LR_STD, RESIDUAL_SCALE, SIGMA_DATA, SIZE_MULTIPLE, build  # noqa: E402
+from core.onnx_model import sha256_of
+from sr10_data import HELD_OUT_ACQUISITIONS
+from sr10_model import COSINE_S, LR_MEAN, LR_STD, RESIDUAL_SCALE, SIGMA_DATA, SIZE_MULTIPLE, build
 
 CKPT = os.path.join(HERE, "checkpoints", "sr10.pt")
 ONNX = os.path.join(ROOT, "models", "sr10.onnx")
@@ -117,7 +117,8 @@ def main() -> None:
         "factor": 4,
         "schedule": {"type": "cosine", "s": COSINE_S,
                      "alpha_bar": "cos^2((t + s)/(1 + s) * pi/2) / cos^2(s/(1 + s) * pi/2)",
-                     "parameterisation": f"x0-prediction, z0 = c_skip(t) z_t + F, c_skip = sqrt(ab) sd^2/(ab sd^2 + 1 - ab), sd = {SIGMA_DATA}",
+                     "parameterisation": "x0-prediction, z0 = c_skip(t) z_t + F, "
+                                         f"c_skip = sqrt(ab) sd^2/(ab sd^2 + 1 - ab), sd = {SIGMA_DATA}",
                      "sampler": "DDIM (core/sampler.py), default 8 steps, eta 0, position-keyed noise"},
         "sampler_defaults": {"steps": 8, "eta": args.eta, "temperature": args.temperature},
         "fast_preset": "single evaluation with z_t = 0, t = 1 (trained explicitly with L1 on 25 % of samples)",

@@ -29,8 +29,8 @@ from scipy.ndimage import fourier_shift
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "training")]
 
-from core.resample import block_average, gaussian_blur  # noqa: E402
-from fusion_data import Scene, load_bigearthnet, load_split  # noqa: E402
+from core.resample import block_average, gaussian_blur
+from fusion_data import Scene, load_bigearthnet, load_split
 
 OUT = ROOT / "training" / "sensor_model.json"
 SIGMAS = np.round(np.arange(0.0, 1.01, 0.05), 3)  # k = sigma / f candidates

