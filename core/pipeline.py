@@ -1,4 +1,4 @@
-"""The tiled super-resolution run: extent -> tiles -> method -> blended, streamed GeoTIFF.
+"""The tiled super-resolution run: extent -> tiles -> method -> streamed GeoTIFF -> COG.
 
 Pure Python (numpy + GDAL + onnxruntime through the methods); the CLI, the QGIS task and the
 Processing algorithm all call :func:`superresolve`.
@@ -21,7 +21,7 @@ from .extent import Extent, snap_inward, snap_outward
 from .methods.base import Method, RunOptions
 from .reader import TileReader
 from .sources import Product
-from .tiling import TileSpec, blend_window, context_margin, plan_tiles
+from .tiling import ALIGN, TileSpec, context_margin, plan_tiles, read_window
 from .writer import OutputGrid, OutputWriter, check_output_path
 
 VERSION = "0.1.0"
@@ -38,11 +38,18 @@ class Plan:
     tiles: list[TileSpec]
     margin: int                 # 10 m pixels of context read around each tile
     overlap: int
+    phase: tuple[int, int]      # (row, col) of the extent's first 10 m pixel on the absolute ALIGN lattice
     notes: list[str] = field(default_factory=list)
 
     @property
     def output_shape(self) -> tuple[int, int]:
         return self.rows * SCALE, self.cols * SCALE
+
+    def read_box(self, spec: TileSpec) -> Extent:
+        """The ground (metres) read for tile ``spec``: its core, the margin, grown to the absolute lattice."""
+        win, e = read_window(spec, self.margin, self.phase), self.extent
+        return Extent(e.xmin + win.col * 10, e.ymax - (win.row + win.rows) * 10,
+                      e.xmin + (win.col + win.cols) * 10, e.ymax - win.row * 10)
 
 
 @dataclass
@@ -90,10 +97,10 @@ def plan_run(product: Product, extent: Extent | None, bands: tuple[str, ...], me
     if extent is not None and (extent.width < 60 or extent.height < 60):
         notes.append("The extent was smaller than one 60 m pixel; it was grown to the 60 m grid.")
     cols, rows = area.pixels(10)
-    tile = max(6, tile - tile % 6)
-    overlap = min(max(0, overlap - overlap % 2), tile // 2)
+    overlap = max(0, overlap)
+    phase = (round((origin[1] - area.ymax) / 10) % ALIGN, round((area.xmin - origin[0]) / 10) % ALIGN)
     return Plan(area, data, rows, cols, plan_tiles(rows, cols, tile), context_margin(method_margin, overlap),
-                overlap, notes)
+                overlap, phase, notes)
 
 
 def superresolve(product: Product, method: Method, output: Path, *, extent: Extent | None = None,
@@ -172,11 +179,9 @@ def guide_shift(reader: TileReader, plan: Plan) -> GuideShift:
 
 def _process_tile(reader: TileReader, method: Method, options: RunOptions, plan: Plan, spec: TileSpec,
                   bands: tuple[str, ...], shift: GuideShift | None = None) -> tuple[int, int, np.ndarray]:
-    """Run the method on one tile with its margin; return the weighted, masked contribution."""
-    m = plan.margin
-    e = plan.extent
-    box = Extent(e.xmin + (spec.col - m) * 10, e.ymax - (spec.row + spec.rows + m) * 10,
-                 e.xmin + (spec.col + spec.cols + m) * 10, e.ymax - (spec.row - m) * 10)
+    """Run the method on one tile's read window; return the output pixel (row, col) of its core and the core
+    (bands, h, w) reflectance, NaN where the input has no data."""
+    box = plan.read_box(spec)
     tile, masks = reader.read(box)
     if shift:
         tile.guide_shift = (shift.dy, shift.dx)
@@ -188,10 +193,9 @@ def _process_tile(reader: TileReader, method: Method, options: RunOptions, plan:
         if mask.any():
             up = int(res / OUTPUT_RESOLUTION)
             result[i][np.repeat(np.repeat(mask, up, 0), up, 1)] = np.nan
-    row, col, weights = blend_window(spec, plan.rows, plan.cols, plan.overlap)
-    r0, c0 = row - (spec.row - m) * SCALE, col - (spec.col - m) * SCALE
-    h, w = weights.shape
-    return row, col, result[:, r0:r0 + h, c0:c0 + w] * weights
+    r0 = round((box.ymax - plan.extent.ymax) / OUTPUT_RESOLUTION) + spec.row * SCALE
+    c0 = round((plan.extent.xmin - box.xmin) / OUTPUT_RESOLUTION) + spec.col * SCALE
+    return spec.row * SCALE, spec.col * SCALE, result[:, r0:r0 + spec.rows * SCALE, c0:c0 + spec.cols * SCALE]
 
 
 def _tags(product: Product, method: Method, options: RunOptions, plan: Plan, dtype: str) -> dict[str, str]:
@@ -204,7 +208,7 @@ def _tags(product: Product, method: Method, options: RunOptions, plan: Plan, dty
         "SR_SEED": str(options.seed),
         "SR_STEPS": str(options.steps),
         "SR_EXTENT": _fmt(plan.extent),
-        "SR_TILE": f"{plan.tiles[0].rows} px, overlap {plan.overlap} px (10 m pixels)",
+        "SR_TILE": f"{plan.tiles[0].rows} px, context {plan.margin} px (10 m pixels), not blended",
     }
     tags.update({f"SR_{k.upper()}": str(v) for k, v in method.describe().items()})
     if plan.notes:
