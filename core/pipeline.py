@@ -126,22 +126,17 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
         writers.append(OutputWriter(uncertainty_path(Path(output)), grid, extra, "float32", overwrite))
     reader = TileReader(product, plan.data, groups_needed(bands))
     try:
-        shift = guide_shift(reader, plan) if getattr(method, "coregisters", False) and 20 in reader.groups else None
-        if shift:
-            plan.notes.append(f"The 20 m bands are offset from the 10 m bands by {shift.describe()}; the guide "
-                              "was moved to match them (each band keeps its own geolocation).")
+        shift = run_guide_shift(reader, plan, getattr(method, "coregisters", False))
         for k, spec in enumerate(plan.tiles):
             if is_cancelled and is_cancelled():
                 raise Cancelled()
-            row, col, data = _process_tile(reader, method, options, plan, spec, bands + extra, shift)
+            row, col, data = process_tile(reader, method, options, plan, spec, bands + extra, shift)
             writers[0].add(row, col, data[: len(bands)])
             if extra:
                 writers[1].add(row, col, data[len(bands):])
             if progress:
                 progress(0.95 * (k + 1) / len(plan.tiles))
-        tags = _tags(product, method, options, plan, dtype)
-        if shift is not None:
-            tags["SR_GUIDE_SHIFT_20M"] = shift.describe()
+        tags = output_tags(product, method.describe(), options, plan, dtype, shift)
         paths = [w.finish(tags, (lambda f: progress(0.95 + 0.05 * f)) if progress else None) for w in writers]
     except BaseException:
         for w in writers:
@@ -158,6 +153,16 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
 def uncertainty_path(output: Path) -> Path:
     """Where the per-pixel standard deviation of the diffusion samples goes: beside the output."""
     return output.with_name(f"{output.stem}_std{output.suffix}")
+
+
+def run_guide_shift(reader: TileReader, plan: Plan, coregisters: bool) -> GuideShift | None:
+    """The run's guide shift when the method co-registers its guide (None otherwise); a non-zero shift is
+    added to the plan's notes."""
+    shift = guide_shift(reader, plan) if coregisters and 20 in reader.groups else None
+    if shift:
+        plan.notes.append(f"The 20 m bands are offset from the 10 m bands by {shift.describe()}; the guide "
+                          "was moved to match them (each band keeps its own geolocation).")
+    return shift
 
 
 #: side of the central window (10 m pixels, a multiple of 6) on which the guide shift is measured
@@ -177,7 +182,7 @@ def guide_shift(reader: TileReader, plan: Plan) -> GuideShift:
     return measure_shift(tile.b10[GROUP_10.index("B08")], tile.b20[GROUP_20.index("B8A")], 2)
 
 
-def _process_tile(reader: TileReader, method: Method, options: RunOptions, plan: Plan, spec: TileSpec,
+def process_tile(reader: TileReader, method: Method, options: RunOptions, plan: Plan, spec: TileSpec,
                   bands: tuple[str, ...], shift: GuideShift | None = None) -> tuple[int, int, np.ndarray]:
     """Run the method on one tile's read window; return the output pixel (row, col) of its core and the core
     (bands, h, w) reflectance, NaN where the input has no data."""
@@ -198,7 +203,10 @@ def _process_tile(reader: TileReader, method: Method, options: RunOptions, plan:
     return spec.row * SCALE, spec.col * SCALE, result[:, r0:r0 + spec.rows * SCALE, c0:c0 + spec.cols * SCALE]
 
 
-def _tags(product: Product, method: Method, options: RunOptions, plan: Plan, dtype: str) -> dict[str, str]:
+def output_tags(product: Product, method_info: dict[str, str], options: RunOptions, plan: Plan,
+                dtype: str, shift: GuideShift | None = None) -> dict[str, str]:
+    """The SR_* metadata of an output; ``method_info`` is the method's describe(), ``shift`` the guide
+    shift of the run (when it was measured)."""
     tags = {
         "SR_SOFTWARE": f"s2-superres {VERSION}",
         "SR_CREATED": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -210,7 +218,9 @@ def _tags(product: Product, method: Method, options: RunOptions, plan: Plan, dty
         "SR_EXTENT": _fmt(plan.extent),
         "SR_TILE": f"{plan.tiles[0].rows} px, context {plan.margin} px (10 m pixels), not blended",
     }
-    tags.update({f"SR_{k.upper()}": str(v) for k, v in method.describe().items()})
+    tags.update({f"SR_{k.upper()}": str(v) for k, v in method_info.items()})
+    if shift is not None:
+        tags["SR_GUIDE_SHIFT_20M"] = shift.describe()
     if plan.notes:
         tags["SR_NOTES"] = " ".join(plan.notes)
     return tags

@@ -129,6 +129,10 @@ class OutputWriter:
         except RuntimeError as exc:
             raise _write_error(self.path, exc) from exc
         self._remove(self._tiled_path)
+        problems = validate_cog(self._temp_path)
+        if problems:
+            raise OutputError(f"The COG written for '{self.path}' does not validate ({'; '.join(problems)}); "
+                              "nothing was written. Please report this with the command you ran.")
         os.replace(self._temp_path, self.path)
         self.finished = True
         return self.path
@@ -162,9 +166,11 @@ def write_cog(source: Path, target: Path, dtype: str, progress=None) -> None:
 
 def validate_cog(path: Path) -> list[str]:
     """Reasons why ``path`` is not a valid Cloud-Optimised GeoTIFF with overviews (empty list = valid): GDAL's
-    validate_cloud_optimized_geotiff when Debian's GDAL ships it, else the layout GDAL reports."""
+    validate_cloud_optimized_geotiff when Debian's GDAL ships it, else the layout GDAL reports. A raster
+    that fits in one block needs no overview."""
     ds = gdal.Open(str(path))
-    errors = [] if ds.GetRasterBand(1).GetOverviewCount() else ["no overviews"]
+    small = max(ds.RasterXSize, ds.RasterYSize) <= BLOCK
+    errors = [] if small or ds.GetRasterBand(1).GetOverviewCount() else ["no overviews"]
     try:
         from osgeo_utils.samples.validate_cloud_optimized_geotiff import validate
     except ImportError:
