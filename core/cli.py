@@ -1,4 +1,4 @@
-"""Command line: ``python -m core info | superresolve | evaluate | demo``.
+"""Command line: ``python -m core info | superresolve | batch | evaluate | demo``.
 
 Bad input ends with exit code 2 and a one-paragraph message on stderr naming the problem and
 the fix (add ``--debug`` for the traceback).
@@ -59,6 +59,23 @@ def _parser() -> argparse.ArgumentParser:
     inputs(sr)
     sr.add_argument("-o", "--output", required=True, type=Path)
     _run_options(sr)
+    bt = sub.add_parser("batch", help="super-resolve many products on a Dask cluster (LocalCluster by default)")
+    bt.add_argument("input", nargs="+", help="products (as for superresolve), or folders of products")
+    bt.add_argument("-o", "--output-dir", required=True, type=Path, help="one <product>_<method>_2.5m.tif each")
+    bt.add_argument("--method", default=None, help="bicubic, hpf, fast or diffusion (default: best available)")
+    bt.add_argument("--extent", help="XMIN,YMIN,XMAX,YMAX[,EPSG:CODE] for every product (default: each whole product)")
+    bt.add_argument("--bands", choices=("all", "10m"), default="all")
+    bt.add_argument("--steps", type=int, default=8, help="diffusion sampling steps")
+    bt.add_argument("--seed", type=int, default=0)
+    bt.add_argument("--tile", type=int, default=288, help="block size in 10 m pixels (the unit of work)")
+    bt.add_argument("--overlap", type=int, default=12, help="extra context in 10 m pixels")
+    bt.add_argument("--dtype", choices=("float32", "uint16"), default="float32")
+    bt.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                    help="gpu: tasks need the worker resource GPU (dask worker --resources GPU=1)")
+    bt.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a LocalCluster)")
+    bt.add_argument("--workers", type=int, default=2, help="worker processes of the LocalCluster")
+    bt.add_argument("--overwrite", action="store_true", help="redo products whose output exists")
+    bt.add_argument("--log", type=Path, help="JSON run log (default: OUTPUT_DIR/batch_log.json)")
     ev = sub.add_parser("evaluate", help="Wald-protocol metrics of a method against bicubic and HPF")
     ev.add_argument("input", help="product (as for superresolve) or an .npz scene")
     ev.add_argument("--method", default=None)
@@ -142,6 +159,22 @@ def cmd_superresolve(args) -> dict:
     return {"product": product, "result": result}
 
 
+def cmd_batch(args) -> int:
+    from .batch import run_batch
+    bands = OUTPUT_BANDS if args.bands == "all" else GROUP_10
+    options = RunOptions(steps=args.steps, seed=args.seed, providers=providers_for(args.device))
+    result = run_batch(args.input, args.output_dir, method=args.method or default_method(), extent=args.extent,
+                       bands=bands, options=options, tile=args.tile, overlap=args.overlap, dtype=args.dtype,
+                       overwrite=args.overwrite, scheduler=args.scheduler, workers=args.workers,
+                       gpu=args.device == "gpu", log_path=args.log)
+    for run in result.products:
+        detail = (f"{run.blocks_computed} blocks computed, {run.blocks_resumed} resumed, {run.seconds:.1f} s"
+                  if run.status == "done" else run.message)
+        print(f"{run.status:7} {run.output}: {detail}")
+    print(f"wrote {result.log} ({len(result.products)} products, {result.workers} workers, {result.seconds:.1f} s)")
+    return 0 if result.ok else 1
+
+
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate, format_table
     from .scene import load_scene
@@ -202,10 +235,11 @@ def _bind_extent(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(_bind_extent(sys.argv[1:] if argv is None else argv))
-    handler = {"info": cmd_info, "superresolve": cmd_superresolve, "evaluate": cmd_evaluate, "demo": cmd_demo}
+    handler = {"info": cmd_info, "superresolve": cmd_superresolve, "batch": cmd_batch, "evaluate": cmd_evaluate,
+               "demo": cmd_demo}
     try:
-        handler[args.command](args)
-        return 0
+        status = handler[args.command](args)
+        return status if isinstance(status, int) else 0
     except UserError as exc:
         if args.debug:
             raise

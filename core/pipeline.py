@@ -1,4 +1,4 @@
-"""The tiled super-resolution run: extent -> tiles -> method -> blended, streamed GeoTIFF.
+"""The tiled super-resolution run: extent -> tiles -> method -> streamed GeoTIFF -> COG.
 
 Pure Python (numpy + GDAL + onnxruntime through the methods); the CLI, the QGIS task and the
 Processing algorithm all call :func:`superresolve`.
@@ -22,7 +22,7 @@ from .methods.base import Method
 from .reader import TileReader
 from .sources import Product
 from .tile import RunOptions
-from .tiling import TileSpec, blend_window, context_margin, plan_tiles
+from .tiling import ALIGN, TileSpec, context_margin, plan_tiles, read_window
 from .writer import OutputGrid, OutputWriter, check_output_path
 
 VERSION = "0.1.0"
@@ -39,11 +39,18 @@ class Plan:
     tiles: list[TileSpec]
     margin: int                 # 10 m pixels of context read around each tile
     overlap: int
+    phase: tuple[int, int]      # (row, col) of the extent's first 10 m pixel on the absolute ALIGN lattice
     notes: list[str] = field(default_factory=list)
 
     @property
     def output_shape(self) -> tuple[int, int]:
         return self.rows * SCALE, self.cols * SCALE
+
+    def read_box(self, spec: TileSpec) -> Extent:
+        """The ground (metres) read for tile ``spec``: its core, the margin, grown to the absolute lattice."""
+        win, e = read_window(spec, self.margin, self.phase), self.extent
+        return Extent(e.xmin + win.col * 10, e.ymax - (win.row + win.rows) * 10,
+                      e.xmin + (win.col + win.cols) * 10, e.ymax - win.row * 10)
 
 
 @dataclass
@@ -91,10 +98,10 @@ def plan_run(product: Product, extent: Extent | None, bands: tuple[str, ...], me
     if extent is not None and (extent.width < 60 or extent.height < 60):
         notes.append("The extent was smaller than one 60 m pixel; it was grown to the 60 m grid.")
     cols, rows = area.pixels(10)
-    tile = max(6, tile - tile % 6)
-    overlap = min(max(0, overlap - overlap % 2), tile // 2)
+    overlap = max(0, overlap)
+    phase = (round((origin[1] - area.ymax) / 10) % ALIGN, round((area.xmin - origin[0]) / 10) % ALIGN)
     return Plan(area, data, rows, cols, plan_tiles(rows, cols, tile), context_margin(method_margin, overlap),
-                overlap, notes)
+                overlap, phase, notes)
 
 
 def superresolve(product: Product, method: Method, output: Path, *, extent: Extent | None = None,
@@ -120,22 +127,17 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
         writers.append(OutputWriter(uncertainty_path(Path(output)), grid, extra, "float32", overwrite))
     reader = TileReader(product, plan.data, groups_needed(bands))
     try:
-        shift = guide_shift(reader, plan) if method.coregisters and 20 in reader.groups else None
-        if shift:
-            plan.notes.append(f"The 20 m bands are offset from the 10 m bands by {shift.describe()}; the guide "
-                              "was moved to match them (each band keeps its own geolocation).")
+        shift = run_guide_shift(reader, plan, method.coregisters)
         for k, spec in enumerate(plan.tiles):
             if is_cancelled and is_cancelled():
                 raise Cancelled()
-            row, col, data = _process_tile(reader, method, options, plan, spec, bands + extra, shift)
+            row, col, data = process_tile(reader, method, options, plan, spec, bands + extra, shift)
             writers[0].add(row, col, data[: len(bands)])
             if extra:
                 writers[1].add(row, col, data[len(bands):])
             if progress:
                 progress(0.95 * (k + 1) / len(plan.tiles))
-        tags = _tags(product, method, options, plan, dtype)
-        if shift is not None:
-            tags["SR_GUIDE_SHIFT_20M"] = shift.describe()
+        tags = output_tags(product, method.describe(options), options, plan, dtype, shift)
         paths = [w.finish(tags, (lambda f: progress(0.95 + 0.05 * f)) if progress else None) for w in writers]
     except BaseException:
         for w in writers:
@@ -152,6 +154,16 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
 def uncertainty_path(output: Path) -> Path:
     """Where the per-pixel standard deviation of the diffusion samples goes: beside the output."""
     return output.with_name(f"{output.stem}_std{output.suffix}")
+
+
+def run_guide_shift(reader: TileReader, plan: Plan, coregisters: bool) -> GuideShift | None:
+    """The run's guide shift when the method co-registers its guide (None otherwise); a non-zero shift is
+    added to the plan's notes."""
+    shift = guide_shift(reader, plan) if coregisters and 20 in reader.groups else None
+    if shift:
+        plan.notes.append(f"The 20 m bands are offset from the 10 m bands by {shift.describe()}; the guide "
+                          "was moved to match them (each band keeps its own geolocation).")
+    return shift
 
 
 #: side of the central window (10 m pixels, a multiple of 6) on which the guide shift is measured
@@ -171,13 +183,11 @@ def guide_shift(reader: TileReader, plan: Plan) -> GuideShift:
     return measure_shift(tile.b10[GROUP_10.index("B08")], tile.b20[GROUP_20.index("B8A")], 2)
 
 
-def _process_tile(reader: TileReader, method: Method, options: RunOptions, plan: Plan, spec: TileSpec,
+def process_tile(reader: TileReader, method: Method, options: RunOptions, plan: Plan, spec: TileSpec,
                   bands: tuple[str, ...], shift: GuideShift | None = None) -> tuple[int, int, np.ndarray]:
-    """Run the method on one tile with its margin; return the weighted, masked contribution."""
-    m = plan.margin
-    e = plan.extent
-    box = Extent(e.xmin + (spec.col - m) * 10, e.ymax - (spec.row + spec.rows + m) * 10,
-                 e.xmin + (spec.col + spec.cols + m) * 10, e.ymax - (spec.row - m) * 10)
+    """Run the method on one tile's read window; return the output pixel (row, col) of its core and the core
+    (bands, h, w) reflectance, NaN where the input has no data."""
+    box = plan.read_box(spec)
     tile, masks = reader.read(box)
     if shift:
         tile.guide_shift = (shift.dy, shift.dx)
@@ -189,13 +199,15 @@ def _process_tile(reader: TileReader, method: Method, options: RunOptions, plan:
         if mask.any():
             up = int(res / OUTPUT_RESOLUTION)
             result[i][np.repeat(np.repeat(mask, up, 0), up, 1)] = np.nan
-    row, col, weights = blend_window(spec, plan.rows, plan.cols, plan.overlap)
-    r0, c0 = row - (spec.row - m) * SCALE, col - (spec.col - m) * SCALE
-    h, w = weights.shape
-    return row, col, result[:, r0:r0 + h, c0:c0 + w] * weights
+    r0 = round((box.ymax - plan.extent.ymax) / OUTPUT_RESOLUTION) + spec.row * SCALE
+    c0 = round((plan.extent.xmin - box.xmin) / OUTPUT_RESOLUTION) + spec.col * SCALE
+    return spec.row * SCALE, spec.col * SCALE, result[:, r0:r0 + spec.rows * SCALE, c0:c0 + spec.cols * SCALE]
 
 
-def _tags(product: Product, method: Method, options: RunOptions, plan: Plan, dtype: str) -> dict[str, str]:
+def output_tags(product: Product, method_info: dict[str, str], options: RunOptions, plan: Plan,
+                dtype: str, shift: GuideShift | None = None) -> dict[str, str]:
+    """The SR_* metadata of an output; ``method_info`` is the method's describe(), ``shift`` the guide
+    shift of the run (when it was measured)."""
     tags = {
         "SR_SOFTWARE": f"s2-superres {VERSION}",
         "SR_CREATED": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -205,9 +217,11 @@ def _tags(product: Product, method: Method, options: RunOptions, plan: Plan, dty
         "SR_SEED": str(options.seed),
         "SR_STEPS": str(options.steps),
         "SR_EXTENT": _fmt(plan.extent),
-        "SR_TILE": f"{plan.tiles[0].rows} px, overlap {plan.overlap} px (10 m pixels)",
+        "SR_TILE": f"{plan.tiles[0].rows} px, context {plan.margin} px (10 m pixels), not blended",
     }
-    tags.update({f"SR_{k.upper()}": str(v) for k, v in method.describe(options).items()})
+    tags.update({f"SR_{k.upper()}": str(v) for k, v in method_info.items()})
+    if shift is not None:
+        tags["SR_GUIDE_SHIFT_20M"] = shift.describe()
     if plan.notes:
         tags["SR_NOTES"] = " ".join(plan.notes)
     return tags
