@@ -37,7 +37,7 @@ import numpy as np
 from osgeo import gdal
 
 from .bands import OUTPUT_BANDS, SCALE
-from .coregister import GuideShift
+from .coregister import GuideShifts
 from .errors import ExtentError, InputError, UserError
 from .extent import parse_extent, to_raster_crs
 from .tile import RunOptions
@@ -63,7 +63,7 @@ class BlockJob:
     method: str
     bands: tuple[str, ...]
     options: RunOptions
-    shift: GuideShift | None
+    shift: GuideShifts | None
     work_dir: str
 
     def block_path(self, spec: TileSpec) -> Path:
@@ -363,7 +363,7 @@ def _plan_product(run: ProductRun, method: str, extent: str | None, bands: tuple
 
 
 def _fingerprint(product: Product, plan: Plan, method: str, bands: tuple[str, ...], options: RunOptions,
-                 shift: GuideShift | None) -> dict[str, Any]:
+                 shift: GuideShifts | None) -> dict[str, Any]:
     """Everything a block's pixels depend on: blocks of another fingerprint are not reused."""
     models = {c: read_card(MODELS_DIR / f"{c}.json")["sha256"] for c in MODEL_CARDS.get(method, ())}
     return {"software": VERSION, "source": product.source, "offset": product.offset, "method": method,
