@@ -1,5 +1,8 @@
 """Read one tile of a product as reflectance on the three native grids.
 
+Reflectance = (DN + offset) / quantification (``Product.reflectance``); DN 0, the band's nodata value,
+NaN and +-inf are nodata (NaN). Negative reflectance is kept.
+
 A tile is read with a margin of real neighbouring pixels; where the margin leaves the area in
 which every band has data, it is filled by mirror reflection, on every grid alike, so tiles at
 the border are treated exactly as the whole image would be.
@@ -14,8 +17,6 @@ from .errors import InputError
 from .extent import Extent
 from .methods.base import Tile
 from .sources import Product
-
-gdal.UseExceptions()
 
 
 class TileReader:
@@ -69,7 +70,7 @@ class TileReader:
         nodata = rb.GetNoDataValue()
         if nodata is not None:
             invalid |= dn == nodata
-        refl = (dn + np.float32(self.product.offset)) / np.float32(10000.0)
+        refl = self.product.reflectance(band, dn)
         refl[invalid] = np.nan
         return refl
 

@@ -13,7 +13,7 @@ from ..core.errors import Cancelled, UserError
 from ..core.extent import Extent
 from ..core.methods.base import RunOptions
 from ..core.methods.registry import PRESETS
-from ..ui.deps import default_preset, preset_availability
+from ..core.runtime import default_preset, preset_availability
 from ..ui.layers import BAND_CHOICES, layer_path
 
 BAND_SETS = tuple(BAND_CHOICES.items())

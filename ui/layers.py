@@ -10,12 +10,9 @@ from dataclasses import dataclass
 from osgeo import gdal
 from qgis.core import QgsMapLayer, QgsProject, QgsProviderRegistry, QgsRasterLayer
 
-from ..core.bands import GROUP_10, OUTPUT_BANDS, normalise_band_id
-
-#: what a run can produce, as offered in the dock and the Processing algorithm
-BAND_CHOICES = {"All 12 bands": OUTPUT_BANDS, "Four 10 m bands (B02, B03, B04, B08)": GROUP_10}
-
-gdal.UseExceptions()
+from ..core.bands import normalise_band_id
+from ..core.gdal_env import gdal_scope
+from ..core.runtime import BAND_CHOICES  # noqa: F401 - re-exported for the dock
 
 
 @dataclass(frozen=True)
@@ -27,20 +24,25 @@ class BandRef:
 
 
 def layer_path(layer: QgsMapLayer | None) -> str | None:
-    """The file behind a GDAL raster layer, or None for other layers (WMS, memory, ...)."""
+    """What GDAL opens for a GDAL raster layer, or None for other layers (WMS, memory, ...): a file path,
+    a ``/vsizip/`` path inside a zip, or a SENTINEL2 subdataset URI (``SENTINEL2_L2A:<MTD file>:10m:EPSG_32633``)."""
     if not isinstance(layer, QgsRasterLayer) or layer.providerType() != "gdal":
         return None
-    path = QgsProviderRegistry.instance().decodeUri("gdal", layer.source()).get("path")
-    return path or None
+    parts = QgsProviderRegistry.instance().decodeUri("gdal", layer.source())
+    path = parts.get("path")
+    if not path:
+        return None
+    return f"{parts.get('vsiPrefix') or ''}{path}{parts.get('vsiSuffix') or ''}"
 
 
 def band_descriptions(path: str) -> list[str]:
     """GDAL band descriptions of ``path`` (empty strings where unset)."""
-    try:
-        ds = gdal.Open(path)
-    except RuntimeError:
-        return []
-    return [ds.GetRasterBand(i).GetDescription() or "" for i in range(1, ds.RasterCount + 1)]
+    with gdal_scope():
+        try:
+            ds = gdal.Open(path)
+        except RuntimeError:
+            return []
+        return [ds.GetRasterBand(i).GetDescription() or "" for i in range(1, ds.RasterCount + 1)]
 
 
 def layer_band_ids(layer: QgsRasterLayer) -> list[str | None]:
