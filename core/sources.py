@@ -142,7 +142,7 @@ def open_product(inputs: str | os.PathLike | list, band_map: dict[str, tuple[str
                          "id (e.g. '_B04.tif'), or band descriptions must name the bands; otherwise give "
                          "an explicit band mapping.")
     product = Product(source=found.source, bands=bands, notes=list(found.notes))
-    _apply(product, found.radiometry or _radiometry(product, found.metadata))
+    _apply(product, found.radiometry or _radiometry(product, found.metadata), warn=offset is None)
     if offset is not None:
         product.set_offset(offset)
     check_same_product(product)
@@ -171,11 +171,13 @@ def _radiometry(product: Product, metadata: str | None) -> Radiometry:
     return detect([s.path for s in product.bands.values()], metadata, _tags(first.path, first.index))
 
 
-def _apply(product: Product, found: Radiometry) -> None:
+def _apply(product: Product, found: Radiometry, warn: bool) -> None:
+    """Copy the detected radiometry into ``product``; ``warn``: also its notes (not when the user set the offset)."""
     product.offset, product.offset_origin, product.quantification = found.offset, found.origin, found.quantification
     product.band_offsets, product.offset_known = dict(found.band_offsets), found.known
     product.level, product.baseline = found.level or product.level, found.baseline
-    product.notes.extend(found.notes)
+    if warn:
+        product.notes.extend(found.notes)
 
 
 def _tags(path: str, index: int) -> dict[str, str]:
