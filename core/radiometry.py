@@ -28,6 +28,7 @@ QUANTIFICATION = 10000.0
 #: the offset of products processed with baseline 04.00 and later, DN
 OFFSET_FROM_0400 = -1000.0
 BASELINE_WITH_OFFSET = (4, 0)
+FIRST_DAY_OF_0400 = (2022, 1, 25)   # products processed from this day on carry the offset
 _BASELINE_IN_NAME = re.compile(r"_N(\d{2})(\d{2})_")
 _LEVEL_IN_NAME = re.compile(r"MSI(L1C|L2A)")
 #: tags that say the offset is already in the values (harmonised exports); value 'true'/'yes'/'1'
@@ -134,14 +135,26 @@ def detect(paths: list[str], metadata_path: str | None, tags: dict[str, str]) ->
         found = named if named is not None and named.known else None
     if found is None:
         found = Radiometry(level=named.level if named else None, origin="processing baseline unknown: offset 0 assumed")
+        dated = _date_after_0400(paths)
         found.notes.append(
             "The processing baseline of this product is unknown (no MTD_MSIL1C.xml/MTD_MSIL2A.xml above the band "
             "files, no tags, no _Nxxxx_ in the names), so no offset is applied. Products processed since "
             "January 2022 (baseline 04.00+) need an offset of -1000 DN: set it (--offset -1000 on the command "
-            "line, the offset override in the dock or in Processing) if that is the case.")
+            "line, the offset override in the dock or in Processing) if that is the case."
+            + (f" The name says {dated}, after baseline 04.00 came into use (2022-01-25): unless the DN were "
+               "harmonised, the offset is very likely -1000." if dated else ""))
     elif named is not None and found.level is None:
         found.level = named.level
     return found
+
+
+def _date_after_0400(paths: list[str]) -> str | None:
+    """An acquisition date (YYYY-MM-DD) on or after 2022-01-25 written in a file name, or None."""
+    for p in paths:
+        for y, m, d in re.findall(r"(?<!\d)(20\d{2})(\d{2})(\d{2})(?!\d{3})", os.path.basename(p)):
+            if (int(y), int(m), int(d)) >= FIRST_DAY_OF_0400 and 1 <= int(m) <= 12 and 1 <= int(d) <= 31:
+                return f"{y}-{m}-{d}"
+    return None
 
 
 def is_float_reflectance(path: str, index: int) -> bool:

