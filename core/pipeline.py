@@ -18,11 +18,12 @@ from .coregister import GuideShift, measure_shift
 from .errors import Cancelled, ExtentError, InputError
 from .estimate import available_memory, check_resources, estimate
 from .extent import Extent, snap_inward, snap_outward
+from .gdal_env import gdal_scope
 from .methods.base import Method, RunOptions
 from .reader import TileReader
 from .sources import Product
 from .tiling import TileSpec, blend_window, context_margin, plan_tiles
-from .writer import OutputGrid, OutputWriter, check_output_path
+from .writer import CACHE_BYTES, OutputGrid, OutputWriter, check_output_path
 
 VERSION = "0.1.0"
 
@@ -96,6 +97,7 @@ def plan_run(product: Product, extent: Extent | None, bands: tuple[str, ...], me
                 overlap, notes)
 
 
+@gdal_scope(cache_max=CACHE_BYTES)
 def superresolve(product: Product, method: Method, output: Path, *, extent: Extent | None = None,
                  bands: tuple[str, ...] = OUTPUT_BANDS, options: RunOptions | None = None, tile: int = 288,
                  overlap: int = 12, dtype: str = "float32", overwrite: bool = False,

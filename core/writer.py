@@ -18,9 +18,8 @@ from osgeo import gdal
 from .bands import OUTPUT_RESOLUTION
 from .errors import OutputError
 
-gdal.UseExceptions()
 BLOCK = 512
-CACHE_BYTES = 64 * 2**20
+CACHE_BYTES = 64 * 2**20   # GDAL block cache during a run (core.pipeline enters gdal_scope with it)
 
 
 @dataclass(frozen=True)
@@ -65,8 +64,6 @@ class OutputWriter:
         token = uuid.uuid4().hex[:8]
         self._scratch_path = path.with_name(f".{path.stem}.{token}.scratch.tif")
         self._temp_path = path.with_name(f".{path.stem}.{token}.tmp.tif")
-        if gdal.GetCacheMax() > CACHE_BYTES:
-            gdal.SetCacheMax(CACHE_BYTES)
         self._scratch = _create(self._scratch_path, grid, len(bands), gdal.GDT_Float32,
                                 ["TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "SPARSE_OK=TRUE",
                                  "BIGTIFF=IF_SAFER"])

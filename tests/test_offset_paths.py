@@ -88,3 +88,16 @@ def test_every_path_gives_the_same_reflectance(safe, provider, qgis_iface, tmp_p
     dn = _dn(band_file(safe, "B04"), EXTENT, 10)
     assert abs(float(back.mean()) - float((dn - 1000).mean() / 10000)) < 1e-3
     assert np.median(np.abs(back - (dn - 1000) / 10000)) < 0.01
+
+
+def test_task_offset_override_wins(safe, qgis_iface, tmp_path):
+    """The dock's override travels in the RunRequest and replaces the detected offset."""
+    band_map = {b: (str(band_file(safe, b)), 1) for b in ("B02", "B03", "B04", "B08")}
+    task = SuperResolutionTask(RunRequest(band_map=band_map, output=tmp_path / "o.tif", preset="bicubic",
+                                          extent=EXTENT, bands=("B02", "B03", "B04", "B08"), offset=0), qgis_iface)
+    QgsApplication.taskManager().addTask(task)
+    wait_for(task)
+    clear_project()
+    assert task.error is None, task.details
+    assert task.offset == 0
+    assert gdal.Open(str(tmp_path / "o.tif")).GetMetadataItem("SR_SOURCE_OFFSET_DN") == "0 (set by the user)"
