@@ -120,7 +120,7 @@ def from_names(paths: list[str]) -> Radiometry | None:
     baseline = f"{found.group(1)}.{found.group(2)}"
     out = Radiometry(level=level, baseline=baseline, known=True,
                      origin=f"processing baseline N{found.group(1)}{found.group(2)} in the name")
-    if baseline_tuple(baseline) >= BASELINE_WITH_OFFSET:
+    if (int(found.group(1)), int(found.group(2))) >= BASELINE_WITH_OFFSET:
         out.offset = OFFSET_FROM_0400
     return out
 

