@@ -74,6 +74,8 @@ def from_metadata(meta: ProductMetadata) -> Radiometry:
     if version is None:
         out.known = False
         out.origin = f"{name} states no processing baseline and no offset: 0 assumed"
+        out.notes.append(f"{meta.path} states neither a processing baseline nor RADIO_ADD_OFFSET/BOA_ADD_OFFSET, so "
+                         "no offset is applied. If the product was processed after January 2022, set -1000.")
     elif version >= BASELINE_WITH_OFFSET:
         out.offset, out.origin = OFFSET_FROM_0400, f"processing baseline {meta.baseline} in {name}"
     else:

