@@ -194,10 +194,13 @@ def test_fast_beats_bicubic_heldout(heldout_hr):
 
 
 def test_describe_and_std(diffusion, heldout_hr):
-    opts = RunOptions(steps=2, seed=1, samples=2)
-    mean, std = diffusion.superresolve_10m_with_std(heldout_hr[:, :24, :24], 0, 0, opts)
-    assert mean.shape == std.shape == (4, 96, 96)
+    opts = RunOptions(steps=2, seed=1, samples=3)
+    first, std = diffusion.superresolve_10m_with_std(heldout_hr[:, :24, :24], 0, 0, opts)
+    assert first.shape == std.shape == (4, 96, 96)
     assert std.mean() > 0
+    # asking for uncertainty never changes the image: the result is the one-sample result of the same seed
+    single = diffusion.superresolve_10m(heldout_hr[:, :24, :24], 0, 0, RunOptions(steps=2, seed=1))
+    np.testing.assert_array_equal(first, single)
     d = diffusion.describe(opts)
     assert d["steps"] == "2" and d["seed"] == "1" and d["model"] == "sr10"
     assert diffusion.margin % 6 == 0 and FastSR10(CARD).margin % 6 == 0
