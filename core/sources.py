@@ -253,6 +253,9 @@ def _detect(paths: list[str]) -> _Found:
         if _is_safe(p):
             return _from_safe(p)
         if os.path.isdir(p):
+            img_data = p if os.path.basename(os.path.normpath(p)) == "IMG_DATA" else os.path.join(p, "IMG_DATA")
+            if os.path.isdir(img_data):   # a granule of a SAFE product, or its IMG_DATA folder
+                return _Found(_native_bands([f for f in _walk(img_data) if f.lower().endswith(".jp2")]), p)
             files = sorted(os.path.join(p, f) for f in os.listdir(p) if f.lower().endswith(RASTER_SUFFIXES))
             return _Found(_from_files(files), p)
     located: dict[str, tuple[str, int]] = {}
@@ -337,18 +340,25 @@ def _from_safe(path: str) -> _Found:
         raise InputError(f"'{path}' holds {len(folders)} granules (old multi-tile format): {listing}. They are "
                          "different tiles, so one has to be chosen: give the IMG_DATA folder (or the band files) of "
                          "the granule that covers your area, e.g. '" + folders[0] + "/IMG_DATA'.")
-    located: dict[str, tuple[str, int]] = {}
-    for f in images:
-        name = os.path.basename(f)
-        band = normalise_band_id(re.sub(r"_\d+m$", "", os.path.splitext(name)[0]))
-        res = re.search(r"_(\d+)m\.jp2$", name)
-        if band is None or (res and int(res.group(1)) != RESOLUTION[band]):
-            continue  # L2A: keep each band at its native resolution only
-        located.setdefault(band, (f, 1))
+    located = _native_bands(images)
     if meta.level is None and "SAF" in os.path.basename(mtd[0]).upper():
         raise InputError(f"'{mtd[0]}' is a pre-2017 product metadata file whose level cannot be read. Give the "
                          "IMG_DATA band files of the granule and set the offset (0 before 2022).")
     return _Found(located, path, mtd[0])
+
+
+def _native_bands(images: list[str]) -> dict[str, tuple[str, int]]:
+    """{band: (JP2 path, 1)} of the IMG_DATA rasters of one granule; L2A bands at their native resolution only
+    (``R20m/…_B02_20m.jp2`` is a resampled copy of the 10 m band)."""
+    located: dict[str, tuple[str, int]] = {}
+    for f in sorted(images):
+        name = os.path.basename(f)
+        band = normalise_band_id(re.sub(r"_\d+m$", "", os.path.splitext(name)[0]))
+        res = re.search(r"_(\d+)m\.jp2$", name)
+        if band is None or (res and int(res.group(1)) != RESOLUTION[band]):
+            continue
+        located.setdefault(band, (f, 1))
+    return located
 
 
 def _walk(root: str) -> list[str]:

@@ -178,6 +178,7 @@ def test_multi_granule_product_is_refused_with_the_granules_listed(safe, tmp_pat
     assert first.name in str(err.value) and second.name in str(err.value) and "IMG_DATA" in str(err.value)
     one = open_product(first / "IMG_DATA")          # the granule the user picks: metadata found above it
     assert one.offset == -1000 and "RADIO_ADD_OFFSET" in one.offset_origin
+    assert sorted(open_product(second).bands) == sorted(one.bands)      # the granule folder itself works too
 
 
 def test_pre_2017_safl1c_metadata_name_is_read(safe, tmp_path):
