@@ -6,6 +6,9 @@ lowers ``gdal.SetCacheMax`` for good changes what all the others see. core's pub
 instead: exceptions on (core relies on them) and, optionally, a smaller block cache; both are put back
 when the outermost scope ends, also when several runs overlap in different threads.
 
+The settings are process-wide (GDAL keeps one exceptions flag and one cache size): while a run is in
+progress in a background task, other code in the same QGIS sees them too; between runs nothing is changed.
+
 GDAL's own ``gdal.ExceptionMgr`` (GDAL >= 3.7) is not used because it restores on every exit, so two
 overlapping runs in two threads would switch exceptions off under each other; this scope counts the
 runs that are inside it and restores when the last one leaves.
