@@ -38,6 +38,7 @@ from osgeo import gdal
 
 from .bands import OUTPUT_BANDS, SCALE
 from .coregister import GuideShifts
+from .gdal_env import gdal_scope
 from .errors import ExtentError, InputError, UserError
 from .extent import parse_extent, to_raster_crs
 from .tile import RunOptions
@@ -49,7 +50,6 @@ from .sources import Product, open_product
 from .tiling import TileSpec
 from .writer import OutputGrid, OutputWriter, check_output_path
 
-gdal.UseExceptions()
 GPU = "GPU"   # the worker resource GPU tasks ask for
 BLOCK_OPTIONS = ["COMPRESS=DEFLATE", "ZLEVEL=1", "PREDICTOR=3", "TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256"]
 
@@ -128,12 +128,14 @@ def _worker_reader(job: BlockJob) -> TileReader:
         return _READERS[key]
 
 
+@gdal_scope()
 def method_facts(name: str, bands: tuple[str, ...], providers: tuple[str, ...], options: RunOptions) -> dict[str, Any]:
     """What the client needs to know of a method without loading its models itself (runs on a worker)."""
     method = worker_method(name, bands, providers)
     return {"describe": method.describe(options), "coregisters": method.coregisters}
 
 
+@gdal_scope()
 def compute_block(job: BlockJob, spec: TileSpec) -> dict[str, Any]:
     """Compute one block and store it in the work folder (atomically); returns its record for the log."""
     start = time.perf_counter()
@@ -227,6 +229,7 @@ def _preload_source() -> str:
             "    spec.loader.exec_module(module)\n")
 
 
+@gdal_scope()
 def run_batch(inputs: list[str | os.PathLike], output_dir: Path, *, method: str = "fast",
               extent: str | None = None, bands: tuple[str, ...] = OUTPUT_BANDS, options: RunOptions | None = None,
               tile: int = 288, overlap: int = 12, dtype: str = "float32", overwrite: bool = False,
@@ -288,7 +291,8 @@ def _check_available(method: str) -> None:
 
 def _prepare(products: list[str], output_dir: Path, method: str, extent: str | None,
              overwrite: bool) -> list[ProductRun]:
-    runs, names = [], set()
+    runs: list[ProductRun] = []
+    names: set[str] = set()
     for source in products:
         name = output_name(source, method)
         if name in names:

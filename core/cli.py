@@ -14,7 +14,9 @@ from pathlib import Path
 from .bands import GROUP_10, OUTPUT_BANDS, RESOLUTION
 from .errors import Cancelled, UserError
 from .extent import parse_extent, to_raster_crs
+from .gdal_env import gdal_scope
 from .methods.registry import availability, create_method, default_method
+from .runtime import providers_for
 from .sources import open_product
 from .tile import RunOptions
 
@@ -39,18 +41,14 @@ class ProgressBar:
         sys.stderr.write(("\n" if self.tty else "") + f"{self.label}: done in {seconds:.1f} s\n")
 
 
-def providers_for(device: str) -> list[str]:
-    """onnxruntime execution providers for --device auto|cpu|gpu (CPU is always the fallback)."""
-    return {"cpu": ["CPUExecutionProvider"]}.get(device, ["CUDAExecutionProvider", "CPUExecutionProvider"])
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core", description="Super-resolve Sentinel-2 to 2.5 m.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True)
 
     def inputs(sp):
-        sp.add_argument("input", nargs="+", help="folder of band files, band files, multi-band GeoTIFF or .SAFE")
+        sp.add_argument("input", nargs="+", help="folder of band files, band files, multi-band raster, .SAFE folder or "
+                        "zip, SENTINEL2 subdatasets (SENTINEL2_L2A:...:10m:EPSG_...), or a STAC item (file or URL)")
         sp.add_argument("--offset", type=float, help="DN offset to add before /10000 (default: from the product)")
 
     info = sub.add_parser("info", help="list detected bands, grids, CRS, level, offset and methods")
@@ -112,10 +110,23 @@ def _run_options(sp) -> None:
     sp.add_argument("--preview", type=Path, help="also write a side-by-side PNG here")
 
 
-def cmd_info(args) -> int:
+def _open(args):
+    """The product named on the command line; its notes (e.g. an unknown baseline) go to stderr."""
     product = open_product(args.input if len(args.input) > 1 else args.input[0], offset=args.offset)
+    for note in product.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return product
+
+
+def cmd_info(args) -> int:
+    product = _open(args)
+    per_band = (" per band: " + ", ".join(f"{b} {v:g}" for b, v in sorted(product.band_offsets.items()))
+                if product.band_offsets else "")
     print(f"source: {product.source}\nlevel: {product.level or 'unknown'}\n"
-          f"offset: {product.offset:g} DN ({product.offset_origin})\nlattice origin: {product.lattice_origin()}")
+          f"processing baseline: {product.baseline or 'unknown'}\n"
+          f"offset: {product.offset:g} DN ({product.offset_origin}){per_band}\n"
+          f"quantification: {product.quantification:g} DN per unit reflectance\n"
+          f"lattice origin: {product.lattice_origin()}")
     from osgeo import osr
     srs = osr.SpatialReference(wkt=product.crs_wkt)
     print(f"crs: {srs.GetAuthorityName(None) or ''}:{srs.GetAuthorityCode(None) or ''} {srs.GetName()}")
@@ -131,7 +142,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_superresolve(args) -> dict:
-    product = open_product(args.input if len(args.input) > 1 else args.input[0], offset=args.offset)
+    product = _open(args)
     extent = None
     if args.extent:
         box, crs = parse_extent(args.extent)
@@ -238,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"info": cmd_info, "superresolve": cmd_superresolve, "batch": cmd_batch, "evaluate": cmd_evaluate,
                "demo": cmd_demo}
     try:
-        status = handler[args.command](args)
+        with gdal_scope():
+            status = handler[args.command](args)
         return status if isinstance(status, int) else 0
     except UserError as exc:
         if args.debug:

@@ -18,12 +18,13 @@ from .coregister import GuideShifts, measure_shift, measure_shift_60
 from .errors import Cancelled, ExtentError, InputError
 from .estimate import available_memory, check_resources, estimate
 from .extent import Extent, snap_inward, snap_outward
+from .gdal_env import gdal_scope
 from .methods.base import Method
 from .reader import TileReader
 from .sources import Product
 from .tile import RunOptions
 from .tiling import ALIGN, TileSpec, context_margin, plan_tiles, read_window
-from .writer import OutputGrid, OutputWriter, check_output_path
+from .writer import CACHE_BYTES, OutputGrid, OutputWriter, check_output_path
 
 VERSION = "0.1.0"
 
@@ -104,6 +105,7 @@ def plan_run(product: Product, extent: Extent | None, bands: tuple[str, ...], me
                 overlap, phase, notes)
 
 
+@gdal_scope(cache_max=CACHE_BYTES)
 def superresolve(product: Product, method: Method, output: Path, *, extent: Extent | None = None,
                  bands: tuple[str, ...] = OUTPUT_BANDS, options: RunOptions | None = None, tile: int = 288,
                  overlap: int = 12, dtype: str = "float32", overwrite: bool = False,

@@ -21,8 +21,7 @@ from .bands import OUTPUT_RESOLUTION
 from .errors import OutputError
 from .tiling import BLOCK
 
-gdal.UseExceptions()
-CACHE_BYTES = 64 * 2**20
+CACHE_BYTES = 64 * 2**20   # GDAL block cache during a run (core.pipeline enters gdal_scope with it)
 OVERVIEW_RESAMPLING = "AVERAGE"
 
 
@@ -70,8 +69,6 @@ class OutputWriter:
         self._temp_path = path.with_name(f".{path.stem}.{token}.tmp.tif")
         # incomplete blocks: (values, which pixels were written)
         self._pending: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-        if gdal.GetCacheMax() > CACHE_BYTES:
-            gdal.SetCacheMax(CACHE_BYTES)
         options = ["TILED=YES", f"BLOCKXSIZE={BLOCK}", f"BLOCKYSIZE={BLOCK}", "COMPRESS=DEFLATE", "ZLEVEL=1",
                    f"PREDICTOR={3 if dtype == 'float32' else 2}", "BIGTIFF=IF_SAFER", "INTERLEAVE=BAND"]
         self._tiled = _create(self._tiled_path, grid, len(bands), _gdal_type(dtype), options)
