@@ -66,8 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--extent", help="XMIN,YMIN,XMAX,YMAX[,EPSG:CODE]")
     ev.add_argument("--steps", type=int, default=8)
     ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--consistency", action="store_true",
-                    help="also run at full scale and compare the output, degraded to each band's grid, with the input")
+    ev.add_argument("--degradations", default="fitted,sharper,blurrier",
+                    help="comma-separated degradations of the reduced-scale test (core.degrade.EVAL_K)")
+    ev.add_argument("--full-scale", action="store_true",
+                    help="also run on the real input and report lattice energy, high-frequency energy, edge "
+                         "overshoot and consistency beside bicubic")
     ev.add_argument("--json", type=Path, help="also write the metrics here")
     demo = sub.add_parser("demo", help="super-resolve part of the bundled sample and write a comparison picture")
     demo.add_argument("--output-dir", type=Path, default=Path("out"))
@@ -149,7 +152,13 @@ def cmd_evaluate(args) -> int:
     name = args.method or default_method()
     create_method(name)  # fail early with a clear message
     scene = load_scene(args.input, extent)
-    result = evaluate(scene, name, args.factor, RunOptions(steps=args.steps, seed=args.seed), args.consistency)
+    degradations = tuple(d.strip() for d in args.degradations.split(",") if d.strip())
+    from .degrade import EVAL_K
+    unknown = [d for d in degradations if d not in EVAL_K]
+    if unknown:
+        raise UserError(f"Unknown degradation(s) {', '.join(unknown)}; choose from {', '.join(EVAL_K)}.")
+    result = evaluate(scene, name, args.factor, RunOptions(steps=args.steps, seed=args.seed), degradations,
+                      args.full_scale)
     result["input"] = str(args.input)
     print(format_table(result))
     if args.json:

@@ -5,17 +5,20 @@ Three implementations of core.methods.base.SR10Stage,
 
 * ``DiffusionSR10``: the conditional diffusion model models/sr10.onnx sampled with DDIM
   (``options.steps``, default 8; ``eta``; position-keyed noise from ``options.seed`` so tiles agree),
-  ``options.samples`` > 1 averages several samples and ``superresolve_10m_with_std`` also returns the
-  per-pixel standard deviation (an uncertainty layer).
+  ``superresolve_10m_with_std`` draws ``options.samples`` samples and returns the first (the same
+  result as a one-sample run with that seed: asking for uncertainty never changes the image) with the
+  per-pixel standard deviation over all of them (the sampler's spread, an uncertainty layer).
 * ``FastSR10``: the same network evaluated once with z_t = 0, t = 1 (deterministic regression).
 * ``BicubicSR10``: Keys bicubic (core.resample.upsample_bicubic), the reference.
 
 ``b10`` is reflectance (float32, nodata filled). With ``options.consistency`` (default) the network
 results are back-projected so that core.degrade.wald_degrade(result, 4) reproduces ``b10``
-(core.consistency.project). Results are clipped at 0 reflectance.
+(core.consistency.project). Results are not clipped: a negative reflectance, which the product offset
+exists to preserve, stays negative in every band.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,7 @@ from ..sampler import ddim_residual, fast_residual, residual_to_reflectance
 from ..tile import RunOptions
 
 DEFAULT_CARD = MODELS_DIR / "sr10.json"
-CONSISTENCY_ITERATIONS = 3
+CONSISTENCY_ITERATIONS = 4
 
 
 class _SR10Model:
@@ -100,7 +103,7 @@ class _NetworkSR10:
         x = x[:, : h * SCALE, : w * SCALE]
         if options.consistency and self.consistency_iterations > 0:
             x = project(x, b10, self.consistency_iterations)
-        return np.maximum(x, 0.0).astype(np.float32, copy=False)
+        return x.astype(np.float32, copy=False)
 
     def describe(self, options: RunOptions) -> dict[str, str]:
         """Model name, version, checksum, steps, seed and consistency of a run with ``options``."""
@@ -157,16 +160,14 @@ class DiffusionSR10(_NetworkSR10):
         return outs
 
     def superresolve_10m(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions) -> np.ndarray:
-        """(4, h, w) reflectance -> (4, 4h, 4w); the mean when options.samples > 1."""
-        outs = self._samples(b10, out_row, out_col, options)
-        return outs[0] if len(outs) == 1 else np.mean(outs, axis=0).astype(np.float32)
+        """(4, h, w) reflectance -> (4, 4h, 4w): one sample (sample 0 of ``options.seed``)."""
+        return self._samples(b10, out_row, out_col, replace(options, samples=1))[0]
 
     def superresolve_10m_with_std(self, b10: np.ndarray, out_row: int, out_col: int,
                                   options: RunOptions) -> tuple[np.ndarray, np.ndarray]:
-        """(mean, per-pixel std over options.samples samples); std is zeros for one sample."""
+        """(sample 0, per-pixel std over options.samples samples); std is zeros for one sample."""
         outs = self._samples(b10, out_row, out_col, options)
-        stack = np.stack(outs)
-        return stack.mean(axis=0).astype(np.float32), stack.std(axis=0).astype(np.float32)
+        return outs[0], np.stack(outs).std(axis=0).astype(np.float32)
 
     def describe(self, options: RunOptions) -> dict[str, str]:
         """As for the fast stage, plus eta, temperature and the number of samples."""
