@@ -51,7 +51,7 @@ from .writer import OutputGrid, OutputWriter, check_output_path
 
 gdal.UseExceptions()
 GPU = "GPU"   # the worker resource GPU tasks ask for
-BLOCK_OPTIONS = ["COMPRESS=DEFLATE", "ZLEVEL=1", "PREDICTOR=3", "TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256"]
+BLOCK_OPTIONS = ["COMPRESS=DEFLATE", "ZLEVEL=1", "PREDICTOR=3"]   # block files: small, written once, read once
 
 
 @dataclass(frozen=True)
