@@ -34,7 +34,7 @@ class SuperResolutionPlugin:
         self.offered_dependencies = False
 
     # -- Processing (also called alone by qgis_process) ----------------------------------------
-    def initProcessing(self) -> None:  # noqa: N802 - QGIS API
+    def initProcessing(self) -> None:
         """Make the private dependency folder importable and register the Processing provider (once)."""
         add_deps_path()
         if self.provider is None:
@@ -43,7 +43,7 @@ class SuperResolutionPlugin:
             QgsApplication.processingRegistry().addProvider(self.provider)
 
     # -- GUI -----------------------------------------------------------------------------------
-    def initGui(self) -> None:  # noqa: N802 - QGIS API
+    def initGui(self) -> None:
         self.initProcessing()
         self.action = QAction(QIcon(str(ICON)), "Super-resolve extent", self.iface.mainWindow())
         self.action.setObjectName("S2SuperResolveExtent")
@@ -128,7 +128,7 @@ class SuperResolutionPlugin:
         if dialog in self.compare_dialogs:
             self.compare_dialogs.remove(dialog)
 
-    def toggle_swipe(self, on: bool) -> None:  # noqa: FBT001
+    def toggle_swipe(self, on: bool) -> None:
         """Swipe the last result over the layers below it on the main canvas."""
         from .ui.compare import SwipeTool
         if self.swipe is not None:

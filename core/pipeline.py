@@ -13,16 +13,18 @@ from typing import Callable
 
 import numpy as np
 
-from .bands import GROUP_10, GROUP_20, GROUPS, OUTPUT_BANDS, OUTPUT_RESOLUTION, RESOLUTION, SCALE
-from .coregister import GuideShift, measure_shift
+from .bands import GROUP_10, GROUP_20, GROUP_60, GROUPS, OUTPUT_BANDS, OUTPUT_RESOLUTION, RESOLUTION, SCALE
+from .coregister import GuideShifts, measure_shift, measure_shift_60
 from .errors import Cancelled, ExtentError, InputError
 from .estimate import available_memory, check_resources, estimate
 from .extent import Extent, snap_inward, snap_outward
-from .methods.base import Method, RunOptions
+from .gdal_env import gdal_scope
+from .methods.base import Method
 from .reader import TileReader
 from .sources import Product
+from .tile import RunOptions
 from .tiling import ALIGN, TileSpec, context_margin, plan_tiles, read_window
-from .writer import OutputGrid, OutputWriter, check_output_path
+from .writer import CACHE_BYTES, OutputGrid, OutputWriter, check_output_path
 
 VERSION = "0.1.0"
 
@@ -103,6 +105,7 @@ def plan_run(product: Product, extent: Extent | None, bands: tuple[str, ...], me
                 overlap, phase, notes)
 
 
+@gdal_scope(cache_max=CACHE_BYTES)
 def superresolve(product: Product, method: Method, output: Path, *, extent: Extent | None = None,
                  bands: tuple[str, ...] = OUTPUT_BANDS, options: RunOptions | None = None, tile: int = 288,
                  overlap: int = 12, dtype: str = "float32", overwrite: bool = False,
@@ -120,13 +123,13 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
     check_output_path(Path(output), overwrite)
     check_resources(cost, Path(output).resolve().parent, max_seconds, available_memory())
     grid = OutputGrid(plan.extent.xmin, plan.extent.ymax, plan.cols * SCALE, plan.rows * SCALE, product.crs_wkt)
-    extra = tuple(getattr(method, "uncertainty_bands", ())) if options.samples > 1 else ()
+    extra = method.uncertainty_bands if options.samples > 1 else ()
     writers = [OutputWriter(Path(output), grid, bands, dtype, overwrite)]
     if extra:
         writers.append(OutputWriter(uncertainty_path(Path(output)), grid, extra, "float32", overwrite))
     reader = TileReader(product, plan.data, groups_needed(bands))
     try:
-        shift = run_guide_shift(reader, plan, getattr(method, "coregisters", False))
+        shift = run_guide_shift(reader, plan, method.coregisters)
         for k, spec in enumerate(plan.tiles):
             if is_cancelled and is_cancelled():
                 raise Cancelled()
@@ -136,7 +139,7 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
                 writers[1].add(row, col, data[len(bands):])
             if progress:
                 progress(0.95 * (k + 1) / len(plan.tiles))
-        tags = output_tags(product, method.describe(), options, plan, dtype, shift)
+        tags = output_tags(product, method.describe(options), options, plan, dtype, shift)
         paths = [w.finish(tags, (lambda f: progress(0.95 + 0.05 * f)) if progress else None) for w in writers]
     except BaseException:
         for w in writers:
@@ -155,13 +158,16 @@ def uncertainty_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}_std{output.suffix}")
 
 
-def run_guide_shift(reader: TileReader, plan: Plan, coregisters: bool) -> GuideShift | None:
-    """The run's guide shift when the method co-registers its guide (None otherwise); a non-zero shift is
+def run_guide_shift(reader: TileReader, plan: Plan, coregisters: bool) -> GuideShifts | None:
+    """The run's guide shifts when the method co-registers its guide (None otherwise); a non-zero shift is
     added to the plan's notes."""
-    shift = guide_shift(reader, plan) if coregisters and 20 in reader.groups else None
-    if shift:
-        plan.notes.append(f"The 20 m bands are offset from the 10 m bands by {shift.describe()}; the guide "
-                          "was moved to match them (each band keeps its own geolocation).")
+    if not coregisters or 20 not in reader.groups:
+        return None
+    shift = guide_shift(reader, plan)
+    for group, s in ((20, shift.g20), (60, shift.g60)):
+        if s:
+            plan.notes.append(f"The {group} m bands are offset from the 10 m bands by {s.describe()}; the guide "
+                              "was moved to match them (each band keeps its own geolocation).")
     return shift
 
 
@@ -169,9 +175,9 @@ def run_guide_shift(reader: TileReader, plan: Plan, coregisters: bool) -> GuideS
 SHIFT_WINDOW = 504
 
 
-def guide_shift(reader: TileReader, plan: Plan) -> GuideShift:
-    """Offset of the 20 m bands from the 10 m bands (core.coregister), measured B08 vs B8A on the central
-    window of the product's data area, so every extent of one product gets the same offset."""
+def guide_shift(reader: TileReader, plan: Plan) -> GuideShifts:
+    """Offsets of the 20 m and 60 m bands from the 10 m bands (core.coregister), measured B08 vs B8A and B08
+    vs B09 on the central window of the product's data area, so every extent of one product gets the same."""
     d = plan.data
     rows60, cols60 = round(d.height / 60), round(d.width / 60)
     n60 = SHIFT_WINDOW // 6
@@ -179,18 +185,21 @@ def guide_shift(reader: TileReader, plan: Plan) -> GuideShift:
     box = Extent(d.xmin + c0 * 60, d.ymax - (r0 + min(n60, rows60)) * 60,
                  d.xmin + (c0 + min(n60, cols60)) * 60, d.ymax - r0 * 60)
     tile, _ = reader.read(box)
-    return measure_shift(tile.b10[GROUP_10.index("B08")], tile.b20[GROUP_20.index("B8A")], 2)
+    b08 = tile.b10[GROUP_10.index("B08")]
+    g60 = measure_shift_60(b08, tile.b60[GROUP_60.index("B09")]) if 60 in reader.groups else GuideShifts().g60
+    return GuideShifts(measure_shift(b08, tile.b20[GROUP_20.index("B8A")], 2), g60)
 
 
 def process_tile(reader: TileReader, method: Method, options: RunOptions, plan: Plan, spec: TileSpec,
-                  bands: tuple[str, ...], shift: GuideShift | None = None) -> tuple[int, int, np.ndarray]:
+                  bands: tuple[str, ...], shift: GuideShifts | None = None) -> tuple[int, int, np.ndarray]:
     """Run the method on one tile's read window; return the output pixel (row, col) of its core and the core
     (bands, h, w) reflectance, NaN where the input has no data."""
     box = plan.read_box(spec)
     tile, masks = reader.read(box)
     if shift:
-        tile.guide_shift = (shift.dy, shift.dx)
-    result = method.run(tile, options).astype(np.float32)
+        tile.guide_shift = (shift.g20.dy, shift.g20.dx)
+        tile.guide_shift_60 = (shift.g60.dy, shift.g60.dx)
+    result = method.superresolve_tile(tile, options).astype(np.float32)
     for i, band in enumerate(bands):
         band = band.split("_")[0]  # "B02_std" is masked like B02
         res = RESOLUTION[band]
@@ -204,7 +213,7 @@ def process_tile(reader: TileReader, method: Method, options: RunOptions, plan: 
 
 
 def output_tags(product: Product, method_info: dict[str, str], options: RunOptions, plan: Plan,
-                dtype: str, shift: GuideShift | None = None) -> dict[str, str]:
+                dtype: str, shift: GuideShifts | None = None) -> dict[str, str]:
     """The SR_* metadata of an output; ``method_info`` is the method's describe(), ``shift`` the guide
     shift of the run (when it was measured)."""
     tags = {
@@ -220,7 +229,8 @@ def output_tags(product: Product, method_info: dict[str, str], options: RunOptio
     }
     tags.update({f"SR_{k.upper()}": str(v) for k, v in method_info.items()})
     if shift is not None:
-        tags["SR_GUIDE_SHIFT_20M"] = shift.describe()
+        tags["SR_GUIDE_SHIFT_20M"] = shift.g20.describe()
+        tags["SR_GUIDE_SHIFT_60M"] = shift.g60.describe()
     if plan.notes:
         tags["SR_NOTES"] = " ".join(plan.notes)
     return tags

@@ -1,5 +1,8 @@
 """Read one tile of a product as reflectance on the three native grids.
 
+Reflectance = (DN + offset) / quantification (``Product.reflectance``); DN 0, the band's nodata value,
+NaN and +-inf are nodata (NaN). Negative reflectance is kept.
+
 A tile is read with a margin of real neighbouring pixels; where the margin leaves the area in
 which every band has data, it is filled by mirror reflection, on every grid alike, so tiles at
 the border are treated exactly as the whole image would be. Nodata inside the window is filled with
@@ -14,12 +17,10 @@ from osgeo import gdal
 from .bands import GROUPS
 from .errors import InputError
 from .extent import Extent
-from .methods.base import Tile
 from .sources import Product
+from .tile import Tile
 
-gdal.UseExceptions()
 FILL_READ_PIXELS = 256  # side of the coarse read from which the nodata fill values are computed
-
 
 class TileReader:
     """Reads windows of a product; keeps its GDAL datasets open (use from one thread)."""
@@ -45,7 +46,7 @@ class TileReader:
                 masks[res] = np.zeros_like(arrays[res], dtype=bool)
                 continue
             stack = np.stack([self._read_band(b, inner, res) for b in GROUPS[res]])
-            stack = _pad_to(stack, inner, box, res)
+            stack = _mirror_pad_to_box(stack, inner, box, res)
             masks[res] = ~np.isfinite(stack)
             arrays[res] = _fill(stack, masks[res], self.fill_values(res) if masks[res].any() else None)
         col = round(box.xmin / 2.5)
@@ -70,7 +71,7 @@ class TileReader:
             self._datasets[path] = gdal.Open(path)
         return self._datasets[path]
 
-    def _read_band(self, band: str, box: Extent, res: int) -> np.ndarray:
+    def _read_band(self, band: str, box: Extent, res: float) -> np.ndarray:
         """One band on its native ``res`` grid over ``box``, reflectance, NaN where there is no data."""
         src = self.product.bands[band]
         x0, dx, _, y0, _, dy = src.geotransform
@@ -86,7 +87,7 @@ class TileReader:
         nodata = rb.GetNoDataValue()
         if nodata is not None:
             invalid |= dn == nodata
-        refl = (dn + np.float32(self.product.offset)) / np.float32(10000.0)
+        refl = self.product.reflectance(band, dn)
         refl[invalid] = np.nan
         return refl
 
@@ -95,7 +96,7 @@ def _shape(box: Extent, res: int) -> tuple[int, int]:
     return round(box.height / res), round(box.width / res)
 
 
-def _pad_to(stack: np.ndarray, inner: Extent, box: Extent, res: int) -> np.ndarray:
+def _mirror_pad_to_box(stack: np.ndarray, inner: Extent, box: Extent, res: int) -> np.ndarray:
     """Mirror-pad ``stack`` (covering ``inner``) out to ``box``."""
     top = round((box.ymax - inner.ymax) / res)
     bottom = round((inner.ymin - box.ymin) / res)
@@ -108,7 +109,7 @@ def _pad_to(stack: np.ndarray, inner: Extent, box: Extent, res: int) -> np.ndarr
 
 def _fill(stack: np.ndarray, mask: np.ndarray, values: np.ndarray | None) -> np.ndarray:
     """Replace nodata by ``values`` (one per band)."""
-    if not mask.any():
+    if not mask.any() or values is None:
         return stack
     out = stack.copy()
     for i in range(out.shape[0]):

