@@ -1,7 +1,8 @@
 """Scale-out benchmarks: the batch front end on a LocalCluster beside the single-process pipeline.
 
-  output   single-process bicubic over a 2 km extent and the whole 19 km scene, both in tiles of 128:
-           peak RSS, and peak disk use of the output folder (sampled) against the size of the final COG.
+  output   single-process bicubic over a 2 km extent and the whole 19 km scene (default tile, 256: the 2 km
+           extent is one tile of 200): peak RSS, and peak disk use of the output folder (sampled) against the
+           size of the final COG.
   workers  the same 5 x 5 km of "fast" (12 bands, default tile) as the single-process pipeline
            (bench.job), then `python -m core batch` with 1 and 2 worker processes; medians of --repeats
            whole runs; per-block seconds and peak RSS per worker from the run log, client peak RSS sampled.
@@ -76,7 +77,7 @@ def bench_output() -> dict:
         with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
             sampler = Sampler(Path(tmp))
             sampler.start()
-            cmd = [sys.executable, "-m", "bench.job", "bicubic", extent(name), f"{tmp}/out.tif", "--tile", "128"]
+            cmd = [sys.executable, "-m", "bench.job", "bicubic", extent(name), f"{tmp}/out.tif", "--tile", "288"]
             out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
             sampler.done.set()
             sampler.join()
