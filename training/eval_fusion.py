@@ -99,11 +99,11 @@ def evaluate(group: str, f: int, model, train: list, test: list, coregister: boo
         if coregister and group == "20":
             x, shifts[s.name] = coregistered(x, y, f)
         outs = {"bicubic": lr, "hpf": hpf(x, f, choice), "fusion": model.run(x[None])[0]}
-        for k, v in outs.items():
-            runs[k].append(v)
+        for method, v in outs.items():
+            runs[method].append(v)
         runs["target"].append(y)
-        per_scene[s.name] = {k: metrics([v], [y], f, names)["mean_rmse_dn"] for k, v in outs.items()}
-    pooled = {k: metrics(runs[k], runs["target"], f, names) for k in ("bicubic", "hpf", "fusion")}
+        per_scene[s.name] = {m: metrics([v], [y], f, names)["mean_rmse_dn"] for m, v in outs.items()}
+    pooled = {m: metrics(runs[m], runs["target"], f, names) for m in ("bicubic", "hpf", "fusion")}
     ratio = pooled["fusion"]["mean_rmse_dn"] / pooled["bicubic"]["mean_rmse_dn"]
     return {"factor": f, "k": k, "grid_m": int(group), "lr_grid_m": int(group) * f,
             "hpf_guides": dict(zip(names, choice)),

@@ -12,8 +12,8 @@ normalised lr, processed by a small normalisation-free U-Net (two downsamplings,
 multiples of 4) with a sinusoidal time embedding added in every residual block, and unfolded
 (``head`` = 0, version 1: pixel-shuffle) back, or (``head`` > 0) turned into ``head`` feature maps that
 are bilinearly upsampled to the 2.5 m grid and, with z_t, convolved there (resize-convolution); with
-``anti_image`` the result passes a fixed anti-imaging filter (ANTI_IMAGE_TAPS) that removes what an
-x4 upsampling images onto the 10 m lattice frequencies (the checkerboard and the 10 m rhythm). The
+``anti_image`` the prediction z0 passes a fixed anti-imaging filter (ANTI_IMAGE_TAPS) that removes
+what an x4 upsampling images onto the 10 m lattice frequencies (the checkerboard and the 10 m rhythm). The
 output is z0 = c_skip(t) * z_t + F(...), with c_skip the Wiener factor
 for data of standard deviation SIGMA_DATA, so c_skip(1) = 0 and the single-pass "fast" preset
 (z_t = 0, t = 1) is the plain regression F. No normalisation layer or attention: every output pixel
@@ -103,8 +103,9 @@ class SR10Net(nn.Module):
             nn.init.zeros_(self.out.weight)
             nn.init.zeros_(self.out.bias)
         self.anti_image = anti_image
-        taps = torch.tensor(ANTI_IMAGE_TAPS)
-        self.register_buffer("anti_image_kernel", torch.outer(taps, taps).expand(4, 1, 5, 5).contiguous())
+        if anti_image:
+            taps = torch.tensor(ANTI_IMAGE_TAPS)
+            self.register_buffer("anti_image_kernel", torch.outer(taps, taps).expand(4, 1, 5, 5).contiguous())
         self.register_buffer("lr_mean", torch.tensor(LR_MEAN).view(1, 4, 1, 1))
         self.register_buffer("lr_std", torch.tensor(LR_STD).view(1, 4, 1, 1))
 
@@ -129,11 +130,12 @@ class SR10Net(nn.Module):
             f = self.fine(torch.cat([g, z_t], dim=1))
         else:
             f = F.pixel_shuffle(self.out(F.silu(u0)), FACTOR)
-        if self.anti_image:
-            f = F.conv2d(F.pad(f, (2, 2, 2, 2), mode="reflect"), self.anti_image_kernel, groups=4)
         ab = alpha_bar(t)[:, None, None, None]
         c_skip = ab.sqrt() * SIGMA_DATA ** 2 / (ab * SIGMA_DATA ** 2 + (1 - ab))
-        return c_skip * z_t + f
+        z0 = c_skip * z_t + f
+        if self.anti_image:  # on the whole prediction, so the last DDIM step leaves no noise on the lattice
+            z0 = F.conv2d(F.pad(z0, (2, 2, 2, 2), mode="reflect"), self.anti_image_kernel, groups=4)
+        return z0
 
 
 def _fine_head(channels: int) -> nn.Sequential:
