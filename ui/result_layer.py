@@ -1,0 +1,90 @@
+"""The result layer, made the same way on every path (dock and Processing): name, style, metadata.
+
+A result is named after its source product, preset and pixel size (ui.outputs.layer_name), drawn
+in true colour with the stretch of the source layers converted to reflectance (so the result looks
+like its source on the map), and carries the run's method, steps, seed and source in its metadata.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import QgsLayerMetadata, QgsProject, QgsRasterLayer
+
+from ..core.errors import UserError
+from ..core.pipeline import RunResult
+from .layers import BandRef, band_descriptions
+from .outputs import layer_name
+from .render import TRUE_COLOUR, apply_rgb, cumulative_range, rgb_indices, source_reflectance_range
+
+GROUP_NAME = "Super-resolution"
+
+
+def open_result_layer(path: Path, name: str) -> QgsRasterLayer:
+    """A layer of the GeoTIFF at ``path``; raises UserError when QGIS cannot open it."""
+    layer = QgsRasterLayer(str(path), name, "gdal")
+    if not layer.isValid():
+        raise UserError(f"QGIS cannot open the result '{path}'.")
+    return layer
+
+
+def shared_stretch(refs: dict[str, BandRef], offset: float, project: QgsProject,
+                   fallback: QgsRasterLayer | None = None) -> list[tuple[float, float]] | None:
+    """Per channel of true colour: the source layer's renderer range in reflectance (the stretch the
+    main map shows the source with), or the 2-98 % cut of ``fallback`` where a source layer is gone."""
+    ranges = []
+    for k, band in enumerate(TRUE_COLOUR):
+        ref = refs.get(band)
+        source = project.mapLayer(ref.layer_id) if ref else None
+        if isinstance(source, QgsRasterLayer) and source.isValid():
+            ranges.append(source_reflectance_range(source, ref.index, offset))
+        elif fallback is not None:
+            index = rgb_indices(band_descriptions(fallback.source()), TRUE_COLOUR)
+            if index is None:
+                return None
+            ranges.append(cumulative_range(fallback, index[k]))
+        else:
+            return None
+    return ranges
+
+
+def style_like_source(layer: QgsRasterLayer, refs: dict[str, BandRef], offset: float,
+                      project: QgsProject) -> None:
+    """True colour (B04, B03, B02) with the min/max of the source layers' renderers, in reflectance."""
+    rgb = rgb_indices(band_descriptions(layer.source()), TRUE_COLOUR)
+    if rgb is None:
+        return  # no true colour in this output: keep the QGIS default rendering
+    ranges = shared_stretch(refs, offset, project, fallback=layer)
+    if ranges is not None:
+        apply_rgb(layer, rgb, ranges)
+
+
+def result_metadata(meta: QgsLayerMetadata, result: RunResult, preset: str, steps: int, seed: int,
+                    source_name: str = "") -> QgsLayerMetadata:
+    """Record method, steps, seed and source in the layer metadata (abstract + keywords)."""
+    tags = result.tags
+    method = tags.get("SR_METHOD", preset)
+    meta.setTitle(f"Sentinel-2 super-resolved to 2.5 m ({method})")
+    meta.setAbstract(
+        f"Super-resolved to 2.5 m by {tags.get('SR_SOFTWARE', 's2-superres')} with method '{method}' "
+        f"(preset {preset}, steps {steps}, seed {seed}) from "
+        f"{source_name or tags.get('SR_SOURCE', '')}.\nBands: {', '.join(result.bands)} (reflectance). "
+        f"Extent: {tags.get('SR_EXTENT', '')}. Created {tags.get('SR_CREATED', '')}.")
+    meta.addKeywords("s2-superres", [f"method={method}", f"preset={preset}", f"steps={steps}", f"seed={seed}",
+                                     f"source={tags.get('SR_SOURCE', '')}"])
+    return meta
+
+
+def prepare_result_layer(layer: QgsRasterLayer, result: RunResult, product: str, preset: str,
+                         refs: dict[str, BandRef], offset: float, project: QgsProject, steps: int = 8,
+                         seed: int = 0, source_name: str = "") -> QgsRasterLayer:
+    """Name, style and describe a result layer (shared by the dock's task and the Processing algorithm)."""
+    layer.setName(layer_name(product, preset))
+    style_like_source(layer, refs, offset, project)
+    layer.setMetadata(result_metadata(layer.metadata(), result, preset, steps, seed, source_name))
+    return layer
+
+
+def result_group(project: QgsProject):
+    """The 'Super-resolution' group at the top of the layer tree (created when missing)."""
+    root = project.layerTreeRoot()
+    return root.findGroup(GROUP_NAME) or root.insertGroup(0, GROUP_NAME)
