@@ -111,12 +111,12 @@ class SuperResolutionPlugin:
 
     def show_compare(self) -> None:
         """Open a side-by-side comparison of the last result and its source."""
-        from .ui.compare import CompareDialog
+        from .ui.compare_dialog import CompareDialog
         run = self.dock.last_run if self.dock else None
         if run is None:
             return
         try:
-            dialog = CompareDialog.from_run(run, self.iface.mainWindow())
+            dialog = CompareDialog.from_run(run, self.iface.mainWindow(), iface=self.iface)
         except UserError as exc:   # e.g. the source files were moved since the run
             self.iface.messageBar().pushMessage("Super-resolution", f"Cannot compare: {exc}", level=Qgis.Warning)
             return
@@ -130,7 +130,7 @@ class SuperResolutionPlugin:
 
     def toggle_swipe(self, on: bool) -> None:  # noqa: FBT001
         """Swipe the last result over the layers below it on the main canvas."""
-        from .ui.compare import SwipeTool
+        from .ui.swipe import SwipeTool
         if self.swipe is not None:
             self.swipe.stop()
         run = self.dock.last_run if self.dock else None

@@ -107,7 +107,7 @@ def run_task(dock, timeout: float = 900):
 
 
 def shoot_compare(run, out: Path) -> None:
-    from s2_superres.ui.compare import CompareDialog
+    from s2_superres.ui.compare_dialog import CompareDialog
     dialog = CompareDialog.from_run(run)
     dialog.resize(1560, 640)
     dialog.show()

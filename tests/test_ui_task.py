@@ -48,7 +48,7 @@ def test_full_run_adds_styled_layer(ready_dock, tmp_path, qgis_iface):
     wait_for(task)
     assert not dock.progress_bar.isVisibleTo(dock)
     run = dock.last_run
-    assert run is not None, task.error
+    assert run is not None, f"{task.error}\n{task.details}"
     layer = QgsProject.instance().mapLayer(run.layer_id)
     assert isinstance(layer, QgsRasterLayer) and layer.isValid()
     assert Path(layer.source()) == tmp_path / "small.tif"
@@ -68,6 +68,14 @@ def test_full_run_adds_styled_layer(ready_dock, tmp_path, qgis_iface):
     assert "method=bicubic" in meta.keywords()["s2-superres"]
     assert not dock.cancel_button.isEnabled() and dock.compare_button.isEnabled()
     assert layer.name() == "s2 bicubic 2.5 m"                      # product, preset, pixel size; no time stamp
+    # the original's true colour lies right below the result, in reflectance, with the result's stretch
+    names = [n.name() for n in group.findLayers()]
+    assert names[:2] == ["s2 bicubic 2.5 m", "s2 original true colour"]
+    original = group.findLayers()[1].layer()
+    assert original.source() == str(tmp_path / "small.original_rgb.vrt") and original.bandCount() == 3
+    assert [renderer_range(original, i) for i in (1, 2, 3)] == [renderer_range(layer, i) for i in (4, 3, 2)]
+    QgsProject.instance().removeAllMapLayers()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.original_rgb.vrt", "small.tif"]   # no .aux.xml
     successes = qgis_iface.messageBar().get_messages(Qgis.Success)
     assert len([m for m in successes if "small.tif" in m]) == 1      # one message
     assert dock.output_widget.filePath() == str(tmp_path / "small.tif")   # the field named the running output

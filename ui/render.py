@@ -8,6 +8,8 @@ from __future__ import annotations
 from qgis.core import (QgsContrastEnhancement, QgsMultiBandColorRenderer, QgsRasterBandStats,
                        QgsRasterLayer, QgsRectangle, QgsSingleBandGrayRenderer)
 
+from .layers import band_descriptions
+
 #: band combinations offered in the comparison view (red, green, blue)
 COMBINATIONS: dict[str, tuple[str, str, str]] = {
     "True colour (4-3-2)": ("B04", "B03", "B02"),
@@ -31,6 +33,13 @@ def renderer_range(layer: QgsRasterLayer, index: int) -> tuple[float, float] | N
         if band == index and ce is not None and ce.maximumValue() > ce.minimumValue():
             return ce.minimumValue(), ce.maximumValue()
     return None
+
+
+def renderer_ranges(layer: QgsRasterLayer, combo: tuple[str, ...]) -> list[tuple[float, float]] | None:
+    """The renderer's min/max of each band of ``combo`` in ``layer`` (bands found by description), or None."""
+    rgb = rgb_indices(band_descriptions(layer.source()), combo)
+    ranges = [renderer_range(layer, i) for i in rgb] if rgb else None
+    return None if ranges is None or None in ranges else ranges
 
 
 def cumulative_range(layer: QgsRasterLayer, index: int, extent: QgsRectangle | None = None) -> tuple[float, float]:

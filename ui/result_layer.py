@@ -6,8 +6,10 @@ like its source on the map), and carries the run's method, steps, seed and sourc
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
+from osgeo import gdal
 from qgis.core import QgsLayerMetadata, QgsProject, QgsRasterLayer
 
 from ..core.errors import UserError
@@ -19,9 +21,22 @@ from .render import TRUE_COLOUR, apply_rgb, cumulative_range, rgb_indices, sourc
 GROUP_NAME = "Super-resolution"
 
 
+@contextmanager
+def no_side_files():
+    """Open rasters without GDAL's PAM side file (``.aux.xml``) in this thread: QGIS's default stretch
+    computes histograms on open, which GDAL would otherwise cache beside the result (megabytes per file)."""
+    old = gdal.GetThreadLocalConfigOption("GDAL_PAM_ENABLED", None)
+    gdal.SetThreadLocalConfigOption("GDAL_PAM_ENABLED", "NO")
+    try:
+        yield
+    finally:
+        gdal.SetThreadLocalConfigOption("GDAL_PAM_ENABLED", old)
+
+
 def open_result_layer(path: Path, name: str) -> QgsRasterLayer:
-    """A layer of the GeoTIFF at ``path``; raises UserError when QGIS cannot open it."""
-    layer = QgsRasterLayer(str(path), name, "gdal")
+    """A layer of the raster at ``path`` (no .aux.xml side file); raises UserError when QGIS cannot open it."""
+    with no_side_files():
+        layer = QgsRasterLayer(str(path), name, "gdal")
     if not layer.isValid():
         raise UserError(f"QGIS cannot open the result '{path}'.")
     return layer

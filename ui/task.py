@@ -22,7 +22,8 @@ from ..core.methods.base import RunOptions
 from ..core.pipeline import RunResult, uncertainty_path
 from .layers import BandRef
 from .live_preview import PreviewingMethod, TilePicture
-from .render import TRUE_COLOUR
+from .reflectance_vrt import true_colour_vrt
+from .render import TRUE_COLOUR, apply_rgb, renderer_ranges
 from .result_layer import GROUP_NAME, open_result_layer, prepare_result_layer, result_group, result_metadata
 
 LOG_TAG = "S2 super-resolution"
@@ -105,6 +106,7 @@ class SuperResolutionTask(QgsTask):
         self.cancelled = False
         self.details = ""
         self.offset = 0.0
+        self.product = None      # core.sources.Product, set in run()
         self.layer: QgsRasterLayer | None = None
         self.finished_run: FinishedRun | None = None
         self.on_success = None   # optional callable(FinishedRun), main thread, after the layer is added
@@ -124,6 +126,7 @@ class SuperResolutionTask(QgsTask):
             product = open_product(sorted({p for p, _ in req.band_map.values()}), band_map=req.band_map,
                                    offset=req.offset)
             self.offset = product.offset
+            self.product = product
             method = create_method(req.preset, req.bands, providers=req.options.providers)
             plan = plan_run(product, req.extent, req.bands, method.margin, req.tile)
             method = self._previewing(method, plan.margin)
@@ -162,12 +165,12 @@ class SuperResolutionTask(QgsTask):
             self.done = True
 
     def _finish(self, ok: bool) -> None:  # noqa: FBT001
-        if self.cancelled or (ok and self.result is None and self.isCanceled()):
+        if self.cancelled or (self.result is None and self.error is None and self.isCanceled()):
             self.cancelled = True
             self._message("Run cancelled; nothing was written.", Qgis.Info)
         elif ok and self.result is not None:
             try:
-                self.layer = add_result_layer(self.result, self.request, self.offset)
+                self.layer = add_result_layer(self.result, self.request, self.offset, product=self.product)
             except Exception as exc:  # noqa: BLE001 - the file exists; say so instead of losing the run
                 self.error, self.details = exc, traceback.format_exc()
                 self._report_failure()
@@ -204,9 +207,30 @@ class SuperResolutionTask(QgsTask):
             self.iface.messageBar().pushMessage("Super-resolution", text, level=level, duration=duration)
 
 
+def original_vrt_path(output: Path) -> Path:
+    """Where the true-colour VRT of the original goes: beside the result."""
+    return output.with_name(f"{output.stem}.original_rgb.vrt")
+
+
+def add_original_layer(product, output: Path, name: str, ranges: list[tuple[float, float]] | None,
+                       project: QgsProject, group) -> QgsRasterLayer | None:
+    """The original's true colour (a small VRT beside the result, in reflectance) added under the result, so
+    swipe and A/B compare like with like; drawn with the result's stretch."""
+    try:
+        layer = open_result_layer(true_colour_vrt(product, original_vrt_path(output)), name)
+    except UserError:
+        return None
+    if ranges is not None:
+        apply_rgb(layer, (1, 2, 3), ranges)
+    project.addMapLayer(layer, False)
+    group.insertLayer(0, layer)
+    return layer
+
+
 def add_result_layer(result: RunResult, request: RunRequest, offset: float,
-                     project: QgsProject | None = None) -> QgsRasterLayer:
-    """Add the output to the 'Super-resolution' group, named after the product, styled like the source."""
+                     project: QgsProject | None = None, product=None) -> QgsRasterLayer:
+    """Add the output to the 'Super-resolution' group, named after the product, styled like the source, with
+    the original's true colour below it when ``product`` (core.sources.Product) is given."""
     project = project or QgsProject.instance()
     opts = request.options
     layer = prepare_result_layer(open_result_layer(result.output, result.output.stem), result,
@@ -214,12 +238,18 @@ def add_result_layer(result: RunResult, request: RunRequest, offset: float,
                                  opts.steps, opts.seed, request.source_name)
     group = result_group(project)
     if result.uncertainty is not None:
-        std = QgsRasterLayer(str(result.uncertainty), f"{layer.name()} uncertainty (std)", "gdal")
-        if std.isValid():
+        try:
+            std = open_result_layer(result.uncertainty, f"{layer.name()} uncertainty (std)")
+        except UserError:
+            std = None     # the result itself is fine: show it without its uncertainty layer
+        if std is not None:
             std.setMetadata(result_metadata(std.metadata(), result, request.preset, opts.steps, opts.seed,
                                             request.source_name))
             project.addMapLayer(std, False)
             group.insertLayer(0, std).setItemVisibilityChecked(False)
+    if product is not None and set(TRUE_COLOUR) <= set(product.bands):
+        add_original_layer(product, result.output, f"{request.product_label} original true colour",
+                           renderer_ranges(layer, TRUE_COLOUR), project, group)
     project.addMapLayer(layer, False)
     group.insertLayer(0, layer)
     return layer
