@@ -7,12 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.core import Qgis, QgsApplication, QgsProject
+from qgis.PyQt import sip
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction, QPushButton
 
 from .core.errors import UserError
-from .ui.deps import add_deps_path, missing_packages
+from .ui.deps import add_deps_path, classical_presets_text, missing_packages
 
 MENU = "&Sentinel-2 super-resolution"
 ICON = Path(__file__).resolve().parent / "icons" / "icon.svg"
@@ -32,6 +33,8 @@ class SuperResolutionPlugin:
         self.compare_dialogs: list = []
         self.missing: dict[str, str] = {}
         self.offered_dependencies = False
+        self.deps_message = None     # the message bar's "not installed" offer, while shown
+        self.deps_dialog = None
 
     # -- Processing (also called alone by qgis_process) ----------------------------------------
     def initProcessing(self) -> None:  # noqa: N802 - QGIS API
@@ -96,16 +99,30 @@ class SuperResolutionPlugin:
             return
         self.offered_dependencies = True
         bar = self.iface.messageBar()
-        message = bar.createMessage("Super-resolution", "onnxruntime is not installed: only the bicubic preset can "
-                                    "run. Install it into the plugin's own folder?")
+        message = bar.createMessage("Super-resolution", f"onnxruntime is not installed: only the "
+                                    f"{classical_presets_text()} presets can run. Install it into the plugin's own "
+                                    "folder?")
         button = QPushButton("Install…", message)
         button.clicked.connect(self.show_dependencies)
         message.layout().addWidget(button)
         bar.pushWidget(message, Qgis.Info, 20)
+        self.deps_message = message
 
     def show_dependencies(self) -> None:
+        """The dependency dialog; a successful install takes effect at once (no restart)."""
         from .ui.deps import DependencyDialog
-        DependencyDialog(self.iface.mainWindow()).exec_()
+        self.deps_dialog = DependencyDialog(self.iface.mainWindow())
+        self.deps_dialog.installed.connect(self.on_dependencies_installed)
+        self.deps_dialog.exec_()
+        self.deps_dialog = None
+
+    def on_dependencies_installed(self) -> None:
+        """Re-read what is missing, drop the stale message, and let the dock offer the network presets."""
+        self.missing = missing_packages()
+        if self.deps_message is not None and "onnxruntime" not in self.missing:
+            if not sip.isdeleted(self.deps_message):
+                self.iface.messageBar().popWidget(self.deps_message)
+            self.deps_message = None
         if self.dock is not None:
             self.dock.refresh_presets()
 

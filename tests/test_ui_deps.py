@@ -27,15 +27,60 @@ def test_nothing_missing_here():
     assert deps.missing_packages() == {}       # the test venv has onnxruntime
 
 
-def test_pip_command_cpu_and_gpu():
+def test_pip_command_never_installs_numpy_again(monkeypatch):
+    """onnxruntime goes in with --no-deps into the private folder: pip cannot add a second numpy there;
+    only onnxruntime's pure-Python dependencies that are missing here are named."""
     target = deps.deps_dir()
     assert target.parent.name == "python" and target.name == "s2_superres_deps"
     assert str(target).startswith(QgsApplication.qgisSettingsDirPath().rstrip("/"))
-    cpu = deps.pip_command(gpu=False)
-    assert cpu[1:] == ["-m", "pip", "install", "--upgrade", "--target", str(target), "onnxruntime",
-                       f"numpy=={numpy.__version__}"]
-    assert "python" in cpu[0].lower()
-    assert deps.pip_command(gpu=True)[7] == "onnxruntime-gpu"
+    cmd = deps.pip_command(gpu=False)
+    assert "--no-deps" in cmd and cmd[cmd.index("--target") + 1] == str(target)
+    assert "onnxruntime" in cmd and not any(arg.lower().startswith("numpy") for arg in cmd)
+    assert "python" in cmd[0].lower()
+    monkeypatch.setattr(deps, "is_importable", lambda name: name != "flatbuffers")
+    cmd = deps.pip_command(gpu=True)
+    assert "onnxruntime-gpu" in cmd and "flatbuffers" in cmd and "protobuf" not in cmd
+
+
+def test_messages_name_every_preset_that_runs_without_onnxruntime(monkeypatch, qgis_app):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    runnable = [name for name, why in deps.preset_availability().items() if why is None]
+    assert deps.classical_presets_text() == " and ".join(runnable) == "bicubic and hpf"
+    dialog = deps.DependencyDialog(gpu=False)
+    assert "bicubic and hpf presets work without them" in dialog.status_label.text()
+    dialog.close()
+
+
+def test_install_takes_effect_without_restart(monkeypatch, qgis_iface, tmp_path):
+    """After a successful install the dialog, the message bar and the dock all say so at once."""
+    import s2_superres
+    from qgis.core import QgsSettings
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    monkeypatch.setattr(deps, "deps_dir", lambda: tmp_path / "deps")
+    QgsSettings().remove("s2_superres/preset")
+    plugin = s2_superres.classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        plugin.show_dock()
+        assert plugin.dock.preset == "bicubic" and plugin.deps_message is not None
+        assert "only the bicubic and hpf presets can run" in plugin.deps_message.text()
+        dialog = deps.DependencyDialog(gpu=False)
+        dialog.installed.connect(plugin.on_dependencies_installed)
+        dialog.command = [sys.executable, "-c", "print('pretend pip ran')"]     # never pip in tests
+        dialog.install()
+        monkeypatch.delitem(sys.modules, "onnxruntime")      # what pip did: onnxruntime is importable now
+        end = time.monotonic() + 30
+        while not dialog.install_button.isEnabled():
+            QgsApplication.processEvents()
+            assert time.monotonic() < end
+        assert dialog.status_label.text() == "All packages are installed."
+        assert "available now" in dialog.log.toPlainText()
+        assert plugin.missing == {} and plugin.deps_message is None
+        assert plugin.dock.preset == "fast"
+        assert plugin.dock.preset_combo.model().item(plugin.dock.preset_combo.findData("fast")).isEnabled()
+        dialog.close()
+    finally:
+        plugin.unload()
 
 
 def test_gpu_detected_from_nvidia_smi(monkeypatch):
