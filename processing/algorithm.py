@@ -15,6 +15,7 @@ from ..core.methods.base import RunOptions
 from ..core.methods.registry import PRESETS
 from ..ui.deps import default_preset, preset_availability
 from ..ui.layers import BAND_CHOICES, layer_path
+from ..ui.outputs import product_label
 
 BAND_SETS = tuple(BAND_CHOICES.items())
 
@@ -83,7 +84,8 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
             product = open_product(paths if len(paths) > 1 else paths[0])
             extent = self._extent(parameters, context, product.crs_wkt)
             method = create_method(preset, bands, providers=options.providers)
-            feedback.pushInfo(f"{len(product.bands)} band(s) from {product.source}; preset {preset}.")
+            feedback.pushInfo(f"{len(product.bands)} band(s) of {product_label(paths)} in {Path(paths[0]).parent}; "
+                              f"preset {preset}.")
             result = superresolve(product, method, output, extent=extent, bands=bands, options=options,
                                   tile=self.parameterAsInt(parameters, self.TILE, context), overwrite=True,
                                   progress=lambda f: feedback.setProgress(100.0 * f),
@@ -97,7 +99,8 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         feedback.pushInfo(f"Wrote {result.output} ({result.tiles} tile(s), {result.seconds:.1f} s).")
         if context.willLoadLayerOnCompletion(str(result.output)):
             details = context.layerToLoadOnCompletionDetails(str(result.output))
-            details.setPostProcessor(TrueColour.create())
+            sources = [lyr.id() for lyr in self.parameterAsLayerList(parameters, self.INPUT, context)]
+            details.setPostProcessor(TrueColour.create(sources, preset, product.offset))
         return {self.OUTPUT: str(result.output), self.STD: str(result.uncertainty) if result.uncertainty else None}
 
     def _layer_paths(self, parameters, context) -> list[str]:
@@ -118,19 +121,18 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
 
 
 class TrueColour(QgsProcessingLayerPostProcessorInterface):
-    """Renders the loaded result in true colour (B04, B03, B02), 2-98 % stretch per channel."""
+    """Names and renders the loaded result like the dock: true colour with the source layers' stretch."""
 
     instance = None   # Processing does not keep a reference: keep the live one here
 
     @classmethod
-    def create(cls) -> "TrueColour":
+    def create(cls, source_ids: list[str] | None = None, preset: str = "", offset: float = 0.0) -> "TrueColour":
         cls.instance = TrueColour()
+        cls.instance.source_ids, cls.instance.preset, cls.instance.offset = list(source_ids or []), preset, offset
         return cls.instance
 
     def postProcessLayer(self, layer, context, feedback) -> None:  # noqa: N802 - QGIS API
-        from ..ui.layers import band_descriptions
-        from ..ui.render import TRUE_COLOUR, apply_rgb, cumulative_range, rgb_indices
-        rgb = rgb_indices(band_descriptions(layer.source()), TRUE_COLOUR) if layer is not None else None
-        if rgb is None:
-            return
-        apply_rgb(layer, rgb, [cumulative_range(layer, i) for i in rgb])
+        """Named and styled as the dock does it (ui.result_layer.style_like_dock)."""
+        from ..ui.result_layer import style_like_dock
+        if layer is not None:
+            style_like_dock(layer, self.source_ids, self.preset, self.offset)

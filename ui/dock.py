@@ -31,7 +31,7 @@ from .layers import BAND_CHOICES, BandRef, auto_map, layer_band_ids, layer_path,
 from .live_preview import TilePreviewItem
 from .outputs import default_folder, output_name, product_label, proposed_folder, remember_folder
 from .render import TRUE_COLOUR
-from .result_layer import shared_stretch
+from .result_layer import output_bands_only, shared_stretch
 from .run_panel import RunPanel
 from .settings_section import AdvancedSection, MethodSection
 from .task import FinishedRun, RunRequest, SuperResolutionTask, TileProgress
@@ -56,11 +56,6 @@ def onnx_providers() -> list[str] | None:
     except ImportError:
         return None
     return list(onnxruntime.get_available_providers())
-
-
-def output_bands_only(mapping: dict[str, BandRef]) -> dict[str, BandRef]:
-    """The mapping without bands the output does not use (B10, the cirrus band)."""
-    return {b: ref for b, ref in mapping.items() if b in OUTPUT_BANDS}
 
 
 def best_input(layers: list[QgsRasterLayer]) -> tuple[int, list[QgsRasterLayer]]:

@@ -12,10 +12,11 @@ from pathlib import Path
 from osgeo import gdal
 from qgis.core import QgsLayerMetadata, QgsProject, QgsRasterLayer
 
+from ..core.bands import OUTPUT_BANDS
 from ..core.errors import UserError
 from ..core.pipeline import RunResult
-from .layers import BandRef, band_descriptions
-from .outputs import layer_name
+from .layers import BandRef, auto_map, band_descriptions, layer_path
+from .outputs import layer_name, product_label
 from .render import TRUE_COLOUR, apply_rgb, cumulative_range, rgb_indices, source_reflectance_range
 
 GROUP_NAME = "Super-resolution"
@@ -97,6 +98,24 @@ def prepare_result_layer(layer: QgsRasterLayer, result: RunResult, product: str,
     style_like_source(layer, refs, offset, project)
     layer.setMetadata(result_metadata(layer.metadata(), result, preset, steps, seed, source_name))
     return layer
+
+
+def output_bands_only(mapping: dict[str, BandRef]) -> dict[str, BandRef]:
+    """The mapping without bands the output does not use (B10, the cirrus band)."""
+    return {b: ref for b, ref in mapping.items() if b in OUTPUT_BANDS}
+
+
+def style_like_dock(layer: QgsRasterLayer, source_ids: list[str], preset: str, offset: float,
+                    project: QgsProject | None = None) -> None:
+    """Name and style a result made from the project layers ``source_ids`` exactly as the dock does (for the
+    Processing algorithm): '<product> <preset> 2.5 m', true colour with the source layers' stretch."""
+    project = project or QgsProject.instance()
+    sources = [project.mapLayer(i) for i in source_ids]
+    sources = [lyr for lyr in sources if isinstance(lyr, QgsRasterLayer) and lyr.isValid()]
+    if preset:
+        label = product_label(p for p in (layer_path(lyr) for lyr in sources) if p) if sources else None
+        layer.setName(layer_name(label or Path(layer.source()).stem, preset))
+    style_like_source(layer, output_bands_only(auto_map(sources)), offset, project)
 
 
 def result_group(project: QgsProject):
