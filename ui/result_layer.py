@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from osgeo import gdal
-from qgis.core import QgsLayerMetadata, QgsProject, QgsRasterLayer
+from qgis.core import QgsDataProvider, QgsLayerMetadata, QgsProject, QgsRasterLayer
 
 from ..core.bands import OUTPUT_BANDS
 from ..core.errors import UserError
@@ -41,6 +41,15 @@ def open_result_layer(path: Path, name: str) -> QgsRasterLayer:
     if not layer.isValid():
         raise UserError(f"QGIS cannot open the result '{path}'.")
     return layer
+
+
+def reopen_without_side_file(layer: QgsRasterLayer) -> None:
+    """Reopen a result layer that someone else opened (Processing) without GDAL's PAM, and remove the
+    histogram cache the first opening wrote beside the file when it closed."""
+    aux = Path(layer.source() + ".aux.xml")
+    with no_side_files():
+        layer.setDataSource(layer.source(), layer.name(), "gdal", QgsDataProvider.ProviderOptions())
+    aux.unlink(missing_ok=True)
 
 
 def shared_stretch(refs: dict[str, BandRef], offset: float, project: QgsProject,
@@ -110,6 +119,7 @@ def style_like_dock(layer: QgsRasterLayer, source_ids: list[str], preset: str, o
     """Name and style a result made from the project layers ``source_ids`` exactly as the dock does (for the
     Processing algorithm): '<product> <preset> 2.5 m', true colour with the source layers' stretch."""
     project = project or QgsProject.instance()
+    reopen_without_side_file(layer)
     sources = [project.mapLayer(i) for i in source_ids]
     sources = [lyr for lyr in sources if isinstance(lyr, QgsRasterLayer) and lyr.isValid()]
     if preset:
