@@ -16,6 +16,7 @@ from .core.errors import UserError
 from .ui.deps import add_deps_path, classical_presets_text, missing_packages
 
 MENU = "&Sentinel-2 super-resolution"
+SHORTCUT = "Ctrl+Alt+S"   # opens the dock; changeable in Settings ▸ Keyboard Shortcuts
 ICON = Path(__file__).resolve().parent / "icons" / "icon.svg"
 
 
@@ -30,6 +31,7 @@ class SuperResolutionPlugin:
         self.action: QAction | None = None
         self.deps_action: QAction | None = None
         self.swipe = None
+        self.lens = None
         self.compare_dialogs: list = []
         self.missing: dict[str, str] = {}
         self.offered_dependencies = False
@@ -50,8 +52,11 @@ class SuperResolutionPlugin:
         self.initProcessing()
         self.action = QAction(QIcon(str(ICON)), "Super-resolve extent", self.iface.mainWindow())
         self.action.setObjectName("S2SuperResolveExtent")
-        self.action.setToolTip("Super-resolve a Sentinel-2 extent to 2.5 m")
+        self.action.setToolTip(f"Super-resolve a Sentinel-2 extent to 2.5 m ({SHORTCUT})")
         self.action.triggered.connect(self.show_dock)
+        self.action.setShortcut(SHORTCUT)
+        if hasattr(self.iface, "registerMainWindowAction"):
+            self.iface.registerMainWindowAction(self.action, SHORTCUT)   # listed in QGIS's shortcut manager
         self.iface.addToolBarIcon(self.action)
         self.iface.addPluginToMenu(MENU, self.action)
         self.deps_action = QAction("Install dependencies…", self.iface.mainWindow())
@@ -62,6 +67,8 @@ class SuperResolutionPlugin:
 
     def unload(self) -> None:
         """Remove the actions, dock, map tools and provider."""
+        if self.action is not None and hasattr(self.iface, "unregisterMainWindowAction"):
+            self.iface.unregisterMainWindowAction(self.action)
         for action in self.actions:
             self.iface.removePluginMenu(MENU, action)
         if self.action is not None:
@@ -69,6 +76,8 @@ class SuperResolutionPlugin:
         self.actions, self.action, self.deps_action = [], None, None
         if self.swipe is not None:
             self.swipe.stop()
+        if self.lens is not None:
+            self.lens.stop()
         for dialog in self.compare_dialogs:
             dialog.close()
         self.compare_dialogs = []
@@ -88,6 +97,7 @@ class SuperResolutionPlugin:
             self.dock = SuperResolutionDock(self.iface, self.iface.mainWindow())
             self.dock.compare_button.clicked.connect(self.show_compare)
             self.dock.swipe_button.toggled.connect(self.toggle_swipe)
+            self.dock.lens_button.toggled.connect(self.toggle_lens)
             self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
         self.dock.show()
         self.dock.raise_()
@@ -166,3 +176,25 @@ class SuperResolutionPlugin:
             self.dock.swipe_button.blockSignals(True)
             self.dock.swipe_button.setChecked(False)
             self.dock.swipe_button.blockSignals(False)
+
+    def toggle_lens(self, on: bool) -> None:  # noqa: FBT001
+        """The live lens over the dock's input (fast preset, 10 m bands) on the main canvas."""
+        if self.lens is not None:
+            self.lens.stop()
+        if not on:
+            return
+        from .ui.lens import LensTool
+        setup = self.dock.lens_setup() if self.dock else None
+        if setup is None:
+            self._on_lens_stopped()
+            return
+        self.lens = LensTool(self.iface.mapCanvas(), *setup)
+        self.lens.stopped.connect(self._on_lens_stopped)
+        self.lens.start()
+
+    def _on_lens_stopped(self) -> None:
+        self.lens = None
+        if self.dock is not None:
+            self.dock.lens_button.blockSignals(True)
+            self.dock.lens_button.setChecked(False)
+            self.dock.lens_button.blockSignals(False)

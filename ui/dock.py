@@ -562,6 +562,37 @@ class SuperResolutionDock(QgsDockWidget):
         self.reason_label.setVisible(self.reason is not None)
         self._show_product()
         self._show_plan()
+        why_not = self.lens_reason()
+        self.lens_button.setEnabled(why_not is None)
+        self.lens_button.setToolTip(self.run_panel.LENS_TIP + (f" — not now: {why_not}" if why_not else ""))
+
+    def lens_reason(self) -> str | None:
+        """None when the live lens can run on the current input, else why not."""
+        if self.iface is None:
+            return "no map canvas"
+        why = preset_availability().get("fast")
+        if why:
+            return f"the fast preset is not available ({why})"
+        if not set(GROUP_10) <= set(self.mapping):
+            return "map the four 10 m bands first"
+        return None
+
+    def lens_setup(self) -> tuple | None:
+        """(product, fast method for the 10 m bands, raster CRS, true-colour stretch) for ui.lens.LensTool."""
+        from ..core.methods.registry import create_method
+        if self.lens_reason() is not None:
+            return None
+        mapping = {b: self.mapping[b] for b in GROUP_10}
+        band_map = to_core_band_map(mapping)
+        try:
+            product = open_product(sorted({p for p, _ in band_map.values()}), band_map=band_map,
+                                   offset=self.offset_override)
+            method = create_method("fast", GROUP_10, providers=self.run_options().providers)
+        except UserError:
+            return None
+        crs = QgsProject.instance().mapLayer(mapping["B04"].layer_id).crs()
+        ranges = shared_stretch(mapping, product.offset, QgsProject.instance()) or [(0.0, 0.25)] * 3
+        return product, method, crs, ranges
 
     def _validate(self) -> str | None:
         """None when a run can start, else the reason shown to the user."""

@@ -1,17 +1,18 @@
 """The bottom of the dock, always visible: cost, reason, progress, and the buttons."""
 from __future__ import annotations
 
-from qgis.PyQt.QtGui import QKeySequence
 from qgis.PyQt.QtWidgets import QFrame, QGridLayout, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from .widgets import wrapping_label
 
 RUN_TEXT = "Super-resolve extent"
-RUN_SHORTCUT = "Ctrl+Alt+R"   # in the dock; the plugin action has its own (plugin.SHORTCUT)
 
 
 class RunPanel(QFrame):
     """Estimate, warning and reason labels, progress, and Run / Cancel / Compare / Swipe / Lens / Help."""
+
+    LENS_TIP = ("Live lens: super-resolve (fast) a 480 m window around the cursor and show it in a magnifier "
+                "beside the original")
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -29,18 +30,15 @@ class RunPanel(QFrame):
         self.progress_label = wrapping_label()
         self.progress_label.setVisible(False)
         self.run_button = QPushButton(RUN_TEXT)
-        self.run_button.setDefault(True)
         self.run_button.setStyleSheet("font-weight: bold;")
-        self.run_button.setShortcut(QKeySequence(RUN_SHORTCUT))
-        self.run_button.setToolTip(f"Super-resolve the extent to 2.5 m in the background ({RUN_SHORTCUT})")
+        self.run_button.setToolTip("Super-resolve the extent to 2.5 m in the background")
         self.cancel_button = self._button("Cancel", "Stop the running super-resolution; nothing is written")
         self.compare_button = self._button("Compare…", "Side-by-side view of the last result and its source, "
                                            "with pixel spectra")
         self.swipe_button = self._button("Swipe", "Drag on the map to swipe the last result over the original "
                                          "true colour")
         self.swipe_button.setCheckable(True)
-        self.lens_button = self._button("Lens", "Live lens: super-resolve (fast) a small window around the cursor "
-                                        "and show it in a magnifier")
+        self.lens_button = self._button("Lens", self.LENS_TIP)
         self.lens_button.setCheckable(True)
         self.help_button = self._button("Help", "Open the plugin's help (README) in the browser")
         self.help_button.setEnabled(True)
