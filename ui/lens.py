@@ -15,11 +15,11 @@ from qgis.PyQt.QtCore import QPointF, QRectF, QTimer, Qt, pyqtSignal
 from qgis.PyQt.QtGui import QColor, QImage, QPainter, QPen
 
 from ..core.errors import UserError
-from .lens_compute import LensPicture, compute_lens
+from .lens_compute import LENS_SIDE, LensPicture, compute_lens
 
 DEBOUNCE_MS = 120
 GAP = 4         # pixels between the two halves of the magnifier
-OFFSET = 24     # pixels from the cursor to the magnifier
+OFFSET = 12     # pixels from the outlined window to the magnifier
 
 
 def to_qimage(rgb) -> QImage:
@@ -62,11 +62,13 @@ class LensItem(QgsMapCanvasItem):
         self.images: tuple[QImage, QImage] | None = None
         self.anchor = QPointF(0, 0)
         self.text = "Move over the product to super-resolve around the cursor"
+        self.window_m = LENS_SIDE * 10.0     # ground side of the window, outlined around the cursor
         self.setZValue(20)
         self.setRect(canvas.extent())
 
     def set_pictures(self, picture: LensPicture) -> None:
         self.images = (to_qimage(picture.original), to_qimage(picture.result))
+        self.window_m = picture.extent.width          # the window as snapped to the 60 m lattice
         self.text = f"original 10 m | fast 2.5 m · {picture.seconds:.2f} s"
         self.update()
 
@@ -80,7 +82,12 @@ class LensItem(QgsMapCanvasItem):
         self.update()
 
     def paint(self, painter: QPainter, *_args) -> None:
-        origin = self.anchor + QPointF(OFFSET, OFFSET) - self.pos()
+        side = self.window_m / max(self.canvas.mapUnitsPerPixel(), 1e-9)
+        centre = self.anchor - self.pos()
+        painter.setPen(QPen(QColor(255, 0, 200), 1.5))
+        painter.drawRect(QRectF(centre.x() - side / 2, centre.y() - side / 2, side, side))
+        half = side / 2 + OFFSET
+        origin = self.anchor + QPointF(half, half) - self.pos()
         width, height = 260, 18
         if self.images is not None:
             left, right = self.images
