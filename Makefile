@@ -9,13 +9,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := qgis python3-qgis qgis-providers python3-venv python3-pip python3-scipy xvfb
 RUNTIME := __init__.py plugin.py metadata.txt resources.qrc LICENSE core ui processing icons models
 
-.PHONY: demo test bench zip clean
+.PHONY: demo test lint bench zip clean
 
-$(STAMP): requirements.txt requirements-train.txt
+$(STAMP): requirements.txt requirements-train.txt requirements-dev.txt
 	@dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES))
 	[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
-	$(VENV)/bin/pip install -q -r requirements.txt -r requirements-train.txt
+	$(VENV)/bin/pip install -q -r requirements.txt -r requirements-train.txt -r requirements-dev.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -23,6 +23,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider tests
+
+# ruff (style, pyflakes, bugbear, naming) on the whole tree, mypy on core/; settings in pyproject.toml
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 bench: $(STAMP)
 	$(PY) -m bench.run

@@ -39,7 +39,7 @@ class SuperResolutionPlugin:
         self.deps_dialog = None
 
     # -- Processing (also called alone by qgis_process) ----------------------------------------
-    def initProcessing(self) -> None:  # noqa: N802 - QGIS API
+    def initProcessing(self) -> None:
         """Make the private dependency folder importable and register the Processing provider (once)."""
         add_deps_path()
         if self.provider is None:
@@ -48,7 +48,7 @@ class SuperResolutionPlugin:
             QgsApplication.processingRegistry().addProvider(self.provider)
 
     # -- GUI -----------------------------------------------------------------------------------
-    def initGui(self) -> None:  # noqa: N802 - QGIS API
+    def initGui(self) -> None:
         self.initProcessing()
         self.action = QAction(QIcon(str(ICON)), "Super-resolve extent", self.iface.mainWindow())
         self.action.setObjectName("S2SuperResolveExtent")
@@ -155,7 +155,7 @@ class SuperResolutionPlugin:
         if dialog in self.compare_dialogs:
             self.compare_dialogs.remove(dialog)
 
-    def toggle_swipe(self, on: bool) -> None:  # noqa: FBT001
+    def toggle_swipe(self, on: bool) -> None:
         """Swipe the last result over the layers below it on the main canvas."""
         from .ui.swipe import SwipeTool
         if self.swipe is not None:
@@ -177,7 +177,7 @@ class SuperResolutionPlugin:
             self.dock.swipe_button.setChecked(False)
             self.dock.swipe_button.blockSignals(False)
 
-    def toggle_lens(self, on: bool) -> None:  # noqa: FBT001
+    def toggle_lens(self, on: bool) -> None:
         """The live lens over the dock's input (fast preset, 10 m bands) on the main canvas."""
         if self.lens is not None:
             self.lens.stop()

@@ -32,7 +32,7 @@ def main() -> None:
     from core.bands import GROUP_10, OUTPUT_BANDS
     from core.cli import sample_dir
     from core.extent import parse_extent
-    from core.methods.base import RunOptions
+    from core.tile import RunOptions
     from core.methods.registry import create_method
     from core.pipeline import superresolve
     from core.sources import open_product

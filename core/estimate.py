@@ -2,8 +2,9 @@
 
 Seconds per output megapixel (2.5 m) were measured with ``make bench`` (bench/run.py ``speed`` and
 ``speed10``: whole 5 x 5 km runs, median of 3, diffusion 1 run, 8 steps) on the project's 2-core CPU
-without GPU on 2026-11-23; update them when the methods change. A run costs the 10 m stage plus,
-when any other band is wanted, the fusion of the 20 m and 60 m bands. Memory does not grow with the extent (tiles are streamed); it grows with the tile size.
+without GPU (bench/results.json); measure them again when the methods change. A run costs the 10 m stage plus,
+when any other band is wanted, the fusion of the 20 m and 60 m bands. Memory does not grow with the extent
+(tiles are streamed); it grows with the tile size.
 """
 from __future__ import annotations
 

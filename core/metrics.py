@@ -84,7 +84,7 @@ def report(ref: np.ndarray, est: np.ndarray, names: list[str], ratio: float) -> 
     per = {"rmse_dn": rmse(ref, est) * 10000, "psnr_db": psnr(ref, est), "ssim": ssim(ref, est),
            "sre_db": sre(ref, est), "uiq": uiq(ref, est)}
     bands = {n: {k: round(float(v[i]), 4) for k, v in per.items()} for i, n in enumerate(names)}
-    overall = {k: round(float(np.mean(v)), 4) for k, v in per.items()}
+    overall: dict[str, float | None] = {k: round(float(np.mean(v)), 4) for k, v in per.items()}
     overall["sam_deg"] = round(sam(ref, est), 4) if len(names) > 1 else None
     overall["ergas"] = round(ergas(ref, est, ratio), 4)
     return {"bands": bands, "mean": overall}

@@ -19,7 +19,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -149,22 +149,24 @@ class OnnxModel:
         m = self.size_multiple
         ph, pw = (-h) % m, (-w) % m
         if ph or pw:
-            mode = "reflect" if h > ph and w > pw else "symmetric"
+            mode: Literal["reflect", "symmetric"] = "reflect" if h > ph and w > pw else "symmetric"
             x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode)
         y = self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(x)})[0]
         y = y[..., :h, :w]
         return y[0] if single else y
 
 
-def load_model(card_path: Path, providers: list[str] | None = None, threads: int = 0) -> OnnxModel:
-    """Read the card, verify the ONNX file's sha256 and signature, and open an onnxruntime session.
+def load_model(card_path: Path, providers: list[str] | None = None, threads: int = 0,
+               card: dict[str, Any] | None = None) -> OnnxModel:
+    """Read the card (unless the caller passes it, as read by ``read_card``), verify the ONNX file's sha256
+    and signature, and open an onnxruntime session.
 
     ``threads`` sets intra-op threads (0 = onnxruntime default, all cores).
     """
     import onnxruntime as ort
 
     card_path = Path(card_path)
-    card = read_card(card_path)
+    card = read_card(card_path) if card is None else card
     onnx_path = card_path.parent / card["file"]
     verify_file(onnx_path, card["sha256"])
     chosen, message = choose_providers(providers)

@@ -18,9 +18,10 @@ from .coregister import GuideShift, measure_shift
 from .errors import Cancelled, ExtentError, InputError
 from .estimate import available_memory, check_resources, estimate
 from .extent import Extent, snap_inward, snap_outward
-from .methods.base import Method, RunOptions
+from .methods.base import Method
 from .reader import TileReader
 from .sources import Product
+from .tile import RunOptions
 from .tiling import TileSpec, blend_window, context_margin, plan_tiles
 from .writer import OutputGrid, OutputWriter, check_output_path
 
@@ -113,13 +114,13 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
     check_output_path(Path(output), overwrite)
     check_resources(cost, Path(output).resolve().parent, max_seconds, available_memory())
     grid = OutputGrid(plan.extent.xmin, plan.extent.ymax, plan.cols * SCALE, plan.rows * SCALE, product.crs_wkt)
-    extra = tuple(getattr(method, "uncertainty_bands", ())) if options.samples > 1 else ()
+    extra = method.uncertainty_bands if options.samples > 1 else ()
     writers = [OutputWriter(Path(output), grid, bands, dtype, overwrite)]
     if extra:
         writers.append(OutputWriter(uncertainty_path(Path(output)), grid, extra, "float32", overwrite))
     reader = TileReader(product, plan.data, groups_needed(bands))
     try:
-        shift = guide_shift(reader, plan) if getattr(method, "coregisters", False) and 20 in reader.groups else None
+        shift = guide_shift(reader, plan) if method.coregisters and 20 in reader.groups else None
         if shift:
             plan.notes.append(f"The 20 m bands are offset from the 10 m bands by {shift.describe()}; the guide "
                               "was moved to match them (each band keeps its own geolocation).")
@@ -180,7 +181,7 @@ def _process_tile(reader: TileReader, method: Method, options: RunOptions, plan:
     tile, masks = reader.read(box)
     if shift:
         tile.guide_shift = (shift.dy, shift.dx)
-    result = method.run(tile, options).astype(np.float32)
+    result = method.superresolve_tile(tile, options).astype(np.float32)
     for i, band in enumerate(bands):
         band = band.split("_")[0]  # "B02_std" is masked like B02
         res = RESOLUTION[band]
@@ -206,7 +207,7 @@ def _tags(product: Product, method: Method, options: RunOptions, plan: Plan, dty
         "SR_EXTENT": _fmt(plan.extent),
         "SR_TILE": f"{plan.tiles[0].rows} px, overlap {plan.overlap} px (10 m pixels)",
     }
-    tags.update({f"SR_{k.upper()}": str(v) for k, v in method.describe().items()})
+    tags.update({f"SR_{k.upper()}": str(v) for k, v in method.describe(options).items()})
     if plan.notes:
         tags["SR_NOTES"] = " ".join(plan.notes)
     return tags

@@ -12,8 +12,8 @@ from osgeo import gdal
 from .bands import GROUPS
 from .errors import InputError
 from .extent import Extent
-from .methods.base import Tile
 from .sources import Product
+from .tile import Tile
 
 gdal.UseExceptions()
 
@@ -41,7 +41,7 @@ class TileReader:
                 masks[res] = np.zeros_like(arrays[res], dtype=bool)
                 continue
             stack = np.stack([self._read_band(b, inner, res) for b in GROUPS[res]])
-            stack = _pad_to(stack, inner, box, res)
+            stack = _mirror_pad_to_box(stack, inner, box, res)
             masks[res] = ~np.isfinite(stack)
             arrays[res] = _fill(stack, masks[res])
         col = round(box.xmin / 2.5)
@@ -78,7 +78,7 @@ def _shape(box: Extent, res: int) -> tuple[int, int]:
     return round(box.height / res), round(box.width / res)
 
 
-def _pad_to(stack: np.ndarray, inner: Extent, box: Extent, res: int) -> np.ndarray:
+def _mirror_pad_to_box(stack: np.ndarray, inner: Extent, box: Extent, res: int) -> np.ndarray:
     """Mirror-pad ``stack`` (covering ``inner``) out to ``box``."""
     top = round((box.ymax - inner.ymax) / res)
     bottom = round((inner.ymin - box.ymin) / res)

@@ -16,7 +16,7 @@ try:  # SciPy ships with QGIS and Debian; the NumPy path below gives the same nu
 except ImportError:  # pragma: no cover
     _scipy_correlate1d = None
 
-_A = -0.5  # Keys cubic convolution parameter (as GDAL, OpenCV, PIL)
+_A = -0.5  # Keys cubic convolution parameter, as GDAL's cubic resampling (OpenCV's INTER_CUBIC uses -0.75)
 
 
 def _cubic(x: np.ndarray) -> np.ndarray:

@@ -18,12 +18,12 @@ from typing import Callable
 
 import numpy as np
 
+from .bands import SCALE
 from .resample import upsample_bicubic
 
 BLOCK = 64
 OFFSET = 1 << 40  # keeps block indices of negative positions non-negative for SeedSequence
 COSINE_S = 0.008
-FACTOR = 4
 
 Denoiser = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -66,7 +66,7 @@ def ddim_residual(denoise: Denoiser, lr: np.ndarray, out_row: int, out_col: int,
     hallucinated detail for fidelity.
     """
     c, h, w = lr.shape
-    shape = (c, h * FACTOR, w * FACTOR)
+    shape = (c, h * SCALE, w * SCALE)
     lr_b = np.ascontiguousarray(lr[None], dtype=np.float32)
     z = noise(seed, 0, out_row, out_col, shape, sample) * np.float32(temperature)
     steps = max(1, int(steps))
@@ -92,10 +92,11 @@ def ddim_residual(denoise: Denoiser, lr: np.ndarray, out_row: int, out_col: int,
 def fast_residual(denoise: Denoiser, lr: np.ndarray) -> np.ndarray:
     """The deterministic single-pass preset: z_t = 0, t = 1."""
     c, h, w = lr.shape
-    z = np.zeros((1, c, h * FACTOR, w * FACTOR), dtype=np.float32)
+    z = np.zeros((1, c, h * SCALE, w * SCALE), dtype=np.float32)
     return denoise(z, np.ascontiguousarray(lr[None], dtype=np.float32), np.ones(1, dtype=np.float32))[0]
 
 
-def to_reflectance(z0: np.ndarray, lr: np.ndarray, residual_scale: float) -> np.ndarray:
-    """x0 = upsample_bicubic(lr, 4) + residual_scale * z0."""
-    return upsample_bicubic(lr, FACTOR) + np.float32(residual_scale) * z0
+def residual_to_reflectance(z0: np.ndarray, lr: np.ndarray, residual_scale: float) -> np.ndarray:
+    """The 2.5 m reflectance x0 = upsample_bicubic(lr, 4) + residual_scale * z0 of the sampled residual state ``z0``
+    (C, 4h, 4w; unitless) over the 10 m reflectance ``lr`` (C, h, w)."""
+    return upsample_bicubic(lr, SCALE) + np.float32(residual_scale) * z0

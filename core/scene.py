@@ -13,6 +13,7 @@ import numpy as np
 from osgeo import gdal, osr
 
 from .bands import GROUPS
+from .errors import ExtentError
 from .extent import Extent, snap_inward
 from .reader import TileReader
 from .sources import open_product
@@ -42,8 +43,11 @@ def load_scene(source: str | Path, extent: Extent | None = None) -> Scene:
     product = open_product(str(source))
     needed = tuple(b for g in GROUPS.values() for b in g)
     area = snap_inward(Extent(*product.data_bounds(needed)), product.lattice_origin())
-    if extent is not None:
-        area = area.intersect(snap_inward(extent, product.lattice_origin()))
+    if area is not None and extent is not None:
+        inner = snap_inward(extent, product.lattice_origin())
+        area = area.intersect(inner) if inner is not None else None
+    if area is None:
+        raise ExtentError(f"No whole 60 m cell of '{source}' (within the extent, if given) has data in every band.")
     reader = TileReader(product, area)
     tile, _ = reader.read(area)
     return Scene({10: tile.b10, 20: tile.b20, 60: tile.b60}, product.crs_wkt, (area.xmin, area.ymax))

@@ -148,7 +148,8 @@ def _create(path: Path, grid: OutputGrid, count: int, gtype: int, options: list[
 
 
 def _encode(block: np.ndarray, dtype: str) -> np.ndarray:
-    """Reflectance -> stored values: float32 reflectance (NaN = nodata) or uint16 DN = 10000 x reflectance (0 = nodata)."""
+    """Reflectance -> stored values: float32 reflectance (NaN = nodata) or uint16 DN = 10000 x reflectance
+    (0 = nodata)."""
     if dtype == "float32":
         return block.astype(np.float32)
     dn = np.where(np.isfinite(block), np.clip(np.round(block * 10000.0), 1, 65535), 0)

@@ -26,16 +26,16 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
     INPUT, EXTENT, PRESET, STEPS, SEED, BANDS, UNCERTAINTY, TILE, OUTPUT, STD = (
         "INPUT", "EXTENT", "PRESET", "STEPS", "SEED", "BANDS", "UNCERTAINTY", "TILE", "OUTPUT", "UNCERTAINTY_OUTPUT")
 
-    def createInstance(self) -> "SuperResolveAlgorithm":  # noqa: N802
+    def createInstance(self) -> "SuperResolveAlgorithm":
         return SuperResolveAlgorithm()
 
     def name(self) -> str:
         return "superresolve"
 
-    def displayName(self) -> str:  # noqa: N802
+    def displayName(self) -> str:
         return "Super-resolve Sentinel-2 extent"
 
-    def shortHelpString(self) -> str:  # noqa: N802
+    def shortHelpString(self) -> str:
         return ("Super-resolves a Sentinel-2 product to 2.5 m pixels.\n\n"
                 "Input: one multi-band raster whose band descriptions name the bands (B02, B8A, ...), or the "
                 "single-band rasters of one product whose file names end in the band id (…_B04.jp2).\n"
@@ -45,7 +45,7 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
                 "pansharpening of the 20 m and 60 m bands; the others need onnxruntime).\nOutput: float32 GeoTIFF of "
                 "reflectance, one band per Sentinel-2 band, band descriptions = band ids, nodata NaN.")
 
-    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+    def initAlgorithm(self, config=None) -> None:
         self.addParameter(QgsProcessingParameterMultipleLayers(
             self.INPUT, "Sentinel-2 band layer(s) of one product", QgsProcessing.TypeRaster))
         self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Extent (empty = whole product)",
@@ -66,7 +66,7 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Super-resolved (2.5 m)"))
         self.addOutput(QgsProcessingOutputRasterLayer(self.STD, "Uncertainty (std of the samples)"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def processAlgorithm(self, parameters, context, feedback):
         from ..core.methods.registry import create_method
         from ..core.pipeline import superresolve
         from ..core.sources import open_product
@@ -131,7 +131,7 @@ class TrueColour(QgsProcessingLayerPostProcessorInterface):
         cls.instance.source_ids, cls.instance.preset, cls.instance.offset = list(source_ids or []), preset, offset
         return cls.instance
 
-    def postProcessLayer(self, layer, context, feedback) -> None:  # noqa: N802 - QGIS API
+    def postProcessLayer(self, layer, context, feedback) -> None:  # QGIS API
         """Named and styled as the dock does it (ui.result_layer.style_like_dock)."""
         from ..ui.result_layer import style_like_dock
         if layer is not None:

@@ -14,17 +14,17 @@ ICON = Path(__file__).resolve().parents[1] / "icons" / "icon.svg"
 class SuperResolutionProvider(QgsProcessingProvider):
     """Holds the plugin's algorithms."""
 
-    def id(self) -> str:  # noqa: A003 - QGIS API
+    def id(self) -> str:
         return "s2superres"
 
     def name(self) -> str:
         return "Sentinel-2 super-resolution"
 
-    def longName(self) -> str:  # noqa: N802
+    def longName(self) -> str:
         return "Sentinel-2 super-resolution to 2.5 m"
 
     def icon(self) -> QIcon:
         return QIcon(str(ICON))
 
-    def loadAlgorithms(self) -> None:  # noqa: N802
+    def loadAlgorithms(self) -> None:
         self.addAlgorithm(SuperResolveAlgorithm())

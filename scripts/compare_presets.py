@@ -16,13 +16,13 @@ from osgeo import gdal
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.bands import GROUP_10  # noqa: E402
-from core.cli import sample_dir  # noqa: E402
-from core.extent import parse_extent  # noqa: E402
-from core.methods.base import RunOptions  # noqa: E402
-from core.methods.registry import availability, create_method  # noqa: E402
-from core.pipeline import superresolve  # noqa: E402
-from core.sources import open_product  # noqa: E402
+from core.bands import GROUP_10
+from core.cli import sample_dir
+from core.extent import parse_extent
+from core.tile import RunOptions
+from core.methods.registry import availability, create_method
+from core.pipeline import superresolve
+from core.sources import open_product
 
 HELD_OUT = "439200,4161600,440160,4162560"   # 960 m square, southern quarter (rows >= 75 %)
 GAP = 6
@@ -57,7 +57,8 @@ def main() -> None:
     hi = np.percentile(src, 98, axis=(1, 2))[:, None, None]
     canvas = np.full((3, size, len(images) * (size + GAP) - GAP), 255, np.uint8)
     for k, img in enumerate(images):
-        canvas[:, :, k * (size + GAP): k * (size + GAP) + size] = (np.clip((img - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
+        x0 = k * (size + GAP)
+        canvas[:, :, x0: x0 + size] = (np.clip((img - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
     mem = gdal.GetDriverByName("MEM").Create("", canvas.shape[2], canvas.shape[1], 3, gdal.GDT_Byte)
     for i in range(3):
         mem.GetRasterBand(i + 1).WriteArray(canvas[i])

@@ -20,9 +20,9 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 
-from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsPointXY, QgsProject,  # noqa: E402
+from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsPointXY, QgsProject,
                        QgsRasterLayer, QgsRectangle)
-from qgis.gui import QgsMapCanvas, QgsMessageBar  # noqa: E402
+from qgis.gui import QgsMapCanvas, QgsMessageBar
 
 DEMO = QgsRectangle(441000, 4166000, 442500, 4167500)     # fields and a creek, EPSG:32618
 ZOOM = QgsRectangle(441500, 4166450, 442100, 4167050)     # the part shown in the comparison
@@ -37,13 +37,13 @@ class Iface:
         self.canvas.resize(800, 600)
         self.bar = QgsMessageBar()
 
-    def mapCanvas(self):  # noqa: N802
+    def mapCanvas(self):
         return self.canvas
 
-    def messageBar(self):  # noqa: N802
+    def messageBar(self):
         return self.bar
 
-    def mainWindow(self):  # noqa: N802
+    def mainWindow(self):
         return None
 
 

@@ -54,7 +54,12 @@ def test_evaluate_writes_json_with_all_bands(bigearthnet_patches, tmp_path):
     out = tmp_path / "m.json"
     r = _cli("evaluate", bigearthnet_patches[0], "--method", "bicubic", "--json", out)
     assert r.returncode == 0, r.stderr
-    results = json.loads(out.read_text())["results"]
+    evaluation = json.loads(out.read_text())["degradations"]
+    assert set(evaluation) == {"fitted", "sharper", "blurrier"}
+    # a sharper degradation leaves more detail in the input, so bicubic gets closer to the original
+    rmse = {d: evaluation[d]["results"]["bicubic"]["10m"]["mean"]["rmse_dn"] for d in evaluation}
+    assert rmse["sharper"] < rmse["fitted"] < rmse["blurrier"]
+    results = evaluation["fitted"]["results"]
     assert set(results) == {"bicubic", "hpf"} and "RMSE hpf" in r.stdout
     # the 10 m bands of the classical reference are bicubic; its 20 m bands are pansharpened
     assert results["hpf"]["10m"]["bands"]["B04"] == results["bicubic"]["10m"]["bands"]["B04"]
@@ -66,12 +71,19 @@ def test_evaluate_writes_json_with_all_bands(bigearthnet_patches, tmp_path):
     assert all(np.isfinite(rmse)) and min(rmse) > 0
 
 
-def test_evaluate_consistency_compares_the_full_scale_output_with_its_input(bigearthnet_patches, tmp_path):
+def test_evaluate_full_scale_describes_the_output_against_its_input(bigearthnet_patches, tmp_path):
     out = tmp_path / "c.json"
-    r = _cli("evaluate", bigearthnet_patches[1], "--method", "hpf", "--consistency", "--json", out)
+    r = _cli("evaluate", bigearthnet_patches[1], "--method", "hpf", "--degradations", "fitted", "--full-scale",
+             "--json", out)
     assert r.returncode == 0, r.stderr
-    assert "Full-scale consistency" in r.stdout
-    cons = json.loads(out.read_text())["consistency"]
-    assert set(cons) == {"hpf", "bicubic"} and sorted(cons["hpf"]["bands"]) == sorted(OUTPUT_BANDS)
-    # the HPF detail has zero mean at the band's own scale: 20 m bands stay within 0.01 reflectance
-    assert 0 < cons["hpf"]["mean"]["20m"] < 0.01 and cons["hpf"]["mean"]["10m"] == cons["bicubic"]["mean"]["10m"]
+    assert "Full scale (real input)" in r.stdout
+    fs = json.loads(out.read_text())["full_scale"]
+    assert set(fs) == {"hpf", "bicubic"} and sorted(fs["hpf"]["bands"]) == sorted(OUTPUT_BANDS)
+    hpf, bic = fs["hpf"]["mean"], fs["bicubic"]["mean"]
+    # HPF's 10 m bands are bicubic; its 20 m bands carry the pan detail: more high-frequency energy
+    assert hpf["10m"] == bic["10m"]
+    assert hpf["20m"]["highpass_std"] > 1.2 * bic["20m"]["highpass_std"]
+    # the HPF detail has zero mean at the band's own scale: consistent within 0.01 reflectance
+    assert 0 < hpf["20m"]["consistency"] < 0.01
+    # bicubic adds no 10 m lattice: its lattice frequencies do not stand out of their neighbourhood
+    assert bic["10m"]["lattice_ratio"] < 3

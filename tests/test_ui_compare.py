@@ -237,7 +237,8 @@ def test_export_png_side_by_side(dialog, tmp_path):
     right = [image.pixelColor(w + 8 + x, y) for x in range(10, w - 10, 7)]
     for half in (left, right):
         assert len({c.rgb() for c in half}) > 5                  # real imagery, not a blank canvas
-    mean = lambda cs: sum(c.red() + c.green() + c.blue() for c in cs) / len(cs)   # noqa: E731
+    def mean(colours):
+        return sum(c.red() + c.green() + c.blue() for c in colours) / len(colours)
     assert abs(mean(left) - mean(right)) < 0.15 * 765            # one stretch: alike in brightness
     assert image.pixelColor(w + 3, y) == QColor(255, 255, 255)
 

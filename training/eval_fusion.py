@@ -30,11 +30,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.coregister import measure_shift, shift_image  # noqa: E402
-from core.degrade import wald_degrade  # noqa: E402
-from core.methods.hpf import GUIDES, hpf_detail  # noqa: E402
-from core.onnx_model import load_model  # noqa: E402
-from training.fusion_data import ORDER20, ORDER60, load_split, pair20, pair60  # noqa: E402
+from core.coregister import measure_shift, shift_image
+from core.degrade import wald_degrade
+from core.methods.hpf import GUIDES, hpf_detail
+from core.onnx_model import load_model
+from training.fusion_data import ORDER20, ORDER60, load_split, pair20, pair60
 
 COMMAND = "PYTHONPATH=. .venv/bin/python training/eval_fusion.py --write-cards --speed"
 

@@ -1,15 +1,18 @@
 """Evaluate models/sr10.onnx on the held-out scenes and write the numbers into models/sr10.json.
 
-    cd /work/main && .venv/bin/python training/eval_sr10.py [--no-speed] [--no-write]
+    .venv/bin/python training/eval_sr10.py [--no-speed] [--no-write]
 
-Reduced scale (Wald protocol): input = core.degrade.wald_degrade(real 10 m, 4) (40 m), the
-reference is the real 10 m image; each held-out scene is processed as one tile (out_row = out_col = 0)
+Reduced scale (Wald protocol), under each degradation of core.degrade.EVAL_K: input =
+core.degrade.wald_degrade(real 10 m, 4, k) (40 m), the reference is the real 10 m image; each
+held-out scene is processed as one tile (out_row = out_col = 0)
 through core.methods.sr10 (bicubic, fast, diffusion with 8 DDIM steps, eta 0, seed 0; consistency
 projection on unless stated). Metrics on reflectance, 8 px (10 m) border excluded:
   PSNR  10 log10(1 / MSE) per band with data range 1.0 reflectance, averaged over the 4 bands
   SSIM  Gaussian window (sigma 1.5, 11 x 11), K1 = 0.01, K2 = 0.03, data range 1.0, band average
   SAM   mean spectral angle over pixels, degrees
-Full scale: real 10 m held-out input -> 2.5 m; consistency L1 = mean |wald_degrade(out, 4) - input|.
+Uncertainty: how well the std of 4 diffusion samples tracks the actual error.
+Full scale: real 10 m held-out input -> 2.5 m, core.fullscale statistics (lattice energy, high-pass
+energy, spectral slope, overshoot, consistency).
 Speed: a 500 x 500 px real 10 m crop (T18SVG) -> 2000 x 2000, wall clock including bicubic,
 sampling and the consistency projection, onnxruntime on all cores.
 """
@@ -29,9 +32,8 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, ROOT)
 
-from core.consistency import consistency_error  # noqa: E402
-from core.methods.base import RunOptions  # noqa: E402
-from core.methods.sr10 import BicubicSR10, DiffusionSR10, FastSR10  # noqa: E402
+from core.tile import RunOptions
+from core.methods.sr10 import BicubicSR10, DiffusionSR10, FastSR10
 
 CARD = os.path.join(ROOT, "models", "sr10.json")
 BORDER = 8
@@ -78,6 +80,19 @@ def metrics(x: np.ndarray, ref: np.ndarray) -> dict:
     return {"psnr": round(psnr(x, ref), 3), "ssim": round(ssim(x, ref), 5), "sam": round(sam(x, ref), 4)}
 
 
+def std_vs_error(std: np.ndarray, error: np.ndarray) -> dict:
+    """How well a per-pixel std tracks the per-pixel absolute error: Spearman rank correlation, and the mean
+    error (DN) where the std is in its lowest and highest decile."""
+    from scipy.stats import spearmanr
+
+    b = BORDER
+    s, e = std[:, b:-b, b:-b].ravel(), error[:, b:-b, b:-b].ravel()
+    lo, hi = np.percentile(s, (10, 90))
+    return {"spearman": round(float(spearmanr(s, e).statistic), 3),
+            "error_dn_low_std_decile": round(float(e[s <= lo].mean() * 1e4), 1),
+            "error_dn_high_std_decile": round(float(e[s >= hi].mean() * 1e4), 1)}
+
+
 def tune(card: str, steps: int, seed: int, temperatures=(1.0, 0.8, 0.7, 0.6, 0.5, 0.4)) -> dict:
     """Pick the sampler temperature on crops of two *training* scenes (never on held-out pixels)."""
     from core.degrade import wald_degrade
@@ -90,10 +105,11 @@ def tune(card: str, steps: int, seed: int, temperatures=(1.0, 0.8, 0.7, 0.6, 0.5
     for name, hr in crops.items():
         hr = np.ascontiguousarray(hr)
         lr = wald_degrade(hr, 4)
-        res[name] = {"bicubic": metrics(BicubicSR10().run(lr, 0, 0, opts), hr),
-                     "fast": metrics(FastSR10(card).run(lr, 0, 0, opts), hr)}
+        res[name] = {"bicubic": metrics(BicubicSR10().superresolve_10m(lr, 0, 0, opts), hr),
+                     "fast": metrics(FastSR10(card).superresolve_10m(lr, 0, 0, opts), hr)}
         for tau in temperatures:
-            res[name][f"diffusion_T{tau}"] = metrics(DiffusionSR10(card, temperature=tau).run(lr, 0, 0, opts), hr)
+            diffusion = DiffusionSR10(card, temperature=tau)
+            res[name][f"diffusion_T{tau}"] = metrics(diffusion.superresolve_10m(lr, 0, 0, opts), hr)
         print("tune", name, json.dumps(res[name]), flush=True)
     return res
 
@@ -121,7 +137,10 @@ def main() -> None:
                 json.dump(card, f, indent=1)
         return
 
-    from sr10_data import heldout_pairs, load_scene
+    from sr10_data import heldout_pairs, heldout_scenes, load_scene
+
+    from core import fullscale
+    from core.degrade import EVAL_K
 
     diff = DiffusionSR10(args.card)
     fast = FastSR10(args.card)
@@ -129,65 +148,75 @@ def main() -> None:
     on = RunOptions(steps=args.steps, seed=args.seed)
     off = RunOptions(steps=args.steps, seed=args.seed, consistency=False)
     variants = {
-        "bicubic": lambda lr: bic.run(lr, 0, 0, on),
-        "fast": lambda lr: fast.run(lr, 0, 0, on),
-        "fast_no_consistency": lambda lr: fast.run(lr, 0, 0, off),
-        f"diffusion_{args.steps}steps": lambda lr: diff.run(lr, 0, 0, on),
-        f"diffusion_{args.steps}steps_no_consistency": lambda lr: diff.run(lr, 0, 0, off),
+        "bicubic": lambda lr: bic.superresolve_10m(lr, 0, 0, on),
+        "fast": lambda lr: fast.superresolve_10m(lr, 0, 0, on),
+        "fast_no_consistency": lambda lr: fast.superresolve_10m(lr, 0, 0, off),
+        f"diffusion_{args.steps}steps": lambda lr: diff.superresolve_10m(lr, 0, 0, on),
     }
-    per_scene: dict = {}
-    for name, lr, hr in heldout_pairs():
-        per_scene[name] = {}
-        for vname, fn in variants.items():
-            per_scene[name][vname] = metrics(fn(lr), hr)
-        print(name, json.dumps(per_scene[name]), flush=True)
-    mean = {v: {k: round(float(np.mean([per_scene[s][v][k] for s in per_scene])), 4) for k in ("psnr", "ssim", "sam")}
-            for v in variants}
-    print("mean", json.dumps(mean), flush=True)
+    per_degradation: dict = {}
+    for degradation, k in EVAL_K.items():
+        per_scene: dict = {}
+        for name, lr, hr in heldout_pairs(k=k):
+            per_scene[name] = {vname: metrics(fn(lr), hr) for vname, fn in variants.items()}
+        mean = {v: {m: round(float(np.mean([per_scene[s][v][m] for s in per_scene])), 4)
+                    for m in ("psnr", "ssim", "sam")} for v in variants}
+        per_degradation[degradation] = {"k": k, "mean": mean, "per_scene": per_scene}
+        print(degradation, "mean", json.dumps(mean), flush=True)
+
+    uncertainty = {}
+    for name, lr, hr in heldout_pairs()[:3]:
+        first, std = diff.superresolve_10m_with_std(lr, 0, 0, RunOptions(steps=args.steps, seed=args.seed, samples=4))
+        uncertainty[name] = std_vs_error(std, np.abs(first - hr))
+        print("uncertainty", name, uncertainty[name], flush=True)
 
     full = {}
-    for name in ("s2sucnn_usa", "s2sscnn_coastalA", "dsen2_mock_crop"):
-        img = load_scene(name)
+    for name, img in heldout_scenes()[:3]:
         H, W = img.shape[1] // 6 * 6, img.shape[2] // 6 * 6
         img = np.ascontiguousarray(img[:, :H, :W])
-        full[name] = {
-            "fast": round(consistency_error(fast.run(img, 0, 0, on), img), 7),
-            "fast_no_consistency": round(consistency_error(fast.run(img, 0, 0, off), img), 6),
-            "diffusion": round(consistency_error(diff.run(img, 0, 0, on), img), 7),
-            "diffusion_no_consistency": round(consistency_error(diff.run(img, 0, 0, off), img), 6),
-            "bicubic": round(consistency_error(bic.run(img, 0, 0, on), img), 6),
-        }
-        print("full-scale consistency L1", name, full[name], flush=True)
+        outs = {"bicubic": bic.superresolve_10m(img, 0, 0, on), "fast": fast.superresolve_10m(img, 0, 0, on),
+                "fast_no_consistency": fast.superresolve_10m(img, 0, 0, off),
+                "diffusion": diff.superresolve_10m(img, 0, 0, on)}
+        full[name] = {v: {key: round(float(np.mean([fullscale.band_report(o[i], img[i], 4, 10)[key]
+                                                     for i in range(4)])), 6)
+                          for key in ("lattice_ratio", "highpass_std", "slope_ratio", "overshoot", "consistency")}
+                      for v, o in outs.items()}
+        print("full scale", name, json.dumps(full[name]), flush=True)
 
     speed = None
     if not args.no_speed:
         load_before = os.getloadavg()[0]
         img = load_scene("t18svg")[:, 300:800, 300:800]
         img = np.ascontiguousarray(img)
-        fast.run(img[:, :60, :60], 0, 0, on)  # warm-up / session creation
+        fast.superresolve_10m(img[:, :60, :60], 0, 0, on)  # warm-up / session creation
         t0 = time.time()
-        fast.run(img, 0, 0, on)
+        fast.superresolve_10m(img, 0, 0, on)
         t_fast = time.time() - t0
         t0 = time.time()
-        diff.run(img, 0, 0, on)
+        diff.superresolve_10m(img, 0, 0, on)
         t_diff = time.time() - t0
         speed = {"input_px": "500 x 500 at 10 m -> 2000 x 2000 at 2.5 m", "fast_s": round(t_fast, 1),
                  f"diffusion_{args.steps}steps_s": round(t_diff, 1),
                  "machine": f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
                             "onnxruntime CPUExecutionProvider (all cores)",
                  "load_average_1min_before": round(load_before, 2),
-                 "includes": "bicubic, network, consistency projection (3 iterations)"}
+                 "includes": "bicubic, network, consistency projection (4 iterations)"}
         print("speed", speed, flush=True)
 
     result = {
-        "command": "cd /work/main && .venv/bin/python training/eval_sr10.py" + (" --no-speed" if args.no_speed else ""),
-        "protocol": "reduced scale 40 m -> 10 m (input = core.degrade.wald_degrade(real 10 m, 4)), held-out scenes, "
-                    f"8 px border excluded; PSNR data range 1.0 reflectance (band mean); SSIM Gaussian sigma 1.5, "
-                    "data range 1.0 (band mean); SAM degrees; diffusion seed "
-                    f"{args.seed}, eta 0, {args.steps} DDIM steps",
-        "held_out_mean": mean,
-        "held_out_per_scene": per_scene,
-        "full_scale_consistency_l1": full,
+        "command": ".venv/bin/python training/eval_sr10.py" + (" --no-speed" if args.no_speed else ""),
+        "protocol": "reduced scale 40 m -> 10 m (input = core.degrade.wald_degrade(real 10 m, 4, k) for each k of "
+                    "core.degrade.EVAL_K: the fitted sensor model and a sharper and a blurrier one outside the "
+                    "training range), whole held-out acquisitions, 8 px border excluded; PSNR data range 1.0 "
+                    "reflectance (band mean); SSIM Gaussian sigma 1.5, data range 1.0 (band mean); SAM degrees; "
+                    f"diffusion seed {args.seed}, eta 0, {args.steps} DDIM steps",
+        "held_out": per_degradation,
+        "uncertainty": {"protocol": "diffusion, 4 samples, fitted degradation: Spearman correlation of the per-pixel "
+                                    "std with the per-pixel absolute error of the result, and the mean absolute "
+                                    "error (DN) in the pixels of the lowest and highest std decile",
+                        "per_scene": uncertainty},
+        "full_scale": {"protocol": "real 10 m held-out input, core.fullscale statistics per band, mean of "
+                                   "B02/B03/B04/B08 (highpass_std, overshoot, consistency in reflectance)",
+                       "per_scene": full},
     }
     if not args.no_write and os.path.exists(args.card):
         card = json.load(open(args.card))

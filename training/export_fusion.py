@@ -22,9 +22,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.onnx_model import sha256_of  # noqa: E402
-from training.fusion_data import HELD_OUT  # noqa: E402
-from training.fusion_model import CONFIGS, load_checkpoint  # noqa: E402
+from core.onnx_model import sha256_of
+from training.fusion_data import HELD_OUT, TRAIN_KS
+from training.fusion_model import CONFIGS, load_checkpoint
 
 MODELS = ROOT / "models"
 CKPT = ROOT / "training" / "checkpoints"
@@ -64,21 +64,38 @@ def _training_record(ck: dict) -> dict:
     steps = int(ck["step"]) + int(init.get("steps", 0))
     optimizer = f"Adam lr {ck['lr']} cosine to 2 % over the wall-clock budget, EMA 0.999 (exported)"
     command = "PYTHONPATH=. .venv/bin/python training/train_fusion.py --budget-min 95"
+    if init and ck.get("tag") == "_v2":
+        return _v2_record(ck, init, spec)
     if init:
         optimizer = (f"{init['steps']} steps Adam lr 3e-4 cosine (first run), then {ck['step']} fine-tuning steps "
                      f"from its EMA weights: {optimizer}")
-        command = (f"{command}; then training/train_fusion.py --nets {ck['name']} --tag {ck.get('tag', '_ft')} --init-from "
+        command = (f"{command}; then training/train_fusion.py --nets {ck['name']} --tag {ck.get('tag', '_ft')} "
+                   "--init-from "
                    f"training/checkpoints/{init['from']} --budget-min {ck['budget_min']:g} --lr {ck['lr']:g}"
                    + (f" --shift-px {ck['shift_px']:g}" if ck.get("shift_px") else ""))
     return {"batch": spec["batch"], "steps": steps, "patches_seen": steps * spec["batch"], "loss": "L1 (reflectance)",
             "optimizer": optimizer, "seed": ck["seed"],
             "wall_time_min": round(ck["elapsed"] / 60 + float(init.get("wall_min", 0)), 1),
             "guide_shift_augmentation": (f"guide moved by uniform(-{ck['shift_px']:g}, {ck['shift_px']:g}) target px "
-                                         "per axis in half of the fine-tuning patches") if ck.get("shift_px") else "none",
+                                         "per axis in half of the fine-tuning patches")
+                                        if ck.get("shift_px") else "none",
             "hardware": "1 CPU thread (shared 2-core machine)", "command": command}
 
 
-def card(name: str, onnx_path: Path, ckpt: Path | None = None) -> dict:
+def _v2_record(ck: dict, init: dict, spec: dict) -> dict:
+    """Training record of a 2.x net: fine-tuned from the 1.x weights on the fitted-sensor-model pairs."""
+    return {"batch": spec["batch"], "steps": int(ck["step"]), "loss": "L1 (reflectance)",
+            "optimizer": f"Adam lr {ck['lr']} cosine to 2 % over the wall-clock budget, EMA 0.999 (exported)",
+            "init": f"EMA weights of {init['from']} ({init['steps']} steps of earlier runs on the old MTF-0.3 "
+                    "degradation)", "seed": ck["seed"], "wall_time_min": round(ck["elapsed"] / 60, 1),
+            "guide_shift_augmentation": f"guide moved by uniform(-{ck['shift_px']:g}, {ck['shift_px']:g}) target px "
+                                        "per axis in half of the patches" if ck.get("shift_px") else "none",
+            "hardware": "1 CPU thread (shared 2-core machine, other jobs running)",
+            "command": f"PYTHONPATH=. .venv/bin/python training/train_fusion.py --finetune --tag _v2 --budget-min "
+                       f"{ck['budget_min']:g} --lr {ck['lr']:g} --shift-px {ck.get('shift_px', 0):g}"}
+
+
+def card(name: str, onnx_path: Path, ckpt: Path | None = None, version: str | None = None) -> dict:
     """Build the model card dictionary (keeps an existing ``metrics`` block)."""
     ck = torch.load(ckpt or CKPT / f"{name}.pt", map_location="cpu", weights_only=False)
     cfg = CONFIGS[name]
@@ -89,7 +106,7 @@ def card(name: str, onnx_path: Path, ckpt: Path | None = None) -> dict:
     spec = ck["spec"]
     return {
         "name": name,
-        "version": old.get("version", "1.0.0"),
+        "version": version or old.get("version", "1.0.0"),
         "file": onnx_path.name,
         "sha256": sha256_of(onnx_path),
         "opset": 17,
@@ -111,9 +128,11 @@ def card(name: str, onnx_path: Path, ckpt: Path | None = None) -> dict:
             "receptive_field_px": 4 * (2 * cfg["blocks"] + 2) + 2,
         },
         "training": {
-            "protocol": "Wald: target = real native-resolution bands; guide = core.degrade.wald_degrade(10 m, "
-                        f"{2 if name == 'fusion20' else 6}); lr = upsample_bicubic(wald_degrade(target, f), f), "
-                        f"f in {FACTORS[name]}",
+            "protocol": "Wald, around the sensor model fitted to real data (training/sensor_model.json): target "
+                        "= real native-resolution bands; guide = core.degrade.wald_degrade(10 m, "
+                        f"{2 if name == 'fusion20' else 6}, k = fit of that grid); lr = "
+                        f"upsample_bicubic(wald_degrade(target, f, k), f), f in {FACTORS[name]}, k in "
+                        f"{list(TRAIN_KS)} (one cached pair per scene, factor and k)",
             "scenes_target_shapes": ck["scenes"],
             "patch": f"{spec['patch']} x {spec['patch']} px on the target grid, block-aligned crops, "
                      "flips/rot90, common gain 0.8-1.25; mostly-water crops (B08 < 0.03 over > 50 %) kept 10 %",
@@ -129,6 +148,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--names", nargs="+", default=["fusion20", "fusion60"])
     ap.add_argument("--out", type=Path, default=MODELS, help="output folder (default: models/)")
+    ap.add_argument("--version", help="version written into the card (default: keep the card's)")
     ap.add_argument("--ckpt", type=Path, help="checkpoint to export (one name only; default checkpoints/<name>.pt)")
     args = ap.parse_args()
     if args.ckpt and len(args.names) != 1:
@@ -138,7 +158,7 @@ def main() -> None:
     for name in args.names:
         t = time.time()
         path = export(name, args.out, args.ckpt)
-        (args.out / f"{name}.json").write_text(json.dumps(card(name, path, args.ckpt), indent=1) + "\n")
+        (args.out / f"{name}.json").write_text(json.dumps(card(name, path, args.ckpt, args.version), indent=1) + "\n")
         print(f"{name}: card written ({time.time() - t:.1f} s)")
 
 

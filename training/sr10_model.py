@@ -10,7 +10,8 @@ Interface (= the ONNX graph models/sr10.onnx):
 Inside: z_t is folded (pixel-unshuffle by 4) to the LR grid (64 channels), concatenated with the
 normalised lr, processed by a small normalisation-free U-Net (two downsamplings, so h and w must be
 multiples of 4) with a sinusoidal time embedding added in every residual block, and unfolded
-(pixel-shuffle) back. The output is z0 = c_skip(t) * z_t + F(...), with c_skip the Wiener factor
+(pixel-shuffle) back, then (``refine`` > 0) refined by three convolutions on the 2.5 m grid. The
+output is z0 = c_skip(t) * z_t + F(...), with c_skip the Wiener factor
 for data of standard deviation SIGMA_DATA, so c_skip(1) = 0 and the single-pass "fast" preset
 (z_t = 0, t = 1) is the plain regression F. No normalisation layer or attention: every output pixel
 depends on a bounded neighbourhood only, so tiles agree away from their borders.
@@ -70,7 +71,7 @@ class ResBlock(nn.Module):
 
 
 class SR10Net(nn.Module):
-    def __init__(self, widths=(64, 96, 128), tdim: int = 128, blocks0: int = 1):
+    def __init__(self, widths=(64, 96, 128), tdim: int = 128, blocks0: int = 1, refine: int = 0):
         super().__init__()
         c0, c1, c2 = widths
         zin = 4 * FACTOR * FACTOR
@@ -89,6 +90,7 @@ class SR10Net(nn.Module):
         self.out = nn.Conv2d(c0, zin, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        self.refine = _refine_head(refine) if refine else None
         self.register_buffer("lr_mean", torch.tensor(LR_MEAN).view(1, 4, 1, 1))
         self.register_buffer("lr_std", torch.tensor(LR_STD).view(1, 4, 1, 1))
 
@@ -109,12 +111,25 @@ class SR10Net(nn.Module):
         for b in self.dec0:
             u0 = b(u0, temb)
         f = F.pixel_shuffle(self.out(F.silu(u0)), FACTOR)
+        if self.refine is not None:
+            f = f + self.refine(f)
         ab = alpha_bar(t)[:, None, None, None]
         c_skip = ab.sqrt() * SIGMA_DATA ** 2 / (ab * SIGMA_DATA ** 2 + (1 - ab))
         return c_skip * z_t + f
 
 
+def _refine_head(channels: int) -> nn.Sequential:
+    """Three 3x3 convolutions on the 2.5 m grid after the pixel shuffle, added as a residual: every 2.5 m
+    pixel sees all four sub-pixel phases around it, so phase-dependent (10 m lattice) patterns can be
+    removed. The last layer starts at zero, so a checkpoint without the head loads unchanged."""
+    last = nn.Conv2d(channels, 4, 3, padding=1)
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
+    return nn.Sequential(nn.Conv2d(4, channels, 3, padding=1), nn.SiLU(),
+                         nn.Conv2d(channels, channels, 3, padding=1), nn.SiLU(), last)
+
+
 def build(config: dict | None = None) -> SR10Net:
     config = config or {}
     return SR10Net(widths=tuple(config.get("widths", (64, 96, 128))), tdim=config.get("tdim", 128),
-                   blocks0=config.get("blocks0", 1))
+                   blocks0=config.get("blocks0", 1), refine=config.get("refine", 0))

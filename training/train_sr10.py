@@ -1,16 +1,22 @@
 """Train the x4 conditional diffusion SR model for B02/B03/B04/B08 on real Sentinel-2 (CPU, one thread).
 
-    cd /work/main && nohup .venv/bin/python training/train_sr10.py --minutes 90 > /work/cache/sr10/train.log 2>&1 &
+    nohup .venv/bin/python training/train_sr10.py --minutes 90 > training/cache/sr10.log 2>&1 &   # repository root
 
 Seeded and resumable: a checkpoint (model, EMA, optimiser, step, elapsed time) is written to
 training/checkpoints/sr10.pt every few minutes and training resumes from it on restart. The
 learning rate follows a cosine decay over the wall-clock budget (--minutes of training time).
 
+Fine-tuning: ``--init-from training/checkpoints/sr10.pt --ckpt training/checkpoints/sr10_v2.pt`` starts a
+new cosine cycle from the EMA weights of an earlier run (a new refine head starts at zero, so the
+network starts where the earlier one ended).
+
 Loss: every sample is a Wald pair (blind-degraded 40 m LR, real 10 m target) in residual space
 z0 = (hr - bicubic(lr)) / RESIDUAL_SCALE. A fraction (--fast-frac, 25 %) of each batch is the
 deterministic "fast" case z_t = 0, t = 1; the rest are diffusion samples z_t = sqrt(ab) z0 +
 sqrt(1 - ab) eps with t ~ U(0, 1) on the cosine schedule. Both use an L1 loss on the predicted z0
-(x0-prediction), with per-band weights that equalise the bands' residual magnitudes.
+(x0-prediction), with per-band weights that equalise the bands' residual magnitudes, plus
+``--fft-weight`` times the L1 distance of the 2-D Fourier magnitudes of prediction and target (a
+spurious 10 m lattice is a peak there that the pixel L1 barely sees).
 """
 from __future__ import annotations
 
@@ -26,8 +32,8 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from sr10_data import PairSampler, load_scene, train_scenes  # noqa: E402
-from sr10_model import RESIDUAL_SCALE, alpha_bar, build  # noqa: E402
+from sr10_data import PairSampler, load_scene, train_scenes
+from sr10_model import RESIDUAL_SCALE, alpha_bar, build
 
 CKPT = os.path.join(HERE, "checkpoints", "sr10.pt")
 # typical residual std per band (B02, B03, B04, B08) on the training pairs, reflectance
@@ -66,12 +72,22 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--ckpt-every", type=float, default=180.0, help="seconds")
     ap.add_argument("--ckpt", default=CKPT)
+    ap.add_argument("--init-from", help="start a new cosine cycle from this checkpoint's EMA weights "
+                    "(layers it lacks, such as a new refine head, keep their initialisation)")
+    ap.add_argument("--refine", type=int, default=16, help="channels of the 2.5 m refine head (0 = none)")
+    ap.add_argument("--fft-weight", type=float, default=0.5,
+                    help="weight of the L1 loss on 2-D Fourier magnitudes (penalises lattice peaks)")
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    config = dict(widths=(64, 96, 128), blocks0=1, tdim=128)
+    config = dict(widths=(64, 96, 128), blocks0=1, tdim=128, refine=args.refine)
     net = build(config)
+    if args.init_from and not os.path.exists(args.ckpt):
+        start = torch.load(args.init_from, map_location="cpu", weights_only=False)
+        missing, unexpected = net.load_state_dict(start["ema"], strict=False)
+        print(f"initialised from {args.init_from}; new layers: {missing}; dropped: {unexpected}", flush=True)
     ema = build(config)
     ema.load_state_dict(net.state_dict())
     for p in ema.parameters():
@@ -128,6 +144,9 @@ def main() -> None:
         z_t[fast] = 0.0
         pred = net(z_t, lr_t, t)
         err = ((pred - z0).abs() * wb).mean(dim=(1, 2, 3))
+        if args.fft_weight:
+            spec = (torch.fft.rfft2(pred, norm="ortho").abs() - torch.fft.rfft2(z0, norm="ortho").abs()).abs()
+            err = err + args.fft_weight * (spec * wb).mean(dim=(1, 2, 3))
         loss = err.mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()

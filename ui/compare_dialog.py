@@ -21,7 +21,7 @@ from qgis.PyQt.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, Q
 
 from ..core.bands import OUTPUT_RESOLUTION
 from ..core.sources import open_product
-from .inspector import PixelInspector, layer_band_ids
+from .inspector import PixelInspector, layer_band_descriptions
 from .map_tools import PanOrPickTool
 from .reflectance_vrt import reflectance_vrt
 from .render import COMBINATIONS, TRUE_COLOUR, apply_rgb, cumulative_range, renderer_ranges, rgb_indices
@@ -87,7 +87,7 @@ class CompareDialog(QDialog):
                                          centre.x() + half_w, centre.y() + half_h))
         self.left.refresh()
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def showEvent(self, event) -> None:
         """The canvases only know their size once shown and laid out: zoom to 1:1 then."""
         super().showEvent(event)
         QTimer.singleShot(0, self.zoom_native)
@@ -132,7 +132,7 @@ class CompareDialog(QDialog):
         return button
 
     def _fill_combinations(self) -> None:
-        ids_o, ids_r = layer_band_ids(self.original), layer_band_ids(self.result)
+        ids_o, ids_r = layer_band_descriptions(self.original), layer_band_descriptions(self.result)
         for name, combo in COMBINATIONS.items():
             self.combo.addItem(name, combo)
             ok = rgb_indices(ids_o, combo) is not None and rgb_indices(ids_r, combo) is not None
@@ -164,7 +164,7 @@ class CompareDialog(QDialog):
     def stretch(self, combo: tuple[str, str, str]) -> list[tuple[float, float]] | None:
         """One min/max per channel for both sides: in true colour the main-map result layer's (so the view
         matches the map), otherwise the 2-98 % range of the original over the result extent."""
-        rgb_o = rgb_indices(layer_band_ids(self.original), combo)
+        rgb_o = rgb_indices(layer_band_descriptions(self.original), combo)
         if rgb_o is None:
             return None
         layer = QgsProject.instance().mapLayer(self.map_layer_id) if self.map_layer_id else None
@@ -176,8 +176,8 @@ class CompareDialog(QDialog):
 
     def apply_combination(self, combo: tuple[str, str, str]) -> None:
         """Render both sides with ``combo`` and one stretch (see ``stretch``)."""
-        rgb_o = rgb_indices(layer_band_ids(self.original), combo)
-        rgb_r = rgb_indices(layer_band_ids(self.result), combo)
+        rgb_o = rgb_indices(layer_band_descriptions(self.original), combo)
+        rgb_r = rgb_indices(layer_band_descriptions(self.result), combo)
         ranges = self.stretch(combo)
         if rgb_o is None or rgb_r is None or ranges is None:
             return
@@ -263,7 +263,7 @@ class CompareDialog(QDialog):
             marker.show()
         self.inspector.inspect(point)
 
-    def done(self, result: int) -> None:  # noqa: D401 - Qt API
+    def done(self, result: int) -> None:
         """Close: remove markers and tools from the canvases, drop the layers and the temporary VRT folder."""
         for canvas, marker, tool in zip((self.left, self.right), self.markers, self.tools):
             canvas.stopRendering()

@@ -52,7 +52,7 @@ HELP_URL = "https://github.com/s2-superres/s2-superres#using-the-dock"
 def onnx_providers() -> list[str] | None:
     """onnxruntime's execution providers here, or None when onnxruntime is not installed."""
     try:
-        import onnxruntime  # noqa: PLC0415 - optional, imported only when the dock opens
+        import onnxruntime  # optional, imported only when the dock opens
     except ImportError:
         return None
     return list(onnxruntime.get_available_providers())
@@ -452,7 +452,7 @@ class SuperResolutionDock(QgsDockWidget):
         if crs.isValid() and crs != layer.crs():
             try:
                 view = QgsCoordinateTransform(crs, layer.crs(), QgsProject.instance()).transformBoundingBox(view)
-            except Exception:  # noqa: BLE001 - a view that cannot be transformed is no view
+            except Exception:  # a view that cannot be transformed is no view
                 return None
         return view
 

@@ -12,14 +12,14 @@ from .layers import band_descriptions
 from .spectrum_plot import SpectrumPlot
 
 
-def layer_band_ids(layer: QgsRasterLayer) -> list[str]:
-    """Band ids of a result/original layer (from the band descriptions)."""
+def layer_band_descriptions(layer: QgsRasterLayer) -> list[str]:
+    """The band descriptions of a result/original layer, as written (ui.layers.layer_band_ids normalises them)."""
     return band_descriptions(layer.source())
 
 
 def spectrum(layer: QgsRasterLayer, point: QgsPointXY) -> dict[str, float]:
     """Values of every band of ``layer`` at ``point`` (layer CRS), keyed by band id; NaN outside."""
-    ids = layer_band_ids(layer)
+    ids = layer_band_descriptions(layer)
     if not layer.extent().contains(point):
         return {b: math.nan for b in ids}
     result = layer.dataProvider().identify(point, QgsRaster.IdentifyFormatValue).results()

@@ -43,11 +43,11 @@ class LensTask(QgsTask):
             self.picture = compute_lens(*self.args)
         except UserError as exc:
             self.error = str(exc)      # e.g. the window left the data: nothing to show there
-        except Exception as exc:  # noqa: BLE001 - shown in the magnifier, never raised into QGIS
+        except Exception as exc:  # shown in the magnifier, never raised into QGIS
             self.error = f"{type(exc).__name__}: {exc}"
         return True
 
-    def finished(self, ok: bool) -> None:  # noqa: FBT001 - QGIS API
+    def finished(self, ok: bool) -> None:
         self.done = True
         if self.on_done:
             self.on_done(self)
@@ -107,7 +107,7 @@ class LensItem(QgsMapCanvasItem):
 class LensTool(QgsMapTool):
     """Hover to see the fast super-resolution of the window under the cursor; any other tool ends it."""
 
-    pictureShown = pyqtSignal(object)   # LensPicture, after it is drawn  # noqa: N815 - Qt style
+    pictureShown = pyqtSignal(object)   # LensPicture, after it is drawn
     stopped = pyqtSignal()
 
     def __init__(self, canvas: QgsMapCanvas, product, method, crs: QgsCoordinateReferenceSystem, ranges):
@@ -149,7 +149,7 @@ class LensTool(QgsMapTool):
         super().deactivate()
         self.stop()
 
-    def canvasMoveEvent(self, event) -> None:  # noqa: N802 - QGIS API
+    def canvasMoveEvent(self, event) -> None:
         self.hover(event.pos(), self.toMapCoordinates(event.pos()))
 
     def hover(self, pos, map_point: QgsPointXY) -> None:

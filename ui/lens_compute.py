@@ -60,7 +60,7 @@ def compute_lens(product: Product, method, x: float, y: float, ranges: list[tupl
         tile, _ = reader.read(box)
     finally:
         reader.close()
-    result = np.asarray(method.run(tile, options or RunOptions()))
+    result = np.asarray(method.superresolve_tile(tile, options or RunOptions()))
     c = m * SCALE
     sr = result[list(RGB), c:result.shape[1] - c, c:result.shape[2] - c]
     low = tile.b10[list(RGB), m:tile.b10.shape[1] - m, m:tile.b10.shape[2] - m]

@@ -53,11 +53,11 @@ class PreviewingMethod:
     def __getattr__(self, name: str):
         return getattr(self._method, name)
 
-    def run(self, tile, options):
-        result = self._method.run(tile, options)
+    def superresolve_tile(self, tile, options):
+        result = self._method.superresolve_tile(tile, options)
         try:
             self._on_tile(self.picture(tile, result))
-        except Exception:  # noqa: BLE001 - a preview must never break the run
+        except Exception:  # a preview must never break the run
             pass
         return result
 

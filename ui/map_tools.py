@@ -16,11 +16,11 @@ class PanOrPickTool(QgsMapToolPan):
         super().__init__(canvas)
         self._pressed_at: QPoint | None = None
 
-    def canvasPressEvent(self, event) -> None:  # noqa: N802 - QGIS API
+    def canvasPressEvent(self, event) -> None:
         self._pressed_at = event.pos()
         super().canvasPressEvent(event)
 
-    def canvasReleaseEvent(self, event) -> None:  # noqa: N802
+    def canvasReleaseEvent(self, event) -> None:
         start, self._pressed_at = self._pressed_at, None
         if event.button() == Qt.LeftButton and start is not None and \
                 (event.pos() - start).manhattanLength() <= self.CLICK_TOLERANCE:

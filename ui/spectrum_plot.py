@@ -22,7 +22,7 @@ class SpectrumPlot(QWidget):
         self.series = [(QColor(110, 110, 110), original), (QColor(200, 40, 40), result)]
         self.update()
 
-    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt API
+    def paintEvent(self, _event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.Antialiasing)
         painter.fillRect(self.rect(), QColor(255, 255, 255))

@@ -132,15 +132,15 @@ class SwipeTool(QgsMapTool):
             self.item.set_position(x)
             self.positionChanged.emit(self.item.x)
 
-    def canvasPressEvent(self, event) -> None:  # noqa: N802 - QGIS API
+    def canvasPressEvent(self, event) -> None:
         self._dragging = True
         self.set_position(event.pos().x())
 
-    def canvasMoveEvent(self, event) -> None:  # noqa: N802
+    def canvasMoveEvent(self, event) -> None:
         if self._dragging:
             self.set_position(event.pos().x())
 
-    def canvasReleaseEvent(self, event) -> None:  # noqa: N802
+    def canvasReleaseEvent(self, event) -> None:
         self._dragging = False
         self.set_position(event.pos().x())
 

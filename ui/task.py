@@ -92,9 +92,8 @@ def release_output(path: Path) -> None:
 class SuperResolutionTask(QgsTask):
     """Runs core.superresolve in a worker thread; adds the result layer when done."""
 
-    tileDone = pyqtSignal(object)      # TileProgress, emitted from the worker thread  # noqa: N815 - Qt style
-    tilePicture = pyqtSignal(object)   # TilePicture of the tile just finished          # noqa: N815
-
+    tileDone = pyqtSignal(object)      # TileProgress, emitted from the worker thread
+    tilePicture = pyqtSignal(object)   # TilePicture of the tile just finished
     def __init__(self, request: RunRequest, iface=None):
         self.requested_output = Path(request.output)
         request.output = reserve_output(request.output)   # never overwrite a file or another run's output
@@ -142,7 +141,7 @@ class SuperResolutionTask(QgsTask):
                                        is_cancelled=self.isCanceled)
         except Cancelled:
             self.cancelled = True
-        except Exception as exc:  # noqa: BLE001 - reported in finished()
+        except Exception as exc:  # reported in finished()
             self.error = exc
             self.details = traceback.format_exc()
             return False
@@ -157,21 +156,21 @@ class SuperResolutionTask(QgsTask):
         return PreviewingMethod(method, rgb, req.preview_ranges, margin, self.tilePicture.emit)
 
     # -- main thread ---------------------------------------------------------------------------
-    def finished(self, ok: bool) -> None:  # noqa: FBT001 - QGIS API
+    def finished(self, ok: bool) -> None:
         try:
             self._finish(ok)
         finally:
             release_output(self.request.output)
             self.done = True
 
-    def _finish(self, ok: bool) -> None:  # noqa: FBT001
+    def _finish(self, ok: bool) -> None:
         if self.cancelled or (self.result is None and self.error is None and self.isCanceled()):
             self.cancelled = True
             self._message("Run cancelled; nothing was written.", Qgis.Info)
         elif ok and self.result is not None:
             try:
                 self.layer = add_result_layer(self.result, self.request, self.offset, product=self.product)
-            except Exception as exc:  # noqa: BLE001 - the file exists; say so instead of losing the run
+            except Exception as exc:  # the file exists; say so instead of losing the run
                 self.error, self.details = exc, traceback.format_exc()
                 self._report_failure()
                 return

@@ -1,59 +1,80 @@
-"""The contract between the tiled pipeline and a super-resolution method.
+"""The contracts between the tiled pipeline and a super-resolution method: one protocol per concept.
 
-A method sees one tile at a time, as reflectance (float32, DN/10000 after the product
-offset) with nodata already filled, and returns the tile at 2.5 m. Tiles arrive with a
-margin of real neighbouring pixels (``Method.margin``, in 10 m pixels); the pipeline
-crops and blends, so a method never needs to know about its neighbours.
+* ``Method`` (a preset: "fast", "diffusion", "bicubic", "hpf"): ``superresolve_tile(tile, options)``
+  maps a whole Tile to 2.5 m. The pipeline (core.pipeline) calls only this protocol.
+* ``SR10Stage`` (core.methods.sr10): ``superresolve_10m(b10, out_row, out_col, options)`` takes the four
+  10 m bands to 2.5 m.
+* ``FusionStage`` (core.methods.fusion, core.methods.hpf): ``fuse(tile, sr10)`` takes the eight 20 m and
+  60 m bands to 2.5 m, guided by the 10 m bands and the super-resolved ``sr10``.
+
+core.methods.composite.Composite is the one ``Method``: an ``SR10Stage`` followed by a ``FusionStage``.
+All arrays are reflectance (float32, DN/10000 after the product offset) with nodata already filled.
+Tiles arrive with a margin of real neighbouring pixels (``margin``, 10 m pixels, a multiple of 6); the
+pipeline crops and blends, so a method never needs to know about its neighbours. ``describe`` takes
+what it describes as parameters: no stage keeps state from its last call.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
+from ..tile import RunOptions, Tile
 
-@dataclass
-class Tile:
-    """Inputs of one tile: reflectance on the three native grids, cut from the same ground.
-
-    ``b10`` is (4, h, w) [B02, B03, B04, B08] at 10 m, ``b20`` (6, h/2, w/2)
-    [B05, B06, B07, B8A, B11, B12] at 20 m, ``b60`` (2, h/6, w/6) [B01, B09] at 60 m;
-    h and w are multiples of 6. ``out_row``/``out_col`` are the absolute indices of the
-    tile's first 2.5 m output pixel on the CRS-anchored 2.5 m lattice (row = -y/2.5,
-    col = x/2.5), so position-keyed noise is the same whatever the tiling. ``guide_shift`` (rows,
-    columns, in 10 m pixels) is the measured offset of the 20 m bands from the 10 m bands
-    (core.coregister), the same for every tile of a run; methods move the guide by it.
-    """
-
-    b10: np.ndarray
-    b20: np.ndarray
-    b60: np.ndarray
-    out_row: int = 0
-    out_col: int = 0
-    guide_shift: tuple[float, float] = (0.0, 0.0)
+__all__ = ["FusionStage", "Method", "RunOptions", "SR10Stage", "Tile"]  # Tile, RunOptions: re-exported from core.tile
 
 
-@dataclass
-class RunOptions:
-    """User options that methods may read: sampling steps, seed, samples for uncertainty."""
-
-    steps: int = 8
-    seed: int = 0
-    samples: int = 1
-    consistency: bool = True
-    providers: list[str] = field(default_factory=lambda: ["CPUExecutionProvider"])
-
-
-class Method(Protocol):
-    """A super-resolution method: ``run`` maps a Tile to (12, 4h, 4w) reflectance in OUTPUT_BANDS order."""
+class SR10Stage(Protocol):
+    """x4 super-resolution of the 10 m bands [B02, B03, B04, B08]."""
 
     name: str
     margin: int  # context needed on each side, in 10 m pixels (a multiple of 6)
+    stochastic: bool  # True when options.samples draws distinct samples (their std is an uncertainty layer)
 
-    def run(self, tile: Tile, options: RunOptions) -> np.ndarray: ...
+    def superresolve_10m(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions) -> np.ndarray:
+        """(4, h, w) -> (4, 4h, 4w); ``out_row``/``out_col`` as in Tile; the mean of options.samples samples."""
+        ...
 
-    def describe(self) -> dict[str, str]: ...
+    def superresolve_10m_with_std(self, b10: np.ndarray, out_row: int, out_col: int,
+                                  options: RunOptions) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, per-pixel std) over options.samples samples, both (4, 4h, 4w); std is 0 when not stochastic."""
+        ...
+
+    def describe(self, options: RunOptions) -> dict[str, str]:
+        """What ran with ``options`` (model, version, steps, seed, ...), for the output metadata."""
+        ...
 
 
-ProgressFn = Callable[[float], None]
+class FusionStage(Protocol):
+    """The 20 m and 60 m bands onto the 2.5 m grid, in core.methods.fusion.FUSED_BANDS order."""
+
+    name: str
+    margin: int  # context needed on each side, in 10 m pixels (a multiple of 6)
+    coregisters: bool  # True when it moves its guide by Tile.guide_shift (the run must measure it)
+
+    def fuse(self, tile: Tile, sr10: np.ndarray) -> np.ndarray:
+        """(8, 4h, 4w) from the tile and its super-resolved 10 m bands ``sr10`` (4, 4h, 4w)."""
+        ...
+
+    def describe(self) -> dict[str, str]:
+        """What the stage does (models, versions, checksums, providers), for the output metadata."""
+        ...
+
+
+class Method(Protocol):
+    """A preset: maps a Tile to (len(bands), 4h, 4w) reflectance at 2.5 m, bands in ``bands`` order."""
+
+    name: str
+    bands: tuple[str, ...]
+    margin: int  # context needed on each side, in 10 m pixels (a multiple of 6)
+    coregisters: bool  # True when the run must measure Tile.guide_shift (core.coregister)
+    uncertainty_bands: tuple[str, ...]  # std layers appended by superresolve_tile when options.samples > 1
+
+    def superresolve_tile(self, tile: Tile, options: RunOptions) -> np.ndarray:
+        """(len(bands), 4h, 4w); with options.samples > 1, ``uncertainty_bands`` planes follow (std)."""
+        ...
+
+    def describe(self, options: RunOptions) -> dict[str, str]:
+        """What ran with ``options``, for the output metadata (SR_* tags)."""
+        ...
+

@@ -7,10 +7,8 @@ Two stages (chain of scales), both with the ONNX fusion networks (models/fusion2
 * Stage B, 2.5 m grid: guide = the super-resolved 10 m bands at 2.5 m (``sr10``); the stage-A
   20 m-group results are upsampled x4 and fused again by fusion20. The stage-A 60 m-group results
   are only bicubic-upsampled x4: a second fusion60 pass re-injects detail the first one already
-  added. Measured at reduced scale (x4) on the TRAINING scenes by training/eval_chain.py, mean
-  RMSE over australia, iceland, T18SVG north and dsen2_T33UUB, B01 / B09 in DN: with the second
-  pass 44.5 / 82.2, without 40.2 / 69.8, bicubic 66.2 / 120.9 (for the 20 m group the second
-  pass wins clearly: mean 113.5 DN against 138.7 without and 217.4 bicubic).
+  added, and made B01/B09 worse at reduced scale (training/eval_chain.py; figures in the README,
+  *Methods and models*).
 
 The guide of fusion20 is first moved by the tile's ``guide_shift`` (core.coregister), so the
 detail it adds sits on the 20 m bands' own edges.
@@ -29,7 +27,7 @@ from ..coregister import shift_image
 from ..onnx_model import MODELS_DIR, OnnxModel, load_model
 from ..resample import upsample_bicubic
 
-from .base import Tile
+from ..tile import Tile
 
 #: order of the returned bands (the non-10 m bands of core.bands.OUTPUT_BANDS)
 FUSED_BANDS = ("B01", "B05", "B06", "B07", "B8A", "B09", "B11", "B12")
@@ -41,12 +39,12 @@ def _assemble(b20: np.ndarray, b60: np.ndarray) -> np.ndarray:
     return np.stack(parts).astype(np.float32)
 
 
-class FusionStage:
-    """Learned guided fusion; ``run`` maps a Tile and sr10 to (8, 4h, 4w) reflectance in FUSED_BANDS order.
+class LearnedFusionStage:
+    """Learned guided fusion (a core.methods.base.FusionStage): ``fuse`` maps a Tile and sr10 to (8, 4h, 4w)
+    reflectance in FUSED_BANDS order.
 
-    ``margin`` is the context needed on each side in 10 m pixels (a multiple of 6). Measured on a
-    real held-out crop (tile with margin m vs the whole crop, /work/cache/margin.py logic): max
-    abs difference 4-26 DN at m = 6, 0.5-4 DN at 12, <= 0.3 DN at 18, < 0.05 DN at 24.
+    ``margin`` is the context needed on each side in 10 m pixels (a multiple of 6): enough for a tiled
+    run to equal an untiled one to 1e-5 reflectance (tests/test_presets.py, test_tiled_and_untiled_agree).
     """
 
     name = "fusion"
@@ -73,7 +71,7 @@ class FusionStage:
         b20 = self.net20.run(np.concatenate([guide20, upsample_bicubic(b20_10m, 4)]))
         return b20, upsample_bicubic(b60_10m, 4)
 
-    def run(self, tile: Tile, sr10: np.ndarray) -> np.ndarray:
+    def fuse(self, tile: Tile, sr10: np.ndarray) -> np.ndarray:
         """(8, 4h, 4w) reflectance at 2.5 m, bands FUSED_BANDS; ``sr10`` is [B02,B03,B04,B08] at 2.5 m."""
         h, w = tile.b10.shape[-2:]
         if sr10.shape != (4, 4 * h, 4 * w):
@@ -97,8 +95,9 @@ class BicubicFusionStage:
 
     name = "bicubic"
     margin = 12  # bicubic support: 2 pixels at 60 m
+    coregisters = False
 
-    def run(self, tile: Tile, sr10: np.ndarray | None = None) -> np.ndarray:
+    def fuse(self, tile: Tile, sr10: np.ndarray) -> np.ndarray:
         """(8, 4h, 4w) reflectance at 2.5 m in FUSED_BANDS order."""
         return _assemble(upsample_bicubic(tile.b20, 8), upsample_bicubic(tile.b60, 24))
 

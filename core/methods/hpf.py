@@ -22,7 +22,7 @@ from ..bands import GROUP_20, GROUP_60
 from ..coregister import shift_image
 from ..degrade import wald_degrade
 from ..resample import upsample_bicubic
-from .base import Tile
+from ..tile import Tile
 from .fusion import _assemble
 
 #: guide band indices into [B02, B03, B04, B08]
@@ -49,13 +49,14 @@ def hpf_sharpen(b10: np.ndarray, lr: np.ndarray, names: tuple[str, ...], factor:
 
 
 class HPFFusionStage:
-    """HPF pansharpening at 10 m, then bicubic x4; ``run`` gives (8, 4h, 4w) reflectance (``sr10`` unused)."""
+    """HPF pansharpening at 10 m, then bicubic x4 (a core.methods.base.FusionStage): ``fuse`` gives (8, 4h, 4w)
+    reflectance (``sr10`` unused)."""
 
     name = "hpf"
     margin = 30  # bicubic support at 60 m (12) + block (6) + Gaussian radius (9) of wald_degrade(., 6) + x4 (2)
     coregisters = True  # the 20 m group's pan is moved by Tile.guide_shift, as for the fusion networks
 
-    def run(self, tile: Tile, sr10: np.ndarray | None = None) -> np.ndarray:
+    def fuse(self, tile: Tile, sr10: np.ndarray) -> np.ndarray:
         """(8, 4h, 4w) reflectance at 2.5 m in FUSED_BANDS order."""
         b20 = hpf_sharpen(shift_image(tile.b10, *tile.guide_shift), tile.b20, GROUP_20, 2)
         b60 = hpf_sharpen(tile.b10, tile.b60, GROUP_60, 6)

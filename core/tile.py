@@ -1,0 +1,43 @@
+"""What a method is given: one ``Tile`` of reflectance on the three native grids, and the ``RunOptions``.
+
+The I/O layer (core.reader) builds tiles and the methods (core.methods) consume them, so these
+types live below both.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Tile:
+    """Inputs of one tile: reflectance on the three native grids, cut from the same ground.
+
+    ``b10`` is (4, h, w) [B02, B03, B04, B08] at 10 m, ``b20`` (6, h/2, w/2)
+    [B05, B06, B07, B8A, B11, B12] at 20 m, ``b60`` (2, h/6, w/6) [B01, B09] at 60 m;
+    h and w are multiples of 6. ``out_row``/``out_col`` are the absolute indices of the
+    tile's first 2.5 m output pixel on the CRS-anchored 2.5 m lattice (row = -y/2.5,
+    col = x/2.5), so position-keyed noise is the same whatever the tiling. ``guide_shift`` (rows,
+    columns, in 10 m pixels) is the measured offset of the 20 m bands from the 10 m bands
+    (core.coregister), the same for every tile of a run; methods move the guide by it.
+    """
+
+    b10: np.ndarray
+    b20: np.ndarray
+    b60: np.ndarray
+    out_row: int = 0
+    out_col: int = 0
+    guide_shift: tuple[float, float] = (0.0, 0.0)
+
+
+@dataclass
+class RunOptions:
+    """User options that methods may read: sampling steps, seed, samples for uncertainty, reflectance
+    consistency, onnxruntime execution providers (in order of preference)."""
+
+    steps: int = 8
+    seed: int = 0
+    samples: int = 1
+    consistency: bool = True
+    providers: list[str] = field(default_factory=lambda: ["CPUExecutionProvider"])
