@@ -12,7 +12,7 @@ from qgis.core import (QgsApplication, QgsCoordinateTransform, QgsProject, QgsRa
                        QgsSettings)
 from qgis.gui import QgsCollapsibleGroupBox, QgsDockWidget, QgsExtentWidget
 from qgis.PyQt.QtCore import QUrl, Qt
-from qgis.PyQt.QtGui import QBrush, QColor, QDesktopServices, QStandardItemModel
+from qgis.PyQt.QtGui import QDesktopServices
 from qgis.PyQt.QtWidgets import QListWidgetItem, QMessageBox, QScrollArea, QVBoxLayout, QWidget
 
 from ..core import estimate as core_estimate
@@ -26,51 +26,20 @@ from ..core.pipeline import Plan, plan_run
 from ..core.sources import Product, open_product
 from .deps import preset_availability
 from .estimates import estimate, needs_confirmation, summary, warning
+from .input_detection import best_input, has_unnamed_bands, safe_extent, standard_mapping
 from .input_section import MODE_LAYER, MODE_LIST, InputSection
 from .layers import BAND_CHOICES, BandRef, auto_map, layer_band_ids, layer_path, raster_layers, to_core_band_map
+from .lens import lens_inputs
 from .live_preview import TilePreviewItem
 from .outputs import default_folder, output_name, product_label, proposed_folder, remember_folder
 from .render import TRUE_COLOUR
 from .result_layer import output_bands_only, shared_stretch
 from .run_panel import RunPanel
-from .settings_section import AdvancedSection, MethodSection
+from .settings_section import AdvancedSection, MethodSection, onnx_providers
 from .task import FinishedRun, RunRequest, SuperResolutionTask, TileProgress
 
 SETTINGS_PREFIX = "s2_superres/"
-DEVICE_AUTO, DEVICE_CPU = "Automatic", "CPU"
-MISSING = "— missing —"
-PRESET_LABELS = {"fast": "Fast (single-pass network)", "diffusion": "Diffusion (best, slow)",
-                 "bicubic": "Bicubic (reference)", "hpf": "HPF pansharpening (reference)"}
-#: ESA band order of a full stack without band names (13 bands, L1C) and of a 12-band L2A stack
-STANDARD_ORDER = {13: ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"),
-                  12: OUTPUT_BANDS}
-#: side (metres) of the default extent when the map view does not overlap the data
-DEFAULT_WINDOW = 2400.0
 HELP_URL = "https://github.com/s2-superres/s2-superres#using-the-dock"
-
-
-def onnx_providers() -> list[str] | None:
-    """onnxruntime's execution providers here, or None when onnxruntime is not installed."""
-    try:
-        import onnxruntime  # optional, imported only when the dock opens
-    except ImportError:
-        return None
-    return list(onnxruntime.get_available_providers())
-
-
-def best_input(layers: list[QgsRasterLayer]) -> tuple[int, list[QgsRasterLayer]]:
-    """The input the dock opens with: the single-band layers of one product (one per band) when they cover
-    more bands than any multi-band layer, else the multi-band layer naming most bands."""
-    singles = [lyr for lyr in layers if lyr.bandCount() == 1]
-    single_map = output_bands_only(auto_map(singles))
-    stacks = [(len(output_bands_only(auto_map([lyr]))), lyr) for lyr in layers if lyr.bandCount() > 1]
-    best_stack = max(stacks, key=lambda s: s[0], default=(0, None))
-    if len(single_map) > best_stack[0]:
-        project = QgsProject.instance()
-        return MODE_LIST, [project.mapLayer(ref.layer_id) for ref in single_map.values()]
-    if best_stack[1] is not None:
-        return MODE_LAYER, [best_stack[1]]
-    return MODE_LAYER, layers[:1]
 
 
 class SuperResolutionDock(QgsDockWidget):
@@ -89,7 +58,6 @@ class SuperResolutionDock(QgsDockWidget):
         self.reason: str | None = None
         self.progress: TileProgress | None = None
         self._product_key: tuple | None = None
-        self._filling = False
         self._auto_output = True         # the output field holds a name the dock chose
         self._preset_fallback = False    # the preset shown is a fallback (the wanted one could not run)
         self._question: QMessageBox | None = None
@@ -131,8 +99,8 @@ class SuperResolutionDock(QgsDockWidget):
         outer_layout.addWidget(self.run_panel)       # pinned: never scrolls out of view
         self.setWidget(outer)
         self._expose_widgets()
-        self._fill_presets()
-        self._fill_devices()
+        self.method_section.fill_presets(preset_availability())
+        self.advanced_section.fill_devices(onnx_providers())
 
     def _expose_widgets(self) -> None:
         """The controls, as attributes of the dock (the plugin, the tests and scripts use them)."""
@@ -149,36 +117,13 @@ class SuperResolutionDock(QgsDockWidget):
             for name in names:
                 setattr(self, name, getattr(section, name))
 
-    def _fill_presets(self) -> None:
-        model = QStandardItemModel()
-        self.preset_combo.setModel(model)
-        for name, why in preset_availability().items():
-            self.preset_combo.addItem(PRESET_LABELS.get(name, name), name)
-            item = model.item(self.preset_combo.count() - 1)
-            item.setEnabled(why is None)
-            item.setToolTip(f"Not available: {why}" if why else PRESET_LABELS.get(name, name))
-
-    def _fill_devices(self) -> None:
-        providers = onnx_providers()
-        self.device_combo.clear()
-        self.device_combo.addItem(DEVICE_AUTO, None)
-        self.device_combo.addItem(DEVICE_CPU, ["CPUExecutionProvider"])
-        for p in providers or []:
-            if p not in ("CPUExecutionProvider", "AzureExecutionProvider"):
-                self.device_combo.addItem(f"GPU: {p.replace('ExecutionProvider', '')}", [p, "CPUExecutionProvider"])
-        self.device_combo.setToolTip("onnxruntime is not installed: only the bicubic and hpf presets can run "
-                                     "(Plugins ▸ Sentinel-2 super-resolution ▸ Install dependencies)"
-                                     if providers is None else "onnxruntime providers here: " + ", ".join(providers))
-
     def _connect(self) -> None:
         self.mode_combo.currentIndexChanged.connect(self.on_mode_changed)
         self.layer_combo.layerChanged.connect(lambda _layer: self.on_input_changed())
         self.layer_list.itemChanged.connect(lambda _item: self.on_input_changed())
         self.check_bands_button.clicked.connect(self.check_recognised_bands)
         self.standard_order_button.clicked.connect(self.map_standard_order)
-        for row in range(len(OUTPUT_BANDS)):
-            self._layer_cell(row).currentIndexChanged.connect(self.on_table_edited)
-            self._index_cell(row).valueChanged.connect(self.on_table_edited)
+        self.mapping_table.edited.connect(self.on_table_edited)
         self.offset_check.toggled.connect(lambda _c: self.refresh())
         self.offset_spin.valueChanged.connect(lambda _v: self.refresh())
         self.extent_box.extentChanged.connect(lambda _r: self.refresh())
@@ -245,11 +190,11 @@ class SuperResolutionDock(QgsDockWidget):
         """Re-read which presets and devices can run (after installing dependencies or adding models)."""
         current = self.preset
         self.preset_combo.blockSignals(True)
-        self._fill_presets()
+        self.method_section.fill_presets(preset_availability())
         self._select_preset("" if self._preset_fallback else current)
         self.preset_combo.blockSignals(False)
         self.device_combo.blockSignals(True)
-        self._fill_devices()
+        self.advanced_section.fill_devices(onnx_providers())
         self.device_combo.blockSignals(False)
         self._set_auto_output()
         self.refresh()
@@ -369,10 +314,9 @@ class SuperResolutionDock(QgsDockWidget):
     def map_standard_order(self) -> None:
         """Map the bands of the (multi-band) input in the standard Sentinel-2 order."""
         layers = self.input_layers()
-        order = STANDARD_ORDER.get(layers[0].bandCount()) if len(layers) == 1 else None
-        if order is None:
+        if len(layers) != 1 or not standard_mapping(layers[0]):
             return
-        self.mapping = {b: BandRef(layers[0].id(), i) for i, b in enumerate(order, start=1) if b in OUTPUT_BANDS}
+        self.mapping = standard_mapping(layers[0])
         self._fill_table()
         self.refresh()
 
@@ -438,7 +382,7 @@ class SuperResolutionDock(QgsDockWidget):
             self.extent_box.setCurrentExtent(canvas.extent(), canvas.mapSettings().destinationCrs())
         if not keep:
             self.extent_box.setOutputCrs(ref.crs())
-            self.extent_box.setOutputExtentFromUser(self.safe_extent(ref, view), ref.crs())
+            self.extent_box.setOutputExtentFromUser(safe_extent(ref.extent(), view), ref.crs())
 
     def _view_extent(self, layer: QgsRasterLayer) -> QgsRectangle | None:
         """The map canvas' view in the layer's CRS, or None without a canvas."""
@@ -456,75 +400,21 @@ class SuperResolutionDock(QgsDockWidget):
                 return None
         return view
 
-    @staticmethod
-    def safe_extent(layer: QgsRasterLayer, view: QgsRectangle | None) -> QgsRectangle:
-        """The view clipped to the layer, else a DEFAULT_WINDOW square at the layer's centre."""
-        data = layer.extent()
-        if view is not None and view.intersects(data):
-            clipped = view.intersect(data)
-            if clipped.width() > 0 and clipped.height() > 0:
-                return clipped
-        c, half = data.center(), DEFAULT_WINDOW / 2
-        return QgsRectangle(c.x() - half, c.y() - half, c.x() + half, c.y() + half).intersect(data)
-
     # -- mapping table -------------------------------------------------------------------------
     def _fill_table(self, keep: bool = False) -> None:
         """Show ``self.mapping`` in the table; every project raster layer can be chosen per band."""
-        self._filling = True
-        layers = raster_layers()
-        for row, band in enumerate(OUTPUT_BANDS):
-            combo = self._layer_cell(row)
-            combo.clear()
-            combo.addItem(MISSING, None)
-            for layer in layers:
-                combo.addItem(layer.name(), layer.id())
-            ref = self.mapping.get(band)
-            combo.setCurrentIndex(max(0, combo.findData(ref.layer_id)) if ref else 0)
-            if ref and combo.currentIndex() == 0 and keep:
-                self.mapping.pop(band)
-            self._update_index_cell(row)
-        self._filling = False
+        self.mapping = self.mapping_table.show_mapping(self.mapping, raster_layers(), keep)
         self._flag_missing()
 
-    def _update_index_cell(self, row: int) -> None:
-        band = OUTPUT_BANDS[row]
-        ref = self.mapping.get(band)
-        layer = QgsProject.instance().mapLayer(ref.layer_id) if ref else None
-        spin = self._index_cell(row)
-        spin.blockSignals(True)
-        spin.setRange(1, max(1, layer.bandCount() if isinstance(layer, QgsRasterLayer) else 1))
-        spin.setValue(ref.index if ref else 1)
-        spin.setEnabled(ref is not None)
-        spin.blockSignals(False)
-
-    def on_table_edited(self, *_args) -> None:
+    def on_table_edited(self) -> None:
         """The user changed a layer or band index in the mapping table."""
-        if self._filling:
-            return
-        for row, band in enumerate(OUTPUT_BANDS):
-            layer_id = self._layer_cell(row).currentData()
-            old = self.mapping.get(band)
-            if layer_id is None:
-                self.mapping.pop(band, None)
-            else:
-                index = self._index_cell(row).value() if old and old.layer_id == layer_id else 1
-                self.mapping[band] = BandRef(layer_id, index)
-            self._update_index_cell(row)
+        self.mapping = self.mapping_table.read(self.mapping)
         self._flag_missing()
         self.refresh()
 
     def set_mapping(self, band: str, layer: QgsRasterLayer | None, index: int = 1) -> None:
         """Edit one row of the mapping table (as a user would)."""
-        row = OUTPUT_BANDS.index(band)
-        combo = self._layer_cell(row)
-        combo.setCurrentIndex(combo.findData(layer.id()) if layer else 0)
-        self._index_cell(row).setValue(index)
-
-    def _layer_cell(self, row: int):
-        return self.mapping_table.cellWidget(row, 1)
-
-    def _index_cell(self, row: int):
-        return self.mapping_table.cellWidget(row, 2)
+        self.mapping_table.set_row(band, layer.id() if layer else None, index)
 
     def missing_bands(self) -> list[str]:
         """Bands the chosen output needs (its bands and the 10 m guidance) that are not mapped."""
@@ -535,17 +425,13 @@ class SuperResolutionDock(QgsDockWidget):
 
     def _flag_missing(self) -> None:
         missing = set(self.missing_bands())
-        for row, band in enumerate(OUTPUT_BANDS):
-            colour = QColor(255, 205, 205) if band in missing else QColor(0, 0, 0, 0)
-            self.mapping_table.item(row, 0).setBackground(QBrush(colour))
-            self.mapping_table.item(row, 0).setToolTip("missing: map a layer band here" if band in missing else band)
+        self.mapping_table.flag(missing)
         mapped = len(self.mapping)
         self.mapping_label.setText(f"Missing: {', '.join(sorted(missing, key=OUTPUT_BANDS.index))}" if missing
                                    else f"{mapped} of {len(OUTPUT_BANDS)} output bands mapped.")
         self.mapping_box.setCollapsed(not missing)
         layers = self.input_layers()
-        unnamed = (self.mode_combo.currentIndex() == MODE_LAYER and len(layers) == 1
-                   and layers[0].bandCount() in STANDARD_ORDER and not any(layer_band_ids(layers[0])))
+        unnamed = self.mode_combo.currentIndex() == MODE_LAYER and len(layers) == 1 and has_unnamed_bands(layers[0])
         self.standard_order_button.setVisible(self.mode_combo.currentIndex() == MODE_LAYER)
         self.standard_order_button.setEnabled(unnamed)
 
@@ -578,21 +464,11 @@ class SuperResolutionDock(QgsDockWidget):
         return None
 
     def lens_setup(self) -> tuple | None:
-        """(product, fast method for the 10 m bands, raster CRS, true-colour stretch) for ui.lens.LensTool."""
-        from ..core.methods.registry import create_method
+        """What ui.lens.LensTool needs for the current input, or None when the lens cannot run."""
         if self.lens_reason() is not None:
             return None
-        mapping = {b: self.mapping[b] for b in GROUP_10}
-        band_map = to_core_band_map(mapping)
-        try:
-            product = open_product(sorted({p for p, _ in band_map.values()}), band_map=band_map,
-                                   offset=self.offset_override)
-            method = create_method("fast", GROUP_10, providers=self.run_options().providers)
-        except UserError:
-            return None
-        crs = QgsProject.instance().mapLayer(mapping["B04"].layer_id).crs()
-        ranges = shared_stretch(mapping, product.offset, QgsProject.instance()) or [(0.0, 0.25)] * 3
-        return product, method, crs, ranges
+        return lens_inputs({b: self.mapping[b] for b in GROUP_10}, self.offset_override,
+                           self.run_options().providers)
 
     def _validate(self) -> str | None:
         """None when a run can start, else the reason shown to the user."""

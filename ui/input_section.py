@@ -3,11 +3,9 @@ from __future__ import annotations
 
 from qgis.core import QgsMapLayerProxyModel
 from qgis.gui import QgsCollapsibleGroupBox, QgsMapLayerComboBox
-from qgis.PyQt.QtCore import Qt
-from qgis.PyQt.QtWidgets import (QCheckBox, QHBoxLayout, QHeaderView, QListWidget, QPushButton, QSizePolicy,
-                                 QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from qgis.PyQt.QtWidgets import QCheckBox, QHBoxLayout, QListWidget, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from ..core.bands import OUTPUT_BANDS, RESOLUTION
+from .mapping_table import MappingTable
 from .widgets import compact_combo, wrapping_label
 
 MODE_LAYER, MODE_LIST = 0, 1
@@ -43,7 +41,7 @@ class InputSection(QgsCollapsibleGroupBox):
         buttons.addWidget(self.standard_order_button)
         self.mapping_box = QgsCollapsibleGroupBox("Band mapping")
         self.mapping_box.setToolTip("Which layer band feeds each output band (detected, editable)")
-        self.mapping_table = self._build_table()
+        self.mapping_table = MappingTable()
         mapping_layout = QVBoxLayout(self.mapping_box)
         mapping_layout.setContentsMargins(2, 2, 2, 2)
         mapping_layout.addWidget(self.mapping_table)
@@ -73,32 +71,3 @@ class InputSection(QgsCollapsibleGroupBox):
         layout.addWidget(self.product_label)
         layout.addWidget(self.offset_warning)
         layout.addLayout(offset_row)
-
-    def _build_table(self) -> QTableWidget:
-        table = QTableWidget(len(OUTPUT_BANDS), 3)
-        table.setHorizontalHeaderLabels(["Band", "Layer", "#"])
-        table.horizontalHeaderItem(2).setToolTip("Band number inside the layer")
-        table.verticalHeader().setVisible(False)
-        header = table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.Stretch)
-        header.setSectionResizeMode(2, QHeaderView.ResizeToContents)
-        table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        table.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        table.setToolTip("Output band ← layer and band number; red rows are missing")
-        for row, band in enumerate(OUTPUT_BANDS):
-            item = QTableWidgetItem(band)
-            item.setFlags(Qt.ItemIsEnabled)
-            item.setToolTip(f"{band}, native {RESOLUTION[band]} m")
-            table.setItem(row, 0, item)
-            combo = compact_combo(f"The layer that holds {band}", 6)
-            table.setCellWidget(row, 1, combo)
-            spin = QSpinBox()
-            spin.setRange(1, 1)
-            spin.setToolTip(f"Band number of {band} inside the chosen layer")
-            table.setCellWidget(row, 2, spin)
-        table.resizeRowsToContents()
-        height = table.horizontalHeader().height() + sum(table.rowHeight(r) for r in range(table.rowCount())) + 4
-        table.setFixedHeight(height)                      # all 12 rows, no inner scrolling
-        table.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
-        return table

@@ -14,12 +14,31 @@ from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QPointF, QRectF, QTimer, Qt, pyqtSignal
 from qgis.PyQt.QtGui import QColor, QImage, QPainter, QPen
 
+from ..core.bands import GROUP_10
 from ..core.errors import UserError
+from .layers import to_core_band_map
 from .lens_compute import LENS_SIDE, LensPicture, compute_lens
+from .result_layer import shared_stretch
 
 DEBOUNCE_MS = 120
 GAP = 4         # pixels between the two halves of the magnifier
 OFFSET = 12     # pixels from the outlined window to the magnifier
+
+
+def lens_inputs(mapping: dict, offset: float | None, providers: list[str]) -> tuple | None:
+    """(product, fast method for the 10 m bands, raster CRS, true-colour stretch) for ui.lens.LensTool from
+    the dock's mapping of GROUP_10 {band: ui.layers.BandRef}; None when they cannot be opened."""
+    from ..core.methods.registry import create_method
+    from ..core.sources import open_product
+    project = QgsProject.instance()
+    band_map = to_core_band_map(mapping, project)
+    try:
+        product = open_product(sorted({p for p, _ in band_map.values()}), band_map=band_map, offset=offset)
+        method = create_method("fast", GROUP_10, providers=providers)
+    except UserError:
+        return None
+    crs = project.mapLayer(mapping["B04"].layer_id).crs()
+    return product, method, crs, shared_stretch(mapping, product.offset, project) or [(0.0, 0.25)] * 3
 
 
 def to_qimage(rgb) -> QImage:

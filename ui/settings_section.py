@@ -2,10 +2,24 @@
 from __future__ import annotations
 
 from qgis.gui import QgsCollapsibleGroupBox, QgsFileWidget
+from qgis.PyQt.QtGui import QStandardItemModel
 from qgis.PyQt.QtWidgets import QCheckBox, QFormLayout, QSpinBox, QWidget
 
 from .layers import BAND_CHOICES
 from .widgets import compact_combo, wrapping_label
+
+PRESET_LABELS = {"fast": "Fast (single-pass network)", "diffusion": "Diffusion (best, slow)",
+                 "bicubic": "Bicubic (reference)", "hpf": "HPF pansharpening (reference)"}
+DEVICE_AUTO, DEVICE_CPU = "Automatic", "CPU"
+
+
+def onnx_providers() -> list[str] | None:
+    """onnxruntime's execution providers here, or None when onnxruntime is not installed."""
+    try:
+        import onnxruntime  # optional, imported only when the dock opens
+    except ImportError:
+        return None
+    return list(onnxruntime.get_available_providers())
 
 
 class MethodSection(QgsCollapsibleGroupBox):
@@ -31,6 +45,16 @@ class MethodSection(QgsCollapsibleGroupBox):
         form.addRow("Bands", self.bands_combo)
         form.addRow("Output", self.output_widget)
         form.addRow(self.output_note)
+
+    def fill_presets(self, availability: dict[str, str | None]) -> None:
+        """One item per preset; those that cannot run are disabled, with the reason as tooltip."""
+        model = QStandardItemModel()
+        self.preset_combo.setModel(model)
+        for name, why in availability.items():
+            self.preset_combo.addItem(PRESET_LABELS.get(name, name), name)
+            item = model.item(self.preset_combo.count() - 1)
+            item.setEnabled(why is None)
+            item.setToolTip(f"Not available: {why}" if why else PRESET_LABELS.get(name, name))
 
 
 class AdvancedSection(QgsCollapsibleGroupBox):
@@ -61,3 +85,15 @@ class AdvancedSection(QgsCollapsibleGroupBox):
         form.addRow("Device", self.device_combo)
         form.addRow("Tile", self.tile_spin)
         self.setCollapsed(True)
+
+    def fill_devices(self, providers: list[str] | None) -> None:
+        """Automatic, CPU, and one item per GPU provider of onnxruntime (None: not installed)."""
+        self.device_combo.clear()
+        self.device_combo.addItem(DEVICE_AUTO, None)
+        self.device_combo.addItem(DEVICE_CPU, ["CPUExecutionProvider"])
+        for p in providers or []:
+            if p not in ("CPUExecutionProvider", "AzureExecutionProvider"):
+                self.device_combo.addItem(f"GPU: {p.replace('ExecutionProvider', '')}", [p, "CPUExecutionProvider"])
+        self.device_combo.setToolTip("onnxruntime is not installed: only the bicubic and hpf presets can run "
+                                     "(Plugins ▸ Sentinel-2 super-resolution ▸ Install dependencies)"
+                                     if providers is None else "onnxruntime providers here: " + ", ".join(providers))
