@@ -20,8 +20,16 @@ from qgis.PyQt.QtGui import QColor, QImage, QPainter
 from ..core.bands import OUTPUT_RESOLUTION, SCALE
 from ..core.extent import Extent
 
-#: longest side of a tile's preview picture (pixels); keeps memory small on large runs
+#: longest side of a tile's preview picture (pixels), and the side of all pictures of a run together:
+#: a run of n tiles gets pictures of PREVIEW_TOTAL / sqrt(n) pixels a side, so their memory stays under
+#: 3 * PREVIEW_TOTAL**2 bytes (12 MB) whatever the extent
 PREVIEW_SIDE = 256
+PREVIEW_TOTAL = 2048
+
+
+def preview_side(tiles: int) -> int:
+    """Side (pixels) of each tile's picture in a run of ``tiles`` tiles."""
+    return max(16, min(PREVIEW_SIDE, int(PREVIEW_TOTAL / max(1, tiles) ** 0.5)))
 
 
 @dataclass(frozen=True)
@@ -45,8 +53,8 @@ class PreviewingMethod:
     """A method that also reports a true-colour picture of every tile it computed."""
 
     def __init__(self, method, rgb: tuple[int, int, int], ranges: list[tuple[float, float]], margin: int,
-                 on_tile: Callable[[TilePicture], None]):
-        self._method, self._rgb, self._ranges = method, rgb, ranges
+                 on_tile: Callable[[TilePicture], None], side: int = PREVIEW_SIDE):
+        self._method, self._rgb, self._ranges, self._side = method, rgb, ranges, side
         self._crop = margin * SCALE          # 2.5 m pixels of context on each side of the tile's core
         self._on_tile = on_tile
 
@@ -62,10 +70,10 @@ class PreviewingMethod:
         return result
 
     def picture(self, tile, result: np.ndarray) -> TilePicture:
-        """The core of ``result`` (margin cropped) as an 8-bit picture of at most PREVIEW_SIDE pixels a side."""
+        """The core of ``result`` (margin cropped) as an 8-bit picture of at most ``side`` pixels a side."""
         c = self._crop
         core = np.asarray(result)[list(self._rgb), c:result.shape[1] - c, c:result.shape[2] - c]
-        step = max(1, -(-max(core.shape[1:]) // PREVIEW_SIDE))
+        step = max(1, -(-max(core.shape[1:]) // self._side))
         xmin = (tile.out_col + c) * OUTPUT_RESOLUTION
         ymax = -(tile.out_row + c) * OUTPUT_RESOLUTION
         box = Extent(xmin, ymax - core.shape[1] * OUTPUT_RESOLUTION, xmin + core.shape[2] * OUTPUT_RESOLUTION, ymax)
