@@ -27,6 +27,8 @@ from .render import TRUE_COLOUR, apply_rgb, renderer_ranges
 from .result_layer import GROUP_NAME, open_result_layer, prepare_result_layer, result_group, result_metadata
 
 LOG_TAG = "S2 super-resolution"
+#: core.pipeline.superresolve reports its tiles as progress 0 .. 0.95 and the final write as the rest
+TILE_SHARE = 0.95
 _reserved: set[str] = set()
 _reserved_lock = threading.Lock()
 
@@ -133,7 +135,7 @@ class SuperResolutionTask(QgsTask):
 
             def progress(fraction: float) -> None:
                 self.setProgress(100.0 * fraction)
-                done = min(total, round(fraction / 0.95 * total))
+                done = min(total, round(fraction / TILE_SHARE * total))
                 elapsed = time.monotonic() - start
                 self.tileDone.emit(TileProgress(done, total, elapsed / max(done, 1) * (total - done)))
             self.result = superresolve(product, method, req.output, extent=req.extent, bands=req.bands,
