@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := qgis python3-qgis qgis-providers python3-venv python3-pip python3-scipy xvfb
-RUNTIME := __init__.py plugin.py metadata.txt resources.qrc LICENSE core ui processing icons models
+RUNTIME := __init__.py plugin.py qgis_layers.py qgis_render.py metadata.txt resources.qrc LICENSE core ui processing icons models
 
 .PHONY: demo test lint bench zip clean
 

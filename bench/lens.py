@@ -60,7 +60,7 @@ def main() -> None:
             superresolve(product, method, path, extent=pic.extent, bands=GROUP_10)
             ds = gdal.Open(str(path))
             full = np.stack([ds.GetRasterBand(i + 1).ReadAsArray() for i in RGB])
-            from s2_superres.ui.live_preview import to_rgb8
+            from s2_superres.ui.tile_pictures import to_rgb8
             diffs.append(np.abs(to_rgb8(full, ranges).astype(int) - pic.result.astype(int)))
     d = np.concatenate([a.ravel() for a in diffs])
     out["vs_full_run_mean_abs_8bit"] = round(float(d.mean()), 3)

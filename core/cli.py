@@ -1,4 +1,4 @@
-"""Command line: ``python -m core info | superresolve | evaluate | demo``.
+"""Command line: ``python -m core info | superresolve | batch | evaluate | demo``.
 
 Bad input ends with exit code 2 and a one-paragraph message on stderr naming the problem and
 the fix (add ``--debug`` for the traceback).
@@ -14,7 +14,9 @@ from pathlib import Path
 from .bands import GROUP_10, OUTPUT_BANDS, RESOLUTION
 from .errors import Cancelled, UserError
 from .extent import parse_extent, to_raster_crs
+from .gdal_env import gdal_scope
 from .methods.registry import availability, create_method, default_method
+from .runtime import providers_for
 from .sources import open_product
 from .tile import RunOptions
 
@@ -39,18 +41,14 @@ class ProgressBar:
         sys.stderr.write(("\n" if self.tty else "") + f"{self.label}: done in {seconds:.1f} s\n")
 
 
-def providers_for(device: str) -> list[str]:
-    """onnxruntime execution providers for --device auto|cpu|gpu (CPU is always the fallback)."""
-    return {"cpu": ["CPUExecutionProvider"]}.get(device, ["CUDAExecutionProvider", "CPUExecutionProvider"])
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core", description="Super-resolve Sentinel-2 to 2.5 m.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True)
 
     def inputs(sp):
-        sp.add_argument("input", nargs="+", help="folder of band files, band files, multi-band GeoTIFF or .SAFE")
+        sp.add_argument("input", nargs="+", help="folder of band files, band files, multi-band raster, .SAFE folder or "
+                        "zip, SENTINEL2 subdatasets (SENTINEL2_L2A:...:10m:EPSG_...), or a STAC item (file or URL)")
         sp.add_argument("--offset", type=float, help="DN offset to add before /10000 (default: from the product)")
 
     info = sub.add_parser("info", help="list detected bands, grids, CRS, level, offset and methods")
@@ -59,6 +57,23 @@ def _parser() -> argparse.ArgumentParser:
     inputs(sr)
     sr.add_argument("-o", "--output", required=True, type=Path)
     _run_options(sr)
+    bt = sub.add_parser("batch", help="super-resolve many products on a Dask cluster (LocalCluster by default)")
+    bt.add_argument("input", nargs="+", help="products (as for superresolve), or folders of products")
+    bt.add_argument("-o", "--output-dir", required=True, type=Path, help="one <product>_<method>_2.5m.tif each")
+    bt.add_argument("--method", default=None, help="bicubic, hpf, fast or diffusion (default: best available)")
+    bt.add_argument("--extent", help="XMIN,YMIN,XMAX,YMAX[,EPSG:CODE] for every product (default: each whole product)")
+    bt.add_argument("--bands", choices=("all", "10m"), default="all")
+    bt.add_argument("--steps", type=int, default=8, help="diffusion sampling steps")
+    bt.add_argument("--seed", type=int, default=0)
+    bt.add_argument("--tile", type=int, default=288, help="block size in 10 m pixels (the unit of work)")
+    bt.add_argument("--overlap", type=int, default=12, help="extra context in 10 m pixels")
+    bt.add_argument("--dtype", choices=("float32", "uint16"), default="float32")
+    bt.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                    help="gpu: tasks need the worker resource GPU (dask worker --resources GPU=1)")
+    bt.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a LocalCluster)")
+    bt.add_argument("--workers", type=int, default=2, help="worker processes of the LocalCluster")
+    bt.add_argument("--overwrite", action="store_true", help="redo products whose output exists")
+    bt.add_argument("--log", type=Path, help="JSON run log (default: OUTPUT_DIR/batch_log.json)")
     ev = sub.add_parser("evaluate", help="Wald-protocol metrics of a method against bicubic and HPF")
     ev.add_argument("input", help="product (as for superresolve) or an .npz scene")
     ev.add_argument("--method", default=None)
@@ -95,10 +110,23 @@ def _run_options(sp) -> None:
     sp.add_argument("--preview", type=Path, help="also write a side-by-side PNG here")
 
 
-def cmd_info(args) -> int:
+def _open(args):
+    """The product named on the command line; its notes (e.g. an unknown baseline) go to stderr."""
     product = open_product(args.input if len(args.input) > 1 else args.input[0], offset=args.offset)
+    for note in product.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return product
+
+
+def cmd_info(args) -> int:
+    product = _open(args)
+    per_band = (" per band: " + ", ".join(f"{b} {v:g}" for b, v in sorted(product.band_offsets.items()))
+                if product.band_offsets else "")
     print(f"source: {product.source}\nlevel: {product.level or 'unknown'}\n"
-          f"offset: {product.offset:g} DN ({product.offset_origin})\nlattice origin: {product.lattice_origin()}")
+          f"processing baseline: {product.baseline or 'unknown'}\n"
+          f"offset: {product.offset:g} DN ({product.offset_origin}){per_band}\n"
+          f"quantification: {product.quantification:g} DN per unit reflectance\n"
+          f"lattice origin: {product.lattice_origin()}")
     from osgeo import osr
     srs = osr.SpatialReference(wkt=product.crs_wkt)
     print(f"crs: {srs.GetAuthorityName(None) or ''}:{srs.GetAuthorityCode(None) or ''} {srs.GetName()}")
@@ -114,7 +142,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_superresolve(args) -> dict:
-    product = open_product(args.input if len(args.input) > 1 else args.input[0], offset=args.offset)
+    product = _open(args)
     extent = None
     if args.extent:
         box, crs = parse_extent(args.extent)
@@ -140,6 +168,22 @@ def cmd_superresolve(args) -> dict:
         from .preview import comparison_png
         print(f"wrote {comparison_png(product, result.output, args.preview)}")
     return {"product": product, "result": result}
+
+
+def cmd_batch(args) -> int:
+    from .batch import run_batch
+    bands = OUTPUT_BANDS if args.bands == "all" else GROUP_10
+    options = RunOptions(steps=args.steps, seed=args.seed, providers=providers_for(args.device))
+    result = run_batch(args.input, args.output_dir, method=args.method or default_method(), extent=args.extent,
+                       bands=bands, options=options, tile=args.tile, overlap=args.overlap, dtype=args.dtype,
+                       overwrite=args.overwrite, scheduler=args.scheduler, workers=args.workers,
+                       gpu=args.device == "gpu", log_path=args.log)
+    for run in result.products:
+        detail = (f"{run.blocks_computed} blocks computed, {run.blocks_resumed} resumed, {run.seconds:.1f} s"
+                  if run.status == "done" else run.message)
+        print(f"{run.status:7} {run.output}: {detail}")
+    print(f"wrote {result.log} ({len(result.products)} products, {result.workers} workers, {result.seconds:.1f} s)")
+    return 0 if result.ok else 1
 
 
 def cmd_evaluate(args) -> int:
@@ -202,10 +246,12 @@ def _bind_extent(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(_bind_extent(sys.argv[1:] if argv is None else argv))
-    handler = {"info": cmd_info, "superresolve": cmd_superresolve, "evaluate": cmd_evaluate, "demo": cmd_demo}
+    handler = {"info": cmd_info, "superresolve": cmd_superresolve, "batch": cmd_batch, "evaluate": cmd_evaluate,
+               "demo": cmd_demo}
     try:
-        handler[args.command](args)
-        return 0
+        with gdal_scope():
+            status = handler[args.command](args)
+        return status if isinstance(status, int) else 0
     except UserError as exc:
         if args.debug:
             raise

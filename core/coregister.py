@@ -1,4 +1,4 @@
-"""Band-to-band co-registration of the guide: how far the 20 m bands sit from the 10 m bands.
+"""Band-to-band co-registration of the guide: how far the 20 m and 60 m bands sit from the 10 m bands.
 
 Fusion adds the high-frequency detail of the 10 m guide to a coarser band. If the band's grid is
 off by a fraction of a pixel (crops cut on pixel centres, re-projected or re-gridded data, the
@@ -15,10 +15,10 @@ otherwise the guide is used as it is. On the well-registered real
 scenes of ../shared/data the measured offset is exactly 0; on dsen2_mock_crop it is (0.5, 0.5)
 10 m pixels, from the native bands and from their x2-degraded versions alike.
 
-The 60 m group is not co-registered: B08 against B09 gives offsets of 0.125-0.25 10 m pixels on
-well-registered scenes (noise at 1/40 of a 60 m pixel), and the effect on the fusion60 error of
-the offset mock crop is small (held-out 360 -> 60 m ratio 0.387 with a hand-measured guide shift,
-0.391 without; training/eval_fusion.py).
+The 60 m group is measured the same way, B08 against B09, over up to half a 60 m pixel
+(SEARCH_60), and moved only when the offset reaches SIGNIFICANT_60: on well-registered scenes the
+measurement scatters by a fraction of that (noise of a 60 m grid), and moving the guide by noise
+would only blur the fused detail.
 """
 from __future__ import annotations
 
@@ -26,13 +26,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .degrade import wald_degrade
+from .degrade import k_for_grid, wald_degrade
 from .resample import _cubic, correlate_axis, gaussian_blur
 
 MIN_SCORE = 0.9          # high-pass correlation needed to trust an offset
 MIN_COARSE_PIXELS = 48   # smallest window side, in pixels of the coarse band
 SEARCH = 1.0             # +- fine pixels searched
 STEPS = (0.25, 0.125)    # coarse-to-fine search steps, fine pixels
+SEARCH_60 = 3.0          # +- 10 m pixels searched for the 60 m group (half a 60 m pixel)
+STEPS_60 = (0.5, 0.25)
+SIGNIFICANT_60 = 0.5     # 10 m pixels: smaller 60 m offsets are left alone
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,9 @@ def _detail(img: np.ndarray) -> np.ndarray:
     return (img - gaussian_blur(img, 2.0))[4:-4, 4:-4].ravel()
 
 
-def measure_shift(pan: np.ndarray, band: np.ndarray, factor: int) -> GuideShift:
-    """Offset (fine pixels) that best moves ``pan`` (H, W) onto ``band`` (H/factor, W/factor).
+def measure_shift(pan: np.ndarray, band: np.ndarray, factor: int, search: float = SEARCH,
+                  steps: tuple[float, ...] = STEPS) -> GuideShift:
+    """Offset (fine pixels, at most ``search``) that best moves ``pan`` (H, W) onto ``band`` (H/factor, W/factor).
 
     Both in the same unit (reflectance). Returns GuideShift() (no shift) when the window is too small
     or the best correlation is below MIN_SCORE.
@@ -87,16 +91,39 @@ def measure_shift(pan: np.ndarray, band: np.ndarray, factor: int) -> GuideShift:
 
     def score(dy: float, dx: float) -> float:
         if (dy, dx) not in scores:
-            moved = wald_degrade(shift_image(pan, dy, dx), factor)
+            moved = wald_degrade(shift_image(pan, dy, dx), factor, k_for_grid(10 * factor))
             scores[(dy, dx)] = float(np.corrcoef(_detail(moved), target)[0, 1])
         return scores[(dy, dx)]
 
     best = (0.0, 0.0)
-    for step, reach in ((STEPS[0], SEARCH), *((s, prev) for prev, s in zip(STEPS, STEPS[1:]))):
+    for step, reach in ((steps[0], search), *((s, prev) for prev, s in zip(steps, steps[1:]))):
         grid = np.arange(-reach, reach + 1e-9, step)
-        best = max(((best[0] + a, best[1] + b) for a in grid for b in grid if abs(best[0] + a) <= SEARCH
-                    and abs(best[1] + b) <= SEARCH), key=lambda s: score(*s))
+        best = max(((best[0] + a, best[1] + b) for a in grid for b in grid if abs(best[0] + a) <= search
+                    and abs(best[1] + b) <= search), key=lambda s: score(*s))
     value = score(*best)
     if not np.isfinite(value) or value < MIN_SCORE:
         return GuideShift(score=value if np.isfinite(value) else None)
     return GuideShift(float(best[0]), float(best[1]), value)
+
+
+def measure_shift_60(pan: np.ndarray, band60: np.ndarray) -> GuideShift:
+    """Offset (10 m pixels) of a 60 m band from the 10 m ``pan``; zero (with its score) below SIGNIFICANT_60."""
+    shift = measure_shift(pan, band60, 6, SEARCH_60, STEPS_60)
+    if max(abs(shift.dy), abs(shift.dx)) < SIGNIFICANT_60:
+        return GuideShift(score=shift.score)
+    return shift
+
+
+@dataclass(frozen=True)
+class GuideShifts:
+    """The run's guide offsets (10 m pixels) for the 20 m group (B08 vs B8A) and the 60 m group (B08 vs B09)."""
+
+    g20: GuideShift = GuideShift()
+    g60: GuideShift = GuideShift()
+
+    def __bool__(self) -> bool:
+        return bool(self.g20 or self.g60)
+
+    def describe(self) -> str:
+        """Both offsets, for notes."""
+        return f"20 m bands: {self.g20.describe()}; 60 m bands: {self.g60.describe()}"

@@ -43,8 +43,10 @@ def estimate(method: str, output_shape: tuple[int, int], bands: int, tile: int, 
     """Cost of super-resolving ``output_shape`` (rows, cols at 2.5 m) with tiles of ``tile`` 10 m pixels;
     ``samples`` > 1 (diffusion) adds an uncertainty file of 4 bands."""
     pixels = output_shape[0] * output_shape[1]
-    out = int(pixels * bands * (4 if dtype == "float32" else 2) * 0.65)  # DEFLATE level 1 keeps ~0.65
-    scratch = pixels * bands * 4
+    full = int(pixels * bands * (4 if dtype == "float32" else 2) * 0.65)  # DEFLATE level 1 keeps ~0.65
+    out = full * 4 // 3   # with overviews
+    # while the COG is written: the tiled copy, the overviews' temporary file and the COG itself
+    copies = full + full // 3
     tile_pixels = ((tile + 2 * margin) * 4) ** 2
     memory = BASE_MEMORY + tile_pixels * BYTES_PER_TILE_PIXEL.get(method, 2500) // 100 * bands
     per_mp = SECONDS_PER_MEGAPIXEL_10M.get(method, 10.0) * max(1, samples)
@@ -53,8 +55,8 @@ def estimate(method: str, output_shape: tuple[int, int], bands: int, tile: int, 
     if bands > 4:
         per_mp += SECONDS_PER_MEGAPIXEL_OTHERS.get(method, 4.0)
     seconds = pixels / 1e6 * per_mp
-    extra = pixels * 4 * 4 * 2 if samples > 1 else 0   # the std file: 4 float32 bands, scratch + final
-    return Estimate(out, out + scratch + extra, memory, seconds)
+    extra = pixels * 4 * 4 * 3 if samples > 1 else 0   # the std file: 4 float32 bands, the same three copies
+    return Estimate(out, out + copies + extra, memory, seconds)
 
 
 def check_resources(cost: Estimate, folder: Path, max_seconds: float | None = None,

@@ -24,6 +24,7 @@ from .bands import GROUPS, OUTPUT_BANDS, OUTPUT_RESOLUTION
 from . import fullscale
 from .degrade import EVAL_K, k_for_grid, wald_degrade
 from .methods.registry import create_method
+from .gdal_env import gdal_scope
 from .metrics import report
 from .pipeline import superresolve
 from .resample import block_average
@@ -40,6 +41,7 @@ def degrade_scene(scene: Scene, factor: int, k: float | None = None) -> Scene:
                  scene.crs_wkt, scene.origin)
 
 
+@gdal_scope()
 def run_on_scene(scene: Scene, method_name: str, options: RunOptions, tile: int = 288) -> dict[str, np.ndarray]:
     """Run the full pipeline on an in-memory scene; returns each output band (reflectance, 2.5 m grid)."""
     method = create_method(method_name, OUTPUT_BANDS, providers=options.providers)

@@ -11,8 +11,7 @@ from osgeo import osr
 
 from .bands import LATTICE
 from .errors import ExtentError
-
-osr.UseExceptions()
+from .gdal_env import gdal_scope
 
 
 @dataclass(frozen=True)
@@ -63,6 +62,7 @@ def parse_extent(text: str) -> tuple[Extent, str | None]:
     return Extent(xmin, ymin, xmax, ymax), crs
 
 
+@gdal_scope()
 def to_raster_crs(extent: Extent, crs: str | None, raster_wkt: str) -> Extent:
     """Transform ``extent`` from ``crs`` (anything OSR understands, e.g. 'EPSG:4326'; None = raster CRS)
     to the raster CRS, taking the bounding box of the densified outline."""

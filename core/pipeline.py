@@ -1,4 +1,4 @@
-"""The tiled super-resolution run: extent -> tiles -> method -> blended, streamed GeoTIFF.
+"""The tiled super-resolution run: extent -> tiles -> method -> streamed GeoTIFF -> COG.
 
 Pure Python (numpy + GDAL + onnxruntime through the methods); the CLI, the QGIS task and the
 Processing algorithm all call :func:`superresolve`.
@@ -13,17 +13,18 @@ from typing import Callable
 
 import numpy as np
 
-from .bands import GROUP_10, GROUP_20, GROUPS, OUTPUT_BANDS, OUTPUT_RESOLUTION, RESOLUTION, SCALE
-from .coregister import GuideShift, measure_shift
+from .bands import GROUP_10, GROUP_20, GROUP_60, GROUPS, OUTPUT_BANDS, OUTPUT_RESOLUTION, RESOLUTION, SCALE
+from .coregister import GuideShifts, measure_shift, measure_shift_60
 from .errors import Cancelled, ExtentError, InputError
 from .estimate import available_memory, check_resources, estimate
 from .extent import Extent, snap_inward, snap_outward
+from .gdal_env import gdal_scope
 from .methods.base import Method
 from .reader import TileReader
 from .sources import Product
 from .tile import RunOptions
-from .tiling import TileSpec, blend_window, context_margin, plan_tiles
-from .writer import OutputGrid, OutputWriter, check_output_path
+from .tiling import ALIGN, TileSpec, context_margin, plan_tiles, read_window
+from .writer import CACHE_BYTES, OutputGrid, OutputWriter, check_output_path
 
 VERSION = "0.1.0"
 
@@ -39,11 +40,18 @@ class Plan:
     tiles: list[TileSpec]
     margin: int                 # 10 m pixels of context read around each tile
     overlap: int
+    phase: tuple[int, int]      # (row, col) of the extent's first 10 m pixel on the absolute ALIGN lattice
     notes: list[str] = field(default_factory=list)
 
     @property
     def output_shape(self) -> tuple[int, int]:
         return self.rows * SCALE, self.cols * SCALE
+
+    def read_box(self, spec: TileSpec) -> Extent:
+        """The ground (metres) read for tile ``spec``: its core, the margin, grown to the absolute lattice."""
+        win, e = read_window(spec, self.margin, self.phase), self.extent
+        return Extent(e.xmin + win.col * 10, e.ymax - (win.row + win.rows) * 10,
+                      e.xmin + (win.col + win.cols) * 10, e.ymax - win.row * 10)
 
 
 @dataclass
@@ -91,12 +99,13 @@ def plan_run(product: Product, extent: Extent | None, bands: tuple[str, ...], me
     if extent is not None and (extent.width < 60 or extent.height < 60):
         notes.append("The extent was smaller than one 60 m pixel; it was grown to the 60 m grid.")
     cols, rows = area.pixels(10)
-    tile = max(6, tile - tile % 6)
-    overlap = min(max(0, overlap - overlap % 2), tile // 2)
+    overlap = max(0, overlap)
+    phase = (round((origin[1] - area.ymax) / 10) % ALIGN, round((area.xmin - origin[0]) / 10) % ALIGN)
     return Plan(area, data, rows, cols, plan_tiles(rows, cols, tile), context_margin(method_margin, overlap),
-                overlap, notes)
+                overlap, phase, notes)
 
 
+@gdal_scope(cache_max=CACHE_BYTES)
 def superresolve(product: Product, method: Method, output: Path, *, extent: Extent | None = None,
                  bands: tuple[str, ...] = OUTPUT_BANDS, options: RunOptions | None = None, tile: int = 288,
                  overlap: int = 12, dtype: str = "float32", overwrite: bool = False,
@@ -120,22 +129,17 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
         writers.append(OutputWriter(uncertainty_path(Path(output)), grid, extra, "float32", overwrite))
     reader = TileReader(product, plan.data, groups_needed(bands))
     try:
-        shift = guide_shift(reader, plan) if method.coregisters and 20 in reader.groups else None
-        if shift:
-            plan.notes.append(f"The 20 m bands are offset from the 10 m bands by {shift.describe()}; the guide "
-                              "was moved to match them (each band keeps its own geolocation).")
+        shift = run_guide_shift(reader, plan, method.coregisters)
         for k, spec in enumerate(plan.tiles):
             if is_cancelled and is_cancelled():
                 raise Cancelled()
-            row, col, data = _process_tile(reader, method, options, plan, spec, bands + extra, shift)
+            row, col, data = process_tile(reader, method, options, plan, spec, bands + extra, shift)
             writers[0].add(row, col, data[: len(bands)])
             if extra:
                 writers[1].add(row, col, data[len(bands):])
             if progress:
                 progress(0.95 * (k + 1) / len(plan.tiles))
-        tags = _tags(product, method, options, plan, dtype)
-        if shift is not None:
-            tags["SR_GUIDE_SHIFT_20M"] = shift.describe()
+        tags = output_tags(product, method.describe(options), options, plan, dtype, shift)
         paths = [w.finish(tags, (lambda f: progress(0.95 + 0.05 * f)) if progress else None) for w in writers]
     except BaseException:
         for w in writers:
@@ -154,13 +158,26 @@ def uncertainty_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}_std{output.suffix}")
 
 
+def run_guide_shift(reader: TileReader, plan: Plan, coregisters: bool) -> GuideShifts | None:
+    """The run's guide shifts when the method co-registers its guide (None otherwise); a non-zero shift is
+    added to the plan's notes."""
+    if not coregisters or 20 not in reader.groups:
+        return None
+    shift = guide_shift(reader, plan)
+    for group, s in ((20, shift.g20), (60, shift.g60)):
+        if s:
+            plan.notes.append(f"The {group} m bands are offset from the 10 m bands by {s.describe()}; the guide "
+                              "was moved to match them (each band keeps its own geolocation).")
+    return shift
+
+
 #: side of the central window (10 m pixels, a multiple of 6) on which the guide shift is measured
 SHIFT_WINDOW = 504
 
 
-def guide_shift(reader: TileReader, plan: Plan) -> GuideShift:
-    """Offset of the 20 m bands from the 10 m bands (core.coregister), measured B08 vs B8A on the central
-    window of the product's data area, so every extent of one product gets the same offset."""
+def guide_shift(reader: TileReader, plan: Plan) -> GuideShifts:
+    """Offsets of the 20 m and 60 m bands from the 10 m bands (core.coregister), measured B08 vs B8A and B08
+    vs B09 on the central window of the product's data area, so every extent of one product gets the same."""
     d = plan.data
     rows60, cols60 = round(d.height / 60), round(d.width / 60)
     n60 = SHIFT_WINDOW // 6
@@ -168,19 +185,20 @@ def guide_shift(reader: TileReader, plan: Plan) -> GuideShift:
     box = Extent(d.xmin + c0 * 60, d.ymax - (r0 + min(n60, rows60)) * 60,
                  d.xmin + (c0 + min(n60, cols60)) * 60, d.ymax - r0 * 60)
     tile, _ = reader.read(box)
-    return measure_shift(tile.b10[GROUP_10.index("B08")], tile.b20[GROUP_20.index("B8A")], 2)
+    b08 = tile.b10[GROUP_10.index("B08")]
+    g60 = measure_shift_60(b08, tile.b60[GROUP_60.index("B09")]) if 60 in reader.groups else GuideShifts().g60
+    return GuideShifts(measure_shift(b08, tile.b20[GROUP_20.index("B8A")], 2), g60)
 
 
-def _process_tile(reader: TileReader, method: Method, options: RunOptions, plan: Plan, spec: TileSpec,
-                  bands: tuple[str, ...], shift: GuideShift | None = None) -> tuple[int, int, np.ndarray]:
-    """Run the method on one tile with its margin; return the weighted, masked contribution."""
-    m = plan.margin
-    e = plan.extent
-    box = Extent(e.xmin + (spec.col - m) * 10, e.ymax - (spec.row + spec.rows + m) * 10,
-                 e.xmin + (spec.col + spec.cols + m) * 10, e.ymax - (spec.row - m) * 10)
+def process_tile(reader: TileReader, method: Method, options: RunOptions, plan: Plan, spec: TileSpec,
+                  bands: tuple[str, ...], shift: GuideShifts | None = None) -> tuple[int, int, np.ndarray]:
+    """Run the method on one tile's read window; return the output pixel (row, col) of its core and the core
+    (bands, h, w) reflectance, NaN where the input has no data."""
+    box = plan.read_box(spec)
     tile, masks = reader.read(box)
     if shift:
-        tile.guide_shift = (shift.dy, shift.dx)
+        tile.guide_shift = (shift.g20.dy, shift.g20.dx)
+        tile.guide_shift_60 = (shift.g60.dy, shift.g60.dx)
     result = method.superresolve_tile(tile, options).astype(np.float32)
     for i, band in enumerate(bands):
         band = band.split("_")[0]  # "B02_std" is masked like B02
@@ -189,13 +207,15 @@ def _process_tile(reader: TileReader, method: Method, options: RunOptions, plan:
         if mask.any():
             up = int(res / OUTPUT_RESOLUTION)
             result[i][np.repeat(np.repeat(mask, up, 0), up, 1)] = np.nan
-    row, col, weights = blend_window(spec, plan.rows, plan.cols, plan.overlap)
-    r0, c0 = row - (spec.row - m) * SCALE, col - (spec.col - m) * SCALE
-    h, w = weights.shape
-    return row, col, result[:, r0:r0 + h, c0:c0 + w] * weights
+    r0 = round((box.ymax - plan.extent.ymax) / OUTPUT_RESOLUTION) + spec.row * SCALE
+    c0 = round((plan.extent.xmin - box.xmin) / OUTPUT_RESOLUTION) + spec.col * SCALE
+    return spec.row * SCALE, spec.col * SCALE, result[:, r0:r0 + spec.rows * SCALE, c0:c0 + spec.cols * SCALE]
 
 
-def _tags(product: Product, method: Method, options: RunOptions, plan: Plan, dtype: str) -> dict[str, str]:
+def output_tags(product: Product, method_info: dict[str, str], options: RunOptions, plan: Plan,
+                dtype: str, shift: GuideShifts | None = None) -> dict[str, str]:
+    """The SR_* metadata of an output; ``method_info`` is the method's describe(), ``shift`` the guide
+    shift of the run (when it was measured)."""
     tags = {
         "SR_SOFTWARE": f"s2-superres {VERSION}",
         "SR_CREATED": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -205,9 +225,12 @@ def _tags(product: Product, method: Method, options: RunOptions, plan: Plan, dty
         "SR_SEED": str(options.seed),
         "SR_STEPS": str(options.steps),
         "SR_EXTENT": _fmt(plan.extent),
-        "SR_TILE": f"{plan.tiles[0].rows} px, overlap {plan.overlap} px (10 m pixels)",
+        "SR_TILE": f"{plan.tiles[0].rows} px, context {plan.margin} px (10 m pixels), not blended",
     }
-    tags.update({f"SR_{k.upper()}": str(v) for k, v in method.describe(options).items()})
+    tags.update({f"SR_{k.upper()}": str(v) for k, v in method_info.items()})
+    if shift is not None:
+        tags["SR_GUIDE_SHIFT_20M"] = shift.g20.describe()
+        tags["SR_GUIDE_SHIFT_60M"] = shift.g60.describe()
     if plan.notes:
         tags["SR_NOTES"] = " ".join(plan.notes)
     return tags

@@ -43,7 +43,7 @@ def comparison_png(product: Product, result_path: Path, png_path: Path, box: Ext
     size = (round(box.height / dx), round(box.width / dx))
     after = _read_rgb([(str(result_path), names.index(b) + 1) for b in RGB], box, size)
     before = _read_rgb([(product.bands[b].path, product.bands[b].index) for b in RGB], box, size)
-    before = (before + product.offset) / 10000.0
+    before = np.stack([product.reflectance(b, dn) for b, dn in zip(RGB, before)])
     lo = np.nanpercentile(before, 2, axis=(1, 2))[:, None, None]
     hi = np.nanpercentile(before, 98, axis=(1, 2))[:, None, None]
     to8 = lambda a: (np.clip((np.nan_to_num(a) - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)  # noqa: E731

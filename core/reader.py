@@ -1,8 +1,13 @@
 """Read one tile of a product as reflectance on the three native grids.
 
+Reflectance = (DN + offset) / quantification (``Product.reflectance``); DN 0, the band's nodata value,
+NaN and +-inf are nodata (NaN). Negative reflectance is kept.
+
 A tile is read with a margin of real neighbouring pixels; where the margin leaves the area in
 which every band has data, it is filled by mirror reflection, on every grid alike, so tiles at
-the border are treated exactly as the whole image would be.
+the border are treated exactly as the whole image would be. Nodata inside the window is filled with
+one value per band for the whole product (the mean of a coarse read of the data area), so a pixel's
+neighbourhood, and so its result, does not depend on where the tile starts.
 """
 from __future__ import annotations
 
@@ -15,8 +20,7 @@ from .extent import Extent
 from .sources import Product
 from .tile import Tile
 
-gdal.UseExceptions()
-
+FILL_READ_PIXELS = 256  # side of the coarse read from which the nodata fill values are computed
 
 class TileReader:
     """Reads windows of a product; keeps its GDAL datasets open (use from one thread)."""
@@ -24,6 +28,7 @@ class TileReader:
     def __init__(self, product: Product, data: Extent, groups: tuple[int, ...] = (10, 20, 60)):
         self.product, self.data, self.groups = product, data, groups
         self._datasets: dict[str, gdal.Dataset] = {}
+        self._fill_values: dict[int, np.ndarray] = {}
 
     def close(self) -> None:
         self._datasets.clear()
@@ -43,17 +48,30 @@ class TileReader:
             stack = np.stack([self._read_band(b, inner, res) for b in GROUPS[res]])
             stack = _mirror_pad_to_box(stack, inner, box, res)
             masks[res] = ~np.isfinite(stack)
-            arrays[res] = _fill(stack, masks[res])
+            arrays[res] = _fill(stack, masks[res], self.fill_values(res) if masks[res].any() else None)
         col = round(box.xmin / 2.5)
         row = round(-box.ymax / 2.5)
         return Tile(arrays[10], arrays[20], arrays[60], out_row=row, out_col=col), masks
+
+    def fill_values(self, res: int) -> np.ndarray:
+        """Reflectance that replaces nodata, per band of group ``res``: the mean of the valid pixels of a
+        read of the whole data area at about FILL_READ_PIXELS pixels a side (0 for a band without data)."""
+        if res not in self._fill_values:
+            coarse = max(res, max(self.data.width, self.data.height) / FILL_READ_PIXELS)
+            means = []
+            for b in GROUPS[res]:
+                values = self._read_band(b, self.data, coarse)
+                valid = np.isfinite(values)
+                means.append(float(values[valid].mean()) if valid.any() else 0.0)
+            self._fill_values[res] = np.array(means, np.float32)
+        return self._fill_values[res]
 
     def _dataset(self, path: str) -> gdal.Dataset:
         if path not in self._datasets:
             self._datasets[path] = gdal.Open(path)
         return self._datasets[path]
 
-    def _read_band(self, band: str, box: Extent, res: int) -> np.ndarray:
+    def _read_band(self, band: str, box: Extent, res: float) -> np.ndarray:
         """One band on its native ``res`` grid over ``box``, reflectance, NaN where there is no data."""
         src = self.product.bands[band]
         x0, dx, _, y0, _, dy = src.geotransform
@@ -69,7 +87,7 @@ class TileReader:
         nodata = rb.GetNoDataValue()
         if nodata is not None:
             invalid |= dn == nodata
-        refl = (dn + np.float32(self.product.offset)) / np.float32(10000.0)
+        refl = self.product.reflectance(band, dn)
         refl[invalid] = np.nan
         return refl
 
@@ -89,12 +107,11 @@ def _mirror_pad_to_box(stack: np.ndarray, inner: Extent, box: Extent, res: int) 
     return np.pad(stack, ((0, 0), (top, bottom), (left, right)), mode="symmetric")
 
 
-def _fill(stack: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Replace nodata by each band's mean over the tile (0 when a band has no data at all)."""
-    if not mask.any():
+def _fill(stack: np.ndarray, mask: np.ndarray, values: np.ndarray | None) -> np.ndarray:
+    """Replace nodata by ``values`` (one per band)."""
+    if not mask.any() or values is None:
         return stack
     out = stack.copy()
     for i in range(out.shape[0]):
-        valid = ~mask[i]
-        out[i][mask[i]] = out[i][valid].mean() if valid.any() else 0.0
+        out[i][mask[i]] = values[i]
     return out

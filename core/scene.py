@@ -15,6 +15,7 @@ from osgeo import gdal, osr
 from .bands import GROUPS
 from .errors import ExtentError
 from .extent import Extent, snap_inward
+from .gdal_env import gdal_scope
 from .reader import TileReader
 from .sources import open_product
 
@@ -36,6 +37,7 @@ class Scene:
         return Scene({r: a[:, : h * 60 // r, : w * 60 // r] for r, a in self.groups.items()}, self.crs_wkt, self.origin)
 
 
+@gdal_scope()
 def load_scene(source: str | Path, extent: Extent | None = None) -> Scene:
     """Load a product (or an ``.npz``) as a Scene; ``extent`` (metres, raster CRS) limits a product."""
     if str(source).endswith(".npz"):
@@ -64,6 +66,7 @@ def _from_npz(path: Path) -> Scene:
     return Scene(groups, srs.ExportToWkt(), (500000.0, 6000000.0))
 
 
+@gdal_scope()
 def write_product(scene: Scene, folder: Path) -> dict[str, tuple[str, int]]:
     """Write a Scene as single-band float32 GeoTIFFs (DN = 10000 x reflectance) on native grids;
     returns the band map for :func:`sources.open_product`."""

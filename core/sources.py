@@ -1,11 +1,15 @@
-"""Find the Sentinel-2 bands of a product and describe their grids.
+"""Find the Sentinel-2 bands of a product, describe their grids and how their DN become reflectance.
 
+One function, :func:`open_product`, serves the CLI, the Processing algorithm, the dock and the Python API.
 Accepted inputs, detected automatically:
-  (a) a folder, or a list, of single-band GeoTIFF/JP2 files whose names end in the band id;
-  (b) a multi-band GeoTIFF whose band descriptions name the bands;
-  (c) a ``.SAFE`` folder or a zipped product (the IMG_DATA rasters are used, the offset is read from
-      the product metadata).
-An explicit ``band_map`` {band id: (path, 1-based band index)} overrides detection.
+  (a) a folder, or a list, of single-band GeoTIFF/JP2 files whose names end in the band id (also
+      ``/vsizip/`` paths of band files inside a zipped product);
+  (b) a multi-band raster whose band descriptions name the bands, including the subdatasets of GDAL's
+      SENTINEL2 driver (``SENTINEL2_L2A:/path/MTD_MSIL2A.xml:10m:EPSG_32633``, also 20m and 60m);
+  (c) a ``.SAFE`` folder or a zipped product (the IMG_DATA rasters of its single granule);
+  (d) a STAC item: a local JSON file or an http(s) URL (see core.stac).
+An explicit ``band_map`` {band id: (path, 1-based band index)} overrides band detection; the offset is
+detected on every path alike (core.radiometry).
 """
 from __future__ import annotations
 
@@ -13,18 +17,21 @@ import os
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 from osgeo import gdal, osr
 
-from .bands import LATTICE, RESOLUTION, normalise_band_id
+from . import stac
+from .bands import GROUPS, LATTICE, RESOLUTION, normalise_band_id
 from .errors import InputError
-
-gdal.UseExceptions()
+from .gdal_env import gdal_scope
+from .metadata import is_metadata_name, metadata_above, read_metadata
+from .radiometry import QUANTIFICATION, Radiometry, detect, is_float_reflectance, to_reflectance
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img")
-BASELINE_WITH_OFFSET = (4, 0)  # processing baseline 04.00 introduced the -1000 DN offset
-_BASELINE_IN_NAME = re.compile(r"_N(\d{2})(\d{2})_")
 _DATE_IN_NAME = re.compile(r"(?<!\d)(20\d{6})T\d{6}")
 _TILE_IN_NAME = re.compile(r"(?<![A-Z0-9])T(\d{2}[C-X][A-Z]{2})(?![A-Z0-9])")
+#: GDAL SENTINEL2 driver subdataset: SENTINEL2_<level>:<metadata file>:<10m|20m|60m|TCI|...>:<EPSG_code>
+_SUBDATASET = re.compile(r"^SENTINEL2_(L1C|L2A|L1B)(?:_TILE)?:(.+):(\w+):(EPSG_\d+|\w+)$")
 INTEGER_TYPES = ("UInt16", "Int16", "UInt32", "Int32")
 FLOAT_TYPES = ("Float32", "Float64")
 
@@ -55,18 +62,37 @@ class BandSource:
 
 @dataclass
 class Product:
-    """The bands of one Sentinel-2 product and how to turn their DN into reflectance."""
+    """The bands of one Sentinel-2 product and how to turn their DN into reflectance.
+
+    Reflectance = (DN + offset) / quantification (see :meth:`reflectance`); negative values are kept.
+    """
 
     source: str
     bands: dict[str, BandSource]
-    offset: float = 0.0            # DN added before dividing by 10000 (-1000 from baseline 04.00)
-    offset_origin: str = "default (no offset)"
-    level: str | None = None
-    notes: list[str] = field(default_factory=list)
+    offset: float = 0.0            #: DN added before dividing by ``quantification`` (-1000 from baseline 04.00)
+    offset_origin: str = "default (no offset)"   #: where the offset was read (shown to the user)
+    level: str | None = None       #: processing level, 'L1C' or 'L2A' (None when unknown)
+    notes: list[str] = field(default_factory=list)   #: warnings for the user (e.g. unknown baseline)
+    baseline: str | None = None    #: processing baseline as stated, e.g. '04.00' (None when unknown)
+    quantification: float = QUANTIFICATION   #: DN per unit reflectance (QUANTIFICATION_VALUE, 10000)
+    band_offsets: dict[str, float] = field(default_factory=dict)   #: per-band DN offsets where they differ
+    offset_known: bool = False     #: True when the product (metadata, tags, names) or the user stated it
 
     @property
     def crs_wkt(self) -> str:
         return next(iter(self.bands.values())).crs_wkt
+
+    def offset_of(self, band: str) -> float:
+        """DN offset of ``band``."""
+        return self.band_offsets.get(band, self.offset)
+
+    def reflectance(self, band: str, dn: np.ndarray) -> np.ndarray:
+        """Reflectance (float32) of ``band``'s DN: (DN + offset) / quantification, negatives kept."""
+        return to_reflectance(dn, self.offset_of(band), self.quantification)
+
+    def set_offset(self, offset: float, origin: str = "set by the user") -> None:
+        """Override the DN offset of every band."""
+        self.offset, self.offset_origin, self.band_offsets, self.offset_known = float(offset), origin, {}, True
 
     def missing(self, wanted: tuple[str, ...]) -> list[str]:
         return [b for b in wanted if b not in self.bands]
@@ -83,30 +109,95 @@ class Product:
                 min(b[2] for b in boxes), min(b[3] for b in boxes))
 
 
+@dataclass
+class _Found:
+    """What band detection found: where each band is, what to call the source, and radiometry hints."""
+
+    located: dict[str, tuple[str, int]]
+    source: str
+    metadata: str | None = None              # product metadata file, when the input is the product itself
+    radiometry: Radiometry | None = None     # stated by the input itself (STAC item)
+
+
+@gdal_scope()
 def open_product(inputs: str | os.PathLike | list, band_map: dict[str, tuple[str, int]] | None = None,
                  offset: float | None = None) -> Product:
-    """Detect the bands of ``inputs`` and check their grids; ``offset`` (DN) overrides the product's."""
-    paths = [str(p) for p in (inputs if isinstance(inputs, (list, tuple)) else [inputs])]
+    """Detect the bands of ``inputs`` and check their grids; ``offset`` (DN) overrides the product's.
+
+    ``inputs`` is a path, URI (``/vsizip/...``, ``SENTINEL2_L2A:...``, http(s) STAC item) or a list of them;
+    ``band_map`` maps band ids to (path, 1-based index) and replaces band detection, not offset detection.
+    """
+    paths = [os.fspath(p) for p in (inputs if isinstance(inputs, (list, tuple)) else [inputs])]
     for p in paths:
-        if not (os.path.exists(p) or p.startswith("/vsi")):
-            raise InputError(f"Input '{p}' does not exist. Give a folder of band files, a multi-band "
-                             "GeoTIFF or a .SAFE folder/zip.")
+        _check_exists(p)
     if band_map:
         located = {b.upper(): (str(p), int(i)) for b, (p, i) in band_map.items()}
-        product = Product(source=";".join(paths), bands={})
+        items = [p for p in paths if _is_stac_item(p)]
+        found = _Found(located, ";".join(paths),
+                       radiometry=stac.radiometry(stac.read_item(items[0])) if items else None)
     else:
-        located, product = _detect(paths)
-    product.bands = {b: _describe(b, p, i) for b, (p, i) in sorted(located.items())}
-    if not product.bands:
+        found = _detect(paths)
+    bands = {b: _describe(b, p, i) for b, (p, i) in sorted(found.located.items())}
+    if not bands:
         raise InputError(f"No Sentinel-2 bands found in {', '.join(paths)}. File names must end in the band "
                          "id (e.g. '_B04.tif'), or band descriptions must name the bands; otherwise give "
                          "an explicit band mapping.")
+    product = Product(source=found.source, bands=bands)
+    _apply(product, found.radiometry or _radiometry(product, found.metadata), warn=offset is None)
     if offset is not None:
-        product.offset, product.offset_origin = float(offset), "set by the user"
+        product.set_offset(offset)
     check_same_product(product)
     check_data_types(product)
     check_grids(product)
+    check_subdatasets(product)
     return product
+
+
+def _check_exists(p: str) -> None:
+    if os.path.exists(p) or p.startswith("/vsi") or _SUBDATASET.match(p) or stac.is_stac_location(p):
+        return
+    raise InputError(f"Input '{p}' does not exist. Give a folder of band files, a multi-band GeoTIFF, a .SAFE "
+                     "folder/zip, a SENTINEL2 subdataset or a STAC item.")
+
+
+def _radiometry(product: Product, metadata: str | None) -> Radiometry:
+    """Radiometry of the product's band files: ``metadata`` or the metadata file above the band files, then
+    tags, then names; float data holding reflectance are never shifted."""
+    first = next(iter(product.bands.values()))
+    if all(is_float_reflectance(s.path, s.index) for s in product.bands.values()):
+        return Radiometry(quantification=1.0, known=True,
+                          origin="the values are float reflectance: offset and scaling already applied")
+    if metadata is None:
+        metadata = _metadata_of([s.path for s in product.bands.values()])
+    return detect([s.path for s in product.bands.values()], metadata, _tags(first.path, first.index))
+
+
+def _apply(product: Product, found: Radiometry, warn: bool) -> None:
+    """Copy the detected radiometry into ``product``; ``warn``: also its notes (not when the user set the offset)."""
+    product.offset, product.offset_origin, product.quantification = found.offset, found.origin, found.quantification
+    product.band_offsets, product.offset_known = dict(found.band_offsets), found.known
+    product.level, product.baseline = found.level or product.level, found.baseline
+    if warn:
+        product.notes.extend(found.notes)
+
+
+def _tags(path: str, index: int) -> dict[str, str]:
+    ds = gdal.Open(path)
+    tags = dict(ds.GetMetadata() or {})
+    tags.update(ds.GetRasterBand(index).GetMetadata() or {})
+    return tags
+
+
+def _metadata_of(paths: list[str]) -> str | None:
+    """The product metadata file of the first band file (or SENTINEL2 subdataset) that lies in a product."""
+    for p in paths:
+        m = _SUBDATASET.match(p)
+        if m:
+            return m.group(2)
+        found = metadata_above(p)
+        if found:
+            return found
+    return None
 
 
 def check_same_product(product: Product) -> None:
@@ -128,29 +219,62 @@ def check_data_types(product: Product) -> None:
     for s in product.bands.values():
         if s.data_type == "Byte":
             raise InputError(f"Band {s.band} ('{s.path}') is 8-bit: it looks like a rendered quicklook, not "
-                             "Sentinel-2 data (16-bit DN). Use the product's band files (JP2 or GeoTIFF).")
+                             "Sentinel-2 data (16-bit DN). Use the product's band files (JP2 or GeoTIFF), not the "
+                             "TCI / true colour image.")
         if s.data_type not in INTEGER_TYPES + FLOAT_TYPES:
             raise InputError(f"Band {s.band} ('{s.path}') has data type {s.data_type}; expected 16-bit DN "
                              "(UInt16) or float. Use the product's band files.")
 
 
-def _detect(paths: list[str]) -> tuple[dict[str, tuple[str, int]], Product]:
+def check_subdatasets(product: Product) -> None:
+    """SENTINEL2 subdatasets: the 10 m one guides every band, so it must be given; a missing 20 m or
+    60 m one is named in the notes."""
+    given = {m.group(3): m for m in (_SUBDATASET.match(s.path) for s in product.bands.values()) if m}
+    if not given:
+        return
+    any_match = next(iter(given.values()))
+    def uri(res: str) -> str:
+        return f"SENTINEL2_{any_match.group(1)}:{any_match.group(2)}:{res}:{any_match.group(4)}"
+    if "10m" not in given and product.missing(GROUPS[10]):
+        raise InputError(f"Only the {' and '.join(sorted(given))} subdataset(s) of {any_match.group(2)} were given. "
+                         "The 10 m bands guide all others: add the 10m subdataset layer too (in QGIS, drag the "
+                         f"product in again and tick '10m'), i.e. '{uri('10m')}'.")
+    for res, group in (("20m", GROUPS[20]), ("60m", GROUPS[60])):
+        if res not in given and product.missing(group):
+            product.notes.append(f"The {res} subdataset was not given, so bands {', '.join(product.missing(group))} "
+                                 f"are missing; add '{uri(res)}' for a 12-band output.")
+
+
+def _detect(paths: list[str]) -> _Found:
     if len(paths) == 1:
         p = paths[0]
+        if _is_stac_item(p):
+            return _from_stac(p)
         if _is_safe(p):
             return _from_safe(p)
         if os.path.isdir(p):
+            img_data = p if os.path.basename(os.path.normpath(p)) == "IMG_DATA" else os.path.join(p, "IMG_DATA")
+            if os.path.isdir(img_data):   # a granule of a SAFE product, or its IMG_DATA folder
+                return _Found(_native_bands([f for f in _walk(img_data) if f.lower().endswith(".jp2")]), p)
             files = sorted(os.path.join(p, f) for f in os.listdir(p) if f.lower().endswith(RASTER_SUFFIXES))
-            return _from_files(files, p)
-        if _band_count(p) > 1:
-            return _from_descriptions(p)
-    return _from_files(paths, ";".join(paths))
+            return _Found(_from_files(files), p)
+    located: dict[str, tuple[str, int]] = {}
+    for p in paths:
+        for band, where in (_from_descriptions(p) if _band_count(p) > 1 else _from_files([p])).items():
+            if band in located:
+                raise InputError(f"Band {band} is given twice ('{located[band][0]}' and '{where[0]}'). Keep one "
+                                 "source per band (remove duplicates or pass an explicit band mapping).")
+            located[band] = where
+    return _Found(located, ";".join(paths))
+
+
+def _is_stac_item(p: str) -> bool:
+    return stac.is_stac_location(p) and not _SUBDATASET.match(p)
 
 
 def _is_safe(p: str) -> bool:
     low = p.rstrip("/").lower()
-    return low.endswith((".safe", ".zip")) or (os.path.isdir(p) and any(
-        f.startswith("MTD_MSIL") for f in os.listdir(p)))
+    return low.endswith((".safe", ".zip")) or (os.path.isdir(p) and any(is_metadata_name(f) for f in os.listdir(p)))
 
 
 def _band_count(path: str) -> int:
@@ -160,7 +284,7 @@ def _band_count(path: str) -> int:
         raise InputError(f"GDAL cannot read '{path}': {exc}. Check that it is a raster file.") from exc
 
 
-def _from_files(files: list[str], source: str) -> tuple[dict[str, tuple[str, int]], Product]:
+def _from_files(files: list[str]) -> dict[str, tuple[str, int]]:
     located: dict[str, tuple[str, int]] = {}
     for f in files:
         band = normalise_band_id(os.path.basename(f))
@@ -170,14 +294,15 @@ def _from_files(files: list[str], source: str) -> tuple[dict[str, tuple[str, int
             raise InputError(f"Band {band} is given twice ('{located[band][0]}' and '{f}'). Keep one file per "
                              "band (remove duplicates or pass an explicit band mapping).")
         located[band] = (f, 1)
-    return located, Product(source=source, bands={}, **_offset_from_names(files))
+    return located
 
 
-def _from_descriptions(path: str) -> tuple[dict[str, tuple[str, int]], Product]:
+def _from_descriptions(path: str) -> dict[str, tuple[str, int]]:
     ds = gdal.Open(path)
     located: dict[str, tuple[str, int]] = {}
     for i in range(1, ds.RasterCount + 1):
-        band = normalise_band_id(ds.GetRasterBand(i).GetDescription() or "")
+        rb = ds.GetRasterBand(i)
+        band = normalise_band_id(rb.GetMetadataItem("BANDNAME") or rb.GetDescription() or "")
         if band is None:
             continue
         if band in located:
@@ -187,69 +312,57 @@ def _from_descriptions(path: str) -> tuple[dict[str, tuple[str, int]], Product]:
     if not located:
         raise InputError(f"'{path}' has {ds.RasterCount} bands but their descriptions do not name Sentinel-2 "
                          "bands (B01..B12, B8A). Set the band descriptions or pass an explicit band mapping.")
-    meta = ds.GetMetadata()
-    product = Product(source=path, bands={}, **_offset_from_names([path]))
-    for key in ("BOA_ADD_OFFSET", "RADIO_ADD_OFFSET"):
-        if key in meta:
-            product.offset, product.offset_origin = float(meta[key]), f"{key} tag of the file"
-    return located, product
+    return located
 
 
-def _offset_from_names(files: list[str]) -> dict:
-    """Level and DN offset told by product names (``MSIL2A``, ``_N0400_``) of the files or their folders."""
-    found: dict = {}
-    for f in files:
-        name = os.path.basename(os.path.dirname(f)) + "_" + os.path.basename(f)
-        level = re.search(r"MSI(L1C|L2A)", name)
-        if level:
-            found.setdefault("level", level.group(1))
-        m = _BASELINE_IN_NAME.search(name)
-        if m and (int(m.group(1)), int(m.group(2))) >= BASELINE_WITH_OFFSET:
-            found.setdefault("offset", -1000.0)
-            found.setdefault("offset_origin", f"processing baseline N{m.group(1)}{m.group(2)} in the name")
-    return found
+def _from_stac(location: str) -> _Found:
+    item = stac.read_item(location)
+    located = stac.band_assets(item, location)
+    if not located:
+        raise InputError(f"The STAC item '{location}' has no Sentinel-2 band assets (keys such as 'B02' or 'blue', "
+                         "'rededge1', 'nir08'). Give an item of a Sentinel-2 L1C/L2A product.")
+    return _Found(located, location, radiometry=stac.radiometry(item))
 
 
-def _from_safe(path: str) -> tuple[dict[str, tuple[str, int]], Product]:
-    root = f"/vsizip/{path}" if path.lower().endswith(".zip") else path
+def _from_safe(path: str) -> _Found:
+    root = f"/vsizip/{path}" if path.lower().endswith(".zip") and not path.startswith("/vsi") else path
     files = _walk(root)
-    mtd = [f for f in files if re.search(r"MTD_MSIL(1C|2A)\.xml$", f)]
+    mtd = sorted((f for f in files if is_metadata_name(f)), key=len)
     if not mtd:
         raise InputError(f"'{path}' looks like a SAFE product but has no MTD_MSIL1C.xml / MTD_MSIL2A.xml. "
                          "Unzip it again or point to the folder of band files instead.")
-    images = [f for f in files if "IMG_DATA" in f and f.lower().endswith(".jp2")]
+    meta = read_metadata(mtd[0])
+    images = [f for f in files if "/IMG_DATA/" in f and f.lower().endswith(".jp2")]
+    granules = sorted({f.split("/IMG_DATA/")[0] for f in images})
+    if len(granules) > 1 or len(meta.granules) > 1:
+        folders = granules if len(granules) > 1 else [f"{meta.root}/{g.folder}" for g in meta.granules]
+        listing = "; ".join(g.rsplit("/", 1)[-1] for g in folders)
+        raise InputError(f"'{path}' holds {len(folders)} granules (old multi-tile format): {listing}. They are "
+                         "different tiles, so one has to be chosen: give the IMG_DATA folder (or the band files) of "
+                         "the granule that covers your area, e.g. '" + folders[0] + "/IMG_DATA'.")
+    located = _native_bands(images)
+    if meta.level is None and "SAF" in os.path.basename(mtd[0]).upper():
+        raise InputError(f"'{mtd[0]}' is a pre-2017 product metadata file whose level cannot be read. Give the "
+                         "IMG_DATA band files of the granule and set the offset (0 before 2022).")
+    return _Found(located, path, mtd[0])
+
+
+def _native_bands(images: list[str]) -> dict[str, tuple[str, int]]:
+    """{band: (JP2 path, 1)} of the IMG_DATA rasters of one granule; L2A bands at their native resolution only
+    (``R20m/…_B02_20m.jp2`` is a resampled copy of the 10 m band)."""
     located: dict[str, tuple[str, int]] = {}
-    for f in images:
+    for f in sorted(images):
         name = os.path.basename(f)
         band = normalise_band_id(re.sub(r"_\d+m$", "", os.path.splitext(name)[0]))
         res = re.search(r"_(\d+)m\.jp2$", name)
         if band is None or (res and int(res.group(1)) != RESOLUTION[band]):
-            continue  # L2A: keep each band at its native resolution only
+            continue
         located.setdefault(band, (f, 1))
-    product = Product(source=path, bands={}, level="L2A" if "MSIL2A" in mtd[0] else "L1C")
-    _read_safe_offset(mtd[0], product)
-    return located, product
+    return located
 
 
 def _walk(root: str) -> list[str]:
-    out = []
-    for entry in gdal.ReadDirRecursive(root) or []:
-        out.append(f"{root.rstrip('/')}/{entry}")
-    return out
-
-
-def _read_safe_offset(mtd_path: str, product: Product) -> None:
-    f = gdal.VSIFOpenL(mtd_path, "rb")
-    try:
-        text = gdal.VSIFReadL(1, 4_000_000, f).decode("utf-8", "replace")
-    finally:
-        gdal.VSIFCloseL(f)
-    offsets = re.findall(r"<(?:BOA|RADIO)_ADD_OFFSET[^>]*>\s*(-?\d+(?:\.\d+)?)\s*<", text)
-    baseline = re.search(r"<PROCESSING_BASELINE>\s*(\d+)\.(\d+)\s*<", text)
-    if offsets:
-        product.offset, product.offset_origin = float(offsets[0]), "BOA/RADIO_ADD_OFFSET in the product metadata"
-    elif baseline and (int(baseline.group(1)), int(baseline.group(2))) >= BASELINE_WITH_OFFSET:
-        product.offset, product.offset_origin = -1000.0, f"processing baseline {baseline.group(1)}.{baseline.group(2)}"
+    return [f"{root.rstrip('/')}/{entry}" for entry in gdal.ReadDirRecursive(root) or []]
 
 
 def _describe(band: str, path: str, index: int) -> BandSource:

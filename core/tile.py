@@ -21,6 +21,7 @@ class Tile:
     col = x/2.5), so position-keyed noise is the same whatever the tiling. ``guide_shift`` (rows,
     columns, in 10 m pixels) is the measured offset of the 20 m bands from the 10 m bands
     (core.coregister), the same for every tile of a run; methods move the guide by it.
+    ``guide_shift_60`` is the same for the 60 m bands (zero unless the offset is significant).
     """
 
     b10: np.ndarray
@@ -29,6 +30,7 @@ class Tile:
     out_row: int = 0
     out_col: int = 0
     guide_shift: tuple[float, float] = (0.0, 0.0)
+    guide_shift_60: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass

@@ -1,25 +1,35 @@
-"""Split an extent into tiles and blend their overlaps with smooth weights.
+"""Split an extent into tiles whose cores are aligned to the output's blocks, and place their read windows.
 
-Units: tile positions and sizes are 10 m pixels of the extent grid (multiples of 6, so every
-tile edge lies on the 60 m lattice); blend regions and weights are on the 2.5 m output grid.
-Tiles partition the extent ("cores"); each core's output is extended by half the overlap on
-interior sides and weighted by linear ramps that sum to exactly one across neighbours.
+Units: tile positions and sizes are 10 m pixels of the extent grid; the output grid is 2.5 m (SCALE = 4
+output pixels per 10 m pixel) and is stored in blocks of BLOCK x BLOCK output pixels (BLOCK_10M 10 m
+pixels). Tile cores partition the extent and never straddle a block edge: a tile of at least one block
+is a rectangle of whole blocks, a smaller tile is a part of one block, and tiles come block by block, so
+the writer completes every block once (core.writer).
+
+Tiles are not blended. Each tile is computed on a read window that adds the method's context to the
+core and is snapped outward to an absolute lattice of ALIGN 10 m pixels in the product CRS (through the
+product's 60 m lattice origin), so a pixel's value depends on the ground, not on where the extent or the
+tile starts.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from .bands import SCALE
 
 STEP = 6  # 60 m lattice in 10 m pixels
-ALIGN = 12  # tile starts differ by multiples of this: the 60 m lattice and the x4 downsampling of the networks
+ALIGN = 12  # read windows start on this absolute lattice: the 60 m lattice and the x4 downsampling of the networks
+BLOCK = 512  # output block side (2.5 m pixels)
+BLOCK_10M = BLOCK // SCALE  # the same in 10 m pixels
 
 
 def round_up(value: int, step: int = STEP) -> int:
     return int(math.ceil(value / step)) * step
+
+
+def round_down(value: int, step: int = STEP) -> int:
+    return int(math.floor(value / step)) * step
 
 
 @dataclass(frozen=True)
@@ -32,54 +42,43 @@ class TileSpec:
     cols: int
 
 
-def _split(length: int, tile: int) -> list[tuple[int, int]]:
-    """Split ``length`` (a multiple of 6) into near-equal parts of about ``tile``.
-
-    Every part but the last is a multiple of ALIGN, so every part starts on the same phase of the
-    networks' x4 downsampling as an untiled run does: a network's result then does not depend on the
-    tiling (measured: a crop 2 pixels off that phase changes the output by up to 0.005 reflectance).
-    """
-    per = max(ALIGN, tile // ALIGN * ALIGN)
-    n = math.ceil(length / per)
-    units, rest = divmod(length, ALIGN)
-    sizes = [(units // n + (1 if i < units % n else 0)) * ALIGN for i in range(n)]
-    sizes[-1] += rest
-    sizes = [z for z in sizes if z]
-    starts = np.cumsum([0] + sizes[:-1])
-    return [(int(s), int(z)) for s, z in zip(starts, sizes)]
+def tile_side(tile: int) -> int:
+    """The tile side actually used for a requested ``tile`` (10 m pixels): a multiple of BLOCK_10M, or for
+    smaller requests the largest power-of-two divisor of BLOCK_10M not above it (at least 8)."""
+    if tile >= BLOCK_10M:
+        return max(1, round(tile / BLOCK_10M)) * BLOCK_10M
+    side = BLOCK_10M
+    while side > max(8, tile):
+        side //= 2
+    return side
 
 
 def plan_tiles(rows: int, cols: int, tile: int) -> list[TileSpec]:
-    """Tiles covering a ``rows`` x ``cols`` 10 m grid (both multiples of 6), row by row."""
-    return [TileSpec(r, c, nr, nc) for r, nr in _split(rows, tile) for c, nc in _split(cols, tile)]
+    """Tiles covering a ``rows`` x ``cols`` 10 m grid, block by block (``tile`` as in :func:`tile_side`)."""
+    side = tile_side(tile)
+    group = max(side, BLOCK_10M)   # the unit visited in order: a tile of whole blocks, or one block
+    out = []
+    for r0 in range(0, rows, group):
+        for c0 in range(0, cols, group):
+            for r in range(r0, min(r0 + group, rows), side):
+                for c in range(c0, min(c0 + group, cols), side):
+                    out.append(TileSpec(r, c, min(side, rows - r), min(side, cols - c)))
+    return out
 
 
-def _ramp(start: int, stop: int, total: int, half: int) -> tuple[int, int, np.ndarray]:
-    """1-D blend weights on the output grid for a core spanning output pixels [start, stop)."""
-    lo = start - half if start > 0 else start
-    hi = stop + half if stop < total else stop
-    x = np.arange(lo, hi) + 0.5
-    w = np.ones(hi - lo, dtype=np.float64)
-    if start > 0 and half:
-        w = np.minimum(w, (x - (start - half)) / (2 * half))
-    if stop < total and half:
-        w = np.minimum(w, ((stop + half) - x) / (2 * half))
-    return lo, hi, np.clip(w, 0.0, 1.0)
-
-
-def blend_window(spec: TileSpec, rows: int, cols: int, overlap: int) -> tuple[int, int, np.ndarray]:
-    """Where a tile's output goes and with what weight.
-
-    Returns (out_row, out_col, weights) with ``weights`` of shape (h, w) on the 2.5 m grid; ``overlap``
-    (10 m pixels) is the width of the blend zone centred on each interior core edge.
-    """
-    half = overlap * SCALE // 2
-    r0, r1, wr = _ramp(spec.row * SCALE, (spec.row + spec.rows) * SCALE, rows * SCALE, half)
-    c0, c1, wc = _ramp(spec.col * SCALE, (spec.col + spec.cols) * SCALE, cols * SCALE, half)
-    return r0, c0, np.outer(wr, wc).astype(np.float32)
+def read_window(spec: TileSpec, margin: int, phase: tuple[int, int]) -> TileSpec:
+    """The 10 m window (extent grid) to read for ``spec``: ``margin`` pixels of context on every side, grown
+    to the absolute ALIGN lattice. ``phase`` = (row, col) of the extent's first pixel counted from the
+    product's lattice origin, modulo ALIGN."""
+    pr, pc = phase
+    r0 = round_down(spec.row - margin + pr, ALIGN) - pr
+    c0 = round_down(spec.col - margin + pc, ALIGN) - pc
+    r1 = round_up(spec.row + spec.rows + margin + pr, ALIGN) - pr
+    c1 = round_up(spec.col + spec.cols + margin + pc, ALIGN) - pc
+    return TileSpec(r0, c0, r1 - r0, c1 - c0)
 
 
 def context_margin(method_margin: int, overlap: int) -> int:
-    """10 m pixels of real context to read around a core: the blend zone plus the method's own need, rounded
-    to ALIGN so that every run, whatever its overlap, reads tiles on the same downsampling phase."""
-    return round_up(method_margin + math.ceil(overlap / 2), ALIGN)
+    """10 m pixels of real context to read around a core: the method's own need plus half of ``overlap``
+    (extra context on request; tiles are never blended)."""
+    return method_margin + math.ceil(max(0, overlap) / 2)

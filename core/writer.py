@@ -1,9 +1,11 @@
-"""Stream tiles into the output GeoTIFF without holding the whole result in memory.
+"""Stream tile cores into the output without holding the whole result in memory, then make it a COG.
 
-Tiles are accumulated (weighted) into an uncompressed scratch raster beside the output; at the
-end the scratch is converted block by block into the final tiled, compressed GeoTIFF, written
-under a temporary name and renamed into place. A failed or cancelled run removes both temp
-files and leaves any existing output untouched.
+Each tile's core goes straight into a tiled, compressed GeoTIFF under a hidden temporary name beside the
+output. Tile cores are aligned to its BLOCK x BLOCK blocks (core.tiling), so every block is written once;
+a tile smaller than a block is held until the block is complete. At the end GDAL's COG driver copies it
+into a Cloud-Optimised GeoTIFF with overviews (a second hidden file), the first copy is removed and the
+COG is renamed into place. A failed or cancelled run removes every temporary file and leaves any existing
+output untouched. Peak disk use: the tiled copy plus the COG with its overviews, while the COG is written.
 """
 from __future__ import annotations
 
@@ -17,10 +19,10 @@ from osgeo import gdal
 
 from .bands import OUTPUT_RESOLUTION
 from .errors import OutputError
+from .tiling import BLOCK
 
-gdal.UseExceptions()
-BLOCK = 512
-CACHE_BYTES = 64 * 2**20
+CACHE_BYTES = 64 * 2**20   # GDAL block cache during a run (core.pipeline enters gdal_scope with it)
+OVERVIEW_RESAMPLING = "AVERAGE"
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ def check_output_path(path: Path, overwrite: bool) -> None:
 
 
 class OutputWriter:
-    """Accumulates weighted tiles, then writes the final GeoTIFF atomically."""
+    """Writes tile cores (reflectance) block by block, then the final COG atomically."""
 
     def __init__(self, path: Path, grid: OutputGrid, bands: tuple[str, ...], dtype: str = "float32",
                  overwrite: bool = False):
@@ -63,78 +65,125 @@ class OutputWriter:
         self.path, self.grid, self.bands, self.dtype = path, grid, bands, dtype
         self.finished = False
         token = uuid.uuid4().hex[:8]
-        self._scratch_path = path.with_name(f".{path.stem}.{token}.scratch.tif")
+        self._tiled_path = path.with_name(f".{path.stem}.{token}.tiled.tif")
         self._temp_path = path.with_name(f".{path.stem}.{token}.tmp.tif")
-        if gdal.GetCacheMax() > CACHE_BYTES:
-            gdal.SetCacheMax(CACHE_BYTES)
-        self._scratch = _create(self._scratch_path, grid, len(bands), gdal.GDT_Float32,
-                                ["TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "SPARSE_OK=TRUE",
-                                 "BIGTIFF=IF_SAFER"])
+        # incomplete blocks: (values, which pixels were written)
+        self._pending: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        options = ["TILED=YES", f"BLOCKXSIZE={BLOCK}", f"BLOCKYSIZE={BLOCK}", "COMPRESS=DEFLATE", "ZLEVEL=1",
+                   f"PREDICTOR={3 if dtype == 'float32' else 2}", "BIGTIFF=IF_SAFER", "INTERLEAVE=BAND"]
+        self._tiled = _create(self._tiled_path, grid, len(bands), _gdal_type(dtype), options)
+        for i, band in enumerate(bands):
+            rb = self._tiled.GetRasterBand(i + 1)
+            rb.SetDescription(band)
+            rb.SetNoDataValue(float("nan") if dtype == "float32" else 0)
+            if dtype == "uint16":
+                rb.SetScale(1e-4)
+                rb.SetOffset(0.0)
 
     def add(self, row: int, col: int, data: np.ndarray) -> None:
-        """Add ``data`` (bands, h, w), already weighted, at output pixel (row, col)."""
+        """Write ``data`` (bands, h, w; reflectance, NaN = nodata) at output pixel (row, col). A piece that
+        does not fill its block is held until the rest of the block arrives."""
         h, w = data.shape[1:]
         try:
-            for i in range(len(self.bands)):
-                rb = self._scratch.GetRasterBand(i + 1)
-                current = rb.ReadAsArray(col, row, w, h)
-                rb.WriteArray(current + data[i], col, row)
+            for br in range(row // BLOCK, (row + h - 1) // BLOCK + 1):
+                for bc in range(col // BLOCK, (col + w - 1) // BLOCK + 1):
+                    self._add_to_block(br, bc, row, col, data)
         except RuntimeError as exc:
             raise _write_error(self.path, exc) from exc
 
+    def _add_to_block(self, br: int, bc: int, row: int, col: int, data: np.ndarray) -> None:
+        h, w = data.shape[1:]
+        b0, b1 = br * BLOCK, min((br + 1) * BLOCK, self.grid.rows)
+        c0, c1 = bc * BLOCK, min((bc + 1) * BLOCK, self.grid.cols)
+        r_lo, r_hi, c_lo, c_hi = max(b0, row), min(b1, row + h), max(c0, col), min(c1, col + w)
+        piece = data[:, r_lo - row:r_hi - row, c_lo - col:c_hi - col]
+        if (r_lo, r_hi, c_lo, c_hi) == (b0, b1, c0, c1):
+            self._write(b0, c0, piece)
+            return
+        if (br, bc) not in self._pending:
+            shape = (b1 - b0, c1 - c0)
+            self._pending[(br, bc)] = (np.full((len(self.bands),) + shape, np.nan, np.float32), np.zeros(shape, bool))
+        block, filled = self._pending[(br, bc)]
+        block[:, r_lo - b0:r_hi - b0, c_lo - c0:c_hi - c0] = piece
+        filled[r_lo - b0:r_hi - b0, c_lo - c0:c_hi - c0] = True
+        if filled.all():
+            self._write(b0, c0, block)
+            del self._pending[(br, bc)]
+
+    def _write(self, row: int, col: int, data: np.ndarray) -> None:
+        for i in range(len(self.bands)):
+            self._tiled.GetRasterBand(i + 1).WriteArray(_encode(data[i], self.dtype), col, row)
+
     def finish(self, tags: dict[str, str], progress=None) -> Path:
-        """Convert the scratch into the final GeoTIFF and rename it into place."""
+        """Copy the tiled GeoTIFF into a COG with overviews and rename it into place."""
+        if self._pending:
+            raise RuntimeError(f"{len(self._pending)} output block(s) were not completely written.")
         try:
-            self._write_final(tags, progress)
+            self._tiled.SetMetadata({k: str(v) for k, v in tags.items()})
+            self._tiled.FlushCache()
+            self._tiled = None
+            write_cog(self._tiled_path, self._temp_path, self.dtype, progress)
         except RuntimeError as exc:
             raise _write_error(self.path, exc) from exc
-        self._close_scratch()
+        self._remove(self._tiled_path)
+        problems = validate_cog(self._temp_path)
+        if problems:
+            raise OutputError(f"The COG written for '{self.path}' does not validate ({'; '.join(problems)}); "
+                              "nothing was written. Please report this with the command you ran.")
         os.replace(self._temp_path, self.path)
         self.finished = True
         return self.path
 
-    def _write_final(self, tags: dict[str, str], progress) -> None:
-        self._scratch.FlushCache()
-        nodata = float("nan") if self.dtype == "float32" else 0
-        options = ["TILED=YES", f"BLOCKXSIZE={BLOCK}", f"BLOCKYSIZE={BLOCK}", "COMPRESS=DEFLATE", "ZLEVEL=1",
-                   "PREDICTOR=3" if self.dtype == "float32" else "PREDICTOR=2", "BIGTIFF=IF_SAFER",
-                   "INTERLEAVE=BAND"]
-        gtype = gdal.GDT_Float32 if self.dtype == "float32" else gdal.GDT_UInt16
-        out = _create(self._temp_path, self.grid, len(self.bands), gtype, options)
-        out.SetMetadata({k: str(v) for k, v in tags.items()})
-        for i, band in enumerate(self.bands):
-            rb = out.GetRasterBand(i + 1)
-            rb.SetDescription(band)
-            rb.SetNoDataValue(nodata)
-            if self.dtype == "uint16":
-                rb.SetScale(1e-4)
-                rb.SetOffset(0.0)
-        windows = [(r, c) for r in range(0, self.grid.rows, BLOCK) for c in range(0, self.grid.cols, BLOCK)]
-        for k, (r, c) in enumerate(windows):
-            h, w = min(BLOCK, self.grid.rows - r), min(BLOCK, self.grid.cols - c)
-            for i in range(len(self.bands)):
-                block = self._scratch.GetRasterBand(i + 1).ReadAsArray(c, r, w, h)
-                out.GetRasterBand(i + 1).WriteArray(_encode(block, self.dtype), c, r)
-            if progress:
-                progress((k + 1) / len(windows))
-        out.FlushCache()
-        out = None
-
     def abort(self) -> None:
         """Remove every temporary file; the final path is never touched."""
-        self._close_scratch()
-        for p in (self._temp_path, self._scratch_path):
-            for candidate in (p, Path(str(p) + ".aux.xml"), Path(str(p) + ".ovr")):
-                candidate.unlink(missing_ok=True)
+        self._tiled = None
+        self._pending.clear()
+        for p in (self._tiled_path, self._temp_path):
+            self._remove(p)
 
-    def _close_scratch(self) -> None:
-        self._scratch = None
-        self._scratch_path.unlink(missing_ok=True)
+    @staticmethod
+    def _remove(path: Path) -> None:
+        for candidate in (path, Path(str(path) + ".aux.xml"), Path(str(path) + ".ovr"),
+                          Path(str(path) + ".ovr.tmp")):
+            candidate.unlink(missing_ok=True)
+
+
+def write_cog(source: Path, target: Path, dtype: str, progress=None) -> None:
+    """Copy the tiled GeoTIFF ``source`` into a Cloud-Optimised GeoTIFF ``target`` with internal overviews
+    (averages; nodata excluded), DEFLATE, BLOCK x BLOCK blocks. GDAL writes the overviews to a temporary file
+    beside ``target`` first; the whole copy passes through its block cache, so memory does not grow with
+    the raster."""
+    options = ["COMPRESS=DEFLATE", "LEVEL=1", "PREDICTOR=YES", f"BLOCKSIZE={BLOCK}", "BIGTIFF=IF_SAFER",
+               f"OVERVIEW_RESAMPLING={OVERVIEW_RESAMPLING}", "NUM_THREADS=1"]
+    callback = (lambda fraction, *_: progress(fraction) or 1) if progress else None
+    ds = gdal.Translate(str(target), str(source), format="COG", creationOptions=options, callback=callback,
+                        stats=False)
+    del ds  # GDAL finishes the file when the dataset is released
+
+
+def validate_cog(path: Path) -> list[str]:
+    """Reasons why ``path`` is not a valid Cloud-Optimised GeoTIFF with overviews (empty list = valid): GDAL's
+    validate_cloud_optimized_geotiff when Debian's GDAL ships it, else the layout GDAL reports. A raster
+    that fits in one block needs no overview."""
+    ds = gdal.Open(str(path))
+    small = max(ds.RasterXSize, ds.RasterYSize) <= BLOCK
+    errors = [] if small or ds.GetRasterBand(1).GetOverviewCount() else ["no overviews"]
+    try:
+        from osgeo_utils.samples.validate_cloud_optimized_geotiff import validate
+    except ImportError:
+        if ds.GetMetadataItem("LAYOUT", "IMAGE_STRUCTURE") != "COG":
+            errors.append("the file does not have GDAL's COG layout")
+        return errors
+    return errors + list(validate(ds, full_check=True)[0])
 
 
 def _write_error(path: Path, exc: Exception) -> OutputError:
     return OutputError(f"Writing '{path}' failed ({exc}). Check that the disk has free space (the run needs "
-                       "about twice the output size while it works) and try again; nothing was written.")
+                       "about three times the output size while it works) and try again; nothing was written.")
+
+
+def _gdal_type(dtype: str) -> int:
+    return gdal.GDT_Float32 if dtype == "float32" else gdal.GDT_UInt16
 
 
 def _create(path: Path, grid: OutputGrid, count: int, gtype: int, options: list[str]) -> gdal.Dataset:

@@ -7,47 +7,58 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessin
                        QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputRasterLayer,
                        QgsProcessingParameterBoolean, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination)
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
 from ..core.errors import Cancelled, UserError
 from ..core.extent import Extent
-from ..core.methods.base import RunOptions
+from ..core.gdal_env import gdal_scope
+from ..core.tile import RunOptions
 from ..core.methods.registry import PRESETS
-from ..ui.deps import default_preset, preset_availability
-from ..ui.layers import BAND_CHOICES, layer_path
-from ..ui.outputs import product_label
+from ..core.runtime import BAND_CHOICES, DEVICES, default_preset, preset_availability, providers_for
+from ..qgis_layers import layer_path
+from ..qgis_results import product_label, sources_of
 
 BAND_SETS = tuple(BAND_CHOICES.items())
+DEVICE_CHOICES = tuple(DEVICES)      # auto, cpu, gpu
 
 
 class SuperResolveAlgorithm(QgsProcessingAlgorithm):
     """Super-resolve the bands of one Sentinel-2 product over an extent to a 2.5 m GeoTIFF."""
 
-    INPUT, EXTENT, PRESET, STEPS, SEED, BANDS, UNCERTAINTY, TILE, OUTPUT, STD = (
-        "INPUT", "EXTENT", "PRESET", "STEPS", "SEED", "BANDS", "UNCERTAINTY", "TILE", "OUTPUT", "UNCERTAINTY_OUTPUT")
+    INPUT, PRODUCT, EXTENT, PRESET, STEPS, SEED, BANDS, UNCERTAINTY, TILE, DEVICE, OFFSET, OUTPUT, STD = (
+        "INPUT", "PRODUCT", "EXTENT", "PRESET", "STEPS", "SEED", "BANDS", "UNCERTAINTY", "TILE", "DEVICE", "OFFSET",
+        "OUTPUT", "UNCERTAINTY_OUTPUT")
 
-    def createInstance(self) -> "SuperResolveAlgorithm":
+    def createInstance(self) -> "SuperResolveAlgorithm":  # noqa: N802
         return SuperResolveAlgorithm()
 
     def name(self) -> str:
         return "superresolve"
 
-    def displayName(self) -> str:
+    def displayName(self) -> str:  # noqa: N802
         return "Super-resolve Sentinel-2 extent"
 
-    def shortHelpString(self) -> str:
+    def shortHelpString(self) -> str:  # noqa: N802
         return ("Super-resolves a Sentinel-2 product to 2.5 m pixels.\n\n"
-                "Input: one multi-band raster whose band descriptions name the bands (B02, B8A, ...), or the "
-                "single-band rasters of one product whose file names end in the band id (…_B04.jp2).\n"
+                "Input: the layers of one product: the 10m/20m/60m subdatasets QGIS offers for a .SAFE folder or "
+                "zip, one multi-band raster whose band descriptions name the bands (B02, B8A, ...), or the "
+                "single-band rasters of one product whose file names end in the band id (…_B04.jp2, also inside "
+                "a zip). Or, instead of layers, Product: a .SAFE folder, a zip, or a STAC item (JSON file or "
+                "http(s) URL).\n"
+                "Offset: DN added before dividing by 10000; empty = read from the product (MTD_MSIL*.xml, tags, "
+                "_N0400_ in the name; -1000 from processing baseline 04.00). The log says what was found.\n"
+                "Device: onnxruntime on the GPU (CUDA) when 'auto' or 'gpu' and available, else the CPU.\n"
                 "Extent: the area to process (any CRS; it is snapped outward to the 60 m grid). Empty = the "
                 "whole product.\nPreset: 'fast', 'diffusion' (uses Steps, Seed and Uncertainty), 'bicubic' "
                 "or 'hpf' (references without a model, always available: bicubic, and bicubic with HPF "
                 "pansharpening of the 20 m and 60 m bands; the others need onnxruntime).\nOutput: float32 GeoTIFF of "
                 "reflectance, one band per Sentinel-2 band, band descriptions = band ids, nodata NaN.")
 
-    def initAlgorithm(self, config=None) -> None:
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.INPUT, "Sentinel-2 band layer(s) of one product", QgsProcessing.TypeRaster))
+            self.INPUT, "Sentinel-2 band layer(s) of one product", QgsProcessing.TypeRaster, optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            self.PRODUCT, "Or a product path or URL (.SAFE folder, zip, STAC item)", optional=True))
         self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Extent (empty = whole product)",
                                                        optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.PRESET, "Preset", options=list(PRESETS),
@@ -63,29 +74,46 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
             defaultValue=False))
         self.addParameter(QgsProcessingParameterNumber(self.TILE, "Tile size (10 m pixels)",
                                                        QgsProcessingParameterNumber.Integer, 288, False, 48, 768))
+        self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", options=list(DEVICE_CHOICES),
+                                                     defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.OFFSET, "DN offset (empty = from the product; -1000 from baseline 04.00)",
+            QgsProcessingParameterNumber.Double, optional=True, minValue=-10000, maxValue=10000))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Super-resolved (2.5 m)"))
         self.addOutput(QgsProcessingOutputRasterLayer(self.STD, "Uncertainty (std of the samples)"))
 
-    def processAlgorithm(self, parameters, context, feedback):
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        with gdal_scope():
+            return self._process(parameters, context, feedback)
+
+    def _process(self, parameters, context, feedback) -> dict:
         from ..core.methods.registry import create_method
         from ..core.pipeline import superresolve
         from ..core.sources import open_product
-        paths = self._layer_paths(parameters, context)
+        inputs = self._inputs(parameters, context)
         preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
         bands = BAND_SETS[self.parameterAsEnum(parameters, self.BANDS, context)][1]
+        device = DEVICE_CHOICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
         options = RunOptions(steps=self.parameterAsInt(parameters, self.STEPS, context),
                              seed=self.parameterAsInt(parameters, self.SEED, context),
-                             samples=4 if self.parameterAsBoolean(parameters, self.UNCERTAINTY, context) else 1)
+                             samples=4 if self.parameterAsBoolean(parameters, self.UNCERTAINTY, context) else 1,
+                             providers=providers_for(device))
+        offset = self._offset(parameters, context)
         output = Path(self.parameterAsOutputLayer(parameters, self.OUTPUT, context))
         why = preset_availability().get(preset)
         if why:
             raise QgsProcessingException(f"Preset '{preset}' is not available: {why}. Use 'bicubic'.")
         try:
-            product = open_product(paths if len(paths) > 1 else paths[0])
+            product = open_product(inputs if len(inputs) > 1 else inputs[0], offset=offset)
+            feedback.pushInfo(f"{len(product.bands)} band(s) of {product_label(inputs)}; "
+                              f"level {product.level or 'unknown'}, "
+                              f"processing baseline {product.baseline or 'unknown'}, offset {product.offset:g} DN "
+                              f"({product.offset_origin}), quantification {product.quantification:g}; preset "
+                              f"{preset}, device {device}.")
+            for note in product.notes:
+                feedback.pushWarning(note)
             extent = self._extent(parameters, context, product.crs_wkt)
             method = create_method(preset, bands, providers=options.providers)
-            feedback.pushInfo(f"{len(product.bands)} band(s) of {product_label(paths)} in {Path(paths[0]).parent}; "
-                              f"preset {preset}.")
             result = superresolve(product, method, output, extent=extent, bands=bands, options=options,
                                   tile=self.parameterAsInt(parameters, self.TILE, context), overwrite=True,
                                   progress=lambda f: feedback.setProgress(100.0 * f),
@@ -99,17 +127,29 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         feedback.pushInfo(f"Wrote {result.output} ({result.tiles} tile(s), {result.seconds:.1f} s).")
         if context.willLoadLayerOnCompletion(str(result.output)):
             details = context.layerToLoadOnCompletionDetails(str(result.output))
-            sources = [lyr.id() for lyr in self.parameterAsLayerList(parameters, self.INPUT, context)]
-            details.setPostProcessor(TrueColour.create(sources, preset, product.offset))
+            layers = self.parameterAsLayerList(parameters, self.INPUT, context)
+            details.setPostProcessor(TrueColour.create(sources_of(product, layers), product_label(inputs), preset,
+                                                       product.offset))
         return {self.OUTPUT: str(result.output), self.STD: str(result.uncertainty) if result.uncertainty else None}
 
-    def _layer_paths(self, parameters, context) -> list[str]:
+    def _inputs(self, parameters, context) -> list[str]:
+        """The product path/URL if given, else what GDAL opens for each input layer."""
+        product = (self.parameterAsString(parameters, self.PRODUCT, context) or "").strip()
+        if product:
+            return [product]
         layers = self.parameterAsLayerList(parameters, self.INPUT, context)
         paths = [p for p in (layer_path(lyr) for lyr in layers) if p]
         if not paths:
-            raise QgsProcessingException("No file-based raster layer given: pass the band files of one "
-                                         "Sentinel-2 product, or one multi-band raster with band descriptions.")
+            raise QgsProcessingException("No file-based raster layer given: pass the layers of one Sentinel-2 "
+                                         "product (its 10m/20m/60m subdatasets, its band files, or one multi-band "
+                                         "raster with band descriptions), or a .SAFE/zip/STAC item as Product.")
         return paths
+
+    def _offset(self, parameters, context) -> float | None:
+        """The user's DN offset, or None (detect it) when the parameter is empty."""
+        if parameters.get(self.OFFSET) in (None, ""):
+            return None
+        return self.parameterAsDouble(parameters, self.OFFSET, context)
 
     def _extent(self, parameters, context, crs_wkt: str) -> Extent | None:
         if parameters.get(self.EXTENT) in (None, ""):
@@ -121,18 +161,27 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
 
 
 class TrueColour(QgsProcessingLayerPostProcessorInterface):
-    """Names and renders the loaded result like the dock: true colour with the source layers' stretch."""
+    """Names and renders the loaded result like the dock (qgis_results): '<product> <preset> 2.5 m', true colour
+    with the source layers' stretch, no .aux.xml beside it."""
 
     instance = None   # Processing does not keep a reference: keep the live one here
 
     @classmethod
-    def create(cls, source_ids: list[str] | None = None, preset: str = "", offset: float = 0.0) -> "TrueColour":
+    def create(cls, sources: dict | None = None, label: str = "", preset: str = "",
+               offset: float = 0.0) -> "TrueColour":
         cls.instance = TrueColour()
-        cls.instance.source_ids, cls.instance.preset, cls.instance.offset = list(source_ids or []), preset, offset
+        cls.instance.source_ids = {b: (lyr.id(), i) for b, (lyr, i) in (sources or {}).items()}
+        cls.instance.label, cls.instance.preset, cls.instance.offset = label, preset, offset
         return cls.instance
 
-    def postProcessLayer(self, layer, context, feedback) -> None:  # QGIS API
-        """Named and styled as the dock does it (ui.result_layer.style_like_dock)."""
-        from ..ui.result_layer import style_like_dock
-        if layer is not None:
-            style_like_dock(layer, self.source_ids, self.preset, self.offset)
+    def postProcessLayer(self, layer, context, feedback) -> None:  # noqa: N802 - QGIS API
+        from qgis.core import QgsProject
+        from ..qgis_results import layer_name, reopen_without_side_file, style_like_sources
+        if layer is None:
+            return
+        reopen_without_side_file(layer)
+        if self.preset:
+            layer.setName(layer_name(self.label, self.preset))
+        project = QgsProject.instance()
+        sources = {b: (project.mapLayer(i), k) for b, (i, k) in self.source_ids.items() if project.mapLayer(i)}
+        style_like_sources(layer, sources, self.offset)

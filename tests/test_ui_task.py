@@ -226,7 +226,7 @@ def test_progress_names_tiles_and_time_left_and_tiles_show_as_they_come(ready_do
     assert any(t.startswith("Tile 1 of ") and "left" in t for t in texts), texts
     assert len(pictures) == n and len(preview.pictures) == n
     assert all(p.rgb.dtype == np.uint8 and p.rgb.std() > 0 for p in pictures)      # real image content
-    from s2_superres.ui.live_preview import PREVIEW_TOTAL, preview_side
+    from s2_superres.ui.tile_pictures import PREVIEW_TOTAL, preview_side
     assert max(max(p.rgb.shape[:2]) for p in pictures) <= preview_side(n)
     assert 3 * preview_side(10000) ** 2 * 10000 <= 3 * PREVIEW_TOTAL ** 2 * 1.01    # bounded on huge runs too
     covered = [p.extent for p in pictures]
@@ -253,7 +253,8 @@ def test_tile_pictures_are_drawn_where_the_tiles_lie(qgis_app):
     from qgis.gui import QgsMapCanvas
     from qgis.PyQt.QtCore import Qt
     from qgis.PyQt.QtGui import QImage, QPainter
-    from s2_superres.ui.live_preview import TilePicture, TilePreviewItem
+    from s2_superres.ui.live_preview import TilePreviewItem
+    from s2_superres.ui.tile_pictures import TilePicture
     canvas = QgsMapCanvas()
     canvas.resize(400, 400)
     canvas.setDestinationCrs(UTM18)

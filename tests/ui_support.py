@@ -47,3 +47,12 @@ def wait_for(task, timeout: float = 60.0) -> None:
         assert time.monotonic() < end, "task did not finish in time"
     for _ in range(5):
         QgsApplication.processEvents()
+
+
+def clear_project() -> None:
+    """Remove every layer and group, after deleting widgets already scheduled for deletion (docks of earlier
+    tests would otherwise react to the removed layers from a half-deleted state)."""
+    from qgis.PyQt.QtCore import QCoreApplication, QEvent
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    QgsProject.instance().removeAllMapLayers()
+    QgsProject.instance().layerTreeRoot().removeAllChildren()

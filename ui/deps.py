@@ -18,6 +18,8 @@ from qgis.PyQt.QtCore import QProcess, pyqtSignal
 from qgis.PyQt.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QLineEdit, QPlainTextEdit, QProgressBar,
                                  QPushButton, QVBoxLayout, QWidget)
 
+from ..core.runtime import default_preset, is_importable, preset_availability  # noqa: F401 - used by the dock
+
 #: import name -> why the plugin needs it; every one of these is optional (bicubic needs none)
 OPTIONAL = {"onnxruntime": "runs the 'fast' and 'diffusion' networks"}
 #: packages core needs that QGIS itself already ships (checked so a broken install is reported clearly)
@@ -43,35 +45,10 @@ def add_deps_path() -> Path:
     return Path(folder)
 
 
-def is_importable(name: str) -> bool:
-    """True when ``name`` can be imported (without importing it)."""
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def missing_packages() -> dict[str, str]:
     """Missing optional and required packages, with what each is for."""
     wanted = {**REQUIRED, **OPTIONAL}
     return {name: why for name, why in wanted.items() if not is_importable(name)}
-
-
-def default_preset() -> str:
-    """The best preset that can run here (core's order), bicubic at worst."""
-    return next((name for name, why in preset_availability().items() if why is None), "bicubic")
-
-
-def preset_availability() -> dict[str, str | None]:
-    """core's preset availability, plus: the network presets need onnxruntime."""
-    from ..core.methods.registry import CLASSICAL, availability
-    out = dict(availability())
-    if not is_importable("onnxruntime"):
-        for name, why in out.items():
-            if name not in CLASSICAL and why is None:
-                out[name] = ("onnxruntime is not installed (Plugins ▸ Sentinel-2 super-resolution ▸ "
-                             "Install dependencies…)")
-    return out
 
 
 def has_nvidia_gpu() -> bool:

@@ -511,7 +511,8 @@ class SuperResolutionDock(QgsDockWidget):
         baseline = getattr(product, "baseline", None)
         self.product_label.setText(f"{level} · baseline {baseline or 'unknown'} · DN offset {product.offset:g} "
                                    f"({product.offset_origin})")
-        guessed = self.offset_override is None and str(product.offset_origin).startswith("default")
+        origin = str(product.offset_origin).lower()
+        guessed = self.offset_override is None and ("unknown" in origin or origin.startswith("default"))
         self.offset_warning.setText("The processing baseline is unknown, so no DN offset is applied. Products of "
                                     "baseline 04.00 and later (from 25 January 2022) need -1000: set it below."
                                     if guessed else "")

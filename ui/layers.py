@@ -7,15 +7,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from osgeo import gdal
-from qgis.core import QgsMapLayer, QgsProject, QgsProviderRegistry, QgsRasterLayer
+from qgis.core import QgsProject, QgsRasterLayer
 
-from ..core.bands import GROUP_10, OUTPUT_BANDS, normalise_band_id
-
-#: what a run can produce, as offered in the dock and the Processing algorithm
-BAND_CHOICES = {"All 12 bands": OUTPUT_BANDS, "Four 10 m bands (B02, B03, B04, B08)": GROUP_10}
-
-gdal.UseExceptions()
+from ..core.bands import normalise_band_id
+from ..core.runtime import BAND_CHOICES  # noqa: F401 - re-exported for the dock
+from ..qgis_layers import band_descriptions, layer_path  # noqa: F401 - re-exported for the dock and task
 
 
 @dataclass(frozen=True)
@@ -24,23 +20,6 @@ class BandRef:
 
     layer_id: str
     index: int
-
-
-def layer_path(layer: QgsMapLayer | None) -> str | None:
-    """The file behind a GDAL raster layer, or None for other layers (WMS, memory, ...)."""
-    if not isinstance(layer, QgsRasterLayer) or layer.providerType() != "gdal":
-        return None
-    path = QgsProviderRegistry.instance().decodeUri("gdal", layer.source()).get("path")
-    return path or None
-
-
-def band_descriptions(path: str) -> list[str]:
-    """GDAL band descriptions of ``path`` (empty strings where unset)."""
-    try:
-        ds = gdal.Open(path)
-    except RuntimeError:
-        return []
-    return [ds.GetRasterBand(i).GetDescription() or "" for i in range(1, ds.RasterCount + 1)]
 
 
 def layer_band_ids(layer: QgsRasterLayer) -> list[str | None]:

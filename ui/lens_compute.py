@@ -17,7 +17,8 @@ from ..core.methods.base import RunOptions
 from ..core.pipeline import plan_run
 from ..core.reader import TileReader
 from ..core.sources import Product
-from .live_preview import to_rgb8
+from ..core.tiling import BLOCK_10M
+from .tile_pictures import core_window, to_rgb8
 
 #: side of the lens window in 10 m pixels (a multiple of 6): 480 m of ground, 192 x 192 output pixels
 LENS_SIDE = 48
@@ -52,17 +53,18 @@ def compute_lens(product: Product, method, x: float, y: float, ranges: list[tupl
     window misses the data."""
     start = time.perf_counter()
     margin = method.margin if context is None else min(context, method.margin)
-    plan = plan_run(product, lens_window(product, x, y, side), GROUP_10, margin, tile=side + 6, overlap=0)
-    m, e = plan.margin, plan.extent
-    box = Extent(e.xmin - m * 10, e.ymin - m * 10, e.xmax + m * 10, e.ymax + m * 10)
+    plan = plan_run(product, lens_window(product, x, y, side), GROUP_10, margin, tile=BLOCK_10M, overlap=0)
+    spec = plan.tiles[0]                       # one tile: the window is smaller than a block
+    box = plan.read_box(spec)
     reader = TileReader(product, plan.data, (10,))
     try:
         tile, _ = reader.read(box)
     finally:
         reader.close()
     result = np.asarray(method.superresolve_tile(tile, options or RunOptions()))
-    c = m * SCALE
-    sr = result[list(RGB), c:result.shape[1] - c, c:result.shape[2] - c]
-    low = tile.b10[list(RGB), m:tile.b10.shape[1] - m, m:tile.b10.shape[2] - m]
+    r0, c0, ground = core_window(plan, spec, box)
+    sr = result[list(RGB), r0:r0 + spec.rows * SCALE, c0:c0 + spec.cols * SCALE]
+    r10, c10 = r0 // SCALE, c0 // SCALE
+    low = tile.b10[list(RGB), r10:r10 + spec.rows, c10:c10 + spec.cols]
     low = np.repeat(np.repeat(low, SCALE, axis=1), SCALE, axis=2)
-    return LensPicture(to_rgb8(low, ranges), to_rgb8(sr, ranges), e, time.perf_counter() - start)
+    return LensPicture(to_rgb8(low, ranges), to_rgb8(sr, ranges), ground, time.perf_counter() - start)

@@ -11,14 +11,14 @@ from pathlib import Path
 from osgeo import gdal
 
 from ..core.bands import OUTPUT_BANDS
+from ..core.gdal_env import gdal_scope
 from ..core.sources import Product
 from .render import QUANTIFICATION, TRUE_COLOUR
-
-gdal.UseExceptions()
 
 VIEW_PIXEL = 10.0   # metres
 
 
+@gdal_scope()
 def reflectance_vrt(product: Product, path: Path, bands: tuple[str, ...] = OUTPUT_BANDS) -> Path:
     """Write a VRT of ``bands`` (those the product has, in that order) on a common 10 m grid, scaled to
     reflectance; its extent is where all of them have data."""

@@ -21,7 +21,7 @@ from ..core.extent import Extent
 from ..core.methods.base import RunOptions
 from ..core.pipeline import RunResult, uncertainty_path
 from .layers import BandRef
-from .live_preview import PreviewingMethod, TilePicture, preview_side
+from .tile_pictures import PreviewingMethod, TilePicture, preview_side
 from .reflectance_vrt import true_colour_vrt
 from .render import TRUE_COLOUR, apply_rgb, renderer_ranges
 from .result_layer import GROUP_NAME, open_result_layer, prepare_result_layer, result_group, result_metadata
@@ -130,7 +130,7 @@ class SuperResolutionTask(QgsTask):
             self.product = product
             method = create_method(req.preset, req.bands, providers=req.options.providers)
             plan = plan_run(product, req.extent, req.bands, method.margin, req.tile)
-            method = self._previewing(method, plan.margin, len(plan.tiles))
+            method = self._previewing(method, plan)
             start, total = time.monotonic(), len(plan.tiles)
 
             def progress(fraction: float) -> None:
@@ -149,13 +149,14 @@ class SuperResolutionTask(QgsTask):
             return False
         return True
 
-    def _previewing(self, method, margin: int, tiles: int):
+    def _previewing(self, method, plan):
         """Wrap ``method`` so each finished tile is also sent as a true-colour picture (tilePicture)."""
         req = self.request
         if req.preview_ranges is None or not set(TRUE_COLOUR) <= set(req.bands):
             return method
         rgb = tuple(req.bands.index(b) for b in TRUE_COLOUR)
-        return PreviewingMethod(method, rgb, req.preview_ranges, margin, self.tilePicture.emit, preview_side(tiles))
+        return PreviewingMethod(method, rgb, req.preview_ranges, plan, self.tilePicture.emit,
+                                preview_side(len(plan.tiles)))
 
     # -- main thread ---------------------------------------------------------------------------
     def finished(self, ok: bool) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..tile import RunOptions, Tile
 
-__all__ = ["FusionStage", "Method", "RunOptions", "SR10Stage", "Tile"]  # Tile, RunOptions: re-exported from core.tile
+__all__ = ["FusionStage", "Method", "RunOptions", "SR10Stage", "Tile"]  # Tile, RunOptions: from core.tile
 
 
 class SR10Stage(Protocol):
@@ -32,12 +32,13 @@ class SR10Stage(Protocol):
     stochastic: bool  # True when options.samples draws distinct samples (their std is an uncertainty layer)
 
     def superresolve_10m(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions) -> np.ndarray:
-        """(4, h, w) -> (4, 4h, 4w); ``out_row``/``out_col`` as in Tile; the mean of options.samples samples."""
+        """(4, h, w) -> (4, 4h, 4w); ``out_row``/``out_col`` as in Tile; one result (sample 0 of options.seed)."""
         ...
 
     def superresolve_10m_with_std(self, b10: np.ndarray, out_row: int, out_col: int,
                                   options: RunOptions) -> tuple[np.ndarray, np.ndarray]:
-        """(mean, per-pixel std) over options.samples samples, both (4, 4h, 4w); std is 0 when not stochastic."""
+        """(the superresolve_10m result, per-pixel std over options.samples samples), both (4, 4h, 4w); std is 0
+        when not stochastic. Asking for the std never changes the result."""
         ...
 
     def describe(self, options: RunOptions) -> dict[str, str]:

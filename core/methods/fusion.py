@@ -10,8 +10,8 @@ Two stages (chain of scales), both with the ONNX fusion networks (models/fusion2
   added, and made B01/B09 worse at reduced scale (training/eval_chain.py; figures in the README,
   *Methods and models*).
 
-The guide of fusion20 is first moved by the tile's ``guide_shift`` (core.coregister), so the
-detail it adds sits on the 20 m bands' own edges.
+The guides are first moved by the tile's ``guide_shift`` (20 m group) and ``guide_shift_60`` (60 m
+group; core.coregister), so the detail they add sits on the bands' own edges.
 
 The networks were trained at these factors (fusion20: 2 and 4; fusion60: 4 and 6) by the Wald
 protocol. All arrays are reflectance (float32); band orders as in core.bands.
@@ -49,7 +49,7 @@ class LearnedFusionStage:
 
     name = "fusion"
     margin = 24
-    coregisters = True  # uses Tile.guide_shift
+    coregisters = True  # uses Tile.guide_shift and Tile.guide_shift_60
 
     def __init__(self, models_dir: Path = MODELS_DIR, providers: list[str] | None = None, threads: int = 0) -> None:
         self.net20: OnnxModel = load_model(Path(models_dir) / "fusion20.json", providers, threads)
@@ -60,7 +60,8 @@ class LearnedFusionStage:
         """20 m and 60 m groups fused onto the 10 m grid: ((6, h, w), (2, h, w)) reflectance."""
         guide20 = shift_image(tile.b10, *tile.guide_shift)
         b20 = self.net20.run(np.concatenate([guide20, upsample_bicubic(tile.b20, 2)]))
-        b60 = self.net60.run(np.concatenate([tile.b10, upsample_bicubic(tile.b60, 6)]))
+        guide60 = shift_image(tile.b10, *tile.guide_shift_60)
+        b60 = self.net60.run(np.concatenate([guide60, upsample_bicubic(tile.b60, 6)]))
         return b20, b60
 
     def stage_b(self, b20_10m: np.ndarray, b60_10m: np.ndarray, sr10: np.ndarray,

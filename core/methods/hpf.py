@@ -54,12 +54,12 @@ class HPFFusionStage:
 
     name = "hpf"
     margin = 30  # bicubic support at 60 m (12) + block (6) + Gaussian radius (9) of wald_degrade(., 6) + x4 (2)
-    coregisters = True  # the 20 m group's pan is moved by Tile.guide_shift, as for the fusion networks
+    coregisters = True  # the pans are moved by Tile.guide_shift / guide_shift_60, as for the fusion networks
 
     def fuse(self, tile: Tile, sr10: np.ndarray) -> np.ndarray:
         """(8, 4h, 4w) reflectance at 2.5 m in FUSED_BANDS order."""
         b20 = hpf_sharpen(shift_image(tile.b10, *tile.guide_shift), tile.b20, GROUP_20, 2)
-        b60 = hpf_sharpen(tile.b10, tile.b60, GROUP_60, 6)
+        b60 = hpf_sharpen(shift_image(tile.b10, *tile.guide_shift_60), tile.b60, GROUP_60, 6)
         return upsample_bicubic(_assemble(b20, b60), 4)
 
     def describe(self) -> dict[str, str]:

@@ -1,0 +1,416 @@
+"""Many products (or whole tiles) on a Dask distributed cluster: the same blocks as the single-process run.
+
+The unit of work is one tile of :func:`core.pipeline.plan_run` (a block-aligned core plus its read window
+on the absolute lattice). A worker computes it with :func:`core.pipeline.process_tile`, exactly as the
+single-process run does, and stores the core (float32 reflectance, NaN = nodata) as one small DEFLATE
+GeoTIFF in a hidden work folder beside the output (``.<name>.work/``). A finished block file is the record
+that the block is done: a re-run, or a task retried after its worker died, skips it. When every block of a
+product is there, the client copies them in order into the output writer (core.writer: tiled GeoTIFF,
+then a COG renamed into place) and removes the work folder. Nothing is ever written at the final path
+before the COG is complete.
+
+Each worker process keeps one method (so one onnxruntime session per model) and one reader per product in
+module-level caches, built on its first task. GPU tasks ask for the worker resource ``GPU``; start GPU
+workers with ``dask worker ADDRESS --resources GPU=1``.
+
+Inputs are anything :func:`core.sources.open_product` opens (a folder of band files, a multi-band GeoTIFF,
+a ``.SAFE`` folder or zip), or folders holding such products; a STAC item becomes one more input kind once
+``open_product`` reads it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import os
+import resource
+import shutil
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from osgeo import gdal
+
+from .bands import OUTPUT_BANDS, SCALE
+from .coregister import GuideShifts
+from .gdal_env import gdal_scope
+from .errors import ExtentError, InputError, UserError
+from .extent import parse_extent, to_raster_crs
+from .tile import RunOptions
+from .methods.registry import MODEL_CARDS, availability, create_method, preset_margin
+from .onnx_model import MODELS_DIR, read_card
+from .pipeline import VERSION, Plan, groups_needed, output_tags, plan_run, process_tile, run_guide_shift
+from .reader import TileReader
+from .sources import Product, open_product
+from .tiling import TileSpec
+from .writer import OutputGrid, OutputWriter, check_output_path
+
+GPU = "GPU"   # the worker resource GPU tasks ask for
+BLOCK_OPTIONS = ["COMPRESS=DEFLATE", "ZLEVEL=1", "PREDICTOR=3", "TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256"]
+
+
+@dataclass(frozen=True)
+class BlockJob:
+    """What a worker needs to compute any block of one product (small: sent with every task)."""
+
+    product: Product
+    plan: Plan                   # without its tile list
+    method: str
+    bands: tuple[str, ...]
+    options: RunOptions
+    shift: GuideShifts | None
+    work_dir: str
+
+    def block_path(self, spec: TileSpec) -> Path:
+        return Path(self.work_dir) / f"r{spec.row:06d}_c{spec.col:06d}.tif"
+
+
+@dataclass
+class ProductRun:
+    """One product of a batch: where it goes and what happened to it (the run log's entries)."""
+
+    input: str
+    output: str
+    status: str = "pending"      # pending | done | exists | skipped | failed
+    message: str = ""
+    blocks: int = 0
+    blocks_resumed: int = 0      # found finished in the work folder
+    blocks_computed: int = 0
+    seconds: float = 0.0
+    assemble_seconds: float = 0.0
+    block_records: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class BatchResult:
+    """A finished batch: one entry per product, and where the run log was written."""
+
+    products: list[ProductRun]
+    log: Path
+    seconds: float
+    scheduler: str
+    workers: int
+
+    @property
+    def ok(self) -> bool:
+        return all(p.status in ("done", "exists", "skipped") for p in self.products)
+
+
+# ---------------------------------------------------------------- worker side
+
+_METHODS: dict[tuple, Any] = {}
+_METHOD_BUILDS = {"count": 0}   # how many methods this process has built (the log shows it per block)
+_READERS: dict[tuple, TileReader] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def worker_method(name: str, bands: tuple[str, ...], providers: tuple[str, ...]):
+    """This process's instance of method ``name``: built (models loaded) once per worker process."""
+    key = (name, bands, providers)
+    with _CACHE_LOCK:
+        if key not in _METHODS:
+            _METHODS[key] = create_method(name, bands, providers=list(providers))
+            _METHOD_BUILDS["count"] += 1
+        return _METHODS[key]
+
+
+def _worker_reader(job: BlockJob) -> TileReader:
+    """One reader per product and thread (GDAL datasets are not shared between threads)."""
+    key = (job.product.source, job.plan.data, job.bands, threading.get_ident())
+    with _CACHE_LOCK:
+        if key not in _READERS:
+            _READERS[key] = TileReader(job.product, job.plan.data, groups_needed(job.bands))
+        return _READERS[key]
+
+
+@gdal_scope()
+def method_facts(name: str, bands: tuple[str, ...], providers: tuple[str, ...], options: RunOptions) -> dict[str, Any]:
+    """What the client needs to know of a method without loading its models itself (runs on a worker)."""
+    method = worker_method(name, bands, providers)
+    return {"describe": method.describe(options), "coregisters": method.coregisters}
+
+
+@gdal_scope()
+def compute_block(job: BlockJob, spec: TileSpec) -> dict[str, Any]:
+    """Compute one block and store it in the work folder (atomically); returns its record for the log."""
+    start = time.perf_counter()
+    target = job.block_path(spec)
+    if not target.exists():
+        method = worker_method(job.method, job.bands, tuple(job.options.providers))
+        _, _, data = process_tile(_worker_reader(job), method, job.options, job.plan, spec, job.bands, job.shift)
+        save_block(target, data)
+    return {"row": spec.row, "col": spec.col, "seconds": round(time.perf_counter() - start, 3),
+            "worker_pid": os.getpid(), "worker_peak_rss_mib": round(peak_rss_mib(), 1),
+            "worker_method_builds": _METHOD_BUILDS["count"]}
+
+
+def save_block(path: Path, data: np.ndarray) -> None:
+    """Write (bands, h, w) float32 to ``path`` under a temporary name, then rename (never half a file)."""
+    temp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(str(temp), data.shape[2], data.shape[1], data.shape[0],
+                                              gdal.GDT_Float32, BLOCK_OPTIONS)
+    for i in range(data.shape[0]):
+        ds.GetRasterBand(i + 1).WriteArray(data[i])
+    ds = None
+    os.replace(temp, path)
+
+
+def load_block(path: Path) -> np.ndarray:
+    data = gdal.Open(str(path)).ReadAsArray()
+    return data[None] if data.ndim == 2 else data
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------- client side
+
+def find_products(inputs: list[str | os.PathLike]) -> list[str]:
+    """The products among ``inputs``: each input is a product, or a folder whose entries are products."""
+    found: list[str] = []
+    for item in inputs:
+        item = str(item)
+        try:
+            open_product(item)
+            found.append(item)
+            continue
+        except InputError as exc:
+            error = exc
+        children = sorted(os.path.join(item, c) for c in os.listdir(item)) if os.path.isdir(item) else []
+        inner = []
+        for child in children:
+            if os.path.isdir(child) or child.lower().endswith((".zip", ".tif", ".tiff")):
+                try:
+                    open_product(child)
+                    inner.append(child)
+                except InputError:
+                    pass
+        if not inner:
+            raise InputError(f"'{item}' is neither a product nor a folder of products ({error})") from None
+        found.extend(inner)
+    return found
+
+
+def output_name(source: str, method: str) -> str:
+    """'<product name>_<method>_2.5m.tif' for a product path."""
+    base = Path(source.rstrip("/")).name
+    for suffix in (".zip", ".SAFE", ".tif", ".tiff"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    return f"{base}_{method}_2.5m.tif"
+
+
+def local_cluster(workers: int = 2, threads_per_worker: int = 1, gpu: bool = False):
+    """A LocalCluster of worker *processes* that can import this package (also when it was loaded from a
+    file location, as QGIS and the tests do)."""
+    from distributed import LocalCluster
+    return LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
+                        dashboard_address=None, preload=[_preload_source()],
+                        resources={GPU: 1} if gpu else None)
+
+
+def _preload_source() -> str:
+    """Worker preload (the text of a script): register this package under the name the client uses."""
+    name = __name__.split(".")[0]
+    init = sys.modules[name].__file__
+    return (f"import importlib.util, os, sys\nname, init = {name!r}, {init!r}\n"
+            "if name not in sys.modules:\n"
+            "    spec = importlib.util.spec_from_file_location(name, init, "
+            "submodule_search_locations=[os.path.dirname(init)])\n"
+            "    module = importlib.util.module_from_spec(spec)\n"
+            "    sys.modules[name] = module\n"
+            "    spec.loader.exec_module(module)\n")
+
+
+@gdal_scope()
+def run_batch(inputs: list[str | os.PathLike], output_dir: Path, *, method: str = "fast",
+              extent: str | None = None, bands: tuple[str, ...] = OUTPUT_BANDS, options: RunOptions | None = None,
+              tile: int = 288, overlap: int = 12, dtype: str = "float32", overwrite: bool = False,
+              scheduler: str | None = None, workers: int = 2, gpu: bool = False, client=None,
+              log_path: Path | None = None, progress_bar: bool | None = None) -> BatchResult:
+    """Super-resolve every product of ``inputs`` into ``output_dir`` on a Dask cluster.
+
+    ``extent`` is 'XMIN,YMIN,XMAX,YMAX[,EPSG:CODE]' for every product (None = each whole product);
+    ``client`` an existing distributed Client, else ``scheduler`` an address, else a LocalCluster of
+    ``workers`` processes. A product whose output exists is left alone unless ``overwrite``; one that
+    the extent misses is skipped. The JSON run log goes to ``log_path`` (default
+    ``output_dir/batch_log.json``)."""
+    start = time.perf_counter()
+    options = options or RunOptions()
+    if options.samples > 1:
+        raise UserError("Batch runs draw one sample: drop --samples (use 'superresolve' for an uncertainty layer).")
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        raise InputError(f"Output folder '{output_dir}' does not exist. Create it first.")
+    _check_available(method)
+    runs = _prepare(find_products(inputs), output_dir, method, extent, overwrite)
+    log_path = Path(log_path) if log_path else output_dir / "batch_log.json"
+    address, n_workers = "none (nothing to do)", 0
+    if any(run.status == "pending" for run in runs):
+        address, n_workers = _run_on_cluster(client, scheduler, workers, gpu, runs, method, extent, bands, options,
+                                             tile, overlap, dtype, overwrite,
+                                             sys.stderr.isatty() if progress_bar is None else progress_bar)
+    result = BatchResult(runs, log_path, time.perf_counter() - start, address, n_workers)
+    write_log(result, method, options)
+    return result
+
+
+def _run_on_cluster(client, scheduler: str | None, workers: int, gpu: bool, runs: list[ProductRun],
+                    *args) -> tuple[str, int]:
+    """Run the pending products on ``client``, or on a cluster made for the run (``args`` as for
+    :func:`_run_products`); returns (scheduler address, number of workers)."""
+    own = None
+    if client is None:
+        from distributed import Client
+        own = client = Client(scheduler) if scheduler else Client(local_cluster(workers, gpu=gpu))
+    try:
+        info = client.scheduler_info()
+        address, n_workers = info.get("address", str(scheduler)), len(info.get("workers", {}))
+        _run_products(client, runs, *args, gpu=gpu)
+    finally:
+        if own is not None:
+            cluster = own.cluster
+            own.close()
+            if cluster is not None:
+                cluster.close()
+    return address, n_workers
+
+
+def _check_available(method: str) -> None:
+    reason = availability().get(method, f"unknown method '{method}'")
+    if reason:
+        raise UserError(f"Method '{method}' is not available: {reason}.")
+
+
+def _prepare(products: list[str], output_dir: Path, method: str, extent: str | None,
+             overwrite: bool) -> list[ProductRun]:
+    runs: list[ProductRun] = []
+    names: set[str] = set()
+    for source in products:
+        name = output_name(source, method)
+        if name in names:
+            name = f"{Path(name).stem}_{len(names)}.tif"
+        names.add(name)
+        out = output_dir / name
+        run = ProductRun(source, str(out))
+        if out.exists() and not overwrite:
+            run.status, run.message = "exists", "the output exists (use --overwrite to redo it)"
+        else:
+            check_output_path(out, overwrite)
+        runs.append(run)
+    if extent:
+        parse_extent(extent)   # a bad extent fails before any work
+    return runs
+
+
+def _run_products(client, runs: list[ProductRun], method: str, extent: str | None, bands: tuple[str, ...],
+                  options: RunOptions, tile: int, overlap: int, dtype: str, overwrite: bool, progress_bar: bool,
+                  *, gpu: bool) -> None:
+    resources = {GPU: 1} if gpu else None
+    providers = tuple(options.providers)
+    facts = client.submit(method_facts, method, bands, providers, options, resources=resources, pure=False).result()
+    pending = []
+    for run in runs:
+        if run.status != "pending":
+            continue
+        try:
+            job, tiles = _plan_product(run, method, extent, bands, options, tile, overlap, facts["coregisters"])
+        except ExtentError as exc:
+            run.status, run.message = "skipped", str(exc)
+            continue
+        todo = [s for s in tiles if not job.block_path(s).exists()]
+        run.blocks, run.blocks_resumed = len(tiles), len(tiles) - len(todo)
+        futures = [client.submit(compute_block, job, s, key=f"block-{Path(run.output).stem}-{s.row}-{s.col}-"
+                                 f"{uuid.uuid4().hex[:6]}", resources=resources, retries=2, pure=False)
+                   for s in todo]
+        pending.append((run, job, tiles, futures, time.perf_counter()))
+    if progress_bar and pending:
+        from distributed import progress
+        progress([f for *_, futures, _ in pending for f in futures])
+    for run, job, tiles, futures, started in pending:
+        try:
+            run.block_records = client.gather(futures)
+            run.blocks_computed = len(futures)
+            t0 = time.perf_counter()
+            _assemble(run, job, tiles, facts["describe"], dtype, overwrite)
+            run.assemble_seconds = round(time.perf_counter() - t0, 3)
+            run.status = "done"
+        except Exception as exc:  # a product fails alone; its finished blocks stay for a re-run
+            run.status, run.message = "failed", f"{type(exc).__name__}: {exc}"
+        run.seconds = round(time.perf_counter() - started, 3)
+
+
+def _plan_product(run: ProductRun, method: str, extent: str | None, bands: tuple[str, ...], options: RunOptions,
+                  tile: int, overlap: int, coregisters: bool) -> tuple[BlockJob, list[TileSpec]]:
+    product = open_product(run.input)
+    box = None
+    if extent:
+        e, crs = parse_extent(extent)
+        box = to_raster_crs(e, crs, product.crs_wkt)
+    plan = plan_run(product, box, bands, preset_margin(method, bands), tile, overlap)
+    reader = TileReader(product, plan.data, groups_needed(bands))
+    try:
+        shift = run_guide_shift(reader, plan, coregisters)
+    finally:
+        reader.close()
+    work = Path(run.output).with_name(f".{Path(run.output).stem}.work")
+    _open_work_dir(work, _fingerprint(product, plan, method, bands, options, shift))
+    job = BlockJob(product, dataclasses.replace(plan, tiles=[]), method, bands, options, shift, str(work))
+    return job, plan.tiles
+
+
+def _fingerprint(product: Product, plan: Plan, method: str, bands: tuple[str, ...], options: RunOptions,
+                 shift: GuideShifts | None) -> dict[str, Any]:
+    """Everything a block's pixels depend on: blocks of another fingerprint are not reused."""
+    models = {c: read_card(MODELS_DIR / f"{c}.json")["sha256"] for c in MODEL_CARDS.get(method, ())}
+    return {"software": VERSION, "source": product.source, "offset": product.offset, "method": method,
+            "models": models, "bands": list(bands), "steps": options.steps, "seed": options.seed,
+            "consistency": options.consistency, "extent": dataclasses.astuple(plan.extent),
+            "tile": plan.tiles[0].rows, "margin": plan.margin, "shift": None if shift is None else shift.describe()}
+
+
+def _open_work_dir(work: Path, fingerprint: dict[str, Any]) -> None:
+    """Create the work folder, or keep the blocks of an interrupted run of the same job."""
+    stamp = work / "job.json"
+    text = json.dumps(fingerprint, sort_keys=True)
+    if work.is_dir() and (not stamp.is_file() or stamp.read_text() != text):
+        shutil.rmtree(work)
+    work.mkdir(exist_ok=True)
+    if not stamp.is_file():
+        stamp.write_text(text)
+
+
+def _assemble(run: ProductRun, job: BlockJob, tiles: list[TileSpec], method_info: dict[str, str], dtype: str,
+              overwrite: bool) -> None:
+    """Copy the finished blocks, in plan order, into the output writer; then remove the work folder."""
+    plan, product = job.plan, job.product
+    grid = OutputGrid(plan.extent.xmin, plan.extent.ymax, plan.cols * SCALE, plan.rows * SCALE, product.crs_wkt)
+    writer = OutputWriter(Path(run.output), grid, job.bands, dtype, overwrite)
+    try:
+        for spec in tiles:
+            writer.add(spec.row * SCALE, spec.col * SCALE, load_block(job.block_path(spec)))
+        plan = dataclasses.replace(plan, tiles=tiles)
+        writer.finish(output_tags(product, method_info, job.options, plan, dtype, job.shift))
+    except BaseException:
+        writer.abort()
+        raise
+    shutil.rmtree(job.work_dir, ignore_errors=True)
+
+
+def write_log(result: BatchResult, method: str, options: RunOptions) -> None:
+    """The JSON run log: the run, then one entry per product with its block records."""
+    log = {"software": f"s2-superres {VERSION}",
+           "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+           "scheduler": result.scheduler, "workers": result.workers, "method": method,
+           "steps": options.steps, "seed": options.seed, "seconds": round(result.seconds, 3),
+           "products": [dataclasses.asdict(p) for p in result.products]}
+    temp = result.log.with_name(f".{result.log.name}.tmp")
+    temp.write_text(json.dumps(log, indent=1))
+    os.replace(temp, result.log)

