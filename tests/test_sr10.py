@@ -23,7 +23,7 @@ from s2_superres.core.tile import RunOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 CARD = ROOT / "models" / "sr10.json"
-CKPT = ROOT / "training" / "checkpoints" / "sr10.pt"
+CKPT = ROOT / json.loads(CARD.read_text())["checkpoint"]  # the weights the ONNX file was exported from
 
 
 @pytest.fixture(scope="module")

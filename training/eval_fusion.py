@@ -4,14 +4,15 @@ Usage (from the repository root)::
 
     PYTHONPATH=. .venv/bin/python training/eval_fusion.py [--write-cards]
 
-Held-out scenes: s2sucnn_usa, s2sscnn_coastalA, dsen2_mock_crop (grids re-aligned by whole
-pixels as its README says; a residual offset of a quarter 20 m pixel remains) and the southern
-quarter of T18SVG (whole crops, water included).
+Held-out acquisitions: s2sucnn_usa, s2sscnn_coastalA, dsen2_mock_crop (grids re-aligned by whole
+pixels as its README says; a residual offset of a quarter 20 m pixel remains) and the bigearthnet_extra
+patches of three acquisitions (training/fusion_data.load_split), whole crops, water included.
 The 20 m group is co-registered as the pipeline does it (core.coregister): the guide-to-band offset
 is measured on the method's own inputs (degraded B08 guide vs degraded B8A) and the guide moved by
 it; targets are never resampled. ``--no-coregister`` skips that step.
-For each group and factor f: target = the real bands at their native grid, lr_up =
-upsample_bicubic(wald_degrade(target, f), f), guide = wald_degrade(10 m bands, native/10).
+For each group, factor f and degradation (core.degrade.EVAL_K: the fitted sensor model, a sharper and
+a blurrier one outside the training range): target = the real bands at their native grid, lr_up =
+upsample_bicubic(wald_degrade(target, f, k), f), guide = wald_degrade(10 m bands, native/10, fit).
 Methods: bicubic (lr_up), HPF (lr_up + G - upsample_bicubic(wald_degrade(G, f), f), G a mean
 of guide bands chosen per band on the TRAINING scenes), fusion (the ONNX model via
 core.onnx_model). Metrics are pooled over all held-out pixels after dropping a border of
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.coregister import measure_shift, shift_image
-from core.degrade import wald_degrade
+from core.degrade import DEFAULT_K, EVAL_K, k_for_grid, wald_degrade
 from core.methods.hpf import GUIDES, hpf_detail
 from core.onnx_model import load_model
 from training.fusion_data import ORDER20, ORDER60, load_split, pair20, pair60
@@ -79,30 +80,33 @@ def choose_hpf_guides(scenes: list, pair_fn, f: int, n_out: int) -> list[str]:
 def coregistered(x: np.ndarray, y: np.ndarray, f: int) -> tuple[np.ndarray, str]:
     """The 20 m-group input ``x`` with its guide moved as the pipeline would (core.coregister): the offset
     is measured between the guide's B08 and B8A degraded by ``f`` (the method's inputs only)."""
-    shift = measure_shift(x[3], wald_degrade(y[ORDER20.index("B8A")], f), f)
+    shift = measure_shift(x[3], wald_degrade(y[ORDER20.index("B8A")], f, k_for_grid(20 * f)), f)
     moved = np.concatenate([shift_image(x[:4], shift.dy, shift.dx), x[4:]]) if shift else x
     return moved, shift.describe("20 m px")
 
 
-def evaluate(group: str, f: int, model, train: list, test: list, coregister: bool = True) -> dict:
-    """Bicubic / HPF / fusion metrics for one group ('20' or '60') at factor f, pooled and per scene."""
+def evaluate(group: str, f: int, model, train: list, test: list, coregister: bool = True,
+             k: float = DEFAULT_K) -> dict:
+    """Bicubic / HPF / fusion metrics for one group ('20' or '60') at factor f and blur k of the low-resolution
+    band (core.degrade), pooled and per scene."""
     pair_fn, names = (pair20, ORDER20) if group == "20" else (pair60, ORDER60)
     n = len(names)
     choice = choose_hpf_guides(train, pair_fn, f, n)
     runs: dict[str, list] = {"bicubic": [], "hpf": [], "fusion": [], "target": []}
     per_scene, shifts = {}, {}
     for s in test:
-        x, lr, y = pair_fn(s, f)
+        x, lr, y = pair_fn(s, f, k)
         if coregister and group == "20":
             x, shifts[s.name] = coregistered(x, y, f)
         outs = {"bicubic": lr, "hpf": hpf(x, f, choice), "fusion": model.run(x[None])[0]}
-        for k, v in outs.items():
-            runs[k].append(v)
+        for method, v in outs.items():
+            runs[method].append(v)
         runs["target"].append(y)
-        per_scene[s.name] = {k: metrics([v], [y], f, names)["mean_rmse_dn"] for k, v in outs.items()}
-    pooled = {k: metrics(runs[k], runs["target"], f, names) for k in ("bicubic", "hpf", "fusion")}
+        per_scene[s.name] = {m: metrics([v], [y], f, names)["mean_rmse_dn"] for m, v in outs.items()}
+    pooled = {m: metrics(runs[m], runs["target"], f, names) for m in ("bicubic", "hpf", "fusion")}
     ratio = pooled["fusion"]["mean_rmse_dn"] / pooled["bicubic"]["mean_rmse_dn"]
-    return {"factor": f, "grid_m": int(group), "lr_grid_m": int(group) * f, "hpf_guides": dict(zip(names, choice)),
+    return {"factor": f, "k": k, "grid_m": int(group), "lr_grid_m": int(group) * f,
+            "hpf_guides": dict(zip(names, choice)),
             "pooled": pooled, "fusion_over_bicubic_mean_rmse": round(ratio, 3),
             "guide_shift": shifts or "not co-registered",
             "per_scene_mean_rmse_dn": per_scene}
@@ -111,7 +115,8 @@ def evaluate(group: str, f: int, model, train: list, test: list, coregister: boo
 def table(res: dict) -> str:
     """A plain-text table of one evaluation."""
     names = list(res["pooled"]["bicubic"]["rmse_dn"])
-    lines = [f"group {res['grid_m']} m from {res['lr_grid_m']} m (f={res['factor']}), HPF guides {res['hpf_guides']}",
+    lines = [f"group {res['grid_m']} m from {res['lr_grid_m']} m (f={res['factor']}, k={res['k']}), "
+             f"HPF guides {res['hpf_guides']}",
              f"{'method':8s} " + " ".join(f"{n:>7s}" for n in names) + "    mean     SAM   ERGAS"]
     for k, m in res["pooled"].items():
         lines.append(f"{k:8s} " + " ".join(f"{m['rmse_dn'][n]:7.1f}" for n in names)
@@ -144,14 +149,18 @@ def main() -> None:
     args = ap.parse_args()
     train, test = load_split()
     models = args.models
-    plan = {"fusion20": [("20", 2), ("20", 4)], "fusion60": [("60", 6), ("60", 4)]}
+    # the DSen2 settings under every evaluation degradation, the second factor under the fitted one
+    plan = {"fusion20": [("20", 2, tuple(EVAL_K)), ("20", 4, ("fitted",))],
+            "fusion60": [("60", 6, tuple(EVAL_K)), ("60", 4, ("fitted",))]}
     for name, runs in ((n, plan[n]) for n in args.names):
         model = load_model(models / f"{name}.json", ["CPUExecutionProvider"])
-        results = {}
-        for group, f in runs:
-            res = evaluate(group, f, model, train, test, not args.no_coregister)
-            print(table(res), "\n", flush=True)
-            results[f"{int(group) * f}m_to_{group}m"] = res
+        results: dict = {}
+        for group, f, degradations in runs:
+            for degradation in degradations:
+                k = k_for_grid(int(group)) if degradation == "fitted" else EVAL_K[degradation]
+                res = evaluate(group, f, model, train, test, not args.no_coregister, k)
+                print(degradation, table(res), "\n", flush=True)
+                results.setdefault(f"{int(group) * f}m_to_{group}m", {})[degradation] = res
         timing = {}
         if args.speed:
             import os

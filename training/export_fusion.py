@@ -118,6 +118,7 @@ def card(name: str, onnx_path: Path, ckpt: Path | None = None, version: str | No
                     "scaling": SCALING}],
         "outputs": [{"name": "y", "shape": ["N", cfg["out_ch"], "H", "W"], "dtype": "float32", "bands": lr,
                      "description": f"{lr} at the target grid", "scaling": SCALING}],
+        "checkpoint": str(Path(ckpt or CKPT / f"{name}.pt").resolve().relative_to(ROOT)),
         "train_factors": FACTORS[name],
         "architecture": {
             "summary": f"DSen2-style: y = x_lr_up + net(x); net = x*5 (DN/2000) -> pixel_unshuffle(2) -> "

@@ -10,7 +10,10 @@ Interface (= the ONNX graph models/sr10.onnx):
 Inside: z_t is folded (pixel-unshuffle by 4) to the LR grid (64 channels), concatenated with the
 normalised lr, processed by a small normalisation-free U-Net (two downsamplings, so h and w must be
 multiples of 4) with a sinusoidal time embedding added in every residual block, and unfolded
-(pixel-shuffle) back, then (``refine`` > 0) refined by three convolutions on the 2.5 m grid. The
+(``head`` = 0, version 1: pixel-shuffle) back, or (``head`` > 0) turned into ``head`` feature maps that
+are bilinearly upsampled to the 2.5 m grid and, with z_t, convolved there (resize-convolution); with
+``anti_image`` the prediction z0 passes a fixed anti-imaging filter (ANTI_IMAGE_TAPS) that removes
+what an x4 upsampling images onto the 10 m lattice frequencies (the checkerboard and the 10 m rhythm). The
 output is z0 = c_skip(t) * z_t + F(...), with c_skip the Wiener factor
 for data of standard deviation SIGMA_DATA, so c_skip(1) = 0 and the single-pass "fast" preset
 (z_t = 0, t = 1) is the plain regression F. No normalisation layer or attention: every output pixel
@@ -30,6 +33,9 @@ SIGMA_DATA = 0.75
 LR_MEAN = (0.10, 0.10, 0.09, 0.22)
 LR_STD = (0.05, 0.05, 0.06, 0.10)
 SIZE_MULTIPLE = 4
+#: separable anti-imaging filter on the residual: zeros at 1/4, 1/2 and 3/4 cycle per 2.5 m pixel in each
+#: axis (every multiple of the 10 m sampling frequency), gain 1 at 0 and about 0.65 at the 10 m Nyquist
+ANTI_IMAGE_TAPS = (0.125, 0.25, 0.25, 0.25, 0.125)
 COSINE_S = 0.008
 
 
@@ -71,7 +77,8 @@ class ResBlock(nn.Module):
 
 
 class SR10Net(nn.Module):
-    def __init__(self, widths=(64, 96, 128), tdim: int = 128, blocks0: int = 1, refine: int = 0):
+    def __init__(self, widths=(64, 96, 128), tdim: int = 128, blocks0: int = 1, head: int = 0,
+                 anti_image: bool = False):
         super().__init__()
         c0, c1, c2 = widths
         zin = 4 * FACTOR * FACTOR
@@ -87,10 +94,18 @@ class SR10Net(nn.Module):
         self.dec1 = ResBlock(2 * c1, c1, tdim)
         self.up1 = nn.Conv2d(c1, c0, 3, padding=1)
         self.dec0 = nn.ModuleList([ResBlock(2 * c0 if i == 0 else c0, c0, tdim) for i in range(blocks0)])
-        self.out = nn.Conv2d(c0, zin, 3, padding=1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
-        self.refine = _refine_head(refine) if refine else None
+        self.head_channels = head
+        if head:  # resize-convolution: features upsampled, then convolutions on the 2.5 m grid
+            self.out = nn.Conv2d(c0, head, 3, padding=1)
+            self.fine = _fine_head(head)
+        else:     # pixel shuffle of 64 channels (version 1)
+            self.out = nn.Conv2d(c0, zin, 3, padding=1)
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
+        self.anti_image = anti_image
+        if anti_image:
+            taps = torch.tensor(ANTI_IMAGE_TAPS)
+            self.register_buffer("anti_image_kernel", torch.outer(taps, taps).expand(4, 1, 5, 5).contiguous())
         self.register_buffer("lr_mean", torch.tensor(LR_MEAN).view(1, 4, 1, 1))
         self.register_buffer("lr_std", torch.tensor(LR_STD).view(1, 4, 1, 1))
 
@@ -110,26 +125,33 @@ class SR10Net(nn.Module):
         u0 = torch.cat([u0, h0], dim=1)
         for b in self.dec0:
             u0 = b(u0, temb)
-        f = F.pixel_shuffle(self.out(F.silu(u0)), FACTOR)
-        if self.refine is not None:
-            f = f + self.refine(f)
+        if self.head_channels:
+            g = F.interpolate(self.out(F.silu(u0)), scale_factor=float(FACTOR), mode="bilinear", align_corners=False)
+            f = self.fine(torch.cat([g, z_t], dim=1))
+        else:
+            f = F.pixel_shuffle(self.out(F.silu(u0)), FACTOR)
         ab = alpha_bar(t)[:, None, None, None]
         c_skip = ab.sqrt() * SIGMA_DATA ** 2 / (ab * SIGMA_DATA ** 2 + (1 - ab))
-        return c_skip * z_t + f
+        z0 = c_skip * z_t + f
+        if self.anti_image:  # on the whole prediction, so the last DDIM step leaves no noise on the lattice
+            z0 = F.conv2d(F.pad(z0, (2, 2, 2, 2), mode="reflect"), self.anti_image_kernel, groups=4)
+        return z0
 
 
-def _refine_head(channels: int) -> nn.Sequential:
-    """Three 3x3 convolutions on the 2.5 m grid after the pixel shuffle, added as a residual: every 2.5 m
-    pixel sees all four sub-pixel phases around it, so phase-dependent (10 m lattice) patterns can be
-    removed. The last layer starts at zero, so a checkpoint without the head loads unchanged."""
+def _fine_head(channels: int) -> nn.Sequential:
+    """Three 3x3 convolutions on the 2.5 m grid over the bilinearly upsampled features and z_t. The same
+    filters serve every 2.5 m pixel, whatever its position inside its 10 m pixel, so the head cannot make
+    a pattern locked to the 10 m lattice (a pixel shuffle gives each of the 16 sub-pixel phases its own
+    filters: the checkerboard). The last layer starts at zero (output = bicubic at first)."""
     last = nn.Conv2d(channels, 4, 3, padding=1)
     nn.init.zeros_(last.weight)
     nn.init.zeros_(last.bias)
-    return nn.Sequential(nn.Conv2d(4, channels, 3, padding=1), nn.SiLU(),
+    return nn.Sequential(nn.Conv2d(channels + 4, channels, 3, padding=1), nn.SiLU(),
                          nn.Conv2d(channels, channels, 3, padding=1), nn.SiLU(), last)
 
 
 def build(config: dict | None = None) -> SR10Net:
     config = config or {}
     return SR10Net(widths=tuple(config.get("widths", (64, 96, 128))), tdim=config.get("tdim", 128),
-                   blocks0=config.get("blocks0", 1), refine=config.get("refine", 0))
+                   blocks0=config.get("blocks0", 1), head=config.get("head", 0),
+                   anti_image=config.get("anti_image", False))

@@ -7,8 +7,8 @@ training/checkpoints/sr10.pt every few minutes and training resumes from it on r
 learning rate follows a cosine decay over the wall-clock budget (--minutes of training time).
 
 Fine-tuning: ``--init-from training/checkpoints/sr10.pt --ckpt training/checkpoints/sr10_v2.pt`` starts a
-new cosine cycle from the EMA weights of an earlier run (a new refine head starts at zero, so the
-network starts where the earlier one ended).
+new cosine cycle from the EMA weights of an earlier run: the network's body starts where the earlier
+one ended, layers it lacks or whose shape changed (a new head) start afresh.
 
 Loss: every sample is a Wald pair (blind-degraded 40 m LR, real 10 m target) in residual space
 z0 = (hr - bicubic(lr)) / RESIDUAL_SCALE. A fraction (--fast-frac, 25 %) of each batch is the
@@ -73,8 +73,11 @@ def main() -> None:
     ap.add_argument("--ckpt-every", type=float, default=180.0, help="seconds")
     ap.add_argument("--ckpt", default=CKPT)
     ap.add_argument("--init-from", help="start a new cosine cycle from this checkpoint's EMA weights "
-                    "(layers it lacks, such as a new refine head, keep their initialisation)")
-    ap.add_argument("--refine", type=int, default=16, help="channels of the 2.5 m refine head (0 = none)")
+                    "(layers it lacks or of another shape, such as a new head, keep their initialisation)")
+    ap.add_argument("--head", type=int, default=12,
+                    help="feature maps of the resize-convolution head on the 2.5 m grid (0 = pixel shuffle)")
+    ap.add_argument("--anti-image", action=argparse.BooleanOptionalAction, default=True,
+                    help="fixed anti-imaging filter on the residual (sr10_model.ANTI_IMAGE_TAPS)")
     ap.add_argument("--fft-weight", type=float, default=0.5,
                     help="weight of the L1 loss on 2-D Fourier magnitudes (penalises lattice peaks)")
     ap.add_argument("--threads", type=int, default=1)
@@ -82,11 +85,13 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    config = dict(widths=(64, 96, 128), blocks0=1, tdim=128, refine=args.refine)
+    config = dict(widths=(64, 96, 128), blocks0=1, tdim=128, head=args.head, anti_image=args.anti_image)
     net = build(config)
     if args.init_from and not os.path.exists(args.ckpt):
         start = torch.load(args.init_from, map_location="cpu", weights_only=False)
-        missing, unexpected = net.load_state_dict(start["ema"], strict=False)
+        own = net.state_dict()
+        weights = {k: v for k, v in start["ema"].items() if k in own and own[k].shape == v.shape}
+        missing, unexpected = net.load_state_dict(weights, strict=False)
         print(f"initialised from {args.init_from}; new layers: {missing}; dropped: {unexpected}", flush=True)
     ema = build(config)
     ema.load_state_dict(net.state_dict())
