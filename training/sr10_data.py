@@ -224,7 +224,7 @@ class PairSampler:
 
 def heldout_scenes() -> list[tuple[str, np.ndarray]]:
     """(name, hr10) of every held-out acquisition: the named scenes and the held-out extra patches."""
-    return [(n, load_scene(n)) for n in HELD_OUT] + [("extra:" + os.path.basename(d)[11:26], load_extra(d))
+    return [(n, load_scene(n)) for n in HELD_OUT] + [("extra:" + os.path.basename(d)[11:], load_extra(d))
                                                      for d in extra_patches(held_out=True)]
 
 

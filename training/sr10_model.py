@@ -33,8 +33,8 @@ SIGMA_DATA = 0.75
 LR_MEAN = (0.10, 0.10, 0.09, 0.22)
 LR_STD = (0.05, 0.05, 0.06, 0.10)
 SIZE_MULTIPLE = 4
-#: separable anti-imaging filter on the residual: zeros at 1/4, 1/2 and 3/4 cycle per 2.5 m pixel in each
-#: axis (every multiple of the 10 m sampling frequency), gain 1 at 0 and about 0.65 at the 10 m Nyquist
+#: separable anti-imaging filter on the prediction: core.resample.ANTI_IMAGE_TAPS (zeros at every multiple of
+#: the 10 m sampling frequency on the 2.5 m grid)
 ANTI_IMAGE_TAPS = (0.125, 0.25, 0.25, 0.25, 0.125)
 COSINE_S = 0.008
 
