@@ -11,9 +11,7 @@ shifted by a candidate offset, degraded to the coarse grid exactly like the Wald
 (core.degrade), and the correlation of its high-pass detail with the band's is maximised over
 offsets up to one 10 m pixel, in steps of 1/4 then 1/8 pixel. Offsets are applied only when the
 peak is clear (correlation >= MIN_SCORE) and the window has at least MIN_COARSE_PIXELS per side;
-otherwise the guide is used as it is. On the well-registered real
-scenes of ../shared/data the measured offset is exactly 0; on dsen2_mock_crop it is (0.5, 0.5)
-10 m pixels, from the native bands and from their x2-degraded versions alike.
+otherwise the guide is used as it is.
 
 The 60 m group is measured the same way, B08 against B09, over up to half a 60 m pixel
 (SEARCH_60), and moved only when the offset reaches SIGNIFICANT_60: on well-registered scenes the

@@ -7,7 +7,8 @@ reflectance.
 
 * ``lattice_ratio``: power of ``out`` at the 10 m lattice frequencies (every non-zero multiple of
   1/4 cycle per 2.5 m pixel, where the phases of a x4 pixel shuffle repeat) divided by the median
-  power of the surrounding frequencies. A natural image gives about 1; a checkerboard gives more.
+  power of the surrounding frequencies. A checkerboard stands out; bicubic itself gives about 2 (its
+  phases repeat on that lattice too), so compare a result with bicubic run the same way.
 * ``highpass_std``: standard deviation of ``out - Gaussian(out, 2 px)`` (reflectance).
 * ``slope_ratio``: power of ``out`` above the input's Nyquist frequency divided by the power a
   power law fitted to the input's own spectrum (between a quarter and three quarters of its Nyquist)
