@@ -60,14 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     bt = sub.add_parser("batch", help="super-resolve many products on a Dask cluster (LocalCluster by default)")
     bt.add_argument("input", nargs="+", help="products (as for superresolve), or folders of products")
     bt.add_argument("-o", "--output-dir", required=True, type=Path, help="one <product>_<method>_2.5m.tif each")
-    bt.add_argument("--method", default=None, help="bicubic, hpf, fast or diffusion (default: best available)")
     bt.add_argument("--extent", help="XMIN,YMIN,XMAX,YMAX[,EPSG:CODE] for every product (default: each whole product)")
-    bt.add_argument("--bands", choices=("all", "10m"), default="all")
-    bt.add_argument("--steps", type=int, default=8, help="diffusion sampling steps")
-    bt.add_argument("--seed", type=int, default=0)
-    bt.add_argument("--tile", type=int, default=288, help="block size in 10 m pixels (the unit of work)")
-    bt.add_argument("--overlap", type=int, default=12, help="extra context in 10 m pixels")
-    bt.add_argument("--dtype", choices=("float32", "uint16"), default="float32")
+    _method_options(bt)
     bt.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
                     help="gpu: tasks need the worker resource GPU (dask worker --resources GPU=1)")
     bt.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a LocalCluster)")
@@ -94,18 +88,24 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _run_options(sp) -> None:
-    sp.add_argument("--method", default=None, help="bicubic, fast or diffusion (default: best available)")
-    sp.add_argument("--extent", help="XMIN,YMIN,XMAX,YMAX[,EPSG:CODE] (default: the whole raster)")
+def _method_options(sp) -> None:
+    """Options that ``superresolve`` and ``batch`` share: the method, its bands and sampling, the tiling, the type."""
+    sp.add_argument("--method", default=None, help="bicubic, hpf, fast or diffusion (default: best available)")
     sp.add_argument("--bands", choices=("all", "10m"), default="all")
     sp.add_argument("--steps", type=int, default=8, help="diffusion sampling steps")
     sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--samples", type=int, default=1, help="diffusion samples (>1 also writes a std layer)")
     sp.add_argument("--tile", type=int, default=288,
-                    help="tile size in 10 m pixels (rounded to a multiple of 128, or a power of two below 128)")
+                    help="tile (the unit of work) in 10 m pixels (rounded to a multiple of 128, or a power of two "
+                         "below 128)")
     sp.add_argument("--overlap", type=int, default=12,
                     help="extra context around each tile in 10 m pixels (tiles are not blended)")
     sp.add_argument("--dtype", choices=("float32", "uint16"), default="float32")
+
+
+def _run_options(sp) -> None:
+    sp.add_argument("--extent", help="XMIN,YMIN,XMAX,YMAX[,EPSG:CODE] (default: the whole raster)")
+    _method_options(sp)
+    sp.add_argument("--samples", type=int, default=1, help="diffusion samples (>1 also writes a std layer)")
     sp.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     sp.add_argument("--overwrite", action="store_true")
     sp.add_argument("--max-minutes", type=float, default=None, help="refuse runs estimated to take longer")
