@@ -50,9 +50,14 @@ def comparison_png(product: Product, result_path: Path, png_path: Path, box: Ext
     canvas = np.full((3, size[0], 2 * size[1] + GAP), 255, np.uint8)
     canvas[:, :, : size[1]] = to8(before)
     canvas[:, :, size[1] + GAP:] = to8(after)
+    return write_png(canvas, Path(png_path))
+
+
+def write_png(canvas: np.ndarray, path: Path) -> Path:
+    """Write a (3, H, W) uint8 array as an RGB PNG (no .aux.xml beside it)."""
     mem = gdal.GetDriverByName("MEM").Create("", canvas.shape[2], canvas.shape[1], 3, gdal.GDT_Byte)
     for i in range(3):
         mem.GetRasterBand(i + 1).WriteArray(canvas[i])
-    gdal.GetDriverByName("PNG").CreateCopy(str(png_path), mem)
-    Path(str(png_path) + ".aux.xml").unlink(missing_ok=True)
-    return Path(png_path)
+    gdal.GetDriverByName("PNG").CreateCopy(str(path), mem)
+    Path(str(path) + ".aux.xml").unlink(missing_ok=True)
+    return path

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
 from core.evaluate import run_on_scene
+from core.preview import write_png
 from core.tile import RunOptions
 from core.scene import Scene
 from scripts.held_out_table import SCENES, as_scene
@@ -37,19 +38,6 @@ def crop(scene: Scene, row: int, col: int, size: int) -> Scene:
     groups = {res: a[:, r0 * 10 // res:r1 * 10 // res, c0 * 10 // res:c1 * 10 // res]
               for res, a in scene.groups.items()}
     return Scene(groups, scene.crs_wkt, (scene.origin[0] + c0 * 10, scene.origin[1] - r0 * 10)), (row - r0, col - c0)
-
-
-def write_png(rgb: np.ndarray, path: Path) -> Path:
-    """Write a (3, H, W) array in [0, 1] as an 8-bit PNG."""
-    from osgeo import gdal
-
-    canvas = (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
-    mem = gdal.GetDriverByName("MEM").Create("", canvas.shape[2], canvas.shape[1], 3, gdal.GDT_Byte)
-    for i in range(3):
-        mem.GetRasterBand(i + 1).WriteArray(canvas[i])
-    gdal.GetDriverByName("PNG").CreateCopy(str(path), mem)
-    Path(str(path) + ".aux.xml").unlink(missing_ok=True)
-    return path
 
 
 def main() -> None:
@@ -73,7 +61,7 @@ def main() -> None:
         print(f"{scene_name}: " + " | ".join(rgb), file=sys.stderr)
     hgap = np.ones((3, GAP, rows[0].shape[2]), np.float32)
     picture = np.concatenate([x for r in rows for x in (r, hgap)][:-1], axis=1)
-    print(f"wrote {write_png(picture, args.out)}")
+    print(f"wrote {write_png((np.clip(picture, 0, 1) * 255).astype(np.uint8), args.out)}")
 
 
 if __name__ == "__main__":
