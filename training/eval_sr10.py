@@ -176,10 +176,10 @@ def main() -> None:
         outs = {"bicubic": bic.superresolve_10m(img, 0, 0, on), "fast": fast.superresolve_10m(img, 0, 0, on),
                 "fast_no_consistency": fast.superresolve_10m(img, 0, 0, off),
                 "diffusion": diff.superresolve_10m(img, 0, 0, on)}
-        full[name] = {v: {key: round(float(np.mean([fullscale.band_report(o[i], img[i], 4, 10)[key]
-                                                     for i in range(4)])), 6)
-                          for key in ("lattice_ratio", "highpass_std", "slope_ratio", "overshoot", "consistency")}
-                      for v, o in outs.items()}
+        full[name] = {}
+        for v, o in outs.items():
+            reports = [fullscale.band_report(o[i], img[i], 4, 10) for i in range(4)]
+            full[name][v] = {key: round(float(np.mean([r[key] for r in reports])), 6) for key in reports[0]}
         print("full scale", name, json.dumps(full[name]), flush=True)
 
     speed = None
