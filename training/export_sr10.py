@@ -30,7 +30,7 @@ CKPT = os.path.join(HERE, "checkpoints", "sr10.pt")
 HISTORY = [
     "1.0.0: 6553 steps, 100 min, MTF-0.3 Wald degradation (blurrier than the sensor), pixel-shuffle output",
     "30 min on the fitted-sensor-model pairs, pixel-shuffle output: the 10 m lattice stayed (full-scale lattice "
-    "ratio 37-100 against bicubic's 2, core.fullscale on 240 x 240 px crops of usa and coastalA)",
+    "ratio 37-100 against bicubic's 2, training/check_lattice.py on that checkpoint, not kept)",
     "12 min with the resize-convolution head (bilinear features + 2.5 m convolutions): lattice ratio 14-39",
     "8 min with the anti-imaging filter on the head's output, then the final run with the filter on the whole "
     "prediction z0 (so the last DDIM step leaves no noise on the lattice)",
