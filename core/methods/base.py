@@ -70,6 +70,7 @@ class Method(Protocol):
     margin: int  # context needed on each side, in 10 m pixels (a multiple of 6)
     coregisters: bool  # True when the run must measure Tile.guide_shift (core.coregister)
     uncertainty_bands: tuple[str, ...]  # std layers appended by superresolve_tile when options.samples > 1
+    uses_dates: bool  # True when it reads Tile.dates (several acquisitions); the pipeline refuses dates otherwise
 
     def superresolve_tile(self, tile: Tile, options: RunOptions) -> np.ndarray:
         """(len(bands), 4h, 4w); with options.samples > 1, ``uncertainty_bands`` planes follow (std)."""

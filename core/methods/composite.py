@@ -32,6 +32,8 @@ class Composite:
         self.coregisters = self.fusion is not None and self.fusion.coregisters
         #: names of the std layers this preset adds when several samples are drawn
         self.uncertainty_bands = tuple(f"{b}_std" for b in GROUP_10) if sr10.stochastic else ()
+        #: single-date presets: a run with several dates is refused (core.pipeline)
+        self.uses_dates = False
         self.margin = _margin(sr10.margin, fusion.margin if fusion is not None else 0, bands)
 
     def superresolve_tile(self, tile: Tile, options: RunOptions) -> np.ndarray:
