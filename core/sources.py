@@ -13,6 +13,7 @@ detected on every path alike (core.radiometry).
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from osgeo import gdal, osr
 
 from . import stac
 from .bands import GROUPS, LATTICE, RESOLUTION, normalise_band_id
+from .dates import acquisition_date
 from .errors import InputError
 from .gdal_env import gdal_scope
 from .metadata import is_metadata_name, metadata_above, read_metadata
@@ -77,6 +79,9 @@ class Product:
     quantification: float = QUANTIFICATION   #: DN per unit reflectance (QUANTIFICATION_VALUE, 10000)
     band_offsets: dict[str, float] = field(default_factory=dict)   #: per-band DN offsets where they differ
     offset_known: bool = False     #: True when the product (metadata, tags, names) or the user stated it
+    date: dt.date | None = None    #: acquisition date (core.dates; None when nothing states it)
+    metadata: str | None = None    #: the product metadata file (MTD_MSIL*.xml) when one was found
+    scl: str | None = None         #: GDAL path of the L2A scene classification (SCL) raster, when the input has one
 
     @property
     def crs_wkt(self) -> str:
@@ -117,6 +122,8 @@ class _Found:
     source: str
     metadata: str | None = None              # product metadata file, when the input is the product itself
     radiometry: Radiometry | None = None     # stated by the input itself (STAC item)
+    item: dict | None = None                 # the STAC item, when the input is one
+    scl: str | None = None                   # the scene classification raster, when the input has one
 
 
 @gdal_scope()
@@ -133,8 +140,8 @@ def open_product(inputs: str | os.PathLike | list, band_map: dict[str, tuple[str
     if band_map:
         located = {b.upper(): (str(p), int(i)) for b, (p, i) in band_map.items()}
         items = [p for p in paths if _is_stac_item(p)]
-        found = _Found(located, ";".join(paths),
-                       radiometry=stac.radiometry(stac.read_item(items[0])) if items else None)
+        item = stac.read_item(items[0]) if items else None
+        found = _Found(located, ";".join(paths), radiometry=stac.radiometry(item) if item else None, item=item)
     else:
         found = _detect(paths)
     bands = {b: _describe(b, p, i) for b, (p, i) in sorted(found.located.items())}
@@ -143,7 +150,10 @@ def open_product(inputs: str | os.PathLike | list, band_map: dict[str, tuple[str
                          "id (e.g. '_B04.tif'), or band descriptions must name the bands; otherwise give "
                          "an explicit band mapping.")
     product = Product(source=found.source, bands=bands)
-    _apply(product, found.radiometry or _radiometry(product, found.metadata), warn=offset is None)
+    product.metadata = found.metadata or _metadata_of([s.path for s in bands.values()])
+    product.scl = found.scl
+    _apply(product, found.radiometry or _radiometry(product, product.metadata), warn=offset is None)
+    product.date = acquisition_date(product, found.item)
     if offset is not None:
         product.set_offset(offset)
     check_same_product(product)
@@ -167,8 +177,6 @@ def _radiometry(product: Product, metadata: str | None) -> Radiometry:
     if all(is_float_reflectance(s.path, s.index) for s in product.bands.values()):
         return Radiometry(quantification=1.0, known=True,
                           origin="the values are float reflectance: offset and scaling already applied")
-    if metadata is None:
-        metadata = _metadata_of([s.path for s in product.bands.values()])
     return detect([s.path for s in product.bands.values()], metadata, _tags(first.path, first.index))
 
 
@@ -198,6 +206,12 @@ def _metadata_of(paths: list[str]) -> str | None:
         if found:
             return found
     return None
+
+
+def tile_in_name(path: str) -> str | None:
+    """The MGRS tile (e.g. '33UUU') named in the file or folder name of ``path`` (``_T33UUU_``), or None."""
+    m = _TILE_IN_NAME.search(os.path.basename(path.rstrip("/")))
+    return m.group(1) if m else None
 
 
 def check_same_product(product: Product) -> None:
@@ -257,7 +271,7 @@ def _detect(paths: list[str]) -> _Found:
             if os.path.isdir(img_data):   # a granule of a SAFE product, or its IMG_DATA folder
                 return _Found(_native_bands([f for f in _walk(img_data) if f.lower().endswith(".jp2")]), p)
             files = sorted(os.path.join(p, f) for f in os.listdir(p) if f.lower().endswith(RASTER_SUFFIXES))
-            return _Found(_from_files(files), p)
+            return _Found(_from_files(files), p, scl=scl_file(files))
     located: dict[str, tuple[str, int]] = {}
     for p in paths:
         for band, where in (_from_descriptions(p) if _band_count(p) > 1 else _from_files([p])).items():
@@ -265,7 +279,7 @@ def _detect(paths: list[str]) -> _Found:
                 raise InputError(f"Band {band} is given twice ('{located[band][0]}' and '{where[0]}'). Keep one "
                                  "source per band (remove duplicates or pass an explicit band mapping).")
             located[band] = where
-    return _Found(located, ";".join(paths))
+    return _Found(located, ";".join(paths), scl=scl_file(paths))
 
 
 def _is_stac_item(p: str) -> bool:
@@ -321,7 +335,7 @@ def _from_stac(location: str) -> _Found:
     if not located:
         raise InputError(f"The STAC item '{location}' has no Sentinel-2 band assets (keys such as 'B02' or 'blue', "
                          "'rededge1', 'nir08'). Give an item of a Sentinel-2 L1C/L2A product.")
-    return _Found(located, location, radiometry=stac.radiometry(item))
+    return _Found(located, location, radiometry=stac.radiometry(item), item=item, scl=stac.scl_asset(item, location))
 
 
 def _from_safe(path: str) -> _Found:
@@ -344,7 +358,19 @@ def _from_safe(path: str) -> _Found:
     if meta.level is None and "SAF" in os.path.basename(mtd[0]).upper():
         raise InputError(f"'{mtd[0]}' is a pre-2017 product metadata file whose level cannot be read. Give the "
                          "IMG_DATA band files of the granule and set the offset (0 before 2022).")
-    return _Found(located, path, mtd[0])
+    return _Found(located, path, mtd[0], scl=scl_file(images))
+
+
+def scl_file(files: list[str]) -> str | None:
+    """The scene classification raster among ``files`` (``…_SCL.tif``, ``…_SCL_20m.jp2``; the 20 m one
+    when there are several), or None."""
+    found = sorted((f for f in files if re.search(r"(?<![A-Za-z0-9])SCL(_\d+m)?$", _stem(f), re.IGNORECASE)),
+                   key=lambda f: (not _stem(f).upper().endswith("_20M"), f))
+    return found[0] if found else None
+
+
+def _stem(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
 
 
 def _native_bands(images: list[str]) -> dict[str, tuple[str, int]]:
