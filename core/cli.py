@@ -6,6 +6,7 @@ the fix (add ``--debug`` for the traceback).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 import time
@@ -51,11 +52,17 @@ def _parser() -> argparse.ArgumentParser:
                         "zip, SENTINEL2 subdatasets (SENTINEL2_L2A:...:10m:EPSG_...), or a STAC item (file or URL)")
         sp.add_argument("--offset", type=float, help="DN offset to add before /10000 (default: from the product)")
 
-    info = sub.add_parser("info", help="list detected bands, grids, CRS, level, offset and methods")
+    info = sub.add_parser("info", help="list detected bands, grids, CRS, level, offset, date and methods")
     inputs(info)
+    _with_option(info)
     sr = sub.add_parser("superresolve", help="write a 2.5 m GeoTIFF")
     inputs(sr)
     sr.add_argument("-o", "--output", required=True, type=Path)
+    _with_option(sr)
+    sr.add_argument("--date", help="target date YYYY-MM-DD (default: the date of INPUT); between two given dates "
+                    "the output is synthesised, and its name and tags say so")
+    sr.add_argument("--fill-clouds", action="store_true",
+                    help="let the other dates fill the target's cloudy pixels (default: only sharpen)")
     _run_options(sr)
     bt = sub.add_parser("batch", help="super-resolve many products on a Dask cluster (LocalCluster by default)")
     bt.add_argument("input", nargs="+", help="products (as for superresolve), or folders of products")
@@ -86,6 +93,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--method", default=None)
     demo.add_argument("--extent", default=DEMO_EXTENT)
     return p
+
+
+def _with_option(sp) -> None:
+    sp.add_argument("--with", dest="others", nargs="+", action="extend", default=[], metavar="OTHER",
+                    help="other acquisitions of the same tile, one path each (folder, SAFE, zip, multi-band raster, "
+                         "STAC item); --offset applies to them too")
 
 
 def _method_options(sp) -> None:
@@ -120,6 +133,48 @@ def _open(args):
     return product
 
 
+def _open_others(args) -> list:
+    """The products given with --with (one per date), their notes on stderr."""
+    others = []
+    for path in args.others:
+        other = open_product(path, offset=args.offset)
+        for note in other.notes:
+            print(f"note ({path}): {note}", file=sys.stderr)
+        others.append(other)
+    return others
+
+
+def _target(args) -> dt.date | None:
+    """The --date option as a date (None when not given)."""
+    if not getattr(args, "date", None):
+        return None
+    try:
+        return dt.date.fromisoformat(args.date.strip())
+    except ValueError:
+        raise UserError(f"--date '{args.date}' is not a date: write it as YYYY-MM-DD, e.g. 2024-06-02.") from None
+
+
+def _stack(args, product, method):
+    """The TimeStack of INPUT and the --with dates, or None for a single-date run (checked options)."""
+    target = _target(args)
+    if not args.others:
+        if args.fill_clouds:
+            raise UserError("--fill-clouds needs other dates of the tile: add them with --with OTHER ...")
+        if target is not None and target != product.date:
+            raise UserError(f"--date {target} is not the date of INPUT ({product.date or 'unknown'}); to synthesise "
+                            "another date, give the acquisitions around it with --with OTHER ...")
+        return None
+    from .pipeline import check_uses_dates
+    from .timestack import build_stack
+    check_uses_dates(method)
+    stack = build_stack([product, *_open_others(args)], target, args.fill_clouds)
+    for note in stack.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"dates: {', '.join(d.isoformat() for d in stack.dates)}; target {stack.target} ({stack.kind}), bands "
+          f"read from {stack.dates[stack.reference_index]}", file=sys.stderr)
+    return stack
+
+
 def cmd_info(args) -> int:
     product = _open(args)
     per_band = (" per band: " + ", ".join(f"{b} {v:g}" for b, v in sorted(product.band_offsets.items()))
@@ -128,7 +183,8 @@ def cmd_info(args) -> int:
           f"processing baseline: {product.baseline or 'unknown'}\n"
           f"offset: {product.offset:g} DN ({product.offset_origin}){per_band}\n"
           f"quantification: {product.quantification:g} DN per unit reflectance\n"
-          f"lattice origin: {product.lattice_origin()}")
+          f"lattice origin: {product.lattice_origin()}\n"
+          f"date: {product.date or 'unknown'}")
     from osgeo import osr
     srs = osr.SpatialReference(wkt=product.crs_wkt)
     print(f"crs: {srs.GetAuthorityName(None) or ''}:{srs.GetAuthorityCode(None) or ''} {srs.GetName()}")
@@ -137,6 +193,10 @@ def cmd_info(args) -> int:
         print(f"{b:5} {RESOLUTION[b]:5d}m {s.pixel_size:5g}m {s.width:5d}x{s.height:<5d}  {s.path}#{s.index}")
     missing = product.missing(OUTPUT_BANDS)
     print(f"missing for a 12-band output: {', '.join(missing) if missing else 'none'}")
+    if args.others:
+        print("dates:")
+        for p in [product, *_open_others(args)]:
+            print(f"  {p.date.isoformat() if p.date else 'unknown   '}  {p.source}")
     print("methods:")
     for name, why in availability().items():
         print(f"  {name:10} {'available' if why is None else 'unavailable: ' + why}")
@@ -152,13 +212,15 @@ def cmd_superresolve(args) -> dict:
     bands = OUTPUT_BANDS if args.bands == "all" else GROUP_10
     name = args.method or default_method()
     options = RunOptions(steps=args.steps, seed=args.seed, samples=args.samples,
-                         providers=providers_for(args.device))
+                         providers=providers_for(args.device), fill_clouds=getattr(args, "fill_clouds", False))
     method = create_method(name, bands, providers=options.providers)
+    stack = _stack(args, product, method)
     bar = ProgressBar(f"super-resolving ({name})")
     from .pipeline import superresolve
     result = superresolve(product, method, args.output, extent=extent, bands=bands, options=options,
                           tile=args.tile, overlap=args.overlap, dtype=args.dtype, overwrite=args.overwrite,
-                          progress=bar, max_seconds=args.max_minutes * 60 if args.max_minutes else None)
+                          progress=bar, max_seconds=args.max_minutes * 60 if args.max_minutes else None,
+                          stack=stack)
     bar.done()
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -168,7 +230,7 @@ def cmd_superresolve(args) -> dict:
         print(f"wrote {result.uncertainty}: per-pixel std of {args.samples} samples (reflectance)")
     if getattr(args, "preview", None):
         from .preview import comparison_png
-        print(f"wrote {comparison_png(product, result.output, args.preview)}")
+        print(f"wrote {comparison_png(stack.reference if stack else product, result.output, args.preview)}")
     return {"product": product, "result": result}
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from .sources import Product
 from .tile import RunOptions
 from .tiling import ALIGN, TileSpec, context_margin, plan_tiles, read_window
 from .writer import CACHE_BYTES, OutputGrid, OutputWriter, check_output_path
+
+if TYPE_CHECKING:
+    from .timestack import TimeStack
 
 VERSION = "0.1.0"
 
@@ -110,14 +113,24 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
                  bands: tuple[str, ...] = OUTPUT_BANDS, options: RunOptions | None = None, tile: int = 288,
                  overlap: int = 12, dtype: str = "float32", overwrite: bool = False,
                  progress: Callable[[float], None] | None = None,
-                 is_cancelled: Callable[[], bool] | None = None, max_seconds: float | None = None) -> RunResult:
+                 is_cancelled: Callable[[], bool] | None = None, max_seconds: float | None = None,
+                 stack: TimeStack | None = None) -> RunResult:
     """Super-resolve ``extent`` (metres in the product CRS; None = everything) to a 2.5 m GeoTIFF.
 
-    Refuses (ExtentError) before any work when the estimated disk, memory or time (``max_seconds``)
-    does not fit."""
+    With ``stack`` (several dates of the tile, core.timestack) the run reads its own bands from the stack's
+    reference product (``product`` is then only the input as given), every tile gets ``Tile.dates``, the
+    tags name the dates, and a synthesised target's file name says so (``TimeStack.output_path``); a
+    method that does not use dates is refused. Refuses (ExtentError) before any work when the estimated
+    disk, memory or time (``max_seconds``) does not fit."""
     start = time.perf_counter()
     options = options or RunOptions()
+    if stack is not None:
+        check_uses_dates(method)
+        product, output = stack.reference, stack.output_path(Path(output))
+        options = replace(options, fill_clouds=options.fill_clouds or stack.fill_clouds)
     plan = plan_run(product, extent, bands, method.margin, tile, overlap)
+    if stack is not None:
+        plan.notes.extend(stack.notes)
     cost = estimate(method.name, plan.output_shape, len(bands), plan.tiles[0].rows, plan.margin, dtype,
                     options.steps, options.samples)
     check_output_path(Path(output), overwrite)
@@ -133,13 +146,13 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
         for k, spec in enumerate(plan.tiles):
             if is_cancelled and is_cancelled():
                 raise Cancelled()
-            row, col, data = process_tile(reader, method, options, plan, spec, bands + extra, shift)
+            row, col, data = process_tile(reader, method, options, plan, spec, bands + extra, shift, stack)
             writers[0].add(row, col, data[: len(bands)])
             if extra:
                 writers[1].add(row, col, data[len(bands):])
             if progress:
                 progress(0.95 * (k + 1) / len(plan.tiles))
-        tags = output_tags(product, method.describe(options), options, plan, dtype, shift)
+        tags = output_tags(product, method.describe(options), options, plan, dtype, shift, stack)
         paths = [w.finish(tags, (lambda f: progress(0.95 + 0.05 * f)) if progress else None) for w in writers]
     except BaseException:
         for w in writers:
@@ -149,8 +162,17 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
         raise
     finally:
         reader.close()
+        if stack is not None:
+            stack.close()
     return RunResult(paths[0], bands, paths[1] if extra else None, plan.extent, product.crs_wkt, tags,
                      time.perf_counter() - start, len(plan.tiles), plan.notes)
+
+
+def check_uses_dates(method: Method) -> None:
+    """Refuse several dates for a method that super-resolves one acquisition."""
+    if not getattr(method, "uses_dates", False):
+        raise InputError(f"Several dates need the spacetime preset: '{method.name}' super-resolves one acquisition "
+                         "and would ignore the others. Choose the spacetime preset, or give a single date.")
 
 
 def uncertainty_path(output: Path) -> Path:
@@ -191,11 +213,15 @@ def guide_shift(reader: TileReader, plan: Plan) -> GuideShifts:
 
 
 def process_tile(reader: TileReader, method: Method, options: RunOptions, plan: Plan, spec: TileSpec,
-                  bands: tuple[str, ...], shift: GuideShifts | None = None) -> tuple[int, int, np.ndarray]:
-    """Run the method on one tile's read window; return the output pixel (row, col) of its core and the core
-    (bands, h, w) reflectance, NaN where the input has no data."""
+                  bands: tuple[str, ...], shift: GuideShifts | None = None,
+                  stack: TimeStack | None = None) -> tuple[int, int, np.ndarray]:
+    """Run the method on one tile's read window (with the other dates of ``stack`` as ``Tile.dates``); return
+    the output pixel (row, col) of its core and the core (bands, h, w) reflectance, NaN where the input has
+    no data."""
     box = plan.read_box(spec)
     tile, masks = reader.read(box)
+    if stack is not None:
+        tile.dates = stack.read(box)
     if shift:
         tile.guide_shift = (shift.g20.dy, shift.g20.dx)
         tile.guide_shift_60 = (shift.g60.dy, shift.g60.dx)
@@ -213,9 +239,9 @@ def process_tile(reader: TileReader, method: Method, options: RunOptions, plan: 
 
 
 def output_tags(product: Product, method_info: dict[str, str], options: RunOptions, plan: Plan,
-                dtype: str, shift: GuideShifts | None = None) -> dict[str, str]:
+                dtype: str, shift: GuideShifts | None = None, stack: TimeStack | None = None) -> dict[str, str]:
     """The SR_* metadata of an output; ``method_info`` is the method's describe(), ``shift`` the guide
-    shift of the run (when it was measured)."""
+    shift of the run (when it was measured), ``stack`` the dates of a multi-date run (core.timestack)."""
     tags = {
         "SR_SOFTWARE": f"s2-superres {VERSION}",
         "SR_CREATED": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -231,6 +257,8 @@ def output_tags(product: Product, method_info: dict[str, str], options: RunOptio
     if shift is not None:
         tags["SR_GUIDE_SHIFT_20M"] = shift.g20.describe()
         tags["SR_GUIDE_SHIFT_60M"] = shift.g60.describe()
+    if stack is not None:
+        tags.update(stack.tags())
     if plan.notes:
         tags["SR_NOTES"] = " ".join(plan.notes)
     return tags

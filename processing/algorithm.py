@@ -1,6 +1,8 @@
 """Processing algorithm 's2superres:superresolve': the same core pipeline as the dock."""
 from __future__ import annotations
 
+import datetime as dt
+import os
 from pathlib import Path
 
 from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingAlgorithm, QgsProcessingException,
@@ -28,6 +30,7 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
     INPUT, PRODUCT, EXTENT, PRESET, STEPS, SEED, BANDS, UNCERTAINTY, TILE, DEVICE, OFFSET, OUTPUT, STD = (
         "INPUT", "PRODUCT", "EXTENT", "PRESET", "STEPS", "SEED", "BANDS", "UNCERTAINTY", "TILE", "DEVICE", "OFFSET",
         "OUTPUT", "UNCERTAINTY_OUTPUT")
+    OTHER_DATES, TARGET_DATE, FILL_CLOUDS = "OTHER_DATES", "TARGET_DATE", "FILL_CLOUDS"
 
     def createInstance(self) -> "SuperResolveAlgorithm":  # noqa: N802
         return SuperResolveAlgorithm()
@@ -52,7 +55,12 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
                 "whole product.\nPreset: 'fast', 'diffusion' (uses Steps, Seed and Uncertainty), 'bicubic' "
                 "or 'hpf' (references without a model, always available: bicubic, and bicubic with HPF "
                 "pansharpening of the 20 m and 60 m bands; the others need onnxruntime).\nOutput: float32 GeoTIFF of "
-                "reflectance, one band per Sentinel-2 band, band descriptions = band ids, nodata NaN.")
+                "reflectance, one band per Sentinel-2 band, band descriptions = band ids, nodata NaN.\n"
+                "Other dates: further acquisitions of the same tile, one entry per date (a product path, or one "
+                "multi-band layer); they need a preset that uses several dates. Target date (YYYY-MM-DD, empty = "
+                "the input's date): a date between two acquisitions is synthesised, and the output's name "
+                "(_synthesised_YYYY-MM-DD) and tags say so. Fill clouds: let the other dates fill the target's "
+                "cloudy pixels.")
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self.addParameter(QgsProcessingParameterMultipleLayers(
@@ -61,6 +69,13 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
             self.PRODUCT, "Or a product path or URL (.SAFE folder, zip, STAC item)", optional=True))
         self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Extent (empty = whole product)",
                                                        optional=True))
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            self.OTHER_DATES, "Other dates of the same tile (one product or layer per date)", QgsProcessing.TypeRaster,
+            optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            self.TARGET_DATE, "Target date YYYY-MM-DD (empty = the input's date)", optional=True))
+        self.addParameter(QgsProcessingParameterBoolean(
+            self.FILL_CLOUDS, "Fill the target's cloudy pixels from the other dates", defaultValue=False))
         self.addParameter(QgsProcessingParameterEnum(self.PRESET, "Preset", options=list(PRESETS),
                                                      defaultValue=PRESETS.index(default_preset())))
         self.addParameter(QgsProcessingParameterNumber(self.STEPS, "Sampling steps (diffusion)",
@@ -97,7 +112,8 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         options = RunOptions(steps=self.parameterAsInt(parameters, self.STEPS, context),
                              seed=self.parameterAsInt(parameters, self.SEED, context),
                              samples=4 if self.parameterAsBoolean(parameters, self.UNCERTAINTY, context) else 1,
-                             providers=providers_for(device))
+                             providers=providers_for(device),
+                             fill_clouds=self.parameterAsBoolean(parameters, self.FILL_CLOUDS, context))
         offset = self._offset(parameters, context)
         output = Path(self.parameterAsOutputLayer(parameters, self.OUTPUT, context))
         why = preset_availability().get(preset)
@@ -114,10 +130,11 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
                 feedback.pushWarning(note)
             extent = self._extent(parameters, context, product.crs_wkt)
             method = create_method(preset, bands, providers=options.providers)
+            stack = self._stack(parameters, context, feedback, product, method, offset, options.fill_clouds)
             result = superresolve(product, method, output, extent=extent, bands=bands, options=options,
                                   tile=self.parameterAsInt(parameters, self.TILE, context), overwrite=True,
                                   progress=lambda f: feedback.setProgress(100.0 * f),
-                                  is_cancelled=feedback.isCanceled)
+                                  is_cancelled=feedback.isCanceled, stack=stack)
         except Cancelled:
             raise QgsProcessingException("Cancelled by the user; nothing was written.") from None
         except UserError as exc:
@@ -125,6 +142,11 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         for note in result.notes:
             feedback.pushWarning(note)
         feedback.pushInfo(f"Wrote {result.output} ({result.tiles} tile(s), {result.seconds:.1f} s).")
+        if result.output != output:   # a synthesised date: load the file under its real name
+            layers = context.layersToLoadOnCompletion()
+            if str(output) in layers:
+                layers[str(result.output)] = layers.pop(str(output))
+                context.setLayersToLoadOnCompletion(layers)
         if context.willLoadLayerOnCompletion(str(result.output)):
             details = context.layerToLoadOnCompletionDetails(str(result.output))
             layers = self.parameterAsLayerList(parameters, self.INPUT, context)
@@ -144,6 +166,51 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
                                          "product (its 10m/20m/60m subdatasets, its band files, or one multi-band "
                                          "raster with band descriptions), or a .SAFE/zip/STAC item as Product.")
         return paths
+
+    def _stack(self, parameters, context, feedback, product, method, offset: float | None, fill_clouds: bool):
+        """The TimeStack of the input and OTHER_DATES (core.timestack), or None for a single date."""
+        from ..core.pipeline import check_uses_dates
+        from ..core.sources import open_product
+        from ..core.timestack import build_stack
+        others = self._other_dates(parameters, context)
+        target = self._target_date(parameters, context)
+        if not others:
+            if fill_clouds:
+                raise QgsProcessingException("Fill clouds needs other dates of the tile: add them as Other dates.")
+            if target is not None and target != product.date:
+                raise QgsProcessingException(f"Target date {target} is not the input's date "
+                                             f"({product.date or 'unknown'}); to synthesise another date, add the "
+                                             "acquisitions around it as Other dates.")
+            return None
+        check_uses_dates(method)
+        stack = build_stack([product, *(open_product(p, offset=offset) for p in others)], target, fill_clouds)
+        feedback.pushInfo(f"Dates {', '.join(d.isoformat() for d in stack.dates)}; target {stack.target} "
+                          f"({stack.kind}); bands read from {stack.dates[stack.reference_index]}.")
+        for note in stack.notes:
+            feedback.pushWarning(note)
+        return stack
+
+    def _other_dates(self, parameters, context) -> list[str]:
+        """One GDAL path per other date: paths and URLs as given, layers as what GDAL opens for them."""
+        value = parameters.get(self.OTHER_DATES) or []
+        paths: list[str] = []
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, str) and (os.path.exists(item) or item.startswith(("/vsi", "http://", "https://",
+                                                                                     "SENTINEL2_"))):
+                paths.append(item)
+                continue
+            layers = self.parameterAsLayerList({self.OTHER_DATES: [item]}, self.OTHER_DATES, context)
+            paths.extend(p for p in (layer_path(lyr) for lyr in layers) if p)
+        return paths
+
+    def _target_date(self, parameters, context) -> dt.date | None:
+        text = (self.parameterAsString(parameters, self.TARGET_DATE, context) or "").strip()
+        if not text:
+            return None
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            raise QgsProcessingException(f"Target date '{text}' is not a date: write it as YYYY-MM-DD.") from None
 
     def _offset(self, parameters, context) -> float | None:
         """The user's DN offset, or None (detect it) when the parameter is empty."""
