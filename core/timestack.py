@@ -20,7 +20,7 @@ import numpy as np
 from osgeo import osr
 
 from .bands import GROUP_10
-from .clouds import clear_mask
+from .clouds import clear_mask, data_mask, dates_clear, read_scl, scl_clear
 from .errors import InputError
 from .extent import Extent, snap_inward
 from .reader import TileReader
@@ -63,8 +63,9 @@ class TimeStack:
     def read(self, box: Extent) -> DateStack:
         """Every date's 10 m bands over ``box`` (metres, on the reference's 60 m lattice), registered onto the
         reference grid, with their clear masks and days from the target."""
-        planes, clears = zip(*(self._read_date(i, box) for i in range(len(self.products))))
-        return DateStack(np.stack(planes).astype(np.float32), np.stack(clears), self.days())
+        planes, valid, scl = zip(*(self._read_date(i, box) for i in range(len(self.products))))
+        b10 = np.stack(planes).astype(np.float32)
+        return DateStack(b10, dates_clear(b10, np.stack(valid), list(scl)), self.days())
 
     def tags(self) -> dict[str, str]:
         """SR_* tags describing the dates of the run."""
@@ -106,13 +107,17 @@ class TimeStack:
             self._readers[i] = TileReader(self.products[i], data_area(self.products[i]), (10,))
         return self._readers[i]
 
-    def _read_date(self, i: int, box: Extent) -> tuple[np.ndarray, np.ndarray]:
-        """Date ``i``'s registered 10 m bands (4, h, w) over ``box`` and its clear mask (h, w)."""
-        b10, clear = read_date(self.products[i], self.reader(i), box)
-        offset = self.offsets[i]
+    def _read_date(self, i: int, box: Extent) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Date ``i`` over ``box`` on the reference grid: its registered 10 m bands (4, h, w), where it has data
+        (h, w), and its SCL clear mask (h, w; None without SCL)."""
+        product, offset = self.products[i], self.offsets[i]
+        b10, valid = read_bands(self.reader(i), box)
+        scl = scl_clear(read_scl(product.scl, box)) & valid if product.scl else None
         if i == self.reference_index or not offset.trusted or not (offset.dy or offset.dx):
-            return b10, clear
-        return register(b10, offset), register(clear.astype(np.float32), offset) >= CLEAR_AFTER_SHIFT
+            return b10, valid, scl
+        def moved(mask: np.ndarray) -> np.ndarray:
+            return register(mask.astype(np.float32), offset) >= CLEAR_AFTER_SHIFT
+        return register(b10, offset), moved(valid), None if scl is None else moved(scl)
 
 
 def data_area(product: Product) -> Extent:
@@ -123,21 +128,27 @@ def data_area(product: Product) -> Extent:
     return area
 
 
-def read_date(product: Product, reader: TileReader, box: Extent) -> tuple[np.ndarray, np.ndarray]:
-    """(4, h, w) reflectance over ``box`` (nodata and ground outside the product filled) and (h, w) clear mask
-    (False outside the product's data area)."""
+def read_bands(reader: TileReader, box: Extent) -> tuple[np.ndarray, np.ndarray]:
+    """(4, h, w) reflectance over ``box`` (nodata and ground outside the product filled) and (h, w) True where
+    all four bands have data inside the product's data area."""
     cols, rows = box.pixels(10)
     inner = box.intersect(reader.data)
     if inner is None:
         fill = reader.fill_values(10)[:, None, None]
         return np.broadcast_to(fill, (4, rows, cols)).astype(np.float32), np.zeros((rows, cols), bool)
     tile, masks = reader.read(box)
-    clear = clear_mask(product, box, tile.b10, masks[10])
     top, left = round((box.ymax - inner.ymax) / 10), round((inner.xmin - box.xmin) / 10)
     h, w = round(inner.height / 10), round(inner.width / 10)
     inside = np.zeros((rows, cols), bool)
     inside[top:top + h, left:left + w] = True
-    return tile.b10, clear & inside
+    return tile.b10, data_mask(tile.b10, masks[10]) & inside
+
+
+def read_date(product: Product, reader: TileReader, box: Extent) -> tuple[np.ndarray, np.ndarray]:
+    """(4, h, w) reflectance over ``box`` and the date's own (h, w) clear mask (core.clouds.clear_mask, one date
+    alone), False outside its data area."""
+    b10, valid = read_bands(reader, box)
+    return b10, valid & clear_mask(product, box, b10)
 
 
 def build_stack(products: list[Product], target: dt.date | None = None, fill_clouds: bool = False) -> TimeStack:
