@@ -63,3 +63,15 @@ def test_processing_refuses_several_dates_for_a_single_date_preset(provider, tmp
         processing.run(ALG, {"PRODUCT": str(corrientes(DEC17)), "TARGET_DATE": "2023-12-26", "OFFSET": -1000,
                              "PRESET": PRESETS.index("bicubic"), "BANDS": 1, "OUTPUT": str(tmp_path / "o.tif")})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_processing_takes_other_dates_as_layers(provider, tmp_path):  # noqa: F811
+    """A raster layer as the other date is resolved to its file (else the run would go on with one date)."""
+    import processing
+    from qgis.core import QgsRasterLayer
+    layer = QgsRasterLayer(str(corrientes(JAN01)), "2024-01-01")
+    assert layer.isValid()
+    with pytest.raises(QgsProcessingException, match="Several dates need the spacetime preset"):
+        processing.run(ALG, {"PRODUCT": str(corrientes(DEC17)), "OTHER_DATES": [layer], "OFFSET": -1000,
+                             "PRESET": PRESETS.index("bicubic"), "BANDS": 1, "OUTPUT": str(tmp_path / "o.tif")})
+    assert list(tmp_path.iterdir()) == []

@@ -61,3 +61,11 @@ def test_scene_classification_files_are_found():
                      "/p/T33UUU_20240602T101559_SCL_20m.jp2"]).endswith("SCL_20m.jp2")
     assert scl_file(["/p/x_SCL.tif"]) == "/p/x_SCL.tif"
     assert scl_file(["/p/x_B02.tif", "/p/SCLX.tif"]) is None
+
+
+def test_the_scene_classification_asset_of_a_stac_item():
+    from s2_superres.core.stac import scl_asset
+    item = json.loads((DATA / "S2A_29RKH_20200219_0_L2A.json").read_text())
+    assert scl_asset(item, str(DATA / "item.json")) == ("/vsicurl/https://sentinel-cogs.s3.us-west-2.amazonaws.com/"
+                                                         "sentinel-s2-l2a-cogs/29/R/KH/2020/2/S2A_29RKH_20200219_0_L2A/"
+                                                         "SCL.tif")
