@@ -81,6 +81,12 @@ def test_stac_item_in_the_dock_equals_the_cli(dock, item, tmp_path):
     _same_output(task.request.output, cli_tif)
     assert gdal.Open(str(cli_tif)).GetMetadataItem("SR_SOURCE_OFFSET_DN").startswith("-1000 ")
     assert QgsProject.instance().mapLayer(task.finished_run.layer_id).name().startswith("S2A_29RKH_20200219_0_L2A")
+    from s2_superres.ui.compare_dialog import CompareDialog
+    dialog = CompareDialog.from_run(task.finished_run)          # Compare… reopens the item, not layers
+    try:
+        assert dialog.original.isValid() and dialog.original.bandCount() == 12
+    finally:
+        dialog.close()
 
 
 def test_empty_or_bad_item_is_explained(dock, tmp_path):
