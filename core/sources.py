@@ -131,6 +131,10 @@ class GranuleChoiceError(InputError):
         super().__init__(message)
         self.footprints = footprints
 
+    def __reduce__(self):
+        """Picklable with its footprints (batch workers send errors back to the scheduler)."""
+        return type(self), (str(self), self.footprints)
+
 
 @dataclass(frozen=True)
 class Area:

