@@ -126,18 +126,23 @@ def _run_options(sp) -> None:
 
 
 def _open(args):
-    """The product named on the command line; its notes (e.g. an unknown baseline) go to stderr."""
-    product = open_product(args.input if len(args.input) > 1 else args.input[0], offset=args.offset)
+    """The product named on the command line; its notes (e.g. an unknown baseline, the granule chosen in a
+    multi-granule product) go to stderr. ``--extent`` also chooses the granule of a multi-granule product."""
+    box, crs = parse_extent(args.extent) if getattr(args, "extent", None) else (None, None)
+    product = open_product(args.input if len(args.input) > 1 else args.input[0], offset=args.offset,
+                           extent=box, extent_crs=crs)
     for note in product.notes:
         print(f"note: {note}", file=sys.stderr)
     return product
 
 
 def _open_others(args) -> list:
-    """The products given with --with (one per date), their notes on stderr."""
+    """The products given with --with (one per date; --extent picks the granule of a multi-granule product),
+    their notes on stderr."""
+    box, crs = parse_extent(args.extent) if getattr(args, "extent", None) else (None, None)
     others = []
     for path in args.others:
-        other = open_product(path, offset=args.offset)
+        other = open_product(path, offset=args.offset, extent=box, extent_crs=crs)
         for note in other.notes:
             print(f"note ({path}): {note}", file=sys.stderr)
         others.append(other)
@@ -256,7 +261,8 @@ def cmd_evaluate(args) -> int:
     extent = None
     if args.extent:
         box, crs = parse_extent(args.extent)
-        extent = box if not crs else to_raster_crs(box, crs, open_product(args.input).crs_wkt)
+        extent = box if not crs else to_raster_crs(box, crs, open_product(args.input, extent=box,
+                                                                           extent_crs=crs).crs_wkt)
     name = args.method or default_method()
     create_method(name)  # fail early with a clear message
     scene = load_scene(args.input, extent)

@@ -19,7 +19,7 @@ from math import erf, sqrt
 
 import numpy as np
 
-from .resample import keys_cubic
+from .resample import correlate_axis, keys_cubic
 
 #: sub-samples per input pixel when a sensor point-spread function is integrated over a pixel
 _PSF_SUBSAMPLES = 16
@@ -104,3 +104,21 @@ def sensor_degrade(img: np.ndarray, factor: Fraction | float | int, k: float) ->
     f = as_scale(factor)
     h, w = np.shape(img)[-2:]
     return apply_separable(img, sensor_matrix(h, f, float(k)), sensor_matrix(w, f, float(k)))
+
+
+def box_taps(width: Fraction | float | int) -> np.ndarray:
+    """Odd taps of a box ``width`` pixels wide integrated over each pixel (sum 1): zero response at every
+    multiple of 1/``width`` cycles per pixel, the lattice frequencies of a grid ``width`` times coarser.
+    For width 4 these are core.resample.ANTI_IMAGE_TAPS."""
+    half = float(width) / 2
+    r = int(np.ceil(half - 0.5))
+    k = np.arange(-r, r + 1, dtype=np.float64)
+    overlap = np.clip(np.minimum(k + 0.5, half) - np.maximum(k - 0.5, -half), 0, None)
+    return (overlap / overlap.sum()).astype(np.float32)
+
+
+def box_filter(img: np.ndarray, width: Fraction | float | int) -> np.ndarray:
+    """The anti-imaging box of :func:`box_taps` along the last two axes (mirrored borders)."""
+    taps = box_taps(width)
+    out = correlate_axis(img, taps, np.ndim(img) - 2)
+    return correlate_axis(out, taps, np.ndim(img) - 1)

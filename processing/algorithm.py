@@ -120,7 +120,8 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         if why:
             raise QgsProcessingException(f"Preset '{preset}' is not available: {why}. Use 'bicubic'.")
         try:
-            product = open_product(inputs if len(inputs) > 1 else inputs[0], offset=offset)
+            product = open_product(inputs if len(inputs) > 1 else inputs[0], offset=offset,
+                                   **self._extent_as_given(parameters, context))
             feedback.pushInfo(f"{len(product.bands)} band(s) of {product_label(inputs)}; "
                               f"level {product.level or 'unknown'}, "
                               f"processing baseline {product.baseline or 'unknown'}, offset {product.offset:g} DN "
@@ -183,7 +184,8 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
                                              "acquisitions around it as Other dates.")
             return None
         check_uses_dates(method)
-        stack = build_stack([product, *(open_product(p, offset=offset) for p in others)], target, fill_clouds)
+        given = self._extent_as_given(parameters, context)
+        stack = build_stack([product, *(open_product(p, offset=offset, **given) for p in others)], target, fill_clouds)
         feedback.pushInfo(f"Dates {', '.join(d.isoformat() for d in stack.dates)}; target {stack.target} "
                           f"({stack.kind}); bands read from {stack.dates[stack.reference_index]}.")
         for note in stack.notes:
@@ -217,6 +219,18 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         if parameters.get(self.OFFSET) in (None, ""):
             return None
         return self.parameterAsDouble(parameters, self.OFFSET, context)
+
+    def _extent_as_given(self, parameters, context) -> dict:
+        """The extent in its own CRS, as open_product's ``extent``/``extent_crs`` (it picks the granule of a
+        multi-granule product); {} when none is given."""
+        if parameters.get(self.EXTENT) in (None, ""):
+            return {}
+        crs = self.parameterAsExtentCrs(parameters, self.EXTENT, context)
+        rect = self.parameterAsExtent(parameters, self.EXTENT, context, crs)
+        if rect.isNull() or rect.isEmpty():
+            return {}
+        return {"extent": Extent(rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum()),
+                "extent_crs": crs.toWkt() if crs.isValid() else None}
 
     def _extent(self, parameters, context, crs_wkt: str) -> Extent | None:
         if parameters.get(self.EXTENT) in (None, ""):

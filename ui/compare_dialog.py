@@ -20,7 +20,6 @@ from qgis.PyQt.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, Q
                                  QVBoxLayout, QWidget)
 
 from ..core.bands import OUTPUT_RESOLUTION
-from ..core.sources import open_product
 from .inspector import PixelInspector, layer_band_descriptions
 from .map_tools import PanOrPickTool
 from .reflectance_vrt import reflectance_vrt
@@ -60,8 +59,7 @@ class CompareDialog(QDialog):
     def from_run(cls, run: FinishedRun, parent: QWidget | None = None, iface=None) -> "CompareDialog":
         """Build the comparison of a finished run (the original comes from the run's band files)."""
         folder = Path(tempfile.mkdtemp(prefix="s2sr_compare_"))
-        product = open_product(sorted({p for p, _ in run.request.band_map.values()}),
-                               band_map=run.request.band_map, offset=run.offset)
+        product = run.request.open_product(offset=run.offset)
         original = QgsRasterLayer(str(reflectance_vrt(product, folder / "original.vrt")), "original (10/20/60 m)")
         result = QgsRasterLayer(str(run.result.output), "super-resolved (2.5 m)")
         map_layer = QgsProject.instance().mapLayer(run.layer_id) if run.layer_id else None
