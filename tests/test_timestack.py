@@ -148,3 +148,13 @@ def test_a_single_date_method_refuses_several_dates(tmp_path):
     with pytest.raises(InputError, match="Several dates need the spacetime preset: 'bicubic'"):
         superresolve(dec17, Bicubic(GROUP_10), tmp_path / "o.tif", bands=GROUP_10, stack=build_stack([dec17, jan01]))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_products_named_after_different_mgrs_tiles_are_refused(tmp_path):
+    named = []
+    for date, tile in zip(CORRIENTES_DATES, ("21JUL", "21JUM")):
+        path = tmp_path / f"S2_T{tile}_{date:%Y%m%d}.tif"
+        shutil.copy(corrientes(date), path)
+        named.append(open_product(path, offset=-1000))
+    with pytest.raises(InputError, match="The inputs are not the same tile: .* is tile 21JUL, .* is tile 21JUM"):
+        build_stack(named)
