@@ -115,9 +115,13 @@ class TimeStack:
         scl = scl_clear(read_scl(product.scl, box)) & valid if product.scl else None
         if i == self.reference_index or not offset.trusted or not (offset.dy or offset.dx):
             return b10, valid, scl
-        def moved(mask: np.ndarray) -> np.ndarray:
-            return register(mask.astype(np.float32), offset) >= CLEAR_AFTER_SHIFT
-        return register(b10, offset), moved(valid), None if scl is None else moved(scl)
+        return (register(b10, offset), register_mask(valid, offset),
+                None if scl is None else register_mask(scl, offset))
+
+
+def register_mask(mask: np.ndarray, offset: Offset) -> np.ndarray:
+    """A bool mask moved like the bands (core.registration.register), True only where it stays fully True."""
+    return register(mask.astype(np.float32), offset) >= CLEAR_AFTER_SHIFT
 
 
 def data_area(product: Product) -> Extent:
