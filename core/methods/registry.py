@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..bands import OUTPUT_BANDS
+from ..bands import OUTPUT_BANDS, exact_pixel_size, pixel_label
 from ..errors import UserError
 from ..onnx_model import MODELS_DIR
 from .base import Method
@@ -40,6 +40,40 @@ def preset_margin(name: str, bands: tuple[str, ...] = OUTPUT_BANDS) -> int:
         return CLASSICAL[name](bands).margin
     from .composite import composite_margin
     return composite_margin(name, bands)
+
+
+def preset_pixel_sizes(name: str) -> tuple[float, ...] | None:
+    """Output pixel sizes (metres) preset ``name`` can make, None = any of core.bands.PIXEL_SIZES; known without
+    loading its models (the dock greys the others)."""
+    if name in CLASSICAL:
+        return CLASSICAL[name].pixel_sizes
+    from .composite import COMPOSITE_PIXEL_SIZES
+    return COMPOSITE_PIXEL_SIZES
+
+
+def makes_pixel_size(sizes: tuple[float, ...] | None, pixel_size: float) -> bool:
+    """True when a method with ``pixel_sizes`` = ``sizes`` makes ``pixel_size`` metres (sizes match to 1e-6 m)."""
+    return sizes is None or any(abs(p - pixel_size) < 1e-6 for p in sizes)
+
+
+def presets_for_pixel_size(pixel_size: float) -> tuple[str, ...]:
+    """The presets that can make ``pixel_size`` metres."""
+    return tuple(n for n in PRESETS if makes_pixel_size(preset_pixel_sizes(n), pixel_size))
+
+
+def check_pixel_size(name: str, pixel_size: float, sizes: tuple[float, ...] | None = None) -> None:
+    """Refuse (UserError, before any work) ``pixel_size`` metres for preset ``name`` when it is not a valid size or
+    not one the preset makes (``sizes``: its pixel_sizes; default: :func:`preset_pixel_sizes`); the message names
+    the presets that make it."""
+    size = exact_pixel_size(pixel_size)
+    sizes = preset_pixel_sizes(name) if sizes is None and name in PRESETS else sizes
+    if makes_pixel_size(sizes, size):
+        return
+    made = ", ".join(f"{pixel_label(p)} m" for p in sizes or ())
+    others = presets_for_pixel_size(size)
+    raise UserError(f"Method '{name}' makes only {made} pixels, not {pixel_label(size)} m. Presets that make "
+                    f"{pixel_label(size)} m pixels: {', '.join(others) or 'none'}. Choose one of them "
+                    f"(--method {others[0] if others else 'bicubic'}), or keep '{name}' at {made} (--pixel-size).")
 
 
 def create_method(name: str, bands: tuple[str, ...] = OUTPUT_BANDS, models_dir: Path = MODELS_DIR,
