@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from .bands import (GROUP_10, GROUP_20, GROUP_60, GROUPS, LATTICE, OUTPUT_BANDS, OUTPUT_RESOLUTION, RESOLUTION, SCALE,
-                    output_scale)
+                    output_scale, pixel_label)
 from .coregister import GuideShifts, measure_shift, measure_shift_60
 from .errors import Cancelled, ExtentError, InputError
 from .estimate import available_memory, check_resources, estimate
@@ -177,6 +177,11 @@ def output_grid(plan: Plan, crs_wkt: str) -> OutputGrid:
     rows, cols = plan.output_shape
     return OutputGrid(plan.extent.xmin, plan.extent.ymax, cols, rows, crs_wkt, plan.pixel_size,
                       block_side(plan.scale))
+
+
+def output_name(product: str, preset: str, pixel_size: float = OUTPUT_RESOLUTION) -> str:
+    """The default file name of a result: ``<product>_<preset>_<p>m.tif`` (2.5m, 3m, 3.33m, 8.57m)."""
+    return f"{product}_{preset}_{pixel_label(pixel_size)}m.tif"
 
 
 def uncertainty_path(output: Path) -> Path:
