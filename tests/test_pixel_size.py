@@ -201,3 +201,23 @@ def test_default_output_name_names_the_size():
     assert output_name("s2", "bicubic", 3.0) == "s2_bicubic_3m.tif"
     assert output_name("s2", "bicubic", 60 / 18) == "s2_bicubic_3.33m.tif"
     assert output_name("s2", "fast") == "s2_fast_2.5m.tif"
+
+
+def test_tile_previews_follow_the_pixel_size(product):
+    """The dock's per-tile pictures (ui.tile_pictures, no Qt) cut each tile's core from a 3 m result."""
+    from s2_superres.core.pipeline import plan_run, process_tile
+    from s2_superres.core.reader import TileReader
+    from s2_superres.ui.tile_pictures import PreviewingMethod
+    plan = plan_run(product, BOX, OUTPUT_BANDS, Bicubic().margin, tile=36, pixel_size=3.0)
+    pictures = []
+    method = PreviewingMethod(Bicubic(), (3, 2, 1), [(0.0, 0.3)] * 3, plan, pictures.append, side=1000)
+    reader = TileReader(product, plan.data)
+    try:
+        for spec in plan.tiles[:3]:
+            process_tile(reader, method, RunOptions(pixel_size=3.0), plan, spec, OUTPUT_BANDS)
+    finally:
+        reader.close()
+    assert len(pictures) == 3
+    for spec, picture in zip(plan.tiles, pictures):
+        assert picture.rgb.shape == (plan.out_pixels(spec.rows), plan.out_pixels(spec.cols), 3)
+        assert picture.extent.width == spec.cols * 10 and picture.rgb.std() > 0
