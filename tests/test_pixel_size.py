@@ -197,6 +197,11 @@ def test_fast_and_hpf_refuse_3m_before_any_work(product, tmp_path):
     assert Bicubic().pixel_sizes is None
 
 
+@pytest.mark.parametrize("name", ["fast", "diffusion", "bicubic", "hpf"])
+def test_preset_pixel_sizes_are_the_methods_own(name):
+    assert create_method(name).pixel_sizes == preset_pixel_sizes(name)
+
+
 def test_default_output_name_names_the_size():
     assert output_name("s2", "bicubic", 3.0) == "s2_bicubic_3m.tif"
     assert output_name("s2", "bicubic", 60 / 18) == "s2_bicubic_3.33m.tif"
@@ -221,3 +226,12 @@ def test_tile_previews_follow_the_pixel_size(product):
     for spec, picture in zip(plan.tiles, pictures):
         assert picture.rgb.shape == (plan.out_pixels(spec.rows), plan.out_pixels(spec.cols), 3)
         assert picture.extent.width == spec.cols * 10 and picture.rgb.std() > 0
+
+
+@pytest.mark.parametrize("pixel_size", [3.0, 60 / 7])
+def test_ten_metre_bands_only(product, tmp_path, pixel_size):
+    from s2_superres.core.bands import GROUP_10
+    a, gt = _read(_run(product, tmp_path / "t.tif", pixel_size, extent=SMALL, bands=GROUP_10).output)
+    full, _ = _read(_run(product, tmp_path / "f.tif", pixel_size, extent=SMALL).output)
+    assert a.shape[0] == 4 and abs(gt[1] - pixel_size) < 1e-9
+    np.testing.assert_array_equal(a, full[[OUTPUT_BANDS.index(b) for b in GROUP_10]])

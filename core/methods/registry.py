@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..bands import OUTPUT_BANDS, exact_pixel_size, pixel_label
+from ..bands import OUTPUT_BANDS, OUTPUT_RESOLUTION, exact_pixel_size, pixel_label
 from ..errors import UserError
 from ..onnx_model import MODELS_DIR
 from .base import Method
 from .bicubic import HPF, Bicubic
+from .composite import COMPOSITE_PIXEL_SIZES
 
 PRESETS = ("fast", "diffusion", "bicubic", "hpf")   # the order in which a default is chosen
 CLASSICAL = {"bicubic": Bicubic, "hpf": HPF}  # no model files
@@ -42,13 +43,17 @@ def preset_margin(name: str, bands: tuple[str, ...] = OUTPUT_BANDS) -> int:
     return composite_margin(name, bands)
 
 
+#: output pixel sizes (metres) each preset makes, None = any of core.bands.PIXEL_SIZES: the ``pixel_sizes`` of the
+#: methods create_method builds (tests/test_pixel_size.py checks they agree), known without loading a model
+PRESET_PIXEL_SIZES: dict[str, tuple[float, ...] | None] = {
+    "fast": COMPOSITE_PIXEL_SIZES, "diffusion": COMPOSITE_PIXEL_SIZES, "bicubic": Bicubic.pixel_sizes,
+    "hpf": HPF.pixel_sizes}
+
+
 def preset_pixel_sizes(name: str) -> tuple[float, ...] | None:
     """Output pixel sizes (metres) preset ``name`` can make, None = any of core.bands.PIXEL_SIZES; known without
-    loading its models (the dock greys the others)."""
-    if name in CLASSICAL:
-        return CLASSICAL[name].pixel_sizes
-    from .composite import COMPOSITE_PIXEL_SIZES
-    return COMPOSITE_PIXEL_SIZES
+    loading its models (the dock greys the others). A preset not listed makes 2.5 m only."""
+    return PRESET_PIXEL_SIZES.get(name, (OUTPUT_RESOLUTION,))
 
 
 def makes_pixel_size(sizes: tuple[float, ...] | None, pixel_size: float) -> bool:
