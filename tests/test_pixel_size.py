@@ -234,4 +234,4 @@ def test_ten_metre_bands_only(product, tmp_path, pixel_size):
     a, gt = _read(_run(product, tmp_path / "t.tif", pixel_size, extent=SMALL, bands=GROUP_10).output)
     full, _ = _read(_run(product, tmp_path / "f.tif", pixel_size, extent=SMALL).output)
     assert a.shape[0] == 4 and abs(gt[1] - pixel_size) < 1e-9
-    np.testing.assert_array_equal(a, full[[OUTPUT_BANDS.index(b) for b in GROUP_10]])
+    assert np.abs(a - full[[OUTPUT_BANDS.index(b) for b in GROUP_10]]).max() < 1e-6   # other windows: float sums
