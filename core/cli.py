@@ -12,11 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-from .bands import GROUP_10, OUTPUT_BANDS, RESOLUTION
+from .bands import GROUP_10, OUTPUT_BANDS, OUTPUT_RESOLUTION, PIXEL_SIZES, RESOLUTION, exact_pixel_size, pixel_label
 from .errors import Cancelled, UserError
 from .extent import parse_extent, to_raster_crs
 from .gdal_env import gdal_scope
-from .methods.registry import availability, create_method, default_method
+from .pipeline import output_name
+from .methods.registry import availability, check_pixel_size, create_method, default_method
 from .runtime import providers_for
 from .sources import open_product
 from .tile import RunOptions
@@ -43,7 +44,8 @@ class ProgressBar:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m core", description="Super-resolve Sentinel-2 to 2.5 m.")
+    p = argparse.ArgumentParser(prog="python -m core", description="Super-resolve Sentinel-2 to 2.5 m (or another "
+                                "pixel size from 10 m down to 2 m).")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -55,15 +57,20 @@ def _parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="list detected bands, grids, CRS, level, offset, date and methods")
     inputs(info)
     _with_option(info)
-    sr = sub.add_parser("superresolve", help="write a 2.5 m GeoTIFF")
+    sr = sub.add_parser("superresolve", help="write a 2.5 m GeoTIFF (or --pixel-size P)")
     inputs(sr)
-    sr.add_argument("-o", "--output", required=True, type=Path)
+    sr.add_argument("-o", "--output", type=Path,
+                    help="the GeoTIFF to write (default: <product>_<method>_<P>m.tif in the current folder)")
     _with_option(sr)
     sr.add_argument("--date", help="target date YYYY-MM-DD (default: the date of INPUT); between two given dates "
                     "the output is synthesised, and its name and tags say so")
     sr.add_argument("--fill-clouds", action="store_true",
                     help="let the other dates fill the target's cloudy pixels (default: only sharpen)")
     _run_options(sr)
+    sr.add_argument("--pixel-size", type=float, default=OUTPUT_RESOLUTION, metavar="P",
+                    help="output pixel size in metres, 60 m / n for n = 6..30: "
+                         f"{', '.join(pixel_label(p) for p in PIXEL_SIZES)} (default 2.5; bicubic makes every "
+                         "size, fast, diffusion and hpf only 2.5)")
     bt = sub.add_parser("batch", help="super-resolve many products on a Dask cluster (LocalCluster by default)")
     bt.add_argument("input", nargs="+", help="products (as for superresolve), or folders of products")
     bt.add_argument("-o", "--output-dir", required=True, type=Path, help="one <product>_<method>_2.5m.tif each")
@@ -216,27 +223,41 @@ def cmd_superresolve(args) -> dict:
         extent = to_raster_crs(box, crs, product.crs_wkt)
     bands = OUTPUT_BANDS if args.bands == "all" else GROUP_10
     name = args.method or default_method()
+    pixel_size = exact_pixel_size(args.pixel_size)
+    check_pixel_size(name, pixel_size)   # before any model is loaded
+    output = args.output or Path(output_name(product_stem(args.input[0]), name, pixel_size))
     options = RunOptions(steps=args.steps, seed=args.seed, samples=args.samples,
-                         providers=providers_for(args.device), fill_clouds=getattr(args, "fill_clouds", False))
+                         providers=providers_for(args.device), pixel_size=pixel_size,
+                         fill_clouds=getattr(args, "fill_clouds", False))
     method = create_method(name, bands, providers=options.providers)
     stack = _stack(args, product, method)
     bar = ProgressBar(f"super-resolving ({name})")
     from .pipeline import superresolve
-    result = superresolve(product, method, args.output, extent=extent, bands=bands, options=options,
+    result = superresolve(product, method, output, extent=extent, bands=bands, options=options,
                           tile=args.tile, overlap=args.overlap, dtype=args.dtype, overwrite=args.overwrite,
                           progress=bar, max_seconds=args.max_minutes * 60 if args.max_minutes else None,
                           stack=stack)
     bar.done()
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    rows, cols = round(result.extent.height / 2.5), round(result.extent.width / 2.5)
-    print(f"wrote {result.output}: {len(result.bands)} bands, {cols} x {rows} px at 2.5 m, {result.seconds:.1f} s")
+    rows, cols = round(result.extent.height / pixel_size), round(result.extent.width / pixel_size)
+    print(f"wrote {result.output}: {len(result.bands)} bands, {cols} x {rows} px at {pixel_label(pixel_size)} m, "
+          f"{result.seconds:.1f} s")
     if result.uncertainty:
         print(f"wrote {result.uncertainty}: per-pixel std of {args.samples} samples (reflectance)")
     if getattr(args, "preview", None):
         from .preview import comparison_png
         print(f"wrote {comparison_png(stack.reference if stack else product, result.output, args.preview)}")
     return {"product": product, "result": result}
+
+
+def product_stem(source: str) -> str:
+    """A product's short name from its path or URL: the last part without .zip/.SAFE/.tif/.json/.xml."""
+    base = Path(str(source).rstrip("/")).name
+    for suffix in (".zip", ".SAFE", ".tif", ".tiff", ".json", ".xml", ".jp2"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    return base.split(":")[-1] or "sentinel2"
 
 
 def cmd_batch(args) -> int:
@@ -296,7 +317,7 @@ def cmd_demo(args) -> int:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     name = args.method or default_method()
     cmd_superresolve(_parser().parse_args([
-        "superresolve", str(sample), "-o", str(args.output_dir / f"sample_{name}_2.5m.tif"), "--method", name,
+        "superresolve", str(sample), "-o", str(args.output_dir / output_name("sample", name)), "--method", name,
         f"--extent={args.extent}", "--overwrite", "--preview", str(args.output_dir / f"sample_{name}_comparison.png")]))
     return 0
 

@@ -34,8 +34,8 @@ class Tile:
     [B05, B06, B07, B8A, B11, B12] at 20 m, ``b60`` (2, h/6, w/6) [B01, B09] at 60 m;
     h and w are multiples of 6. ``out_row``/``out_col`` are the absolute indices of the
     tile's first 2.5 m output pixel on the CRS-anchored 2.5 m lattice (row = -y/2.5,
-    col = x/2.5), so position-keyed noise is the same whatever the tiling. ``guide_shift`` (rows,
-    columns, in 10 m pixels) is the measured offset of the 20 m bands from the 10 m bands
+    col = x/2.5), whatever the run's pixel size, so position-keyed noise is the same whatever the
+    tiling. ``guide_shift`` (rows, columns, in 10 m pixels) is the measured offset of the 20 m bands from the 10 m bands
     (core.coregister), the same for every tile of a run; methods move the guide by it.
     ``guide_shift_60`` is the same for the 60 m bands (zero unless the offset is significant).
     ``dates`` holds the other acquisitions of the same ground when the run has several (else None).
@@ -54,8 +54,10 @@ class Tile:
 @dataclass
 class RunOptions:
     """User options that methods may read: sampling steps, seed, samples for uncertainty, reflectance
-    consistency, onnxruntime execution providers (in order of preference), and whether other dates may
-    fill the target's cloudy pixels (``fill_clouds``; only methods that use dates read it)."""
+    consistency, onnxruntime execution providers (in order of preference), the output pixel size in
+    metres (one of core.bands.PIXEL_SIZES; a method returns core.bands.output_scale(pixel_size) output
+    pixels per 10 m pixel), and whether other dates may fill the target's cloudy pixels (``fill_clouds``;
+    only methods that use dates read it)."""
 
     steps: int = 8
     seed: int = 0
@@ -63,3 +65,4 @@ class RunOptions:
     consistency: bool = True
     providers: list[str] = field(default_factory=lambda: ["CPUExecutionProvider"])
     fill_clouds: bool = False
+    pixel_size: float = 2.5

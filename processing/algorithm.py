@@ -11,26 +11,32 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessin
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
+from ..core.bands import OUTPUT_RESOLUTION, PIXEL_SIZES, pixel_label
 from ..core.errors import Cancelled, UserError
 from ..core.extent import Extent
 from ..core.gdal_env import gdal_scope
 from ..core.tile import RunOptions
-from ..core.methods.registry import PRESETS
+from ..core.methods.registry import PRESETS, check_pixel_size
 from ..core.runtime import BAND_CHOICES, DEVICES, default_preset, preset_availability, providers_for
 from ..qgis_layers import layer_path
 from ..qgis_results import product_label, sources_of
 
 BAND_SETS = tuple(BAND_CHOICES.items())
 DEVICE_CHOICES = tuple(DEVICES)      # auto, cpu, gpu
+#: the PIXEL_SIZE choices: core.bands.PIXEL_SIZES as labels ("10 m", ..., "2.5 m", ..., "2 m"); default 2.5 m
+PIXEL_SIZE_CHOICES = tuple(f"{pixel_label(p)} m" for p in PIXEL_SIZES)
+DEFAULT_PIXEL_SIZE_INDEX = PIXEL_SIZES.index(OUTPUT_RESOLUTION)
 
 
 class SuperResolveAlgorithm(QgsProcessingAlgorithm):
-    """Super-resolve the bands of one Sentinel-2 product over an extent to a 2.5 m GeoTIFF."""
+    """Super-resolve the bands of one Sentinel-2 product over an extent to a GeoTIFF of 2.5 m (or another
+    PIXEL_SIZE) pixels."""
 
     INPUT, PRODUCT, EXTENT, PRESET, STEPS, SEED, BANDS, UNCERTAINTY, TILE, DEVICE, OFFSET, OUTPUT, STD = (
         "INPUT", "PRODUCT", "EXTENT", "PRESET", "STEPS", "SEED", "BANDS", "UNCERTAINTY", "TILE", "DEVICE", "OFFSET",
         "OUTPUT", "UNCERTAINTY_OUTPUT")
     OTHER_DATES, TARGET_DATE, FILL_CLOUDS = "OTHER_DATES", "TARGET_DATE", "FILL_CLOUDS"
+    PIXEL_SIZE = "PIXEL_SIZE"
 
     def createInstance(self) -> "SuperResolveAlgorithm":  # noqa: N802
         return SuperResolveAlgorithm()
@@ -42,7 +48,7 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         return "Super-resolve Sentinel-2 extent"
 
     def shortHelpString(self) -> str:  # noqa: N802
-        return ("Super-resolves a Sentinel-2 product to 2.5 m pixels.\n\n"
+        return ("Super-resolves a Sentinel-2 product to 2.5 m pixels (or another Pixel size).\n\n"
                 "Input: the layers of one product: the 10m/20m/60m subdatasets QGIS offers for a .SAFE folder or "
                 "zip, one multi-band raster whose band descriptions name the bands (B02, B8A, ...), or the "
                 "single-band rasters of one product whose file names end in the band id (…_B04.jp2, also inside "
@@ -54,7 +60,9 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
                 "Extent: the area to process (any CRS; it is snapped outward to the 60 m grid). Empty = the "
                 "whole product.\nPreset: 'fast', 'diffusion' (uses Steps, Seed and Uncertainty), 'bicubic' "
                 "or 'hpf' (references without a model, always available: bicubic, and bicubic with HPF "
-                "pansharpening of the 20 m and 60 m bands; the others need onnxruntime).\nOutput: float32 GeoTIFF of "
+                "pansharpening of the 20 m and 60 m bands; the others need onnxruntime).\nPixel size: 60 m / n, "
+                "10 m down to 2 m (default 2.5 m); bicubic and spacetime make every size, fast, diffusion and hpf "
+                "only 2.5 m.\nOutput: float32 GeoTIFF of "
                 "reflectance, one band per Sentinel-2 band, band descriptions = band ids, nodata NaN.\n"
                 "Other dates: further acquisitions of the same tile, one entry per date (a product path, or one "
                 "multi-band layer); they need a preset that uses several dates. Target date (YYYY-MM-DD, empty = "
@@ -78,6 +86,9 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
             self.FILL_CLOUDS, "Fill the target's cloudy pixels from the other dates", defaultValue=False))
         self.addParameter(QgsProcessingParameterEnum(self.PRESET, "Preset", options=list(PRESETS),
                                                      defaultValue=PRESETS.index(default_preset())))
+        self.addParameter(QgsProcessingParameterEnum(self.PIXEL_SIZE, "Pixel size (bicubic: any; the others: 2.5 m)",
+                                                     options=list(PIXEL_SIZE_CHOICES),
+                                                     defaultValue=DEFAULT_PIXEL_SIZE_INDEX))
         self.addParameter(QgsProcessingParameterNumber(self.STEPS, "Sampling steps (diffusion)",
                                                        QgsProcessingParameterNumber.Integer, 8, False, 1, 100))
         self.addParameter(QgsProcessingParameterNumber(self.SEED, "Random seed (diffusion)",
@@ -94,7 +105,7 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(
             self.OFFSET, "DN offset (empty = from the product; -1000 from baseline 04.00)",
             QgsProcessingParameterNumber.Double, optional=True, minValue=-10000, maxValue=10000))
-        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Super-resolved (2.5 m)"))
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Super-resolved"))
         self.addOutput(QgsProcessingOutputRasterLayer(self.STD, "Uncertainty (std of the samples)"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -109,10 +120,11 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
         bands = BAND_SETS[self.parameterAsEnum(parameters, self.BANDS, context)][1]
         device = DEVICE_CHOICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
+        pixel_size = self.pixel_size(parameters, context)
         options = RunOptions(steps=self.parameterAsInt(parameters, self.STEPS, context),
                              seed=self.parameterAsInt(parameters, self.SEED, context),
                              samples=4 if self.parameterAsBoolean(parameters, self.UNCERTAINTY, context) else 1,
-                             providers=providers_for(device),
+                             providers=providers_for(device), pixel_size=pixel_size,
                              fill_clouds=self.parameterAsBoolean(parameters, self.FILL_CLOUDS, context))
         offset = self._offset(parameters, context)
         output = Path(self.parameterAsOutputLayer(parameters, self.OUTPUT, context))
@@ -120,13 +132,14 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         if why:
             raise QgsProcessingException(f"Preset '{preset}' is not available: {why}. Use 'bicubic'.")
         try:
+            check_pixel_size(preset, pixel_size)   # before any input is opened or model loaded
             product = open_product(inputs if len(inputs) > 1 else inputs[0], offset=offset,
                                    **self._extent_as_given(parameters, context))
             feedback.pushInfo(f"{len(product.bands)} band(s) of {product_label(inputs)}; "
                               f"level {product.level or 'unknown'}, "
                               f"processing baseline {product.baseline or 'unknown'}, offset {product.offset:g} DN "
                               f"({product.offset_origin}), quantification {product.quantification:g}; preset "
-                              f"{preset}, device {device}.")
+                              f"{preset}, pixel size {pixel_label(pixel_size)} m, device {device}.")
             for note in product.notes:
                 feedback.pushWarning(note)
             extent = self._extent(parameters, context, product.crs_wkt)
@@ -152,8 +165,14 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
             details = context.layerToLoadOnCompletionDetails(str(result.output))
             layers = self.parameterAsLayerList(parameters, self.INPUT, context)
             details.setPostProcessor(TrueColour.create(sources_of(product, layers), product_label(inputs), preset,
-                                                       product.offset))
+                                                       product.offset, pixel_size))
         return {self.OUTPUT: str(result.output), self.STD: str(result.uncertainty) if result.uncertainty else None}
+
+    def pixel_size(self, parameters, context) -> float:
+        """The chosen output pixel size in metres (core.bands.PIXEL_SIZES; 2.5 when not given)."""
+        if parameters.get(self.PIXEL_SIZE) in (None, ""):
+            return OUTPUT_RESOLUTION
+        return PIXEL_SIZES[self.parameterAsEnum(parameters, self.PIXEL_SIZE, context)]
 
     def _inputs(self, parameters, context) -> list[str]:
         """The product path/URL if given, else what GDAL opens for each input layer."""
@@ -242,17 +261,18 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
 
 
 class TrueColour(QgsProcessingLayerPostProcessorInterface):
-    """Names and renders the loaded result like the dock (qgis_results): '<product> <preset> 2.5 m', true colour
+    """Names and renders the loaded result like the dock (qgis_results): '<product> <preset> <p> m', true colour
     with the source layers' stretch, no .aux.xml beside it."""
 
     instance = None   # Processing does not keep a reference: keep the live one here
 
     @classmethod
     def create(cls, sources: dict | None = None, label: str = "", preset: str = "",
-               offset: float = 0.0) -> "TrueColour":
+               offset: float = 0.0, pixel_size: float = OUTPUT_RESOLUTION) -> "TrueColour":
         cls.instance = TrueColour()
         cls.instance.source_ids = {b: (lyr.id(), i) for b, (lyr, i) in (sources or {}).items()}
         cls.instance.label, cls.instance.preset, cls.instance.offset = label, preset, offset
+        cls.instance.pixel_size = pixel_size
         return cls.instance
 
     def postProcessLayer(self, layer, context, feedback) -> None:  # noqa: N802 - QGIS API
@@ -262,7 +282,7 @@ class TrueColour(QgsProcessingLayerPostProcessorInterface):
             return
         reopen_without_side_file(layer)
         if self.preset:
-            layer.setName(layer_name(self.label, self.preset))
+            layer.setName(layer_name(self.label, self.preset, self.pixel_size))
         project = QgsProject.instance()
         sources = {b: (project.mapLayer(i), k) for b, (i, k) in self.source_ids.items() if project.mapLayer(i)}
         style_like_sources(layer, sources, self.offset)

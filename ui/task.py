@@ -140,7 +140,8 @@ class SuperResolutionTask(QgsTask):
             self.offset = product.offset
             self.product = product
             method = create_method(req.preset, req.bands, providers=req.options.providers)
-            plan = plan_run(product, req.extent, req.bands, method.margin, req.tile)
+            plan = plan_run(product, req.extent, req.bands, method.margin, req.tile,
+                            pixel_size=req.options.pixel_size)
             method = self._previewing(method, plan)
             start, total = time.monotonic(), len(plan.tiles)
 
