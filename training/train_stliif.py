@@ -33,7 +33,9 @@ from core.spacetime import nearest_mask
 
 CKPT = os.path.join(HERE, "checkpoints", "stliif.pt")
 BAND_W = torch.tensor([1.6, 1.3, 1.0, 0.5]).view(4, 1, 1)
-DATES = (1, 2, 3, 4)
+DATES = (1, 2, 3)
+#: share of single-date, simulated-date and real multi-date samples
+MIX = (0.6, 0.2, 0.2)
 
 
 def forward(net, lr: np.ndarray, clear: np.ndarray, days: np.ndarray, scale) -> torch.Tensor:
@@ -84,9 +86,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=60)
     ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--lr", type=float, default=4e-4)
+    ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--ckpt", default=CKPT)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init-from", help="start from these weights with a new optimiser and schedule")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -98,7 +101,9 @@ def main() -> None:
         net.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step, elapsed = ck["step"], ck["elapsed"]
-    sampler = Sampler(seed=step)
+    elif args.init_from:
+        net.load_state_dict(torch.load(args.init_from, weights_only=False)["model"])
+    sampler = Sampler(seed=step, mix=MIX)
     from sr10_data import load_scene
     val = load_scene("s2sucnn_usa")[:, :240, :240]
     print(f"stliif: {n_params(net)} parameters, from step {step}, {elapsed / 60:.1f} min", flush=True)
