@@ -235,19 +235,24 @@ class Layout:
     size: int                         # bytes of the whole file
 
 
-def plan_layout(folder: Path, levels: list[tuple[int, int]], template: list[Tag]) -> Layout:
-    """The layout of the COG of the chunks in ``folder`` (all of them must exist): classic TIFF when the
-    file stays under 4 GiB, else BigTIFF."""
+def plan_layout(folder: Path, levels: list[tuple[int, int]], template: list[Tag],
+                bigtiff: bool | None = None) -> Layout:
+    """The layout of the COG of the chunks in ``folder`` (all of them must exist): by default classic TIFF
+    when the file stays under 4 GiB, else BigTIFF."""
     sizes = {}
     for level, size in enumerate(levels):
         rows, cols = tile_grid(size)
         sizes[level] = [[chunk_path(folder, level, r, c).stat().st_size for c in range(cols)] for r in range(rows)]
-    layout = _layout(folder, levels, template, sizes, bigtiff=False)
-    return layout if layout.size < 2**32 else _layout(folder, levels, template, sizes, bigtiff=True)
+    if bigtiff is not None:
+        return layout_of(folder, levels, template, sizes, bigtiff)
+    layout = layout_of(folder, levels, template, sizes, bigtiff=False)
+    return layout if layout.size < 2**32 else layout_of(folder, levels, template, sizes, bigtiff=True)
 
 
-def _layout(folder: Path, levels: list[tuple[int, int]], template: list[Tag], sizes: dict[int, list[list[int]]],
-            bigtiff: bool) -> Layout:
+def layout_of(folder: Path, levels: list[tuple[int, int]], template: list[Tag], sizes: dict[int, list[list[int]]],
+              bigtiff: bool) -> Layout:
+    """Header, IFDs and chunk offsets for chunks of ``sizes`` (bytes, per level, row, column): the IFDs first
+    (their size does not depend on the offsets), then the data, smallest overview first."""
     n = len(levels)
     dummy = [level_tags(template, k, levels[k], [0] * _count(sizes[k]), [0] * _count(sizes[k]), bigtiff)
              for k in range(n)]
@@ -286,10 +291,11 @@ def write_head(target: Path, layout: Layout) -> None:
         os.fsync(f.fileno())
 
 
-def copy_chunks(target: Path, folder: Path, places: list[tuple[str, int]], sync_bytes: int = SYNC_BYTES) -> int:
+def copy_chunks(target: Path, folder: Path, places: list[tuple[str, int]], sync_bytes: int | None = None) -> int:
     """Copy the chunks named in ``places`` to their offsets in ``target`` and remove them once the copy is
-    synced to disk; a chunk already gone was copied before (a re-run copies only the rest). Holds one chunk
-    in memory; returns the bytes copied."""
+    synced to disk (every ``sync_bytes``, default SYNC_BYTES); a chunk already gone was copied before (a
+    re-run copies only the rest). Holds one chunk in memory; returns the bytes copied."""
+    sync_bytes = sync_bytes or SYNC_BYTES
     copied, unsynced, done = 0, 0, []
     fd = os.open(target, os.O_WRONLY)
     try:
