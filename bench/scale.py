@@ -17,6 +17,7 @@
            default fast).
 
 Usage: python -m bench.scale [output] [workers] [overhead] [cog] [scene] [--repeats N] [--scene-method M]
+                             [--cog-widths 2048,8192] [--assembly-widths 32768]
 Writes bench/scale_results.json; the "Large areas" figures in README.md come from it.
 """
 from __future__ import annotations
@@ -220,22 +221,27 @@ def assembly_child(width: int, height: int, folder: str) -> dict:
             "peak_disk_beyond_output_mib": round((sampler.peak_bytes - size) / 2**20, 1)}
 
 
-def bench_cog() -> dict:
+def bench_cog(widths: tuple[int, ...] = (2048, 8192), assembly_only: tuple[int, ...] = ()) -> dict:
+    """Both COG steps at ``widths`` (the first two give the growth per 1,000 columns); the batch assembly
+    alone also at ``assembly_only`` widths."""
     res: dict = {"gdal_cog_driver": {}, "batch_assembly": {}}
-    for width in (2048, 8192):
+    for width in widths + assembly_only:
         for name, flag in (("gdal_cog_driver", "--cog-child"), ("batch_assembly", "--assembly-child")):
+            if width in assembly_only and name == "gdal_cog_driver":
+                continue
             with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
                 out = subprocess.run([sys.executable, "-m", "bench.scale", flag, str(width), "1024", tmp],
                                      cwd=ROOT, capture_output=True, text=True, check=True)
                 res[name][str(width)] = json.loads(out.stdout.strip().splitlines()[-1])
-    gdal_runs = res["gdal_cog_driver"]
-    grow = gdal_runs["8192"]["peak_rss_after_mib"] - gdal_runs["2048"]["peak_rss_after_mib"]
-    gdal_runs["mib_per_1000_columns"] = round(grow / 6.144, 1)
-    runs = res["batch_assembly"]
+    small, large = str(widths[0]), str(widths[1])
+    per_1000 = (widths[1] - widths[0]) / 1000
+    gdal_runs, runs = res["gdal_cog_driver"], res["batch_assembly"]
+    gdal_runs["mib_per_1000_columns"] = round(
+        (gdal_runs[large]["peak_rss_after_mib"] - gdal_runs[small]["peak_rss_after_mib"]) / per_1000, 1)
     runs["client_mib_per_1000_columns"] = round(
-        (runs["8192"]["client_peak_rss_mib"] - runs["2048"]["client_peak_rss_mib"]) / 6.144, 1)
+        (runs[large]["client_peak_rss_mib"] - runs[small]["client_peak_rss_mib"]) / per_1000, 1)
     runs["worker_mib_per_1000_columns"] = round(
-        (max(runs["8192"]["worker_peak_rss_mib"]) - max(runs["2048"]["worker_peak_rss_mib"])) / 6.144, 1)
+        (max(runs[large]["worker_peak_rss_mib"]) - max(runs[small]["worker_peak_rss_mib"])) / per_1000, 1)
     return res
 
 
@@ -243,11 +249,18 @@ def bench_scene(method: str) -> dict:
     return batch(method, 2, None) | {"method": method}
 
 
+def _widths(text: str) -> tuple[int, ...]:
+    return tuple(int(w) for w in text.split(",") if w)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("which", nargs="*", default=["output", "workers", "overhead", "cog", "scene"])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--scene-method", default="fast")
+    p.add_argument("--cog-widths", default="2048,8192",
+                   help="cog: output columns for both COG steps (the first two give the growth per 1,000 columns)")
+    p.add_argument("--assembly-widths", default="", help="cog: more widths for the batch assembly alone")
     p.add_argument("--cog-child", nargs=3, help=argparse.SUPPRESS)
     p.add_argument("--assembly-child", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -261,7 +274,8 @@ def main() -> None:
         return
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     runners = {"output": bench_output, "workers": lambda: bench_workers(args.repeats), "overhead": bench_overhead,
-               "cog": bench_cog, "scene": lambda: bench_scene(args.scene_method)}
+               "cog": lambda: bench_cog(_widths(args.cog_widths), _widths(args.assembly_widths)),
+               "scene": lambda: bench_scene(args.scene_method)}
     for which in args.which:
         context = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                    "load_average_at_start": round(os.getloadavg()[0], 2)}
