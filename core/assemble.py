@@ -33,6 +33,8 @@ from .gdal_env import gdal_scope
 from .tiling import BLOCK, TileSpec
 from .writer import OutputGrid, dress, encode_stored, gdal_type, validate_cog
 
+LAYOUT = "layout.json"   # in the work folder once the COG's header is written: every chunk exists
+
 @dataclass(frozen=True)
 class Assembly:
     """What the assembly tasks of one product need (small: sent with every task)."""
@@ -57,7 +59,7 @@ class Assembly:
 
     @property
     def layout_path(self) -> Path:
-        return self.folder / "layout.json"
+        return self.folder / LAYOUT
 
 
 def core_path(work_dir: str | Path, spec: TileSpec) -> Path:
@@ -81,11 +83,17 @@ def groups(tiles: list[TileSpec]) -> list[list[TileSpec]]:
     return list(found.values())
 
 
-def group_encoded(asm: Assembly, specs: list[TileSpec]) -> bool:
-    """Whether the level-0 chunks of a group exist (or the COG's layout does: every chunk was made)."""
-    if asm.layout_path.exists():
+def tile_encoded(work_dir: str | Path, spec: TileSpec) -> bool:
+    """Whether the level-0 chunks of the blocks of tile ``spec`` exist (or the COG's layout does: every
+    chunk was made): its block file was consumed, the tile is done."""
+    if (Path(work_dir) / LAYOUT).exists():
         return True
-    return all(cog.chunk_path(asm.folder, 0, r, c).exists() for s in specs for r, c in blocks_of(s))
+    return all(cog.chunk_path(Path(work_dir), 0, r, c).exists() for r, c in blocks_of(spec))
+
+
+def group_encoded(asm: Assembly, specs: list[TileSpec]) -> bool:
+    """Whether the level-0 chunks of a group exist (see :func:`tile_encoded`)."""
+    return all(tile_encoded(asm.folder, s) for s in specs)
 
 
 @gdal_scope()

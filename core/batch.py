@@ -144,10 +144,11 @@ def method_facts(name: str, bands: tuple[str, ...], providers: tuple[str, ...], 
 
 @gdal_scope()
 def compute_block(job: BlockJob, spec: TileSpec) -> dict[str, Any]:
-    """Compute one block and store it in the work folder (atomically); returns its record for the log."""
+    """Compute one block and store it in the work folder (atomically), unless it is there or was already
+    encoded into the COG's tiles (a re-run, or Dask recomputing a lost result); returns its record for the log."""
     start = time.perf_counter()
     target = job.block_path(spec)
-    if not target.exists():
+    if not (target.exists() or assemble.tile_encoded(job.work_dir, spec)):
         method = worker_method(job.method, job.bands, tuple(job.options.providers))
         _, _, data = process_tile(_worker_reader(job), method, job.options, job.plan, spec, job.bands, job.shift)
         save_block(target, data)

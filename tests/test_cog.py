@@ -45,8 +45,7 @@ def _allocated(folder: Path) -> int:
 def _assemble(tmp_path: Path, data: np.ndarray, dtype: str, tile: int, on_step) -> Path:
     """Every assembly task of core.assemble, in the order Dask may run them; block files are written group
     by group just before their group is encoded (as the workers finish them). ``on_step`` after each step."""
-    bands = tuple(f"B{i:02d}" for i in range(len(data)))
-    asm = Assembly(str(tmp_path / ".out.work"), _grid(), bands, dtype)
+    asm = _assembly(tmp_path, len(data), dtype)
     asm.folder.mkdir()
     for specs in groups(plan_tiles(ROWS10, COLS10, tile)):
         for s in specs:
@@ -61,8 +60,17 @@ def _assemble(tmp_path: Path, data: np.ndarray, dtype: str, tile: int, on_step) 
             for c in range(cols):
                 build_overview(asm, level, r, c)
                 on_step()
-    places = write_head(asm, {"SR_METHOD": "test"})
     on_step()
+    return _write(tmp_path, asm)
+
+
+def _assembly(tmp_path: Path, bands: int, dtype: str) -> Assembly:
+    return Assembly(str(tmp_path / ".out.work"), _grid(), tuple(f"B{i:02d}" for i in range(bands)), dtype)
+
+
+def _write(tmp_path: Path, asm: Assembly) -> Path:
+    """The last tasks: header and IFDs, every row of chunks copied, validated and renamed."""
+    places = write_head(asm, {"SR_METHOD": "test"})
     for level, size in enumerate(asm.levels):
         for r in range(cog.tile_grid(size)[0]):
             copy_row(asm, level, r, places)
@@ -156,3 +164,29 @@ def test_assembly_disk_beyond_the_output_is_bounded(tmp_path, monkeypatch):
     assert peak["bytes"] <= final + 2 * one_block + sync + 65536, (peak, final)
     assert len(groups(plan_tiles(ROWS10, COLS10, 128))) == 12
     assert len(blocks_of(plan_tiles(ROWS10, COLS10, 256)[0])) == 4
+
+
+def test_assembly_interrupted_while_copying_resumes(tmp_path, monkeypatch):
+    """The process dies during the copy, after some chunks were copied, synced and removed: a re-run of the
+    last tasks reads the layout, copies the chunks that are left and gives the same, valid COG."""
+    monkeypatch.setattr(cog, "SYNC_BYTES", 1)
+    pwrite, calls = os.pwrite, {"n": 0}
+
+    def dies_at_the_tenth(fd, data, offset):
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise OSError("simulated crash")
+        return pwrite(fd, data, offset)
+
+    monkeypatch.setattr(cog.os, "pwrite", dies_at_the_tenth)
+    data = _data(2)
+    with pytest.raises(OSError, match="simulated"):
+        _assemble(tmp_path, data, "float32", 256, lambda: None)
+    asm = _assembly(tmp_path, 2, "float32")
+    left = len(list(asm.folder.glob("*.chunk")))
+    assert asm.layout_path.exists()
+    assert left == sum(t * u for t, u in (cog.tile_grid(s) for s in asm.levels)) - 9
+    monkeypatch.setattr(cog.os, "pwrite", pwrite)
+    out = _write(tmp_path, asm)
+    assert validate_cog(out) == []
+    np.testing.assert_array_equal(gdal.Open(str(out)).ReadAsArray(), data)
