@@ -107,7 +107,7 @@ def batch(method: str, workers: int, ext: str | None, tile: int = 288) -> dict:
                "--workers", str(workers), "--tile", str(tile)] + ([f"--extent={ext}"] if ext else [])
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        sampler = Sampler(Path(tmp), proc.pid)
+        sampler = Sampler(Path(tmp), proc.pid, allocated=True)   # the COG is a sparse file while it is filled
         sampler.start()
         stdout, stderr = proc.communicate()
         wall = time.perf_counter() - start
