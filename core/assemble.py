@@ -10,9 +10,10 @@ The tasks, all idempotent (a retried or re-run task finds its result and returns
 4. ``copy_row``: the chunks of one tile row of one level copied to their offsets, removed once synced.
 5. ``finish``: GDAL's COG validation, then the rename into place and the removal of the work folder.
 
-The client only submits the tasks and waits: its memory is the task graph (a few hundred bytes per tile).
+The client only submits the tasks and waits: its memory is the task graph (a few small tasks per tile).
 Each task holds at most one tile core or a 2 x 2 square of 512 x 512 tiles. Disk beyond the output: the
-cores of the groups not yet encoded, and per copy task at most ``cog.SYNC_BYTES`` plus one chunk.
+cores of the groups not yet encoded (an encoding task also holds its new chunks until it removes them),
+and per copy task at most ``cog.SYNC_BYTES`` plus one chunk.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from .tiling import BLOCK, TileSpec
 from .writer import OutputGrid, dress, encode_stored, gdal_type, validate_cog
 
 LAYOUT = "layout.json"   # in the work folder once the COG's header is written: every chunk exists
+
 
 @dataclass(frozen=True)
 class Assembly:
