@@ -39,7 +39,7 @@ import numpy as np
 from osgeo import gdal
 
 from . import assemble
-from .bands import OUTPUT_BANDS, SCALE
+from .bands import OUTPUT_BANDS
 from .coregister import GuideShifts
 from .gdal_env import gdal_scope
 from .errors import ExtentError, InputError, UserError
@@ -47,11 +47,12 @@ from .extent import parse_extent, to_raster_crs
 from .tile import RunOptions
 from .methods.registry import MODEL_CARDS, availability, create_method, preset_margin
 from .onnx_model import MODELS_DIR, read_card
-from .pipeline import VERSION, Plan, groups_needed, output_tags, plan_run, process_tile, run_guide_shift
+from .pipeline import (VERSION, Plan, groups_needed, output_grid, output_tags, plan_run, process_tile,
+                       run_guide_shift)
 from .reader import TileReader
 from .sources import Product, open_product
 from .tiling import TileSpec
-from .writer import OutputGrid, check_output_path
+from .writer import check_output_path
 
 GPU = "GPU"   # the worker resource GPU tasks ask for
 BLOCK_OPTIONS = ["COMPRESS=DEFLATE", "ZLEVEL=1", "PREDICTOR=3"]   # block files: small, written once, read once
@@ -148,7 +149,7 @@ def compute_block(job: BlockJob, spec: TileSpec) -> dict[str, Any]:
     encoded into the COG's tiles (a re-run, or Dask recomputing a lost result); returns its record for the log."""
     start = time.perf_counter()
     target = job.block_path(spec)
-    if not (target.exists() or assemble.tile_encoded(job.work_dir, spec)):
+    if not (target.exists() or assemble.tile_encoded(job.work_dir, spec, job.plan.scale)):
         method = worker_method(job.method, job.bands, tuple(job.options.providers))
         _, _, data = process_tile(_worker_reader(job), method, job.options, job.plan, spec, job.bands, job.shift)
         save_block(target, data)
@@ -330,7 +331,7 @@ def _run_products(client, runs: list[ProductRun], method: str, extent: str | Non
             run.status, run.message = "skipped", str(exc)
             continue
         asm = _assembly(job, dtype)
-        todo = [s for specs in assemble.groups(tiles) if not assemble.group_encoded(asm, specs)
+        todo = [s for specs in assemble.groups(tiles, job.plan.scale) if not assemble.group_encoded(asm, specs)
                 for s in specs if not job.block_path(s).exists()]
         run.blocks, run.blocks_resumed = len(tiles), len(tiles) - len(todo)
         stem = f"{Path(run.output).stem}-{uuid.uuid4().hex[:6]}"
@@ -358,9 +359,7 @@ def _run_products(client, runs: list[ProductRun], method: str, extent: str | Non
 
 def _assembly(job: BlockJob, dtype: str) -> assemble.Assembly:
     """The COG assembly of a product's blocks (core.assemble)."""
-    plan = job.plan
-    grid = OutputGrid(plan.extent.xmin, plan.extent.ymax, plan.cols * SCALE, plan.rows * SCALE, job.product.crs_wkt)
-    return assemble.Assembly(job.work_dir, grid, job.bands, dtype)
+    return assemble.Assembly(job.work_dir, output_grid(job.plan, job.product.crs_wkt), job.bands, dtype, job.plan.scale)
 
 
 def _plan_product(run: ProductRun, method: str, extent: str | None, bands: tuple[str, ...], options: RunOptions,
@@ -370,7 +369,7 @@ def _plan_product(run: ProductRun, method: str, extent: str | None, bands: tuple
     if extent:
         e, crs = parse_extent(extent)
         box = to_raster_crs(e, crs, product.crs_wkt)
-    plan = plan_run(product, box, bands, preset_margin(method, bands), tile, overlap)
+    plan = plan_run(product, box, bands, preset_margin(method, bands), tile, overlap, options.pixel_size)
     reader = TileReader(product, plan.data, groups_needed(bands))
     try:
         shift = run_guide_shift(reader, plan, coregisters)
@@ -389,7 +388,8 @@ def _fingerprint(product: Product, plan: Plan, method: str, bands: tuple[str, ..
     return {"software": VERSION, "source": product.source, "offset": product.offset, "method": method,
             "models": models, "bands": list(bands), "steps": options.steps, "seed": options.seed,
             "consistency": options.consistency, "extent": dataclasses.astuple(plan.extent),
-            "tile": plan.tiles[0].rows, "margin": plan.margin, "shift": None if shift is None else shift.describe()}
+            "tile": plan.tiles[0].rows, "margin": plan.margin, "shift": None if shift is None else shift.describe(),
+            "pixel_size": plan.pixel_size}
 
 
 def _open_work_dir(work: Path, fingerprint: dict[str, Any]) -> None:

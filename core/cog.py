@@ -57,19 +57,19 @@ class Tag:
 
 # ---------------------------------------------------------------- pyramid and tiles
 
-def pyramid(cols: int, rows: int) -> list[tuple[int, int]]:
+def pyramid(cols: int, rows: int, block: int = BLOCK) -> list[tuple[int, int]]:
     """(columns, rows) of the full resolution and of each overview: halved (rounded up) until a level fits in
-    one BLOCK x BLOCK tile, as GDAL's COG driver does."""
+    one ``block`` x ``block`` tile, as GDAL's COG driver does."""
     levels = [(cols, rows)]
-    while max(levels[-1]) > BLOCK:
+    while max(levels[-1]) > block:
         w, h = levels[-1]
         levels.append(((w + 1) // 2, (h + 1) // 2))
     return levels
 
 
-def tile_grid(size: tuple[int, int]) -> tuple[int, int]:
-    """(tile rows, tile columns) of a level of ``size`` = (columns, rows)."""
-    return math.ceil(size[1] / BLOCK), math.ceil(size[0] / BLOCK)
+def tile_grid(size: tuple[int, int], block: int = BLOCK) -> tuple[int, int]:
+    """(tile rows, tile columns) of a level of ``size`` = (columns, rows) in ``block``-pixel tiles."""
+    return math.ceil(size[1] / block), math.ceil(size[0] / block)
 
 
 def chunk_path(folder: Path, level: int, row: int, col: int) -> Path:
@@ -80,35 +80,35 @@ def nodata_value(dtype: str) -> float:
     return float("nan") if dtype == "float32" else 0.0
 
 
-def encode_tile(data: np.ndarray, dtype: str) -> bytes:
-    """A (bands, h, w) tile of stored values (h, w <= BLOCK; padded with nodata) as one chunk: uint32 size,
+def encode_tile(data: np.ndarray, dtype: str, block: int = BLOCK) -> bytes:
+    """A (bands, h, w) tile of stored values (h, w <= ``block``; padded with nodata) as one chunk: uint32 size,
     DEFLATE of the pixel-interleaved tile after the TIFF predictor (3 for float32, 2 for uint16), and the
     last 4 bytes repeated."""
     bands, h, w = data.shape
-    full = np.full((BLOCK, BLOCK, bands), nodata_value(dtype), dtype=dtype)
+    full = np.full((block, block, bands), nodata_value(dtype), dtype=dtype)
     full[:h, :w] = np.moveaxis(data, 0, -1)
     if dtype == "float32":
-        planes = full.reshape(BLOCK, -1).astype(">f4").view(np.uint8).reshape(BLOCK, -1, 4)
-        rows = np.ascontiguousarray(planes.transpose(0, 2, 1)).reshape(BLOCK, -1)
+        planes = full.reshape(block, -1).astype(">f4").view(np.uint8).reshape(block, -1, 4)
+        rows = np.ascontiguousarray(planes.transpose(0, 2, 1)).reshape(block, -1)
     else:
-        rows = full.reshape(BLOCK, -1).astype("<u2")
+        rows = full.reshape(block, -1).astype("<u2")
     diff = rows.copy()
     diff[:, bands:] -= rows[:, :-bands]
     body = zlib.compress(diff.tobytes(), ZLEVEL)
     return struct.pack("<I", len(body)) + body + body[-4:]
 
 
-def decode_tile(chunk: bytes, bands: int, dtype: str) -> np.ndarray:
-    """The (bands, BLOCK, BLOCK) stored values of a chunk written by :func:`encode_tile`."""
+def decode_tile(chunk: bytes, bands: int, dtype: str, block: int = BLOCK) -> np.ndarray:
+    """The (bands, block, block) stored values of a chunk written by :func:`encode_tile`."""
     body = chunk[4:-4]
     if dtype == "float32":
-        diff = np.frombuffer(zlib.decompress(body), np.uint8).reshape(BLOCK, -1, bands)
-        rows = np.cumsum(diff, axis=1, dtype=np.uint8).reshape(BLOCK, 4, -1)
+        diff = np.frombuffer(zlib.decompress(body), np.uint8).reshape(block, -1, bands)
+        rows = np.cumsum(diff, axis=1, dtype=np.uint8).reshape(block, 4, -1)
         values = np.ascontiguousarray(rows.transpose(0, 2, 1)).view(">f4").astype(np.float32)
     else:
-        diff = np.frombuffer(zlib.decompress(body), "<u2").reshape(BLOCK, -1, bands)
+        diff = np.frombuffer(zlib.decompress(body), "<u2").reshape(block, -1, bands)
         values = np.cumsum(diff, axis=1, dtype=np.uint16)
-    return np.moveaxis(values.reshape(BLOCK, BLOCK, bands), -1, 0)
+    return np.moveaxis(values.reshape(block, block, bands), -1, 0)
 
 
 def average_2x2(data: np.ndarray, dtype: str) -> np.ndarray:
@@ -138,16 +138,17 @@ def write_chunk(path: Path, chunk: bytes) -> None:
     os.replace(temp, path)
 
 
-def build_overview_tile(folder: Path, level: int, row: int, col: int, bands: int, dtype: str) -> None:
+def build_overview_tile(folder: Path, level: int, row: int, col: int, bands: int, dtype: str,
+                        block: int = BLOCK) -> None:
     """Chunk (row, col) of overview ``level`` from the (up to) four chunks of ``level - 1`` it covers."""
-    quad = np.full((bands, 2 * BLOCK, 2 * BLOCK), nodata_value(dtype), dtype=dtype)
+    quad = np.full((bands, 2 * block, 2 * block), nodata_value(dtype), dtype=dtype)
     for dr in (0, 1):
         for dc in (0, 1):
             source = chunk_path(folder, level - 1, 2 * row + dr, 2 * col + dc)
             if source.exists():
-                quad[:, dr * BLOCK:(dr + 1) * BLOCK, dc * BLOCK:(dc + 1) * BLOCK] = decode_tile(
-                    source.read_bytes(), bands, dtype)
-    write_chunk(chunk_path(folder, level, row, col), encode_tile(average_2x2(quad, dtype), dtype))
+                quad[:, dr * block:(dr + 1) * block, dc * block:(dc + 1) * block] = decode_tile(
+                    source.read_bytes(), bands, dtype, block)
+    write_chunk(chunk_path(folder, level, row, col), encode_tile(average_2x2(quad, dtype), dtype, block))
 
 
 # ---------------------------------------------------------------- TIFF structure
@@ -167,13 +168,14 @@ def parse_tags(raw: bytes) -> list[Tag]:
     return tags
 
 
-def template_tags(cols: int, rows: int, bands: int, gdal_type: int, dress: Callable[[gdal.Dataset], None]) -> list[Tag]:
+def template_tags(cols: int, rows: int, bands: int, gdal_type: int, dress: Callable[[gdal.Dataset], None],
+                  block: int = BLOCK) -> list[Tag]:
     """The IFD tags GDAL writes for a ``cols`` x ``rows`` raster of ``bands`` bands that ``dress`` gives its
     CRS, geotransform, band descriptions, nodata and metadata: a sparse tiled GeoTIFF in memory (no pixel
     is written, so it holds the tags and empty tile arrays only), read back."""
     path = f"/vsimem/cog_template_{uuid.uuid4().hex}.tif"
     predictor = 3 if gdal_type == gdal.GDT_Float32 else 2
-    options = ["TILED=YES", f"BLOCKXSIZE={BLOCK}", f"BLOCKYSIZE={BLOCK}", "COMPRESS=DEFLATE", "INTERLEAVE=PIXEL",
+    options = ["TILED=YES", f"BLOCKXSIZE={block}", f"BLOCKYSIZE={block}", "COMPRESS=DEFLATE", "INTERLEAVE=PIXEL",
                "SPARSE_OK=TRUE", "BIGTIFF=NO", f"PREDICTOR={predictor}"]
     ds = gdal.GetDriverByName("GTiff").Create(path, cols, rows, bands, gdal_type, options)
     dress(ds)
@@ -191,7 +193,7 @@ def template_tags(cols: int, rows: int, bands: int, gdal_type: int, dress: Calla
 
 
 def level_tags(template: list[Tag], level: int, size: tuple[int, int], offsets: list[int], counts: list[int],
-               bigtiff: bool) -> list[Tag]:
+               bigtiff: bool, block: int = BLOCK) -> list[Tag]:
     """The IFD of one pyramid level: the template's tags (georeferencing and metadata on level 0 only) with
     this level's size and tile arrays; overviews are marked as reduced-resolution images."""
     drop = {NEW_SUBFILE_TYPE, IMAGE_WIDTH, IMAGE_LENGTH, TILE_WIDTH, TILE_LENGTH, TILE_OFFSETS, TILE_BYTE_COUNTS}
@@ -199,7 +201,7 @@ def level_tags(template: list[Tag], level: int, size: tuple[int, int], offsets: 
     kind, fmt = (LONG8, "<Q") if bigtiff else (LONG, "<I")
     tags = [t for t in template if t.tag not in drop] + [
         Tag(IMAGE_WIDTH, LONG, 1, struct.pack("<I", size[0])), Tag(IMAGE_LENGTH, LONG, 1, struct.pack("<I", size[1])),
-        Tag(TILE_WIDTH, SHORT, 1, struct.pack("<H", BLOCK)), Tag(TILE_LENGTH, SHORT, 1, struct.pack("<H", BLOCK)),
+        Tag(TILE_WIDTH, SHORT, 1, struct.pack("<H", block)), Tag(TILE_LENGTH, SHORT, 1, struct.pack("<H", block)),
         Tag(TILE_OFFSETS, kind, len(offsets), b"".join(struct.pack(fmt, v) for v in offsets)),
         Tag(TILE_BYTE_COUNTS, kind, len(counts), b"".join(struct.pack(fmt, v) for v in counts))]
     if level:
@@ -241,25 +243,25 @@ class Layout:
 
 
 def plan_layout(folder: Path, levels: list[tuple[int, int]], template: list[Tag],
-                bigtiff: bool | None = None) -> Layout:
+                bigtiff: bool | None = None, block: int = BLOCK) -> Layout:
     """The layout of the COG of the chunks in ``folder`` (all of them must exist): by default classic TIFF
     when the file stays under 4 GiB, else BigTIFF."""
     sizes = {}
     for level, size in enumerate(levels):
-        rows, cols = tile_grid(size)
+        rows, cols = tile_grid(size, block)
         sizes[level] = [[chunk_path(folder, level, r, c).stat().st_size for c in range(cols)] for r in range(rows)]
     if bigtiff is not None:
-        return layout_of(folder, levels, template, sizes, bigtiff)
-    layout = layout_of(folder, levels, template, sizes, bigtiff=False)
-    return layout if layout.size < 2**32 else layout_of(folder, levels, template, sizes, bigtiff=True)
+        return layout_of(folder, levels, template, sizes, bigtiff, block)
+    layout = layout_of(folder, levels, template, sizes, False, block)
+    return layout if layout.size < 2**32 else layout_of(folder, levels, template, sizes, True, block)
 
 
 def layout_of(folder: Path, levels: list[tuple[int, int]], template: list[Tag], sizes: dict[int, list[list[int]]],
-              bigtiff: bool) -> Layout:
+              bigtiff: bool, block: int = BLOCK) -> Layout:
     """Header, IFDs and chunk offsets for chunks of ``sizes`` (bytes, per level, row, column): the IFDs first
     (their size does not depend on the offsets), then the data, smallest overview first."""
     n = len(levels)
-    dummy = [level_tags(template, k, levels[k], [0] * _count(sizes[k]), [0] * _count(sizes[k]), bigtiff)
+    dummy = [level_tags(template, k, levels[k], [0] * _count(sizes[k]), [0] * _count(sizes[k]), bigtiff, block)
              for k in range(n)]
     start = len(header_bytes(0, bigtiff))
     ifd_at = [start]
@@ -278,7 +280,7 @@ def layout_of(folder: Path, levels: list[tuple[int, int]], template: list[Tag], 
                 position += size
     head = header_bytes(ifd_at[0], bigtiff)
     for k in range(n):
-        tags = level_tags(template, k, levels[k], offsets[k], counts[k], bigtiff)
+        tags = level_tags(template, k, levels[k], offsets[k], counts[k], bigtiff, block)
         head += ifd_bytes(tags, ifd_at[k], ifd_at[k + 1] if k + 1 < n else 0, bigtiff)
     return Layout(head, places, position)
 

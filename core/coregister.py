@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .degrade import k_for_grid, wald_degrade
-from .resample import _cubic, correlate_axis, gaussian_blur
+from .resample import correlate_axis, keys_cubic, gaussian_blur
 
 MIN_SCORE = 0.9          # high-pass correlation needed to trust an offset
 MIN_COARSE_PIXELS = 48   # smallest window side, in pixels of the coarse band
@@ -62,7 +62,7 @@ def shift_image(img: np.ndarray, dy: float, dx: float) -> np.ndarray:
         if d:
             radius = int(np.ceil(abs(d))) + 2
             k = np.arange(-radius, radius + 1, dtype=np.float64)
-            out = correlate_axis(out, _cubic(k + d).astype(np.float32), axis)
+            out = correlate_axis(out, keys_cubic(k + d).astype(np.float32), axis)
     return out if out is not img else out.copy()
 
 

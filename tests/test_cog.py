@@ -4,6 +4,7 @@ beyond the output stays bounded while it is assembled."""
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -14,22 +15,24 @@ from s2_superres.core import cog
 from s2_superres.core.assemble import (Assembly, blocks_of, build_overview, copy_row, core_path, encode_group, finish,
                                        groups, write_head)
 from s2_superres.core.batch import save_block
-from s2_superres.core.tiling import BLOCK, plan_tiles
+from s2_superres.core.tiling import BLOCK, block_side, plan_tiles
 from s2_superres.core.writer import OutputGrid, dress, encode_stored, gdal_type, validate_cog, write_cog
 
-ROWS10, COLS10 = 325, 475          # 1300 x 1900 output pixels: edge tiles of every level are partial
+ROWS10, COLS10 = 324, 474          # 1296 x 1896 output pixels at 2.5 m: edge tiles of every level are partial
+SCALE = Fraction(4)
 
 
-def _grid() -> OutputGrid:
+def _grid(scale: Fraction = SCALE) -> OutputGrid:
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(32618)
-    return OutputGrid(440000.0, 4172400.0, COLS10 * 4, ROWS10 * 4, srs.ExportToWkt())
+    return OutputGrid(440000.0, 4172400.0, int(COLS10 * scale), int(ROWS10 * scale), srs.ExportToWkt(),
+                      float(10 / scale), block_side(scale))
 
 
-def _data(bands: int) -> np.ndarray:
+def _data(bands: int, scale: Fraction = SCALE) -> np.ndarray:
     """Reflectance-like float32 with noise (so it compresses little), negatives and a nodata hole."""
     rng = np.random.default_rng(1)
-    y, x = np.mgrid[0:ROWS10 * 4, 0:COLS10 * 4]
+    y, x = np.mgrid[0:int(ROWS10 * scale), 0:int(COLS10 * scale)]
     data = np.stack([0.2 + 0.1 * np.sin(x / (30 + b)) * np.cos(y / 40) for b in range(bands)]).astype(np.float32)
     data += rng.normal(0, 0.02, data.shape).astype(np.float32)
     data[:, 100:700, 300:1100] = np.nan
@@ -42,20 +45,21 @@ def _allocated(folder: Path) -> int:
     return sum(p.stat().st_blocks * 512 for p in folder.rglob("*") if p.is_file())
 
 
-def _assemble(tmp_path: Path, data: np.ndarray, dtype: str, tile: int, on_step) -> Path:
+def _assemble(tmp_path: Path, data: np.ndarray, dtype: str, tile: int, on_step, scale: Fraction = SCALE) -> Path:
     """Every assembly task of core.assemble, in the order Dask may run them; block files are written group
     by group just before their group is encoded (as the workers finish them). ``on_step`` after each step."""
-    asm = _assembly(tmp_path, len(data), dtype)
+    asm = _assembly(tmp_path, len(data), dtype, scale)
     asm.folder.mkdir()
-    for specs in groups(plan_tiles(ROWS10, COLS10, tile)):
+    for specs in groups(plan_tiles(ROWS10, COLS10, tile, scale), scale):
         for s in specs:
-            core = data[:, s.row * 4:(s.row + s.rows) * 4, s.col * 4:(s.col + s.cols) * 4]
+            r0, r1, c0, c1 = (int(v * scale) for v in (s.row, s.row + s.rows, s.col, s.col + s.cols))
+            core = data[:, r0:r1, c0:c1]
             save_block(core_path(asm.folder, s), core)
         on_step()
         encode_group(asm, specs)
         on_step()
     for level, size in enumerate(asm.levels[1:], start=1):
-        rows, cols = cog.tile_grid(size)
+        rows, cols = cog.tile_grid(size, asm.block)
         for r in range(rows):
             for c in range(cols):
                 build_overview(asm, level, r, c)
@@ -64,15 +68,15 @@ def _assemble(tmp_path: Path, data: np.ndarray, dtype: str, tile: int, on_step) 
     return _write(tmp_path, asm)
 
 
-def _assembly(tmp_path: Path, bands: int, dtype: str) -> Assembly:
-    return Assembly(str(tmp_path / ".out.work"), _grid(), tuple(f"B{i:02d}" for i in range(bands)), dtype)
+def _assembly(tmp_path: Path, bands: int, dtype: str, scale: Fraction = SCALE) -> Assembly:
+    return Assembly(str(tmp_path / ".out.work"), _grid(scale), tuple(f"B{i:02d}" for i in range(bands)), dtype, scale)
 
 
 def _write(tmp_path: Path, asm: Assembly) -> Path:
     """The last tasks: header and IFDs, every row of chunks copied, validated and renamed."""
     places = write_head(asm, {"SR_METHOD": "test"})
     for level, size in enumerate(asm.levels):
-        for r in range(cog.tile_grid(size)[0]):
+        for r in range(cog.tile_grid(size, asm.block)[0]):
             copy_row(asm, level, r, places)
     output = tmp_path / "out.tif"
     finish(asm, str(output))
@@ -80,25 +84,27 @@ def _write(tmp_path: Path, asm: Assembly) -> Path:
     return output
 
 
-def _gdal_cog(tmp_path: Path, data: np.ndarray, dtype: str) -> Path:
+def _gdal_cog(tmp_path: Path, data: np.ndarray, dtype: str, scale: Fraction) -> Path:
     """The same raster through GDAL's COG driver (core.writer.write_cog)."""
     src = tmp_path / "src.tif"
     ds = gdal.GetDriverByName("GTiff").Create(str(src), data.shape[2], data.shape[1], len(data), gdal_type(dtype),
                                               ["TILED=YES"])
-    dress(ds, _grid(), tuple(f"B{i:02d}" for i in range(len(data))), dtype, {})
+    dress(ds, _grid(scale), tuple(f"B{i:02d}" for i in range(len(data))), dtype, {})
     for i, band in enumerate(data):
         ds.GetRasterBand(i + 1).WriteArray(encode_stored(band, dtype))
     ds = None
-    write_cog(src, tmp_path / "gdal.tif", dtype)
+    write_cog(src, tmp_path / "gdal.tif", dtype, block=block_side(scale))
     return tmp_path / "gdal.tif"
 
 
-@pytest.mark.parametrize("dtype,tile", [("float32", 256), ("uint16", 64)])
-def test_assembled_cog_equals_the_blocks_and_gdal_overviews(tmp_path, dtype, tile):
-    data = _data(3)
-    out = _assemble(tmp_path, data, dtype, tile, lambda: None)
-    assert validate_cog(out) == []
-    ds, ref = gdal.Open(str(out)), gdal.Open(str(_gdal_cog(tmp_path, data, dtype)))
+@pytest.mark.parametrize("dtype,tile,scale", [("float32", 256, SCALE), ("uint16", 64, SCALE),
+                                              ("float32", 300, Fraction(10, 3))])   # 3 m: blocks of 528 px
+def test_assembled_cog_equals_the_blocks_and_gdal_overviews(tmp_path, dtype, tile, scale):
+    data = _data(3, scale)
+    out = _assemble(tmp_path, data, dtype, tile, lambda: None, scale)
+    assert validate_cog(out, block_side(scale)) == []
+    ds, ref = gdal.Open(str(out)), gdal.Open(str(_gdal_cog(tmp_path, data, dtype, scale)))
+    assert ds.GetRasterBand(1).GetBlockSize() == ref.GetRasterBand(1).GetBlockSize() == [block_side(scale)] * 2
     stored = np.stack([encode_stored(b, dtype) for b in data])
     np.testing.assert_array_equal(ds.ReadAsArray(), stored)
     assert ds.GetMetadataItem("LAYOUT", "IMAGE_STRUCTURE") == "COG"
