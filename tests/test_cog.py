@@ -98,7 +98,7 @@ def _gdal_cog(tmp_path: Path, data: np.ndarray, dtype: str, scale: Fraction) -> 
 
 
 @pytest.mark.parametrize("dtype,tile,scale", [("float32", 256, SCALE), ("uint16", 64, SCALE),
-                                              ("float32", 300, Fraction(10, 3))])   # 3 m: blocks of 528 px
+                                              ("float32", 300, Fraction(10, 3))])   # 3 m: blocks of 480 px
 def test_assembled_cog_equals_the_blocks_and_gdal_overviews(tmp_path, dtype, tile, scale):
     data = _data(3, scale)
     out = _assemble(tmp_path, data, dtype, tile, lambda: None, scale)
