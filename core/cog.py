@@ -1,7 +1,8 @@
 """A Cloud-Optimised GeoTIFF written tile by tile, without GDAL's whole-raster copy.
 
 GDAL's COG driver copies a row of blocks at a time (memory grows with the raster's width) and needs the
-tiled source and the COG on disk together. Here each 512 x 512 tile of every pyramid level is encoded on
+tiled source and the COG on disk together. Here each square tile (``block`` pixels a side: 512 at 2.5 m,
+core.tiling.block_side at other pixel sizes) of every pyramid level is encoded on
 its own (pixel-interleaved, horizontal/floating-point predictor, DEFLATE) into a small *chunk* file that
 already holds GDAL's block leader (size as uint32) and trailer (last 4 bytes repeated). Overview tile
 (r, c) of level k + 1 is the average of level k's tiles (2r..2r+1, 2c..2c+1), nodata excluded, decoded
