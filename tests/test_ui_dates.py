@@ -93,6 +93,7 @@ def test_the_dock_lists_the_dates_grouped_and_greys_them_for_a_single_date_prese
     assert dock.spacetime_button.isVisibleTo(dock) and "only by the spacetime preset" in \
         dock.dates_section.preset_note.text()
     assert dock.date_options() == {"other_dates": [], "target_date": None, "fill_clouds": False}
+    assert dock.target_label.text() == "" and dock.bands_combo.isEnabled()
     assert not dock.fill_clouds_check.isChecked()                       # off by default
 
 
@@ -112,6 +113,10 @@ def test_choosing_dates_and_a_target_in_between(dock):
     assert "synthesised" in dock.bands_combo.toolTip()
     options = dock.date_options()
     assert options["other_dates"] == [[str(corrientes(JAN01))]] and options["target_date"] == DEC17.replace(day=24)
+    dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("bicubic"))       # greyed: one date again
+    assert dock.bands_combo.isEnabled() and dock.target_label.text() == "" and not dock.date_options()["other_dates"]
+    dock.spacetime_button.click()
+    assert dock.dates_section.context_dates() == [JAN01]                # the choice is kept
     dock.dates_section.set_target(JAN01)
     assert dock.bands_combo.isEnabled() and "observed" in dock.target_label.text()
 

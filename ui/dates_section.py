@@ -172,6 +172,8 @@ class DatesSection(QgsCollapsibleGroupBox):
             w.setEnabled(uses)
         if uses:
             self._update_target(self.target())
+        else:
+            self._show_kind()
         text = "" if uses else (f"The '{preset}' preset super-resolves one acquisition: the dates are used only by "
                                 "the spacetime preset" + (f" (not available: {spacetime_why})." if spacetime_why
                                                           else "."))
@@ -202,7 +204,7 @@ class DatesSection(QgsCollapsibleGroupBox):
 
     def _show_kind(self) -> None:
         target = self.target()
-        if target is None:
+        if target is None or not self.date_tree.isEnabled():
             self.target_label.setText("")
         elif self.is_synthesised():
             self.target_label.setText(f"{target.isoformat()}: {SYNTHESISED_TEXT}. The result has only the four "
