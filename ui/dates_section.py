@@ -20,6 +20,7 @@ from .layers import layer_path
 from .widgets import wrapping_label
 
 WARNING_STYLE = "color: #b36b00;"
+NO_DATES = "No Sentinel-2 layer with a known acquisition date (e.g. '…_20240602_B04.tif')"
 SYNTHESISED_TEXT = "synthesised — not an observation"
 TARGET_TIP = ("The date the result shows: an observed date, or a date in between (synthesised from the dates "
               "around it: not an observation, only the four 10 m bands)")
@@ -105,7 +106,7 @@ class DatesSection(QgsCollapsibleGroupBox):
         for group in groups:
             self.date_tree.addTopLevelItem(self._item(group, group.date in kept))
         if not groups:
-            self.date_tree.addTopLevelItem(QTreeWidgetItem(["No Sentinel-2 layers with a known date"]))
+            self.date_tree.addTopLevelItem(QTreeWidgetItem([NO_DATES]))
         self.date_tree.blockSignals(False)
         self._update_target(target or reference)
 
