@@ -146,6 +146,9 @@ def test_choosing_dates_and_a_target_in_between(dock):
     assert "synthesised" in dock.bands_combo.toolTip()
     options = dock.date_options()
     assert options["other_dates"] == [[str(corrientes(JAN01))]] and options["target_date"] == DEC17.replace(day=24)
+    assert options["fill_clouds"] is False
+    dock.fill_clouds_check.setChecked(True)
+    assert dock.date_options()["fill_clouds"] is True and dock.build_request().fill_clouds is True
     dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("bicubic"))       # greyed: one date again
     assert dock.bands_combo.isEnabled() and dock.target_label.text() == "" and not dock.date_options()["other_dates"]
     dock.spacetime_button.click()
