@@ -176,10 +176,12 @@ def _stack(args, product, method):
             raise UserError(f"--date {target} is not the date of INPUT ({product.date or 'unknown'}); to synthesise "
                             "another date, give the acquisitions around it with --with OTHER ...")
         return None
-    from .pipeline import check_uses_dates
-    from .timestack import build_stack
-    check_uses_dates(method)
-    stack = build_stack([product, *_open_others(args)], target, args.fill_clouds)
+    from .timestack import open_stack
+    box, crs = parse_extent(args.extent) if getattr(args, "extent", None) else (None, None)
+    stack = open_stack(product, list(args.others), target, args.fill_clouds, method, args.offset, box, crs)
+    for other in (p for p in stack.products if p is not product):
+        for note in other.notes:
+            print(f"note ({other.source}): {note}", file=sys.stderr)
     for note in stack.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"dates: {', '.join(d.isoformat() for d in stack.dates)}; target {stack.target} ({stack.kind}), bands "

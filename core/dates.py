@@ -118,6 +118,16 @@ def acquisition_date(product: Product, item: dict | None = None, tags: dict[str,
     return date_from_tags(tags) or date_from_names([s.path for s in product.bands.values()] + [product.source])
 
 
+def source_date(inputs: str | list[str], offset: float | None = None) -> dt.date | None:
+    """Acquisition date of the product at ``inputs`` (what core.sources.open_product opens: a path, URI or list
+    of band files), or None when it is not a Sentinel-2 product or nothing states its date."""
+    from .sources import open_product
+    try:
+        return open_product(inputs, offset=offset).date
+    except (InputError, RuntimeError, OSError):
+        return None
+
+
 def _band_tags(product: Product) -> dict[str, str]:
     from osgeo import gdal
     first = next(iter(product.bands.values()))

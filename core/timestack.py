@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from osgeo import osr
@@ -27,6 +28,9 @@ from .reader import TileReader
 from .registration import Offset, measure, register
 from .sources import Product, tile_in_name
 from .tile import DateStack
+
+if TYPE_CHECKING:
+    from .methods.base import Method
 
 OBSERVED, SYNTHESISED = "observed", "synthesised"
 REGISTRATION_WINDOW = 512   # side (10 m pixels) of the central window the offsets are measured on
@@ -174,6 +178,22 @@ def build_stack(products: list[Product], target: dt.date | None = None, fill_clo
     stack = TimeStack(ordered, dates, target, kind, ref, [Offset()] * len(ordered), fill_clouds)
     stack.offsets = measure_offsets(stack)
     return stack
+
+
+def open_stack(product: Product, others: list[str | list[str]], target: dt.date | None, fill_clouds: bool,
+               method: Method, offset: float | None = None, extent: Extent | None = None,
+               extent_crs: str | None = None) -> TimeStack:
+    """The TimeStack of ``product`` and the products at ``others`` (one path, URI or list of band files per
+    date, opened by core.sources.open_product with ``offset``; ``extent`` in ``extent_crs`` picks the granule
+    of a multi-granule product), as every path builds it (command line, Processing, dock).
+
+    Refuses (InputError) a ``method`` that does not use dates before any other date is opened. The other
+    products' own notes stay on them (``stack.products``)."""
+    from .pipeline import check_uses_dates
+    from .sources import open_product
+    check_uses_dates(method)
+    opened = [open_product(o, offset=offset, extent=extent, extent_crs=extent_crs) for o in others]
+    return build_stack([product, *opened], target, fill_clouds)
 
 
 def check_same_tile(products: list[Product]) -> None:

@@ -189,9 +189,7 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
 
     def _stack(self, parameters, context, feedback, product, method, offset: float | None, fill_clouds: bool):
         """The TimeStack of the input and OTHER_DATES (core.timestack), or None for a single date."""
-        from ..core.pipeline import check_uses_dates
-        from ..core.sources import open_product
-        from ..core.timestack import build_stack
+        from ..core.timestack import open_stack
         others = self._other_dates(parameters, context)
         target = self._target_date(parameters, context)
         if not others:
@@ -202,9 +200,9 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
                                              f"({product.date or 'unknown'}); to synthesise another date, add the "
                                              "acquisitions around it as Other dates.")
             return None
-        check_uses_dates(method)
         given = self._extent_as_given(parameters, context)
-        stack = build_stack([product, *(open_product(p, offset=offset, **given) for p in others)], target, fill_clouds)
+        stack = open_stack(product, list(others), target, fill_clouds, method, offset, given.get("extent"),
+                           given.get("extent_crs"))
         feedback.pushInfo(f"Dates {', '.join(d.isoformat() for d in stack.dates)}; target {stack.target} "
                           f"({stack.kind}); bands read from {stack.dates[stack.reference_index]}.")
         for note in stack.notes:

@@ -75,3 +75,20 @@ def test_processing_takes_other_dates_as_layers(provider, tmp_path):  # noqa: F8
         processing.run(ALG, {"PRODUCT": str(corrientes(DEC17)), "OTHER_DATES": [layer], "OFFSET": -1000,
                              "PRESET": PRESETS.index("bicubic"), "BANDS": 1, "OUTPUT": str(tmp_path / "o.tif")})
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not (ROOT / "models" / "stliif_encoder.json").is_file(),
+                    reason="the spacetime model files (models/stliif_*.json) are not here yet")
+def test_processing_synthesises_a_date_between_other_dates(provider, tmp_path):  # noqa: F811
+    """Processing builds the dates with core.timestack.open_stack, as the command line and the dock do."""
+    import processing
+    from osgeo import gdal
+    from s2_superres.core.bands import PIXEL_SIZES
+    out = processing.run(ALG, {"PRODUCT": str(corrientes(DEC17)), "OTHER_DATES": [str(corrientes(JAN01))],
+                               "TARGET_DATE": "2023-12-24", "OFFSET": -1000, "PRESET": PRESETS.index("spacetime"),
+                               "BANDS": 1, "PIXEL_SIZE": PIXEL_SIZES.index(10.0),
+                               "EXTENT": "316000,316360,6960170,6960530 [EPSG:32721]",
+                               "OUTPUT": str(tmp_path / "p.tif")})["OUTPUT"]
+    assert Path(out).name == "p_synthesised_2023-12-24.tif"
+    tags = gdal.Open(out).GetMetadata()
+    assert tags["SR_DATES"] == "2023-12-17, 2024-01-01" and tags["SR_TARGET_KIND"].startswith("synthesised")

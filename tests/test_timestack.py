@@ -158,3 +158,16 @@ def test_products_named_after_different_mgrs_tiles_are_refused(tmp_path):
         named.append(open_product(path, offset=-1000))
     with pytest.raises(InputError, match="The inputs are not the same tile: .* is tile 21JUL, .* is tile 21JUM"):
         build_stack(named)
+
+
+def test_open_stack_opens_the_other_dates_like_the_command_line_and_checks_the_method_first(tmp_path):
+    from s2_superres.core.timestack import open_stack
+    product = open_product(corrientes(DEC17), offset=-1000)
+    with pytest.raises(InputError, match="Several dates need the spacetime preset: 'bicubic'"):
+        open_stack(product, [str(tmp_path / "not-opened.tif")], None, False, Bicubic(GROUP_10))
+    method = Bicubic(GROUP_10)
+    method.uses_dates = True                          # open_stack checks only this; no model needed
+    stack = open_stack(product, [[str(corrientes(JAN01))]], dt.date(2023, 12, 24), True, method, offset=-1000)
+    assert stack.dates == list(CORRIENTES_DATES) and stack.kind == SYNTHESISED and stack.fill_clouds
+    assert stack.products[1].offset == -1000          # the offset applies to every date, as --offset does
+    stack.close()

@@ -1,5 +1,6 @@
 """The comparison view: original (left) and result (right) in two linked canvases, band combinations with
-one stretch, a pixel inspector, 1:1 zoom, PNG export and "open in a new map view".
+one stretch, a pixel inspector, 1:1 zoom, PNG export and "open in a new map view". A result made from several
+dates can step the original side through them (each date read from its own product), at the same place and zoom.
 
 The original is shown through a reflectance VRT (ui.reflectance_vrt) whose bands follow the result's
 order (core.bands.OUTPUT_BANDS), so both sides share one band order and one stretch. In true colour that
@@ -33,7 +34,8 @@ class CompareDialog(QDialog):
     """Original (left) and result (right) in two linked canvases, with band combinations and an inspector."""
 
     def __init__(self, original: QgsRasterLayer, result: QgsRasterLayer, parent: QWidget | None = None,
-                 cleanup: Path | None = None, map_layer: QgsRasterLayer | None = None, iface=None):
+                 cleanup: Path | None = None, map_layer: QgsRasterLayer | None = None, iface=None,
+                 dates: list | None = None, date_index: int = 0):
         super().__init__(parent)
         self.setWindowTitle("Compare: original (left) · super-resolved (right)")
         self.setAttribute(Qt.WA_DeleteOnClose)   # the canvases' signal lambdas keep a Python cycle alive
@@ -43,6 +45,8 @@ class CompareDialog(QDialog):
         self.map_views: list[QgsMapCanvas] = []
         self._cleanup = cleanup
         self._syncing = False
+        self.dates = list(dates or [])        # (datetime.date, core.sources.Product) of each input date
+        self.date_combo = self._date_combo(date_index)
         self.left, self.right = self._canvas(original), self._canvas(result)
         self.inspector = PixelInspector(original, result)
         self.combo = QComboBox()
@@ -63,8 +67,35 @@ class CompareDialog(QDialog):
         original = QgsRasterLayer(str(reflectance_vrt(product, folder / "original.vrt")), "original (10/20/60 m)")
         result = QgsRasterLayer(str(run.result.output), f"super-resolved ({pixel_label(run.result.pixel_size)} m)")
         map_layer = QgsProject.instance().mapLayer(run.layer_id) if run.layer_id else None
+        dates = list(zip(run.dates, run.date_products))
+        if len(dates) > 1:
+            original = original_layer(dates[run.reference_index][1], folder, dates[run.reference_index][0])
         return cls(original, result, parent, cleanup=folder,
-                   map_layer=map_layer if isinstance(map_layer, QgsRasterLayer) else None, iface=iface)
+                   map_layer=map_layer if isinstance(map_layer, QgsRasterLayer) else None, iface=iface,
+                   dates=dates if len(dates) > 1 else None, date_index=run.reference_index)
+
+    # -- dates ---------------------------------------------------------------------------------
+    def _date_combo(self, index: int) -> QComboBox:
+        combo = QComboBox()
+        combo.setToolTip("The input date shown on the original side (its own product, at the same place and zoom)")
+        for day, _product in self.dates:
+            combo.addItem(day.isoformat(), day.isoformat())
+        combo.setCurrentIndex(index if self.dates else -1)
+        combo.setVisible(bool(self.dates))
+        combo.currentIndexChanged.connect(self.show_date)
+        return combo
+
+    def show_date(self, index: int) -> None:
+        """Show input date ``index`` on the original side (same view, same band combination and stretch)."""
+        if not 0 <= index < len(self.dates) or self._cleanup is None:
+            return
+        day, product = self.dates[index]
+        layer = original_layer(product, self._cleanup, day)
+        self.left.stopRendering()
+        self.left.setLayers([layer])
+        self.original = self.inspector.original = layer
+        self.original_title.setText(f"<b>Original {day.isoformat()}</b>")
+        self.apply_combination(self.combo.currentData())
 
     # -- views ---------------------------------------------------------------------------------
     def zoom_to_result(self) -> None:
@@ -114,11 +145,16 @@ class CompareDialog(QDialog):
         for b in (self.native_button, self.fit_button, self.png_button, self.map_view_button):
             top.addWidget(b)
         split = QSplitter(Qt.Horizontal)
-        for canvas, title in ((self.left, "Original"), (self.right, f"Super-resolved {size}")):
+        if self.dates:
+            top.addWidget(QLabel("Date:"))
+            top.addWidget(self.date_combo)
+        day = f" {self.date_combo.currentData()}" if self.dates else ""
+        self.original_title = QLabel(f"<b>Original{day}</b>")
+        for canvas, title in ((self.left, self.original_title), (self.right, QLabel(f"<b>Super-resolved {size}</b>"))):
             box = QWidget()
             lay = QVBoxLayout(box)
             lay.setContentsMargins(0, 0, 0, 0)
-            lay.addWidget(QLabel(f"<b>{title}</b>"))
+            lay.addWidget(title)
             lay.addWidget(canvas, 1)
             split.addWidget(box)
         split.addWidget(self.inspector)
@@ -286,3 +322,9 @@ class CompareDialog(QDialog):
             shutil.rmtree(self._cleanup, ignore_errors=True)
             self._cleanup = None
         super().done(result)
+
+
+def original_layer(product, folder: Path, day) -> QgsRasterLayer:
+    """The original of input date ``day`` (its product's bands in reflectance, ui.reflectance_vrt)."""
+    path = reflectance_vrt(product, folder / f"original_{day.isoformat()}.vrt")
+    return QgsRasterLayer(str(path), f"original {day.isoformat()} (10/20/60 m)")

@@ -5,6 +5,7 @@ this module holds the dock's behaviour: detecting the input, validating, estimat
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -17,13 +18,15 @@ from qgis.PyQt.QtWidgets import QFileDialog, QListWidgetItem, QMessageBox, QScro
 
 from ..core import estimate as core_estimate
 from ..core.bands import GROUP_10, OUTPUT_BANDS, OUTPUT_RESOLUTION, pixel_label
+from ..core.dates import source_date
 from ..core.errors import UserError
 from ..core.estimate import Estimate
 from ..core.extent import Extent, to_raster_crs
 from ..core.methods.base import RunOptions
-from ..core.methods.registry import PRESETS, check_pixel_size, preset_margin, preset_pixel_sizes
+from ..core.methods.registry import PRESETS, check_pixel_size, preset_margin, preset_pixel_sizes, uses_dates
 from ..core.pipeline import Plan, plan_run
 from ..core.sources import GranuleChoiceError, Product, open_product
+from .dates_section import DatesSection, group_by_date
 from .deps import preset_availability
 from .estimates import estimate, needs_confirmation, summary, warning
 from .input_detection import best_input, has_unnamed_bands, safe_extent, standard_mapping
@@ -33,7 +36,7 @@ from .lens import lens_inputs
 from .live_preview import TilePreviewItem
 from .outputs import default_folder, output_name, product_label, proposed_folder, remember_folder
 from .render import TRUE_COLOUR
-from .result_layer import output_bands_only, shared_stretch
+from .result_layer import GROUP_NAME, output_bands_only, shared_stretch
 from .run_panel import RunPanel
 from .settings_section import AdvancedSection, MethodSection, onnx_providers
 from .task import FinishedRun, RunRequest, SuperResolutionTask, TileProgress
@@ -62,6 +65,7 @@ class SuperResolutionDock(QgsDockWidget):
         self._auto_output = True         # the output field holds a name the dock chose
         self._preset_fallback = False    # the preset shown is a fallback (the wanted one could not run)
         self._question: QMessageBox | None = None
+        self._date_cache: dict[str, dt.date | None] = {}   # file path -> acquisition date (core)
         self._build()
         self._load_settings()
         self._connect()
@@ -79,13 +83,15 @@ class SuperResolutionDock(QgsDockWidget):
         if self.iface is not None:
             self.extent_box.setMapCanvas(self.iface.mapCanvas())
         QVBoxLayout(self.extent_section).addWidget(self.extent_box)
+        self.dates_section = DatesSection()
         self.method_section = MethodSection()
         self.advanced_section = AdvancedSection()
         self.run_panel = RunPanel()
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
-        for section in (self.input_section, self.extent_section, self.method_section, self.advanced_section):
+        for section in (self.input_section, self.extent_section, self.dates_section, self.method_section,
+                        self.advanced_section):
             layout.addWidget(section)
         layout.addStretch(1)
         self.scroll = QScrollArea()
@@ -103,6 +109,7 @@ class SuperResolutionDock(QgsDockWidget):
         self.method_section.fill_presets(preset_availability())
         self.advanced_section.fill_devices(onnx_providers())
         self._grey_pixel_sizes()
+        self._bands_tip = self.bands_combo.toolTip()
 
     def _expose_widgets(self) -> None:
         """The controls, as attributes of the dock (the plugin, the tests and scripts use them)."""
@@ -111,6 +118,8 @@ class SuperResolutionDock(QgsDockWidget):
                                       "standard_order_button", "mapping_box", "mapping_table", "mapping_label",
                                       "product_label", "offset_warning", "offset_check", "offset_spin",
                                       "product_row", "product_edit", "product_button")),
+                (self.dates_section, ("date_tree", "target_edit", "target_label", "fill_clouds_check",
+                                      "spacetime_button")),
                 (self.method_section, ("preset_combo", "pixel_combo", "bands_combo", "output_widget", "output_note")),
                 (self.advanced_section, ("steps_spin", "seed_spin", "uncertainty_check", "device_combo",
                                          "tile_spin")),
@@ -141,6 +150,8 @@ class SuperResolutionDock(QgsDockWidget):
         self.uncertainty_check.toggled.connect(lambda _c: self.refresh())
         self.output_widget.fileChanged.connect(self._on_output_edited)
         self.run_button.clicked.connect(self.start_run)
+        self.dates_section.changed.connect(self._on_dates_changed)
+        self.spacetime_button.clicked.connect(lambda _c=False: self._select_preset("spacetime"))
         self.cancel_button.clicked.connect(self.cancel_runs)
         self.help_button.clicked.connect(self.open_help)
         project = QgsProject.instance()
@@ -381,6 +392,7 @@ class SuperResolutionDock(QgsDockWidget):
     def _on_project_layers_changed(self, *_args) -> None:
         self._fill_layer_list()
         if self.product_source() is not None:      # the input is a path or URL, not a layer
+            self._show_dates()
             return
         if not self.input_layers():
             self.detect_input()
@@ -529,6 +541,61 @@ class SuperResolutionDock(QgsDockWidget):
         self.standard_order_button.setVisible(self.mode_combo.currentIndex() == MODE_LAYER)
         self.standard_order_button.setEnabled(unnamed)
 
+    # -- dates ---------------------------------------------------------------------------------
+    def _show_dates(self) -> None:
+        """List the project's Sentinel-2 layers by date (the input's date is the reference), grey the section
+        for presets that do not use dates, and keep a synthesised target to the four 10 m bands."""
+        groups = group_by_date(self._dated_layers(), self._date_of)
+        ids = {lyr.id() for lyr in self.input_layers()}
+        known = self.product.date if self.product is not None else None
+        reference = next((g.date for g in groups if ids & set(g.layer_ids)), known)
+        self.dates_section.show_groups(groups, reference)
+        dates = uses_dates(self.preset)
+        self.dates_section.set_uses_dates(dates, self.preset, preset_availability().get("spacetime"))
+        self._limit_bands(dates and self.dates_section.is_synthesised())
+
+    def _dated_layers(self) -> list[QgsRasterLayer]:
+        """The project's raster layers, without the results and originals in the 'Super-resolution' group."""
+        group = QgsProject.instance().layerTreeRoot().findGroup(GROUP_NAME)
+        results = set(group.findLayerIds()) if group is not None else set()
+        return [lyr for lyr in raster_layers() if lyr.id() not in results]
+
+    def _date_of(self, path: str) -> dt.date | None:
+        """The acquisition date of the product at ``path`` (core.dates.source_date), read once per file."""
+        if path not in self._date_cache:
+            self._date_cache[path] = source_date(path)
+        return self._date_cache[path]
+
+    def _limit_bands(self, synthesised: bool) -> None:
+        """A synthesised date has only the four 10 m bands: switch the bands combo there and say why."""
+        self.bands_combo.setEnabled(not synthesised)
+        self.bands_combo.setToolTip("A synthesised date (between two observations) is made of the four 10 m bands "
+                                    "only" if synthesised else self._bands_tip)
+        ten = list(BAND_CHOICES.values()).index(GROUP_10)
+        if synthesised and self.bands_combo.currentIndex() != ten:
+            self.bands_combo.blockSignals(True)
+            self.bands_combo.setCurrentIndex(ten)
+            self.bands_combo.blockSignals(False)
+
+    def _on_dates_changed(self) -> None:
+        self.refresh()
+
+    def date_options(self) -> dict:
+        """The RunRequest fields of the dates: the other dates' files, the target date and fill_clouds (none
+        for a preset that does not use dates, or without other dates)."""
+        groups = self.dates_section.context_groups() if uses_dates(self.preset) else []
+        if not groups:
+            return {"other_dates": [], "target_date": None, "fill_clouds": False}
+        return {"other_dates": [list(g.sources) for g in groups], "target_date": self.dates_section.target(),
+                "fill_clouds": self.dates_section.fill_clouds()}
+
+    def _validate_dates(self) -> str | None:
+        """Why other dates cannot be used (None when they can, or none are chosen)."""
+        if self.date_options()["other_dates"] and self.dates_section.reference is None:
+            return ("The acquisition date of the input is unknown: put it in the file name (e.g. '..._20240602.tif') "
+                    "or give the product as delivered, to use other dates.")
+        return None
+
     # -- validation, estimates -----------------------------------------------------------------
     def refresh(self) -> None:
         """Recompute the plan, estimate and Run button state from the widgets."""
@@ -536,7 +603,8 @@ class SuperResolutionDock(QgsDockWidget):
         for w in (self.steps_spin, self.seed_spin, self.uncertainty_check):
             w.setEnabled(diffusion)
         self._flag_missing()
-        self.reason = self._validate()
+        self._show_dates()
+        self.reason = self._validate() or self._validate_dates()
         if self.product_source() is not None:
             self._flag_missing()          # the bands are known once the product is open
         self.run_button.setEnabled(self.reason is None)
@@ -731,7 +799,8 @@ class SuperResolutionDock(QgsDockWidget):
                           refs=refs, source_name=source or ", ".join(lyr.name() for lyr in layers),
                           product_label=self.product_name(), offset=self.offset_override,
                           preview_ranges=shared_stretch(refs, self.product.offset, QgsProject.instance()),
-                          product_source=source, extent_crs=self.product.crs_wkt if source else None)
+                          product_source=source, extent_crs=self.product.crs_wkt if source else None,
+                          **self.date_options())
 
     def confirm_long_run(self, est: Estimate) -> bool:
         """Ask before a run estimated over a few minutes; the question states the time and the disk."""

@@ -11,6 +11,7 @@ from .layers import BAND_CHOICES
 from .widgets import compact_combo, wrapping_label
 
 PRESET_LABELS = {"fast": "Fast (single-pass network)", "diffusion": "Diffusion (best, slow)",
+                 "spacetime": "Space-time (several dates, any pixel size)",
                  "bicubic": "Bicubic (reference)", "hpf": "HPF pansharpening (reference)"}
 DEVICE_AUTO, DEVICE_CPU = "Automatic", "CPU"
 

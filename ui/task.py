@@ -5,6 +5,7 @@ so run() returns True with ``cancelled`` set, and finished() says "Run cancelled
 """
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 import traceback
@@ -53,6 +54,9 @@ class RunRequest:
                                                   # as the CLI opens it, instead of band_map
     extent_crs: str | None = None                 # WKT of ``extent``'s CRS (picks a multi-granule product's
                                                   # granule); None = the product's CRS
+    other_dates: list[list[str]] = field(default_factory=list)   # files of each other date (open_product)
+    target_date: dt.date | None = None            # None = the input's date
+    fill_clouds: bool = False                     # the other dates fill the target's cloudy pixels
 
     def open_product(self, offset: float | None = None):
         """The product (core.sources.Product) through core.sources.open_product, as every path opens it:
@@ -63,6 +67,15 @@ class RunRequest:
             return open_product(self.product_source, offset=offset, extent=self.extent, extent_crs=self.extent_crs)
         return open_product(sorted({p for p, _ in self.band_map.values()}), band_map=self.band_map, offset=offset)
 
+    def open_stack(self, product, method):
+        """The TimeStack (core.timestack.open_stack, as the command line builds it) of ``product`` and the other
+        dates, or None for a single date."""
+        if not self.other_dates:
+            return None
+        from ..core.timestack import open_stack
+        return open_stack(product, [list(p) for p in self.other_dates], self.target_date, self.fill_clouds, method,
+                          self.offset, self.extent, self.extent_crs)
+
 
 @dataclass
 class FinishedRun:
@@ -72,6 +85,9 @@ class FinishedRun:
     request: RunRequest
     offset: float          # DN offset of the source product
     layer_id: str          # the result layer added to the project
+    dates: list[dt.date] = field(default_factory=list)   # the dates of a several-dates run, in time order
+    date_products: list = field(default_factory=list)    # their core.sources.Product, in the same order
+    reference_index: int = 0                             # the date the run read its own bands from
 
 
 @dataclass(frozen=True)
@@ -120,7 +136,8 @@ class SuperResolutionTask(QgsTask):
         self.cancelled = False
         self.details = ""
         self.offset = 0.0
-        self.product = None      # core.sources.Product, set in run()
+        self.product = None      # core.sources.Product, set in run(): the one the run read its bands from
+        self.stack = None        # core.timestack.TimeStack of a several-dates run, set in run()
         self.layer: QgsRasterLayer | None = None
         self.finished_run: FinishedRun | None = None
         self.on_success = None   # optional callable(FinishedRun), main thread, after the layer is added
@@ -140,6 +157,9 @@ class SuperResolutionTask(QgsTask):
             self.offset = product.offset
             self.product = product
             method = create_method(req.preset, req.bands, providers=req.options.providers)
+            self.stack = req.open_stack(product, method)
+            if self.stack is not None:
+                self.product = product = self.stack.reference
             plan = plan_run(product, req.extent, req.bands, method.margin, req.tile,
                             pixel_size=req.options.pixel_size)
             method = self._previewing(method, plan)
@@ -152,13 +172,16 @@ class SuperResolutionTask(QgsTask):
                 self.tileDone.emit(TileProgress(done, total, elapsed / max(done, 1) * (total - done)))
             self.result = superresolve(product, method, req.output, extent=req.extent, bands=req.bands,
                                        options=req.options, tile=req.tile, progress=progress,
-                                       is_cancelled=self.isCanceled)
+                                       is_cancelled=self.isCanceled, stack=self.stack)
         except Cancelled:
             self.cancelled = True
         except Exception as exc:  # reported in finished()
             self.error = exc
             self.details = traceback.format_exc()
             return False
+        finally:
+            if self.stack is not None:
+                self.stack.close()
         return True
 
     def _previewing(self, method, plan):
@@ -189,7 +212,10 @@ class SuperResolutionTask(QgsTask):
                 self.error, self.details = exc, traceback.format_exc()
                 self._report_failure()
                 return
-            self.finished_run = FinishedRun(self.result, self.request, self.offset, self.layer.id())
+            stack = self.stack
+            self.finished_run = FinishedRun(self.result, self.request, self.offset, self.layer.id(),
+                                            list(stack.dates) if stack else [], list(stack.products) if stack else [],
+                                            stack.reference_index if stack else 0)
             renamed = (f" ('{self.requested_output.name}' already existed or was in use, so the result was "
                        "written under this name)" if self.request.output != self.requested_output else "")
             granule = (f"Granule {self.product.granule.rstrip('/').rsplit('/', 1)[-1]} of the multi-granule product. "
@@ -243,29 +269,55 @@ def add_original_layer(product, output: Path, name: str, ranges: list[tuple[floa
     return layer
 
 
+def synthesised_date(result: RunResult) -> str | None:
+    """The target date (YYYY-MM-DD) of a synthesised result (core.timestack tags), None for an observation."""
+    if not result.tags.get("SR_TARGET_KIND", "").startswith("synthesised"):
+        return None
+    return result.tags.get("SR_TARGET_DATE")
+
+
+def synthesised_group_name(target: str) -> str:
+    """The layer group of a synthesised result: it is not an observation, and the map says so."""
+    return f"Synthesised {target} (not an observation)"
+
+
+def add_uncertainty_layer(result: RunResult, request: RunRequest, name: str, project: QgsProject, group) -> None:
+    """The run's uncertainty layer (the diffusion samples' std, or a synthesised date's spread of the dates),
+    hidden, at the top of ``group`` (right below the result, added next)."""
+    what = "spread of the dates" if result.uncertainty.stem.endswith("_spread") else "uncertainty (std)"
+    try:
+        std = open_result_layer(result.uncertainty, f"{name} {what}")
+    except UserError:
+        return     # the result itself is fine: show it without its uncertainty layer
+    opts = request.options
+    std.setMetadata(result_metadata(std.metadata(), result, request.preset, opts.steps, opts.seed,
+                                    request.source_name))
+    project.addMapLayer(std, False)
+    group.insertLayer(0, std).setItemVisibilityChecked(False)
+
+
 def add_result_layer(result: RunResult, request: RunRequest, offset: float,
                      project: QgsProject | None = None, product=None) -> QgsRasterLayer:
     """Add the output to the 'Super-resolution' group, named after the product, styled like the source, with
-    the original's true colour below it when ``product`` (core.sources.Product) is given."""
+    its uncertainty layer below it and the original's true colour below that when ``product``
+    (core.sources.Product) is given. A synthesised date's result and its spread get their own group, named as
+    not an observation."""
     project = project or QgsProject.instance()
     opts = request.options
     layer = prepare_result_layer(open_result_layer(result.output, result.output.stem), result,
                                  request.product_label, request.preset, request.refs, offset, project,
                                  opts.steps, opts.seed, request.source_name)
     group = result_group(project)
-    if result.uncertainty is not None:
-        try:
-            std = open_result_layer(result.uncertainty, f"{layer.name()} uncertainty (std)")
-        except UserError:
-            std = None     # the result itself is fine: show it without its uncertainty layer
-        if std is not None:
-            std.setMetadata(result_metadata(std.metadata(), result, request.preset, opts.steps, opts.seed,
-                                            request.source_name))
-            project.addMapLayer(std, False)
-            group.insertLayer(0, std).setItemVisibilityChecked(False)
+    target = synthesised_date(result)
+    if target is not None:
+        layer.setName(f"{layer.name()} synthesised {target}")
+        group = group.findGroup(synthesised_group_name(target)) or group.insertGroup(0, synthesised_group_name(target))
     if product is not None and set(TRUE_COLOUR) <= set(product.bands):
-        add_original_layer(product, result.output, f"{request.product_label} original true colour",
+        date = f" {product.date.isoformat()}" if request.other_dates and product.date else ""
+        add_original_layer(product, result.output, f"{request.product_label} original true colour{date}",
                            renderer_ranges(layer, TRUE_COLOUR), project, group)
+    if result.uncertainty is not None:
+        add_uncertainty_layer(result, request, layer.name(), project, group)
     project.addMapLayer(layer, False)
     group.insertLayer(0, layer)
     return layer

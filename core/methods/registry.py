@@ -19,6 +19,7 @@ from .composite import COMPOSITE_PIXEL_SIZES
 
 PRESETS = ("fast", "diffusion", "spacetime", "bicubic", "hpf")   # the order in which a default is chosen
 CLASSICAL = {"bicubic": Bicubic, "hpf": HPF}  # no model files
+DATES_PRESETS = ("spacetime",)   # the presets that use several dates of a tile (``Method.uses_dates``)
 MODEL_CARDS = {"fast": ("sr10", "fusion20", "fusion60"), "diffusion": ("sr10", "fusion20", "fusion60"),
                "spacetime": ("stliif_encoder", "stliif_decoder", "fusion20", "fusion60")}
 
@@ -30,6 +31,11 @@ def availability(models_dir: Path = MODELS_DIR) -> dict[str, str | None]:
         missing = [c for c in MODEL_CARDS.get(name, ()) if not (models_dir / f"{c}.json").is_file()]
         out[name] = f"model card(s) {', '.join(missing)} not found in {models_dir}" if missing else None
     return out
+
+
+def uses_dates(name: str) -> bool:
+    """Whether preset ``name`` uses several dates of a tile, known without loading its models."""
+    return name in DATES_PRESETS
 
 
 def default_method(models_dir: Path = MODELS_DIR) -> str:
