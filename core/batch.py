@@ -176,13 +176,14 @@ def peak_rss_mib() -> float:
 
 # ---------------------------------------------------------------- client side
 
-def find_products(inputs: list[str | os.PathLike]) -> list[str]:
-    """The products among ``inputs``: each input is a product, or a folder whose entries are products."""
+def find_products(inputs: list[str | os.PathLike], extent: str | None = None) -> list[str]:
+    """The products among ``inputs``: each input is a product, or a folder whose entries are products;
+    ``extent`` (as for :func:`run_batch`) chooses the granule of an old multi-granule product."""
     found: list[str] = []
     for item in inputs:
         item = str(item)
         try:
-            open_product(item)
+            _open(item, extent)
             found.append(item)
             continue
         except InputError as exc:
@@ -192,7 +193,7 @@ def find_products(inputs: list[str | os.PathLike]) -> list[str]:
         for child in children:
             if os.path.isdir(child) or child.lower().endswith((".zip", ".tif", ".tiff")):
                 try:
-                    open_product(child)
+                    _open(child, extent)
                     inner.append(child)
                 except InputError:
                     pass
@@ -254,7 +255,7 @@ def run_batch(inputs: list[str | os.PathLike], output_dir: Path, *, method: str 
     if not output_dir.is_dir():
         raise InputError(f"Output folder '{output_dir}' does not exist. Create it first.")
     _check_available(method)
-    runs = _prepare(find_products(inputs), output_dir, method, extent, overwrite)
+    runs = _prepare(find_products(inputs, extent), output_dir, method, extent, overwrite)
     log_path = Path(log_path) if log_path else output_dir / "batch_log.json"
     address, n_workers = "none (nothing to do)", 0
     if any(run.status == "pending" for run in runs):
@@ -362,9 +363,17 @@ def _assembly(job: BlockJob, dtype: str) -> assemble.Assembly:
     return assemble.Assembly(job.work_dir, output_grid(job.plan, job.product.crs_wkt), job.bands, dtype, job.plan.scale)
 
 
+def _open(source: str, extent: str | None) -> Product:
+    """``source`` opened as a product; ``extent`` picks the granule of a multi-granule product."""
+    if not extent:
+        return open_product(source)
+    box, crs = parse_extent(extent)
+    return open_product(source, extent=box, extent_crs=crs)
+
+
 def _plan_product(run: ProductRun, method: str, extent: str | None, bands: tuple[str, ...], options: RunOptions,
                   tile: int, overlap: int, dtype: str, coregisters: bool) -> tuple[BlockJob, list[TileSpec]]:
-    product = open_product(run.input)
+    product = _open(run.input, extent)
     box = None
     if extent:
         e, crs = parse_extent(extent)

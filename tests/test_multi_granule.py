@@ -90,3 +90,14 @@ def test_cli_runs_the_granule_of_the_extent_and_says_which(two_granules, tmp_pat
     np.testing.assert_array_equal(gdal.Open(str(out)).ReadAsArray(), gdal.Open(str(direct)).ReadAsArray())
     assert cli_main(["superresolve", str(safe), "-o", str(tmp_path / "no.tif"), "--method", "bicubic"]) == 2
     assert "No extent was given" in capsys.readouterr().err
+
+
+def test_batch_finds_and_opens_the_granule_of_its_extent(two_granules):
+    from s2_superres.core.batch import _open, find_products
+
+    safe, _, east = two_granules
+    box = f"{EAST_ONLY.xmin:.0f},{EAST_ONLY.ymin:.0f},{EAST_ONLY.xmax:.0f},{EAST_ONLY.ymax:.0f}"
+    with pytest.raises(InputError, match="neither a product nor a folder of products"):
+        find_products([safe])                        # without an extent the granule cannot be chosen
+    assert find_products([safe], box) == [str(safe)]
+    assert _open(str(safe), box).granule.endswith(east.name)
