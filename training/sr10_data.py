@@ -156,7 +156,11 @@ def blind_degrade(hr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         sy = sx = float(rng.uniform(*TRAIN_K)) * FACTOR
     else:
         sy, sx = (float(v) * FACTOR for v in rng.uniform(*TRAIN_K, size=2))
-    lr = block_average(_blur_aniso(hr, sy, sx), FACTOR)
+    return sensor_noise(block_average(_blur_aniso(hr, sy, sx), FACTOR), rng)
+
+
+def sensor_noise(lr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Additive noise (70 %) and DN quantisation to multiples of 2-8 (30 %, JPEG2000-like) on a degraded image."""
     if rng.random() < 0.7:
         lr = lr + rng.normal(0.0, rng.uniform(0.0, 0.002), size=lr.shape).astype(np.float32)
     if rng.random() < 0.3:

@@ -30,11 +30,11 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from sr10_data import DATA, ROOT, TRAIN_K, train_scenes, water_fraction
+from sr10_data import DATA, ROOT, TRAIN_K, sensor_noise, train_scenes, water_fraction
 
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-from core.resize import sensor_degrade
+from core.resize import apply_separable, sensor_degrade, sensor_matrix
 
 #: training scales (output pixels per LR pixel); LR patches of LR_PATCH pixels make whole HR patches
 SCALES = (Fraction(3, 2), Fraction(2), Fraction(5, 2), Fraction(3), Fraction(10, 3), Fraction(4), Fraction(9, 2),
@@ -80,14 +80,8 @@ def blind_sensor(hr: np.ndarray, s: Fraction, rng: np.random.Generator) -> np.nd
         lr = sensor_degrade(hr, s, ky)
     else:
         ky, kx = (float(v) for v in rng.uniform(*TRAIN_K, size=2))
-        from core.resize import apply_separable, sensor_matrix
         lr = apply_separable(hr, sensor_matrix(hr.shape[-2], s, ky), sensor_matrix(hr.shape[-1], s, kx))
-    if rng.random() < 0.7:
-        lr = lr + rng.normal(0.0, rng.uniform(0.0, 0.002), size=lr.shape).astype(np.float32)
-    if rng.random() < 0.3:
-        q = float(rng.choice([2, 4, 8])) / 10000.0
-        lr = np.round(lr / q) * q
-    return lr.astype(np.float32)
+    return sensor_noise(lr, rng)
 
 
 def _blob(shape: tuple[int, int], rng: np.random.Generator, size: float) -> np.ndarray:
