@@ -199,17 +199,19 @@ def process_tile(reader: TileReader, method: Method, options: RunOptions, plan: 
     if shift:
         tile.guide_shift = (shift.g20.dy, shift.g20.dx)
         tile.guide_shift_60 = (shift.g60.dy, shift.g60.dx)
-    result = method.superresolve_tile(tile, options).astype(np.float32)
+    r0 = round((box.ymax - plan.extent.ymax) / OUTPUT_RESOLUTION) + spec.row * SCALE
+    c0 = round((plan.extent.xmin - box.xmin) / OUTPUT_RESOLUTION) + spec.col * SCALE
+    tile.keep = (r0 // SCALE, c0 // SCALE, spec.rows, spec.cols)
+    core = (slice(r0, r0 + spec.rows * SCALE), slice(c0, c0 + spec.cols * SCALE))
+    result = np.array(method.superresolve_tile(tile, options)[(slice(None),) + core], dtype=np.float32)
     for i, band in enumerate(bands):
         band = band.split("_")[0]  # "B02_std" is masked like B02
         res = RESOLUTION[band]
         mask = masks[res][GROUPS[res].index(band)]
         if mask.any():
             up = int(res / OUTPUT_RESOLUTION)
-            result[i][np.repeat(np.repeat(mask, up, 0), up, 1)] = np.nan
-    r0 = round((box.ymax - plan.extent.ymax) / OUTPUT_RESOLUTION) + spec.row * SCALE
-    c0 = round((plan.extent.xmin - box.xmin) / OUTPUT_RESOLUTION) + spec.col * SCALE
-    return spec.row * SCALE, spec.col * SCALE, result[:, r0:r0 + spec.rows * SCALE, c0:c0 + spec.cols * SCALE]
+            result[i][np.repeat(np.repeat(mask, up, 0), up, 1)[core]] = np.nan
+    return spec.row * SCALE, spec.col * SCALE, result
 
 
 def output_tags(product: Product, method_info: dict[str, str], options: RunOptions, plan: Plan,
