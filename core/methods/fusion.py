@@ -96,7 +96,7 @@ class LearnedFusionStage:
         """2.5 m pixels of context stage B needs around what is kept: fusion20's receptive radius (its card) plus
         the anti-imaging filter's 2, rounded up to 4 so the network's x2 pixel shuffle keeps its phase; None
         when the card does not give the receptive field."""
-        field = self.net20.card.get("receptive_field_px")
+        field = self.net20.card.get("architecture", {}).get("receptive_field_px")
         return None if field is None else -(-(int(field) // 2 + 2) // 4) * 4
 
     def fuse(self, tile: Tile, sr10: np.ndarray) -> np.ndarray:
