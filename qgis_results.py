@@ -15,11 +15,12 @@ from typing import Iterable
 from osgeo import gdal
 from qgis.core import QgsDataProvider, QgsRasterLayer
 
+from .core.bands import OUTPUT_RESOLUTION, pixel_label
 from .core.errors import UserError
+from .core.pipeline import output_name as core_output_name
 from .qgis_layers import band_descriptions, layer_path
 from .qgis_render import TRUE_COLOUR, apply_rgb, cumulative_range, rgb_indices, source_reflectance_range
 
-PIXEL = "2.5m"
 #: the end of a common file-name prefix that is (part of) a band id: "s2_B", "T18SVG_20160112_B0", "_B8A"
 _BAND_TAIL = re.compile(r"[ _.\-]*(B(AND)?[ _\-]?(0?[1-9]?|1[0-2]?|8A?)?)?$", re.IGNORECASE)
 #: {band: (source layer, 1-based band index)}: where the main map shows each source band
@@ -42,14 +43,14 @@ def product_label(paths: Iterable[str]) -> str:
     return re.sub(r"[^\w.\-]+", "_", label) or "sentinel2"
 
 
-def output_name(product: str, preset: str) -> str:
-    """The file name of a result: ``<product>_<preset>_2.5m.tif``."""
-    return f"{product}_{preset}_{PIXEL}.tif"
+def output_name(product: str, preset: str, pixel_size: float = OUTPUT_RESOLUTION) -> str:
+    """The file name of a result: ``<product>_<preset>_<p>m.tif`` (``2.5m``, ``3m``, ``3.33m``; core's name)."""
+    return core_output_name(product, preset, pixel_size)
 
 
-def layer_name(product: str, preset: str) -> str:
-    """The layer name of a result, the same on every path (dock, Processing)."""
-    return f"{product} {preset} 2.5 m"
+def layer_name(product: str, preset: str, pixel_size: float = OUTPUT_RESOLUTION) -> str:
+    """The layer name of a result, the same on every path (dock, Processing): ``<product> <preset> <p> m``."""
+    return f"{product} {preset} {pixel_label(pixel_size)} m"
 
 
 @contextmanager

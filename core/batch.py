@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from osgeo import gdal
 
-from .bands import OUTPUT_BANDS, SCALE
+from .bands import OUTPUT_BANDS
 from .coregister import GuideShifts
 from .gdal_env import gdal_scope
 from .errors import ExtentError, InputError, UserError
@@ -44,11 +44,12 @@ from .extent import parse_extent, to_raster_crs
 from .tile import RunOptions
 from .methods.registry import MODEL_CARDS, availability, create_method, preset_margin
 from .onnx_model import MODELS_DIR, read_card
-from .pipeline import VERSION, Plan, groups_needed, output_tags, plan_run, process_tile, run_guide_shift
+from .pipeline import (VERSION, Plan, groups_needed, output_grid, output_tags, plan_run, process_tile,
+                       run_guide_shift)
 from .reader import TileReader
 from .sources import Product, open_product
 from .tiling import TileSpec
-from .writer import OutputGrid, OutputWriter, check_output_path
+from .writer import OutputWriter, check_output_path
 
 GPU = "GPU"   # the worker resource GPU tasks ask for
 BLOCK_OPTIONS = ["COMPRESS=DEFLATE", "ZLEVEL=1", "PREDICTOR=3"]   # block files: small, written once, read once
@@ -358,7 +359,7 @@ def _plan_product(run: ProductRun, method: str, extent: str | None, bands: tuple
     if extent:
         e, crs = parse_extent(extent)
         box = to_raster_crs(e, crs, product.crs_wkt)
-    plan = plan_run(product, box, bands, preset_margin(method, bands), tile, overlap)
+    plan = plan_run(product, box, bands, preset_margin(method, bands), tile, overlap, options.pixel_size)
     reader = TileReader(product, plan.data, groups_needed(bands))
     try:
         shift = run_guide_shift(reader, plan, coregisters)
@@ -377,7 +378,8 @@ def _fingerprint(product: Product, plan: Plan, method: str, bands: tuple[str, ..
     return {"software": VERSION, "source": product.source, "offset": product.offset, "method": method,
             "models": models, "bands": list(bands), "steps": options.steps, "seed": options.seed,
             "consistency": options.consistency, "extent": dataclasses.astuple(plan.extent),
-            "tile": plan.tiles[0].rows, "margin": plan.margin, "shift": None if shift is None else shift.describe()}
+            "tile": plan.tiles[0].rows, "margin": plan.margin, "shift": None if shift is None else shift.describe(),
+            "pixel_size": plan.pixel_size}
 
 
 def _open_work_dir(work: Path, fingerprint: dict[str, Any]) -> None:
@@ -395,11 +397,10 @@ def _assemble(run: ProductRun, job: BlockJob, tiles: list[TileSpec], method_info
               overwrite: bool) -> None:
     """Copy the finished blocks, in plan order, into the output writer; then remove the work folder."""
     plan, product = job.plan, job.product
-    grid = OutputGrid(plan.extent.xmin, plan.extent.ymax, plan.cols * SCALE, plan.rows * SCALE, product.crs_wkt)
-    writer = OutputWriter(Path(run.output), grid, job.bands, dtype, overwrite)
+    writer = OutputWriter(Path(run.output), output_grid(plan, product.crs_wkt), job.bands, dtype, overwrite)
     try:
         for spec in tiles:
-            writer.add(spec.row * SCALE, spec.col * SCALE, load_block(job.block_path(spec)))
+            writer.add(plan.out_pixels(spec.row), plan.out_pixels(spec.col), load_block(job.block_path(spec)))
         plan = dataclasses.replace(plan, tiles=tiles)
         writer.finish(output_tags(product, method_info, job.options, plan, dtype, job.shift))
     except BaseException:

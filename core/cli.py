@@ -6,16 +6,18 @@ the fix (add ``--debug`` for the traceback).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 import time
 from pathlib import Path
 
-from .bands import GROUP_10, OUTPUT_BANDS, RESOLUTION
+from .bands import GROUP_10, OUTPUT_BANDS, OUTPUT_RESOLUTION, PIXEL_SIZES, RESOLUTION, exact_pixel_size, pixel_label
 from .errors import Cancelled, UserError
 from .extent import parse_extent, to_raster_crs
 from .gdal_env import gdal_scope
-from .methods.registry import availability, create_method, default_method
+from .pipeline import output_name
+from .methods.registry import availability, check_pixel_size, create_method, default_method
 from .runtime import providers_for
 from .sources import open_product
 from .tile import RunOptions
@@ -42,7 +44,8 @@ class ProgressBar:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m core", description="Super-resolve Sentinel-2 to 2.5 m.")
+    p = argparse.ArgumentParser(prog="python -m core", description="Super-resolve Sentinel-2 to 2.5 m (or another "
+                                "pixel size from 10 m down to 2 m).")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -51,12 +54,23 @@ def _parser() -> argparse.ArgumentParser:
                         "zip, SENTINEL2 subdatasets (SENTINEL2_L2A:...:10m:EPSG_...), or a STAC item (file or URL)")
         sp.add_argument("--offset", type=float, help="DN offset to add before /10000 (default: from the product)")
 
-    info = sub.add_parser("info", help="list detected bands, grids, CRS, level, offset and methods")
+    info = sub.add_parser("info", help="list detected bands, grids, CRS, level, offset, date and methods")
     inputs(info)
-    sr = sub.add_parser("superresolve", help="write a 2.5 m GeoTIFF")
+    _with_option(info)
+    sr = sub.add_parser("superresolve", help="write a 2.5 m GeoTIFF (or --pixel-size P)")
     inputs(sr)
-    sr.add_argument("-o", "--output", required=True, type=Path)
+    sr.add_argument("-o", "--output", type=Path,
+                    help="the GeoTIFF to write (default: <product>_<method>_<P>m.tif in the current folder)")
+    _with_option(sr)
+    sr.add_argument("--date", help="target date YYYY-MM-DD (default: the date of INPUT); between two given dates "
+                    "the output is synthesised, and its name and tags say so")
+    sr.add_argument("--fill-clouds", action="store_true",
+                    help="let the other dates fill the target's cloudy pixels (default: only sharpen)")
     _run_options(sr)
+    sr.add_argument("--pixel-size", type=float, default=OUTPUT_RESOLUTION, metavar="P",
+                    help="output pixel size in metres, 60 m / n for n = 6..30: "
+                         f"{', '.join(pixel_label(p) for p in PIXEL_SIZES)} (default 2.5; bicubic makes every "
+                         "size, fast, diffusion and hpf only 2.5)")
     bt = sub.add_parser("batch", help="super-resolve many products on a Dask cluster (LocalCluster by default)")
     bt.add_argument("input", nargs="+", help="products (as for superresolve), or folders of products")
     bt.add_argument("-o", "--output-dir", required=True, type=Path, help="one <product>_<method>_2.5m.tif each")
@@ -88,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _with_option(sp) -> None:
+    sp.add_argument("--with", dest="others", nargs="+", action="extend", default=[], metavar="OTHER",
+                    help="other acquisitions of the same tile, one path each (folder, SAFE, zip, multi-band raster, "
+                         "STAC item); --offset applies to them too")
+
+
 def _method_options(sp) -> None:
     """Options that ``superresolve`` and ``batch`` share: the method, its bands and sampling, the tiling, the type."""
     sp.add_argument("--method", default=None, help="bicubic, hpf, fast or diffusion (default: best available)")
@@ -113,11 +133,58 @@ def _run_options(sp) -> None:
 
 
 def _open(args):
-    """The product named on the command line; its notes (e.g. an unknown baseline) go to stderr."""
-    product = open_product(args.input if len(args.input) > 1 else args.input[0], offset=args.offset)
+    """The product named on the command line; its notes (e.g. an unknown baseline, the granule chosen in a
+    multi-granule product) go to stderr. ``--extent`` also chooses the granule of a multi-granule product."""
+    box, crs = parse_extent(args.extent) if getattr(args, "extent", None) else (None, None)
+    product = open_product(args.input if len(args.input) > 1 else args.input[0], offset=args.offset,
+                           extent=box, extent_crs=crs)
     for note in product.notes:
         print(f"note: {note}", file=sys.stderr)
     return product
+
+
+def _open_others(args) -> list:
+    """The products given with --with (one per date; --extent picks the granule of a multi-granule product),
+    their notes on stderr."""
+    box, crs = parse_extent(args.extent) if getattr(args, "extent", None) else (None, None)
+    others = []
+    for path in args.others:
+        other = open_product(path, offset=args.offset, extent=box, extent_crs=crs)
+        for note in other.notes:
+            print(f"note ({path}): {note}", file=sys.stderr)
+        others.append(other)
+    return others
+
+
+def _target(args) -> dt.date | None:
+    """The --date option as a date (None when not given)."""
+    if not getattr(args, "date", None):
+        return None
+    try:
+        return dt.date.fromisoformat(args.date.strip())
+    except ValueError:
+        raise UserError(f"--date '{args.date}' is not a date: write it as YYYY-MM-DD, e.g. 2024-06-02.") from None
+
+
+def _stack(args, product, method):
+    """The TimeStack of INPUT and the --with dates, or None for a single-date run (checked options)."""
+    target = _target(args)
+    if not args.others:
+        if args.fill_clouds:
+            raise UserError("--fill-clouds needs other dates of the tile: add them with --with OTHER ...")
+        if target is not None and target != product.date:
+            raise UserError(f"--date {target} is not the date of INPUT ({product.date or 'unknown'}); to synthesise "
+                            "another date, give the acquisitions around it with --with OTHER ...")
+        return None
+    from .pipeline import check_uses_dates
+    from .timestack import build_stack
+    check_uses_dates(method)
+    stack = build_stack([product, *_open_others(args)], target, args.fill_clouds)
+    for note in stack.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"dates: {', '.join(d.isoformat() for d in stack.dates)}; target {stack.target} ({stack.kind}), bands "
+          f"read from {stack.dates[stack.reference_index]}", file=sys.stderr)
+    return stack
 
 
 def cmd_info(args) -> int:
@@ -128,7 +195,8 @@ def cmd_info(args) -> int:
           f"processing baseline: {product.baseline or 'unknown'}\n"
           f"offset: {product.offset:g} DN ({product.offset_origin}){per_band}\n"
           f"quantification: {product.quantification:g} DN per unit reflectance\n"
-          f"lattice origin: {product.lattice_origin()}")
+          f"lattice origin: {product.lattice_origin()}\n"
+          f"date: {product.date or 'unknown'}")
     from osgeo import osr
     srs = osr.SpatialReference(wkt=product.crs_wkt)
     print(f"crs: {srs.GetAuthorityName(None) or ''}:{srs.GetAuthorityCode(None) or ''} {srs.GetName()}")
@@ -137,6 +205,10 @@ def cmd_info(args) -> int:
         print(f"{b:5} {RESOLUTION[b]:5d}m {s.pixel_size:5g}m {s.width:5d}x{s.height:<5d}  {s.path}#{s.index}")
     missing = product.missing(OUTPUT_BANDS)
     print(f"missing for a 12-band output: {', '.join(missing) if missing else 'none'}")
+    if args.others:
+        print("dates:")
+        for p in [product, *_open_others(args)]:
+            print(f"  {p.date.isoformat() if p.date else 'unknown   '}  {p.source}")
     print("methods:")
     for name, why in availability().items():
         print(f"  {name:10} {'available' if why is None else 'unavailable: ' + why}")
@@ -151,25 +223,41 @@ def cmd_superresolve(args) -> dict:
         extent = to_raster_crs(box, crs, product.crs_wkt)
     bands = OUTPUT_BANDS if args.bands == "all" else GROUP_10
     name = args.method or default_method()
+    pixel_size = exact_pixel_size(args.pixel_size)
+    check_pixel_size(name, pixel_size)   # before any model is loaded
+    output = args.output or Path(output_name(product_stem(args.input[0]), name, pixel_size))
     options = RunOptions(steps=args.steps, seed=args.seed, samples=args.samples,
-                         providers=providers_for(args.device))
+                         providers=providers_for(args.device), pixel_size=pixel_size,
+                         fill_clouds=getattr(args, "fill_clouds", False))
     method = create_method(name, bands, providers=options.providers)
+    stack = _stack(args, product, method)
     bar = ProgressBar(f"super-resolving ({name})")
     from .pipeline import superresolve
-    result = superresolve(product, method, args.output, extent=extent, bands=bands, options=options,
+    result = superresolve(product, method, output, extent=extent, bands=bands, options=options,
                           tile=args.tile, overlap=args.overlap, dtype=args.dtype, overwrite=args.overwrite,
-                          progress=bar, max_seconds=args.max_minutes * 60 if args.max_minutes else None)
+                          progress=bar, max_seconds=args.max_minutes * 60 if args.max_minutes else None,
+                          stack=stack)
     bar.done()
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    rows, cols = round(result.extent.height / 2.5), round(result.extent.width / 2.5)
-    print(f"wrote {result.output}: {len(result.bands)} bands, {cols} x {rows} px at 2.5 m, {result.seconds:.1f} s")
+    rows, cols = round(result.extent.height / pixel_size), round(result.extent.width / pixel_size)
+    print(f"wrote {result.output}: {len(result.bands)} bands, {cols} x {rows} px at {pixel_label(pixel_size)} m, "
+          f"{result.seconds:.1f} s")
     if result.uncertainty:
         print(f"wrote {result.uncertainty}: per-pixel std of {args.samples} samples (reflectance)")
     if getattr(args, "preview", None):
         from .preview import comparison_png
-        print(f"wrote {comparison_png(product, result.output, args.preview)}")
+        print(f"wrote {comparison_png(stack.reference if stack else product, result.output, args.preview)}")
     return {"product": product, "result": result}
+
+
+def product_stem(source: str) -> str:
+    """A product's short name from its path or URL: the last part without .zip/.SAFE/.tif/.json/.xml."""
+    base = Path(str(source).rstrip("/")).name
+    for suffix in (".zip", ".SAFE", ".tif", ".tiff", ".json", ".xml", ".jp2"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    return base.split(":")[-1] or "sentinel2"
 
 
 def cmd_batch(args) -> int:
@@ -194,7 +282,8 @@ def cmd_evaluate(args) -> int:
     extent = None
     if args.extent:
         box, crs = parse_extent(args.extent)
-        extent = box if not crs else to_raster_crs(box, crs, open_product(args.input).crs_wkt)
+        extent = box if not crs else to_raster_crs(box, crs, open_product(args.input, extent=box,
+                                                                           extent_crs=crs).crs_wkt)
     name = args.method or default_method()
     create_method(name)  # fail early with a clear message
     scene = load_scene(args.input, extent)
@@ -228,7 +317,7 @@ def cmd_demo(args) -> int:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     name = args.method or default_method()
     cmd_superresolve(_parser().parse_args([
-        "superresolve", str(sample), "-o", str(args.output_dir / f"sample_{name}_2.5m.tif"), "--method", name,
+        "superresolve", str(sample), "-o", str(args.output_dir / output_name("sample", name)), "--method", name,
         f"--extent={args.extent}", "--overwrite", "--preview", str(args.output_dir / f"sample_{name}_comparison.png")]))
     return 0
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .degrade import degrade_axis, k_for_grid
-from .resample import _cubic, correlate_axis, gaussian_blur
+from .resample import correlate_axis, gaussian_blur, keys_cubic
 
 MIN_SCORE = 0.9          # high-pass correlation needed to trust an offset
 MIN_COARSE_PIXELS = 48   # smallest window side, in pixels of the coarse band
@@ -68,7 +68,7 @@ def shift_axis(img: np.ndarray, d: float, axis: int) -> np.ndarray:
         return img
     radius = int(np.ceil(abs(d))) + 2
     k = np.arange(-radius, radius + 1, dtype=np.float64)
-    return correlate_axis(img, _cubic(k + d).astype(np.float32), axis)
+    return correlate_axis(img, keys_cubic(k + d).astype(np.float32), axis)
 
 
 def _detail(img: np.ndarray) -> np.ndarray:

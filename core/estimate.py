@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from .bands import OUTPUT_RESOLUTION, output_scale
 from .errors import ExtentError, OutputError
 
 SECONDS_PER_MEGAPIXEL_10M = {"bicubic": 0.24, "hpf": 0.24, "fast": 2.18, "diffusion": 8.96}  # the 4 10 m bands
@@ -39,9 +40,11 @@ class Estimate:
 
 
 def estimate(method: str, output_shape: tuple[int, int], bands: int, tile: int, margin: int,
-             dtype: str = "float32", steps: int = DIFFUSION_REFERENCE_STEPS, samples: int = 1) -> Estimate:
-    """Cost of super-resolving ``output_shape`` (rows, cols at 2.5 m) with tiles of ``tile`` 10 m pixels;
-    ``samples`` > 1 (diffusion) adds an uncertainty file of 4 bands."""
+             dtype: str = "float32", steps: int = DIFFUSION_REFERENCE_STEPS, samples: int = 1,
+             pixel_size: float = OUTPUT_RESOLUTION) -> Estimate:
+    """Cost of super-resolving ``output_shape`` (rows, cols of ``pixel_size``-metre output pixels) with tiles of
+    ``tile`` 10 m pixels; ``samples`` > 1 (diffusion) adds an uncertainty file of 4 bands. Time and disk are
+    per output pixel (measured at 2.5 m), the tile memory per output pixel of a tile at ``pixel_size``."""
     pixels = output_shape[0] * output_shape[1]
     raw = pixels * bands * (4 if dtype == "float32" else 2)
     full = int(raw * 0.65)  # DEFLATE level 1 with the predictor keeps ~0.65
@@ -49,7 +52,7 @@ def estimate(method: str, output_shape: tuple[int, int], bands: int, tile: int, 
     # while the COG is written: the tiled copy and the overviews' temporary file (ZSTD level 1 without a
     # predictor keeps ~0.85, core.writer) and the COG itself
     copies = int(raw * 0.85) * 4 // 3
-    tile_pixels = ((tile + 2 * margin) * 4) ** 2
+    tile_pixels = int((tile + 2 * margin) * output_scale(pixel_size)) ** 2
     memory = BASE_MEMORY + tile_pixels * BYTES_PER_TILE_PIXEL.get(method, 2500) // 100 * bands
     per_mp = SECONDS_PER_MEGAPIXEL_10M.get(method, 10.0) * max(1, samples)
     if method == "diffusion":

@@ -7,24 +7,30 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .bands import GROUP_10, GROUP_20, GROUP_60, GROUPS, OUTPUT_BANDS, OUTPUT_RESOLUTION, RESOLUTION, SCALE
+from .bands import (GROUP_10, GROUP_20, GROUP_60, GROUPS, LATTICE, OUTPUT_BANDS, OUTPUT_RESOLUTION, RESOLUTION, SCALE,
+                    output_scale, pixel_label)
 from .coregister import GuideShifts, measure_shift, measure_shift_60
 from .errors import Cancelled, ExtentError, InputError
 from .estimate import available_memory, check_resources, estimate
 from .extent import Extent, snap_inward, snap_outward
 from .gdal_env import gdal_scope
 from .methods.base import Method
+from .methods.registry import check_pixel_size
 from .reader import TileReader
 from .sources import Product
 from .tile import RunOptions
-from .tiling import ALIGN, TileSpec, context_margin, plan_tiles, read_window
+from .tiling import ALIGN, TileSpec, block_side, context_margin, plan_tiles, read_window
 from .writer import CACHE_BYTES, OutputGrid, OutputWriter, check_output_path
+
+if TYPE_CHECKING:
+    from .timestack import TimeStack
 
 VERSION = "0.1.0"
 
@@ -42,10 +48,21 @@ class Plan:
     overlap: int
     phase: tuple[int, int]      # (row, col) of the extent's first 10 m pixel on the absolute ALIGN lattice
     notes: list[str] = field(default_factory=list)
+    scale: Fraction = Fraction(SCALE)   # output pixels per 10 m pixel (core.bands.output_scale)
+
+    @property
+    def pixel_size(self) -> float:
+        """The output pixel size in metres (60 / n exactly)."""
+        return LATTICE / int(self.scale * 6)
 
     @property
     def output_shape(self) -> tuple[int, int]:
-        return self.rows * SCALE, self.cols * SCALE
+        """(rows, cols) of the output grid, in output pixels."""
+        return self.out_pixels(self.rows), self.out_pixels(self.cols)
+
+    def out_pixels(self, pixels_10m: int) -> int:
+        """Output pixels on ``pixels_10m`` 10 m pixels (a whole number on the tile and 60 m lattices)."""
+        return int(pixels_10m * self.scale)
 
     def read_box(self, spec: TileSpec) -> Extent:
         """The ground (metres) read for tile ``spec``: its core, the margin, grown to the absolute lattice."""
@@ -67,6 +84,7 @@ class RunResult:
     seconds: float
     tiles: int
     notes: list[str]
+    pixel_size: float = OUTPUT_RESOLUTION   # metres
 
 
 def groups_needed(bands: tuple[str, ...]) -> tuple[int, ...]:
@@ -75,9 +93,11 @@ def groups_needed(bands: tuple[str, ...]) -> tuple[int, ...]:
 
 
 def plan_run(product: Product, extent: Extent | None, bands: tuple[str, ...], method_margin: int,
-             tile: int = 288, overlap: int = 12) -> Plan:
+             tile: int = 288, overlap: int = 12, pixel_size: float = OUTPUT_RESOLUTION) -> Plan:
     """Check the request against the product and lay out the tiles; ``method_margin`` is the context the
-    method needs around a tile (10 m pixels, see ``registry.preset_margin``)."""
+    method needs around a tile (10 m pixels, see ``registry.preset_margin``), ``pixel_size`` the output pixel
+    in metres (one of core.bands.PIXEL_SIZES; UserError otherwise)."""
+    scale = output_scale(pixel_size)
     needed = tuple(b for res in groups_needed(bands) for b in GROUPS[res])
     missing = product.missing(needed)
     if missing:
@@ -101,8 +121,8 @@ def plan_run(product: Product, extent: Extent | None, bands: tuple[str, ...], me
     cols, rows = area.pixels(10)
     overlap = max(0, overlap)
     phase = (round((origin[1] - area.ymax) / 10) % ALIGN, round((area.xmin - origin[0]) / 10) % ALIGN)
-    return Plan(area, data, rows, cols, plan_tiles(rows, cols, tile), context_margin(method_margin, overlap),
-                overlap, phase, notes)
+    return Plan(area, data, rows, cols, plan_tiles(rows, cols, tile, scale), context_margin(method_margin, overlap),
+                overlap, phase, notes, scale)
 
 
 @gdal_scope(cache_max=CACHE_BYTES)
@@ -110,36 +130,50 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
                  bands: tuple[str, ...] = OUTPUT_BANDS, options: RunOptions | None = None, tile: int = 288,
                  overlap: int = 12, dtype: str = "float32", overwrite: bool = False,
                  progress: Callable[[float], None] | None = None,
-                 is_cancelled: Callable[[], bool] | None = None, max_seconds: float | None = None) -> RunResult:
-    """Super-resolve ``extent`` (metres in the product CRS; None = everything) to a 2.5 m GeoTIFF.
+                 is_cancelled: Callable[[], bool] | None = None, max_seconds: float | None = None,
+                 stack: TimeStack | None = None) -> RunResult:
+    """Super-resolve ``extent`` (metres in the product CRS; None = everything) to a GeoTIFF of
+    ``options.pixel_size`` metres (2.5 m by default).
 
-    Refuses (ExtentError) before any work when the estimated disk, memory or time (``max_seconds``)
-    does not fit."""
+    With ``stack`` (several dates of the tile, core.timestack) the run reads its own bands from the stack's
+    reference product (``product`` is then only the input as given), every tile gets ``Tile.dates``, the
+    tags name the dates, and a synthesised target's file name says so (``TimeStack.output_path``); a
+    method that does not use dates is refused. Refuses before any work: a pixel size the method does not
+    make (UserError naming the presets that do), and (ExtentError) when the estimated disk, memory or time
+    (``max_seconds``) does not fit."""
     start = time.perf_counter()
     options = options or RunOptions()
-    plan = plan_run(product, extent, bands, method.margin, tile, overlap)
+    check_pixel_size(method.name, options.pixel_size, method.pixel_sizes)
+    if stack is not None:
+        check_uses_dates(method)
+        product, output = stack.reference, stack.output_path(Path(output))
+        options = replace(options, fill_clouds=options.fill_clouds or stack.fill_clouds)
+    plan = plan_run(product, extent, bands, method.margin, tile, overlap, options.pixel_size)
+    if stack is not None:
+        plan.notes.extend(stack.notes)
     cost = estimate(method.name, plan.output_shape, len(bands), plan.tiles[0].rows, plan.margin, dtype,
-                    options.steps, options.samples)
+                    options.steps, options.samples, plan.pixel_size)
     check_output_path(Path(output), overwrite)
     check_resources(cost, Path(output).resolve().parent, max_seconds, available_memory())
-    grid = OutputGrid(plan.extent.xmin, plan.extent.ymax, plan.cols * SCALE, plan.rows * SCALE, product.crs_wkt)
-    extra = method.uncertainty_bands if options.samples > 1 else ()
+    grid = output_grid(plan, product.crs_wkt)
+    extra = method.uncertainty_bands if options.samples > 1 or (stack is not None and stack.kind != "observed") else ()
     writers = [OutputWriter(Path(output), grid, bands, dtype, overwrite)]
     if extra:
-        writers.append(OutputWriter(uncertainty_path(Path(output)), grid, extra, "float32", overwrite))
+        writers.append(OutputWriter(uncertainty_path(Path(output), extra[0].split("_")[-1]), grid, extra, "float32",
+                                    overwrite))
     reader = TileReader(product, plan.data, groups_needed(bands))
     try:
         shift = run_guide_shift(reader, plan, method.coregisters)
         for k, spec in enumerate(plan.tiles):
             if is_cancelled and is_cancelled():
                 raise Cancelled()
-            row, col, data = process_tile(reader, method, options, plan, spec, bands + extra, shift)
+            row, col, data = process_tile(reader, method, options, plan, spec, bands + extra, shift, stack)
             writers[0].add(row, col, data[: len(bands)])
             if extra:
                 writers[1].add(row, col, data[len(bands):])
             if progress:
                 progress(0.95 * (k + 1) / len(plan.tiles))
-        tags = output_tags(product, method.describe(options), options, plan, dtype, shift)
+        tags = output_tags(product, method.describe(options), options, plan, dtype, shift, stack)
         paths = [w.finish(tags, (lambda f: progress(0.95 + 0.05 * f)) if progress else None) for w in writers]
     except BaseException:
         for w in writers:
@@ -149,13 +183,35 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
         raise
     finally:
         reader.close()
+        if stack is not None:
+            stack.close()
     return RunResult(paths[0], bands, paths[1] if extra else None, plan.extent, product.crs_wkt, tags,
-                     time.perf_counter() - start, len(plan.tiles), plan.notes)
+                     time.perf_counter() - start, len(plan.tiles), plan.notes, plan.pixel_size)
 
 
-def uncertainty_path(output: Path) -> Path:
-    """Where the per-pixel standard deviation of the diffusion samples goes: beside the output."""
-    return output.with_name(f"{output.stem}_std{output.suffix}")
+def output_grid(plan: Plan, crs_wkt: str) -> OutputGrid:
+    """The output grid of ``plan``: its extent's corner (on the 60 m lattice), its pixel size and block side."""
+    rows, cols = plan.output_shape
+    return OutputGrid(plan.extent.xmin, plan.extent.ymax, cols, rows, crs_wkt, plan.pixel_size,
+                      block_side(plan.scale))
+
+
+def output_name(product: str, preset: str, pixel_size: float = OUTPUT_RESOLUTION) -> str:
+    """The default file name of a result: ``<product>_<preset>_<p>m.tif`` (2.5m, 3m, 3.33m, 8.57m)."""
+    return f"{product}_{preset}_{pixel_label(pixel_size)}m.tif"
+
+
+def check_uses_dates(method: Method) -> None:
+    """Refuse several dates for a method that super-resolves one acquisition."""
+    if not getattr(method, "uses_dates", False):
+        raise InputError(f"Several dates need the spacetime preset: '{method.name}' super-resolves one acquisition "
+                         "and would ignore the others. Choose the spacetime preset, or give a single date.")
+
+
+def uncertainty_path(output: Path, kind: str = "std") -> Path:
+    """Where the uncertainty layer goes, beside the output: ``_std`` (the diffusion samples' standard deviation)
+    or ``_spread`` (the spacetime dates' spread)."""
+    return output.with_name(f"{output.stem}_{kind}{output.suffix}")
 
 
 def run_guide_shift(reader: TileReader, plan: Plan, coregisters: bool) -> GuideShifts | None:
@@ -191,33 +247,54 @@ def guide_shift(reader: TileReader, plan: Plan) -> GuideShifts:
 
 
 def process_tile(reader: TileReader, method: Method, options: RunOptions, plan: Plan, spec: TileSpec,
-                  bands: tuple[str, ...], shift: GuideShifts | None = None) -> tuple[int, int, np.ndarray]:
-    """Run the method on one tile's read window; return the output pixel (row, col) of its core and the core
-    (bands, h, w) reflectance, NaN where the input has no data."""
+                  bands: tuple[str, ...], shift: GuideShifts | None = None,
+                  stack: TimeStack | None = None) -> tuple[int, int, np.ndarray]:
+    """Run the method on one tile's read window (with the other dates of ``stack`` as ``Tile.dates``); return
+    the output pixel (row, col) of its core and the core (bands, h, w) reflectance on the plan's output grid,
+    NaN where the input has no data (an output pixel that overlaps a nodata input pixel of its band)."""
     box = plan.read_box(spec)
     tile, masks = reader.read(box)
+    if stack is not None:
+        tile.dates = stack.read(box)
     if shift:
         tile.guide_shift = (shift.g20.dy, shift.g20.dx)
         tile.guide_shift_60 = (shift.g60.dy, shift.g60.dx)
-    r0 = round((box.ymax - plan.extent.ymax) / OUTPUT_RESOLUTION) + spec.row * SCALE
-    c0 = round((plan.extent.xmin - box.xmin) / OUTPUT_RESOLUTION) + spec.col * SCALE
-    tile.keep = (r0 // SCALE, c0 // SCALE, spec.rows, spec.cols)
-    core = (slice(r0, r0 + spec.rows * SCALE), slice(c0, c0 + spec.cols * SCALE))
+    p = plan.pixel_size
+    r0 = round((box.ymax - plan.extent.ymax) / p) + plan.out_pixels(spec.row)
+    c0 = round((plan.extent.xmin - box.xmin) / p) + plan.out_pixels(spec.col)
+    h, w = plan.out_pixels(spec.rows), plan.out_pixels(spec.cols)
+    # the core in 10 m pixels of the window (window and core lie on the 10 m grid)
+    tile.keep = (round((box.ymax - plan.extent.ymax) / 10) + spec.row,
+                 round((plan.extent.xmin - box.xmin) / 10) + spec.col, spec.rows, spec.cols)
+    core = (slice(r0, r0 + h), slice(c0, c0 + w))
     result = np.array(method.superresolve_tile(tile, options)[(slice(None),) + core], dtype=np.float32)
     for i, band in enumerate(bands):
         band = band.split("_")[0]  # "B02_std" is masked like B02
         res = RESOLUTION[band]
         mask = masks[res][GROUPS[res].index(band)]
         if mask.any():
-            up = int(res / OUTPUT_RESOLUTION)
-            result[i][np.repeat(np.repeat(mask, up, 0), up, 1)[core]] = np.nan
-    return spec.row * SCALE, spec.col * SCALE, result
+            result[i][expand_mask(mask, plan.scale * res / 10)[core]] = np.nan
+    return plan.out_pixels(spec.row), plan.out_pixels(spec.col), result
+
+
+def expand_mask(mask: np.ndarray, factor: Fraction) -> np.ndarray:
+    """A (h, w) nodata mask on a native grid onto the output grid ``factor`` (>= 1) times finer, both grids
+    sharing their corner: an output pixel is masked when any input pixel it overlaps is (at whole factors,
+    each pixel repeated ``factor`` times)."""
+    out = mask
+    for axis in (0, 1):
+        n_out = int(mask.shape[axis] * factor)
+        j = np.arange(n_out)
+        lo = j * factor.denominator // factor.numerator                  # first input pixel under output pixel j
+        hi = ((j + 1) * factor.denominator - 1) // factor.numerator      # last one
+        out = np.take(out, lo, axis=axis) | np.take(out, hi, axis=axis)
+    return out
 
 
 def output_tags(product: Product, method_info: dict[str, str], options: RunOptions, plan: Plan,
-                dtype: str, shift: GuideShifts | None = None) -> dict[str, str]:
+                dtype: str, shift: GuideShifts | None = None, stack: TimeStack | None = None) -> dict[str, str]:
     """The SR_* metadata of an output; ``method_info`` is the method's describe(), ``shift`` the guide
-    shift of the run (when it was measured)."""
+    shift of the run (when it was measured), ``stack`` the dates of a multi-date run (core.timestack)."""
     tags = {
         "SR_SOFTWARE": f"s2-superres {VERSION}",
         "SR_CREATED": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -228,11 +305,14 @@ def output_tags(product: Product, method_info: dict[str, str], options: RunOptio
         "SR_STEPS": str(options.steps),
         "SR_EXTENT": _fmt(plan.extent),
         "SR_TILE": f"{plan.tiles[0].rows} px, context {plan.margin} px (10 m pixels), not blended",
+        "SR_PIXEL_SIZE": f"{plan.pixel_size:.12g}",   # metres (60 / n)
     }
     tags.update({f"SR_{k.upper()}": str(v) for k, v in method_info.items()})
     if shift is not None:
         tags["SR_GUIDE_SHIFT_20M"] = shift.g20.describe()
         tags["SR_GUIDE_SHIFT_60M"] = shift.g60.describe()
+    if stack is not None:
+        tags.update(stack.tags())
     if plan.notes:
         tags["SR_NOTES"] = " ".join(plan.notes)
     return tags

@@ -19,7 +19,8 @@ except ImportError:  # pragma: no cover
 _A = -0.5  # Keys cubic convolution parameter, as GDAL's cubic resampling (OpenCV's INTER_CUBIC uses -0.75)
 
 
-def _cubic(x: np.ndarray) -> np.ndarray:
+def keys_cubic(x: np.ndarray) -> np.ndarray:
+    """Keys cubic convolution kernel (a = -0.5) at offsets ``x`` (input pixels)."""
     x = np.abs(x)
     x2, x3 = x * x, x * x * x
     near = (_A + 2) * x3 - (_A + 3) * x2 + 1
@@ -53,7 +54,7 @@ def _upsample_axis(img: np.ndarray, factor: int, axis: int) -> np.ndarray:
         pos = (phase + 0.5) / factor - 0.5           # offset from the input pixel centre
         base = int(np.floor(pos))
         frac = pos - base
-        weights = _cubic(np.array([frac + 1, frac, frac - 1, frac - 2]))
+        weights = keys_cubic(np.array([frac + 1, frac, frac - 1, frac - 2]))
         acc = out[phase] if last else out[along(slice(phase, None, factor))]
         for k, w in enumerate(weights):
             start = pad + base - 1 + k

@@ -42,7 +42,7 @@ def load_scene(source: str | Path, extent: Extent | None = None) -> Scene:
     """Load a product (or an ``.npz``) as a Scene; ``extent`` (metres, raster CRS) limits a product."""
     if str(source).endswith(".npz"):
         return _from_npz(Path(source))
-    product = open_product(str(source))
+    product = open_product(str(source), extent=extent)     # the extent also picks a multi-granule product's granule
     needed = tuple(b for g in GROUPS.values() for b in g)
     area = snap_inward(Extent(*product.data_bounds(needed)), product.lattice_origin())
     if area is not None and extent is not None:

@@ -6,13 +6,15 @@ Accepted inputs, detected automatically:
       ``/vsizip/`` paths of band files inside a zipped product);
   (b) a multi-band raster whose band descriptions name the bands, including the subdatasets of GDAL's
       SENTINEL2 driver (``SENTINEL2_L2A:/path/MTD_MSIL2A.xml:10m:EPSG_32633``, also 20m and 60m);
-  (c) a ``.SAFE`` folder or a zipped product (the IMG_DATA rasters of its single granule);
+  (c) a ``.SAFE`` folder or a zipped product (the IMG_DATA rasters of its granule; of an old multi-granule
+      product, the granule whose footprint covers the given extent);
   (d) a STAC item: a local JSON file or an http(s) URL (see core.stac).
 An explicit ``band_map`` {band id: (path, 1-based band index)} overrides band detection; the offset is
 detected on every path alike (core.radiometry).
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from dataclasses import dataclass, field
@@ -22,7 +24,9 @@ from osgeo import gdal, osr
 
 from . import stac
 from .bands import GROUPS, LATTICE, RESOLUTION, normalise_band_id
+from .dates import acquisition_date
 from .errors import InputError
+from .extent import Extent, to_raster_crs
 from .gdal_env import gdal_scope
 from .metadata import is_metadata_name, metadata_above, read_metadata
 from .radiometry import QUANTIFICATION, Radiometry, detect, is_float_reflectance, to_reflectance
@@ -77,6 +81,10 @@ class Product:
     quantification: float = QUANTIFICATION   #: DN per unit reflectance (QUANTIFICATION_VALUE, 10000)
     band_offsets: dict[str, float] = field(default_factory=dict)   #: per-band DN offsets where they differ
     offset_known: bool = False     #: True when the product (metadata, tags, names) or the user stated it
+    date: dt.date | None = None    #: acquisition date (core.dates; None when nothing states it)
+    metadata: str | None = None    #: the product metadata file (MTD_MSIL*.xml) when one was found
+    scl: str | None = None         #: GDAL path of the L2A scene classification (SCL) raster, when the input has one
+    granule: str | None = None     #: the granule folder chosen in a multi-granule product (None otherwise)
 
     @property
     def crs_wkt(self) -> str:
@@ -117,15 +125,74 @@ class _Found:
     source: str
     metadata: str | None = None              # product metadata file, when the input is the product itself
     radiometry: Radiometry | None = None     # stated by the input itself (STAC item)
+    item: dict | None = None                 # the STAC item, when the input is one
+    scl: str | None = None                   # the scene classification raster, when the input has one
+    granule: str | None = None               # granule folder chosen in a multi-granule product
+    notes: list[str] = field(default_factory=list)
+
+
+class GranuleChoiceError(InputError):
+    """A multi-granule product whose granule cannot be chosen from the extent; ``footprints`` lists them."""
+
+    def __init__(self, message: str, footprints: list["Footprint"]):
+        super().__init__(message)
+        self.footprints = footprints
+
+    def __reduce__(self):
+        """Picklable with its footprints (batch workers send errors back to the scheduler)."""
+        return type(self), (str(self), self.footprints)
+
+
+@dataclass(frozen=True)
+class Area:
+    """The extent the user asked for: metres in ``crs`` (anything OSR reads; None = the product's own CRS)."""
+
+    extent: Extent
+    crs: str | None = None
+
+    def in_crs(self, wkt: str) -> Extent:
+        """The extent in the CRS ``wkt`` (bounding box of the densified outline)."""
+        return to_raster_crs(self.extent, self.crs, wkt)
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """Where one granule of a multi-granule product lies: (xmin, ymin, xmax, ymax) metres in its own CRS."""
+
+    folder: str
+    bounds: tuple[float, float, float, float]
+    crs_wkt: str
+
+    @property
+    def name(self) -> str:
+        return self.folder.rstrip("/").rsplit("/", 1)[-1]
+
+    def overlap(self, area: Area) -> Extent | None:
+        """The part of ``area`` inside this granule (None when they do not overlap)."""
+        return Extent(*self.bounds).intersect(area.in_crs(self.crs_wkt))
+
+    def covers(self, area: Area) -> bool:
+        """True when ``area`` lies wholly inside this granule."""
+        box, (x0, y0, x1, y1) = area.in_crs(self.crs_wkt), self.bounds
+        return x0 <= box.xmin and y0 <= box.ymin and box.xmax <= x1 and box.ymax <= y1
+
+    def describe(self) -> str:
+        srs = osr.SpatialReference(wkt=self.crs_wkt)
+        srs.AutoIdentifyEPSG()
+        code = srs.GetAuthorityCode(None)
+        x0, y0, x1, y1 = self.bounds
+        return f"{self.name} covers {x0:.0f},{y0:.0f},{x1:.0f},{y1:.0f} ({'EPSG:' + code if code else srs.GetName()})"
 
 
 @gdal_scope()
 def open_product(inputs: str | os.PathLike | list, band_map: dict[str, tuple[str, int]] | None = None,
-                 offset: float | None = None) -> Product:
+                 offset: float | None = None, extent: Extent | None = None, extent_crs: str | None = None) -> Product:
     """Detect the bands of ``inputs`` and check their grids; ``offset`` (DN) overrides the product's.
 
     ``inputs`` is a path, URI (``/vsizip/...``, ``SENTINEL2_L2A:...``, http(s) STAC item) or a list of them;
     ``band_map`` maps band ids to (path, 1-based index) and replaces band detection, not offset detection.
+    ``extent`` (metres in ``extent_crs``, anything OSR reads; None = the product's CRS) chooses the granule of
+    an old multi-granule product; other inputs ignore it.
     """
     paths = [os.fspath(p) for p in (inputs if isinstance(inputs, (list, tuple)) else [inputs])]
     for p in paths:
@@ -133,17 +200,20 @@ def open_product(inputs: str | os.PathLike | list, band_map: dict[str, tuple[str
     if band_map:
         located = {b.upper(): (str(p), int(i)) for b, (p, i) in band_map.items()}
         items = [p for p in paths if _is_stac_item(p)]
-        found = _Found(located, ";".join(paths),
-                       radiometry=stac.radiometry(stac.read_item(items[0])) if items else None)
+        item = stac.read_item(items[0]) if items else None
+        found = _Found(located, ";".join(paths), radiometry=stac.radiometry(item) if item else None, item=item)
     else:
-        found = _detect(paths)
+        found = _detect(paths, Area(extent, extent_crs) if extent is not None else None)
     bands = {b: _describe(b, p, i) for b, (p, i) in sorted(found.located.items())}
     if not bands:
         raise InputError(f"No Sentinel-2 bands found in {', '.join(paths)}. File names must end in the band "
                          "id (e.g. '_B04.tif'), or band descriptions must name the bands; otherwise give "
                          "an explicit band mapping.")
-    product = Product(source=found.source, bands=bands)
-    _apply(product, found.radiometry or _radiometry(product, found.metadata), warn=offset is None)
+    product = Product(source=found.source, bands=bands, granule=found.granule, notes=list(found.notes))
+    product.metadata = found.metadata or _metadata_of([s.path for s in bands.values()])
+    product.scl = found.scl
+    _apply(product, found.radiometry or _radiometry(product, product.metadata), warn=offset is None)
+    product.date = acquisition_date(product, found.item)
     if offset is not None:
         product.set_offset(offset)
     check_same_product(product)
@@ -167,8 +237,6 @@ def _radiometry(product: Product, metadata: str | None) -> Radiometry:
     if all(is_float_reflectance(s.path, s.index) for s in product.bands.values()):
         return Radiometry(quantification=1.0, known=True,
                           origin="the values are float reflectance: offset and scaling already applied")
-    if metadata is None:
-        metadata = _metadata_of([s.path for s in product.bands.values()])
     return detect([s.path for s in product.bands.values()], metadata, _tags(first.path, first.index))
 
 
@@ -198,6 +266,12 @@ def _metadata_of(paths: list[str]) -> str | None:
         if found:
             return found
     return None
+
+
+def tile_in_name(path: str) -> str | None:
+    """The MGRS tile (e.g. '33UUU') named in the file or folder name of ``path`` (``_T33UUU_``), or None."""
+    m = _TILE_IN_NAME.search(os.path.basename(path.rstrip("/")))
+    return m.group(1) if m else None
 
 
 def check_same_product(product: Product) -> None:
@@ -245,19 +319,19 @@ def check_subdatasets(product: Product) -> None:
                                  f"are missing; add '{uri(res)}' for a 12-band output.")
 
 
-def _detect(paths: list[str]) -> _Found:
+def _detect(paths: list[str], area: Area | None = None) -> _Found:
     if len(paths) == 1:
         p = paths[0]
         if _is_stac_item(p):
             return _from_stac(p)
         if _is_safe(p):
-            return _from_safe(p)
+            return _from_safe(p, area)
         if os.path.isdir(p):
             img_data = p if os.path.basename(os.path.normpath(p)) == "IMG_DATA" else os.path.join(p, "IMG_DATA")
             if os.path.isdir(img_data):   # a granule of a SAFE product, or its IMG_DATA folder
                 return _Found(_native_bands([f for f in _walk(img_data) if f.lower().endswith(".jp2")]), p)
             files = sorted(os.path.join(p, f) for f in os.listdir(p) if f.lower().endswith(RASTER_SUFFIXES))
-            return _Found(_from_files(files), p)
+            return _Found(_from_files(files), p, scl=scl_file(files))
     located: dict[str, tuple[str, int]] = {}
     for p in paths:
         for band, where in (_from_descriptions(p) if _band_count(p) > 1 else _from_files([p])).items():
@@ -265,7 +339,7 @@ def _detect(paths: list[str]) -> _Found:
                 raise InputError(f"Band {band} is given twice ('{located[band][0]}' and '{where[0]}'). Keep one "
                                  "source per band (remove duplicates or pass an explicit band mapping).")
             located[band] = where
-    return _Found(located, ";".join(paths))
+    return _Found(located, ";".join(paths), scl=scl_file(paths))
 
 
 def _is_stac_item(p: str) -> bool:
@@ -321,10 +395,12 @@ def _from_stac(location: str) -> _Found:
     if not located:
         raise InputError(f"The STAC item '{location}' has no Sentinel-2 band assets (keys such as 'B02' or 'blue', "
                          "'rededge1', 'nir08'). Give an item of a Sentinel-2 L1C/L2A product.")
-    return _Found(located, location, radiometry=stac.radiometry(item))
+    return _Found(located, location, radiometry=stac.radiometry(item), item=item, scl=stac.scl_asset(item, location))
 
 
-def _from_safe(path: str) -> _Found:
+def _from_safe(path: str, area: Area | None = None) -> _Found:
+    """The IMG_DATA bands of a SAFE folder or zip; of a multi-granule product, those of the granule that
+    ``area`` lies in (see :func:`pick_granule`)."""
     root = f"/vsizip/{path}" if path.lower().endswith(".zip") and not path.startswith("/vsi") else path
     files = _walk(root)
     mtd = sorted((f for f in files if is_metadata_name(f)), key=len)
@@ -333,18 +409,68 @@ def _from_safe(path: str) -> _Found:
                          "Unzip it again or point to the folder of band files instead.")
     meta = read_metadata(mtd[0])
     images = [f for f in files if "/IMG_DATA/" in f and f.lower().endswith(".jp2")]
-    granules = sorted({f.split("/IMG_DATA/")[0] for f in images})
-    if len(granules) > 1 or len(meta.granules) > 1:
-        folders = granules if len(granules) > 1 else [f"{meta.root}/{g.folder}" for g in meta.granules]
-        listing = "; ".join(g.rsplit("/", 1)[-1] for g in folders)
-        raise InputError(f"'{path}' holds {len(folders)} granules (old multi-tile format): {listing}. They are "
-                         "different tiles, so one has to be chosen: give the IMG_DATA folder (or the band files) of "
-                         "the granule that covers your area, e.g. '" + folders[0] + "/IMG_DATA'.")
-    located = _native_bands(images)
+    by_granule: dict[str, list[str]] = {}
+    for f in images:
+        by_granule.setdefault(f.split("/IMG_DATA/")[0], []).append(f)
+    found = _Found({}, path, mtd[0])
+    if len(by_granule) > 1 or len(meta.granules) > 1:
+        footprints = [_footprint(g, _native_bands(imgs)) for g, imgs in sorted(by_granule.items())]
+        chosen, how = pick_granule(path, footprints, area, len(meta.granules))
+        images, found.granule = by_granule[chosen.folder], chosen.folder
+        found.notes.append(f"This product holds {len(footprints)} granules (old multi-tile format); granule "
+                           f"{chosen.name} was processed: {how}.")
+    found.located = _native_bands(images)
     if meta.level is None and "SAF" in os.path.basename(mtd[0]).upper():
         raise InputError(f"'{mtd[0]}' is a pre-2017 product metadata file whose level cannot be read. Give the "
                          "IMG_DATA band files of the granule and set the offset (0 before 2022).")
-    return _Found(located, path, mtd[0])
+    found.scl = scl_file(images)
+    return found
+
+
+def _footprint(folder: str, located: dict[str, tuple[str, int]]) -> Footprint:
+    """A granule's footprint: the grid of its finest band (all bands of a granule cover the same tile)."""
+    band = min(located, key=lambda b: (RESOLUTION[b], b))
+    source = _describe(band, *located[band])
+    return Footprint(folder, source.bounds, source.crs_wkt)
+
+
+def pick_granule(path: str, footprints: list[Footprint], area: Area | None,
+                 listed: int = 0) -> tuple[Footprint, str]:
+    """The granule to process and why: the first that wholly covers ``area``, else the only one it overlaps
+    (the run then keeps the overlap). Raises InputError listing every granule's footprint (metres, in its
+    CRS) when there is no area, or it overlaps several granules without lying in one, or none.
+    ``listed``: how many granules the product metadata lists (some may be missing on disk)."""
+    if area is not None:
+        covering = [fp for fp in footprints if fp.covers(area)]
+        if covering:
+            return covering[0], "it covers the whole extent"
+        touching = [fp for fp in footprints if fp.overlap(area) is not None]
+        if len(touching) == 1:
+            return touching[0], "the extent overlaps only this granule"
+        why = (f"The extent overlaps {len(touching)} granules but lies inside none of them" if touching
+               else "The extent lies outside every granule")
+    else:
+        why = "No extent was given"
+    count = max(len(footprints), listed)
+    listing = "; ".join(fp.describe() for fp in footprints)
+    example = footprints[0].folder if footprints else f"{path}/GRANULE/<granule>"
+    raise GranuleChoiceError(
+        f"'{path}' holds {count} granules (old multi-tile format): {listing}. They are different tiles and one is "
+        f"processed at a time. {why}: choose an extent inside one granule (in the product CRS; --extent on the "
+        "command line, the Extent section of the dock or Processing), or give that granule's folder or its IMG_DATA "
+        f"folder, e.g. '{example}/IMG_DATA'.", footprints)
+
+
+def scl_file(files: list[str]) -> str | None:
+    """The scene classification raster among ``files`` (``…_SCL.tif``, ``…_SCL_20m.jp2``; the 20 m one
+    when there are several), or None."""
+    found = sorted((f for f in files if re.search(r"(?<![A-Za-z0-9])SCL(_\d+m)?$", _stem(f), re.IGNORECASE)),
+                   key=lambda f: (not _stem(f).upper().endswith("_20M"), f))
+    return found[0] if found else None
+
+
+def _stem(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
 
 
 def _native_bands(images: list[str]) -> dict[str, tuple[str, int]]:

@@ -61,6 +61,15 @@ def band_assets(item: dict, location: str) -> dict[str, tuple[str, int]]:
     return {b: (_resolve(a["href"], location), 1) for b, a in _assets_by_band(item).items()}
 
 
+def scl_asset(item: dict, location: str) -> str | None:
+    """GDAL path of the item's scene classification asset (key ``scl`` / ``SCL``, GDAL-readable), or None."""
+    for key, asset in item["assets"].items():
+        href = asset.get("href", "")
+        if key.lower() == "scl" and href and not href.startswith("s3://"):
+            return _resolve(href, location)
+    return None
+
+
 def _assets_by_band(item: dict) -> dict[str, dict]:
     """{band id: asset} of the single-band assets GDAL can read; asset keys win over eo:bands names."""
     by_key: dict[str, dict] = {}

@@ -1,7 +1,8 @@
 """Stream tile cores into the output without holding the whole result in memory, then make it a COG.
 
 Each tile's core goes straight into a tiled, compressed GeoTIFF under a hidden temporary name beside the
-output. Tile cores are aligned to its BLOCK x BLOCK blocks (core.tiling), so every block is written once;
+output. Tile cores are aligned to its square blocks (``OutputGrid.block`` pixels a side: BLOCK = 512 at 2.5 m,
+core.tiling.block_side at other pixel sizes), so every block is written once;
 a tile smaller than a block is held until the block is complete. At the end GDAL's COG driver copies it
 into a Cloud-Optimised GeoTIFF with overviews (a second hidden file), the first copy is removed and the
 COG is renamed into place. A failed or cancelled run removes every temporary file and leaves any existing
@@ -28,17 +29,20 @@ TMP_OVERVIEW_LEVEL = "ZSTD_LEVEL_OVERVIEW"   # GDAL config option: ZSTD level of
 
 @dataclass(frozen=True)
 class OutputGrid:
-    """The 2.5 m output grid: upper-left corner (metres), size in pixels, CRS."""
+    """The output grid: upper-left corner (metres, on the 60 m lattice), size in pixels, CRS, pixel size
+    (metres; 2.5 by default) and the side of its square blocks (pixels, a multiple of 16)."""
 
     xmin: float
     ymax: float
     cols: int
     rows: int
     crs_wkt: str
+    pixel_size: float = OUTPUT_RESOLUTION
+    block: int = BLOCK
 
     @property
     def geotransform(self) -> tuple[float, ...]:
-        return (self.xmin, OUTPUT_RESOLUTION, 0.0, self.ymax, 0.0, -OUTPUT_RESOLUTION)
+        return (self.xmin, self.pixel_size, 0.0, self.ymax, 0.0, -self.pixel_size)
 
 
 def check_output_path(path: Path, overwrite: bool) -> None:
@@ -70,7 +74,7 @@ class OutputWriter:
         self._temp_path = path.with_name(f".{path.stem}.{token}.tmp.tif")
         # incomplete blocks: (values, which pixels were written)
         self._pending: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-        options = ["TILED=YES", f"BLOCKXSIZE={BLOCK}", f"BLOCKYSIZE={BLOCK}", *_tiled_compression(dtype),
+        options = ["TILED=YES", f"BLOCKXSIZE={grid.block}", f"BLOCKYSIZE={grid.block}", *_tiled_compression(dtype),
                    "BIGTIFF=IF_SAFER", "INTERLEAVE=BAND"]
         self._tiled = _create(self._tiled_path, grid, len(bands), _gdal_type(dtype), options)
         for i, band in enumerate(bands):
@@ -85,17 +89,19 @@ class OutputWriter:
         """Write ``data`` (bands, h, w; reflectance, NaN = nodata) at output pixel (row, col). A piece that
         does not fill its block is held until the rest of the block arrives."""
         h, w = data.shape[1:]
+        side = self.grid.block
         try:
-            for br in range(row // BLOCK, (row + h - 1) // BLOCK + 1):
-                for bc in range(col // BLOCK, (col + w - 1) // BLOCK + 1):
+            for br in range(row // side, (row + h - 1) // side + 1):
+                for bc in range(col // side, (col + w - 1) // side + 1):
                     self._add_to_block(br, bc, row, col, data)
         except RuntimeError as exc:
             raise _write_error(self.path, exc) from exc
 
     def _add_to_block(self, br: int, bc: int, row: int, col: int, data: np.ndarray) -> None:
         h, w = data.shape[1:]
-        b0, b1 = br * BLOCK, min((br + 1) * BLOCK, self.grid.rows)
-        c0, c1 = bc * BLOCK, min((bc + 1) * BLOCK, self.grid.cols)
+        side = self.grid.block
+        b0, b1 = br * side, min((br + 1) * side, self.grid.rows)
+        c0, c1 = bc * side, min((bc + 1) * side, self.grid.cols)
         r_lo, r_hi, c_lo, c_hi = max(b0, row), min(b1, row + h), max(c0, col), min(c1, col + w)
         piece = data[:, r_lo - row:r_hi - row, c_lo - col:c_hi - col]
         if (r_lo, r_hi, c_lo, c_hi) == (b0, b1, c0, c1):
@@ -123,11 +129,11 @@ class OutputWriter:
             self._tiled.SetMetadata({k: str(v) for k, v in tags.items()})
             self._tiled.FlushCache()
             self._tiled = None
-            write_cog(self._tiled_path, self._temp_path, self.dtype, progress)
+            write_cog(self._tiled_path, self._temp_path, self.dtype, progress, self.grid.block)
         except RuntimeError as exc:
             raise _write_error(self.path, exc) from exc
         self._remove(self._tiled_path)
-        problems = validate_cog(self._temp_path)
+        problems = validate_cog(self._temp_path, self.grid.block)
         if problems:
             raise OutputError(f"The COG written for '{self.path}' does not validate ({'; '.join(problems)}); "
                               "nothing was written. Please report this with the command you ran.")
@@ -149,12 +155,12 @@ class OutputWriter:
             candidate.unlink(missing_ok=True)
 
 
-def write_cog(source: Path, target: Path, dtype: str, progress=None) -> None:
+def write_cog(source: Path, target: Path, dtype: str, progress=None, block: int = BLOCK) -> None:
     """Copy the tiled GeoTIFF ``source`` into a Cloud-Optimised GeoTIFF ``target`` with internal overviews
     (averages; nodata excluded), DEFLATE with the floating-point (or integer) predictor, compressed on all
-    cores, BLOCK x BLOCK blocks. GDAL writes the overviews to a temporary file beside ``target`` first; the
-    whole copy passes through its block cache, so memory does not grow with the raster."""
-    options = ["COMPRESS=DEFLATE", "LEVEL=1", "PREDICTOR=YES", f"BLOCKSIZE={BLOCK}", "BIGTIFF=IF_SAFER",
+    cores, ``block`` x ``block`` blocks (pixels). GDAL writes the overviews to a temporary file beside
+    ``target`` first; the whole copy passes through its block cache, so memory does not grow with the raster."""
+    options = ["COMPRESS=DEFLATE", "LEVEL=1", "PREDICTOR=YES", f"BLOCKSIZE={block}", "BIGTIFF=IF_SAFER",
                f"OVERVIEW_RESAMPLING={OVERVIEW_RESAMPLING}", "NUM_THREADS=ALL_CPUS"]
     callback = (lambda fraction, *_: progress(fraction) or 1) if progress else None
     # the COG driver computes the overviews into a temporary ZSTD file (default level 9) and copies them from
@@ -169,12 +175,12 @@ def write_cog(source: Path, target: Path, dtype: str, progress=None) -> None:
         gdal.SetThreadLocalConfigOption(TMP_OVERVIEW_LEVEL, previous)
 
 
-def validate_cog(path: Path) -> list[str]:
+def validate_cog(path: Path, block: int = BLOCK) -> list[str]:
     """Reasons why ``path`` is not a valid Cloud-Optimised GeoTIFF with overviews (empty list = valid): GDAL's
     validate_cloud_optimized_geotiff when Debian's GDAL ships it, else the layout GDAL reports. A raster
-    that fits in one block needs no overview."""
+    that fits in one ``block``-pixel block needs no overview."""
     ds = gdal.Open(str(path))
-    small = max(ds.RasterXSize, ds.RasterYSize) <= BLOCK
+    small = max(ds.RasterXSize, ds.RasterYSize) <= block
     errors = [] if small or ds.GetRasterBand(1).GetOverviewCount() else ["no overviews"]
     try:
         from osgeo_utils.samples.validate_cloud_optimized_geotiff import validate

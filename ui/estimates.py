@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..core import estimate as core_estimate
+from ..core.bands import OUTPUT_RESOLUTION
 from ..core.estimate import Estimate, format_duration
 from ..core.methods.registry import CLASSICAL
 
@@ -24,10 +25,11 @@ MB = 2**20
 
 
 def estimate(preset: str, output_shape: tuple[int, int], n_bands: int, tile: int, margin: int, steps: int = 8,
-             samples: int = 1, gpu: bool = False) -> Estimate:
-    """core's estimate of a run of ``preset`` producing ``output_shape`` (rows, cols) 2.5 m pixels of
-    ``n_bands``, with the assumed GPU speed-up for the network presets."""
-    cost = core_estimate.estimate(preset, output_shape, n_bands, tile, margin, steps=steps, samples=samples)
+             samples: int = 1, gpu: bool = False, pixel_size: float = OUTPUT_RESOLUTION) -> Estimate:
+    """core's estimate of a run of ``preset`` producing ``output_shape`` (rows, cols) pixels of ``pixel_size``
+    metres of ``n_bands``, with the assumed GPU speed-up for the network presets."""
+    cost = core_estimate.estimate(preset, output_shape, n_bands, tile, margin, steps=steps, samples=samples,
+                                  pixel_size=pixel_size)
     return replace(cost, seconds=cost.seconds / GPU_SPEEDUP) if gpu and preset not in CLASSICAL else cost
 
 

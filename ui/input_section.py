@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from qgis.core import QgsMapLayerProxyModel
 from qgis.gui import QgsCollapsibleGroupBox, QgsMapLayerComboBox
-from qgis.PyQt.QtWidgets import QCheckBox, QHBoxLayout, QListWidget, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from qgis.PyQt.QtWidgets import (QCheckBox, QHBoxLayout, QLineEdit, QListWidget, QPushButton, QSpinBox, QVBoxLayout,
+                                 QWidget)
 
 from .mapping_table import MappingTable
 from .widgets import compact_combo, wrapping_label
 
-MODE_LAYER, MODE_LIST = 0, 1
-MODE_LABELS = ("Multi-band layer", "Single-band layers")
+MODE_LAYER, MODE_LIST, MODE_PRODUCT = 0, 1, 2
+MODE_LABELS = ("Multi-band layer", "Single-band layers", "STAC item or product (path or URL)")
 WARNING_STYLE = "color: #b36b00;"
 
 
@@ -21,7 +22,8 @@ class InputSection(QgsCollapsibleGroupBox):
         self.setObjectName("S2InputSection")
         layout = QVBoxLayout(self)
         self.mode_combo = compact_combo("How the bands are loaded: one layer whose bands are the Sentinel-2 bands "
-                                        "(named in its band descriptions), or one single-band layer per band")
+                                        "(named in its band descriptions), one single-band layer per band, or a "
+                                        "STAC item / product opened by its path or URL")
         self.mode_combo.addItems(list(MODE_LABELS))
         self.layer_combo = QgsMapLayerComboBox()
         self.layer_combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
@@ -36,6 +38,7 @@ class InputSection(QgsCollapsibleGroupBox):
         self.standard_order_button.setToolTip(
             "The layer's bands have no names: map them in the standard Sentinel-2 order (13 bands: B01–B12 "
             "with B8A after B08 and B10; 12 bands: the same without B10, as in L2A stacks)")
+        self.product_row = self._product_row()
         buttons = QVBoxLayout()          # one of the two shows, depending on the mode
         buttons.addWidget(self.check_bands_button)
         buttons.addWidget(self.standard_order_button)
@@ -63,7 +66,7 @@ class InputSection(QgsCollapsibleGroupBox):
         offset_row = QHBoxLayout()
         offset_row.addWidget(self.offset_check, 1)
         offset_row.addWidget(self.offset_spin)
-        for w in (self.mode_combo, self.layer_combo, self.layer_list):
+        for w in (self.mode_combo, self.layer_combo, self.layer_list, self.product_row):
             layout.addWidget(w)
         layout.addLayout(buttons)
         layout.addWidget(self.mapping_label)
@@ -71,3 +74,19 @@ class InputSection(QgsCollapsibleGroupBox):
         layout.addWidget(self.product_label)
         layout.addWidget(self.offset_warning)
         layout.addLayout(offset_row)
+
+    def _product_row(self) -> QWidget:
+        """The path / URL field of a STAC item (or a .SAFE folder or zip) and its file button."""
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.product_edit = QLineEdit()
+        self.product_edit.setPlaceholderText("item.json, https://…/items/…, .SAFE or .zip")
+        self.product_edit.setToolTip("A STAC item of a Sentinel-2 product (local JSON file or http(s) URL), a .SAFE "
+                                     "folder or a zipped product: opened exactly as the command line opens it, "
+                                     "with the item's DN offset")
+        self.product_button = QPushButton("STAC item…")
+        self.product_button.setToolTip("Choose a STAC item JSON file (or a product's metadata file or zip)")
+        layout.addWidget(self.product_edit, 1)
+        layout.addWidget(self.product_button)
+        return row

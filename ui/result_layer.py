@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from qgis.core import QgsLayerMetadata, QgsProject, QgsRasterLayer
 
-from ..core.bands import OUTPUT_BANDS
+from ..core.bands import OUTPUT_BANDS, pixel_label
 from ..core.pipeline import RunResult
 from ..qgis_results import (Sources, layer_name, open_result_layer,  # noqa: F401 - open_result_layer for the task
                             style_like_sources, true_colour_ranges)
@@ -31,9 +31,10 @@ def result_metadata(meta: QgsLayerMetadata, result: RunResult, preset: str, step
     """Record method, steps, seed and source in the layer metadata (abstract + keywords)."""
     tags = result.tags
     method = tags.get("SR_METHOD", preset)
-    meta.setTitle(f"Sentinel-2 super-resolved to 2.5 m ({method})")
+    size = f"{pixel_label(result.pixel_size)} m"
+    meta.setTitle(f"Sentinel-2 super-resolved to {size} ({method})")
     meta.setAbstract(
-        f"Super-resolved to 2.5 m by {tags.get('SR_SOFTWARE', 's2-superres')} with method '{method}' "
+        f"Super-resolved to {size} by {tags.get('SR_SOFTWARE', 's2-superres')} with method '{method}' "
         f"(preset {preset}, steps {steps}, seed {seed}) from "
         f"{source_name or tags.get('SR_SOURCE', '')}.\nBands: {', '.join(result.bands)} (reflectance). "
         f"Extent: {tags.get('SR_EXTENT', '')}. Created {tags.get('SR_CREATED', '')}.")
@@ -46,7 +47,7 @@ def prepare_result_layer(layer: QgsRasterLayer, result: RunResult, product: str,
                          refs: dict[str, BandRef], offset: float, project: QgsProject, steps: int = 8,
                          seed: int = 0, source_name: str = "") -> QgsRasterLayer:
     """Name, style and describe a result layer (shared by the dock's task and the Processing algorithm)."""
-    layer.setName(layer_name(product, preset))
+    layer.setName(layer_name(product, preset, result.pixel_size))
     style_like_sources(layer, sources_of_refs(refs, project), offset)
     layer.setMetadata(result_metadata(layer.metadata(), result, preset, steps, seed, source_name))
     return layer

@@ -1,10 +1,12 @@
-"""The dock's method section (preset, bands, output) and its collapsed advanced settings."""
+"""The dock's method section (preset, pixel size, bands, output) and its collapsed advanced settings."""
 from __future__ import annotations
 
 from qgis.gui import QgsCollapsibleGroupBox, QgsFileWidget
 from qgis.PyQt.QtGui import QStandardItemModel
 from qgis.PyQt.QtWidgets import QCheckBox, QFormLayout, QSpinBox, QWidget
 
+from ..core.bands import OUTPUT_RESOLUTION, PIXEL_SIZES, pixel_label
+from ..core.methods.registry import makes_pixel_size
 from .layers import BAND_CHOICES
 from .widgets import compact_combo, wrapping_label
 
@@ -22,8 +24,17 @@ def onnx_providers() -> list[str] | None:
     return list(onnxruntime.get_available_providers())
 
 
+def pixel_tooltip(pixel_size: float, preset: str, sizes: tuple[float, ...] | None) -> str:
+    """Why a pixel size can or cannot be chosen with ``preset`` (whose pixel_sizes are ``sizes``)."""
+    label = f"{pixel_label(pixel_size)} m pixels (60 m / {round(60 / pixel_size)})"
+    if makes_pixel_size(sizes, pixel_size):
+        return label
+    made = ", ".join(f"{pixel_label(p)} m" for p in sizes or ())
+    return f"{label}: not with '{preset}', which makes only {made} pixels. Choose the bicubic preset for this size"
+
+
 class MethodSection(QgsCollapsibleGroupBox):
-    """Preset, output bands and the output file."""
+    """Preset, output pixel size, output bands and the output file."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Method and output", parent)
@@ -31,6 +42,12 @@ class MethodSection(QgsCollapsibleGroupBox):
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         self.preset_combo = compact_combo("fast: single-pass networks (default) · diffusion: slower, finer texture · "
                                           "bicubic and hpf: classical references without a model")
+        self.pixel_combo = compact_combo("Output pixel size, 60 m / n from 10 m down to 2 m (default 2.5 m). "
+                                         "bicubic makes every size; fast, diffusion and hpf only 2.5 m")
+        self.pixel_combo.setModel(QStandardItemModel(self.pixel_combo))
+        for size in PIXEL_SIZES:
+            self.pixel_combo.addItem(f"{pixel_label(size)} m", size)
+        self.pixel_combo.setCurrentIndex(PIXEL_SIZES.index(OUTPUT_RESOLUTION))
         self.bands_combo = compact_combo("All 12 bands, or only the four 10 m bands (faster)")
         self.bands_combo.addItems(list(BAND_CHOICES))
         self.output_widget = QgsFileWidget()
@@ -42,6 +59,7 @@ class MethodSection(QgsCollapsibleGroupBox):
         self.output_widget.lineEdit().setToolTip(self.output_widget.toolTip())
         self.output_note = wrapping_label(style="color: #555;")
         form.addRow("Preset", self.preset_combo)
+        form.addRow("Pixel size", self.pixel_combo)
         form.addRow("Bands", self.bands_combo)
         form.addRow("Output", self.output_widget)
         form.addRow(self.output_note)
@@ -55,6 +73,24 @@ class MethodSection(QgsCollapsibleGroupBox):
             item = model.item(self.preset_combo.count() - 1)
             item.setEnabled(why is None)
             item.setToolTip(f"Not available: {why}" if why else PRESET_LABELS.get(name, name))
+
+
+    def grey_pixel_sizes(self, preset: str, sizes: tuple[float, ...] | None) -> None:
+        """Enable the pixel sizes preset ``preset`` makes (``sizes``, None = all); the others are greyed out with
+        the reason as tooltip. A greyed-out current size falls back to 2.5 m (or the first the preset makes)."""
+        model = self.pixel_combo.model()
+        for i, size in enumerate(PIXEL_SIZES):
+            item = model.item(i)
+            item.setEnabled(makes_pixel_size(sizes, size))
+            item.setToolTip(pixel_tooltip(size, preset, sizes))
+        if not model.item(self.pixel_combo.currentIndex()).isEnabled():
+            default = PIXEL_SIZES.index(OUTPUT_RESOLUTION)
+            enabled = [i for i in range(len(PIXEL_SIZES)) if model.item(i).isEnabled()]
+            self.pixel_combo.setCurrentIndex(default if default in enabled else (enabled or [default])[0])
+
+    def select_pixel_size(self, pixel_size: float) -> None:
+        """Select the listed size nearest ``pixel_size`` metres."""
+        self.pixel_combo.setCurrentIndex(min(range(len(PIXEL_SIZES)), key=lambda i: abs(PIXEL_SIZES[i] - pixel_size)))
 
 
 class AdvancedSection(QgsCollapsibleGroupBox):

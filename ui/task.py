@@ -49,6 +49,19 @@ class RunRequest:
     product_label: str = "sentinel2"              # names the result layer (ui.outputs.layer_name)
     offset: float | None = None                   # DN offset set by the user; None = the product's own
     preview_ranges: list[tuple[float, float]] | None = None   # true-colour stretch (reflectance) of tile previews
+    product_source: str | None = None             # a STAC item (JSON path or http(s) URL), .SAFE or zip: opened
+                                                  # as the CLI opens it, instead of band_map
+    extent_crs: str | None = None                 # WKT of ``extent``'s CRS (picks a multi-granule product's
+                                                  # granule); None = the product's CRS
+
+    def open_product(self, offset: float | None = None):
+        """The product (core.sources.Product) through core.sources.open_product, as every path opens it:
+        ``product_source`` like the CLI (with ``extent``, which picks the granule of a multi-granule product),
+        else the explicit ``band_map``. ``offset`` (DN) overrides the product's."""
+        from ..core.sources import open_product
+        if self.product_source:
+            return open_product(self.product_source, offset=offset, extent=self.extent, extent_crs=self.extent_crs)
+        return open_product(sorted({p for p, _ in self.band_map.values()}), band_map=self.band_map, offset=offset)
 
 
 @dataclass
@@ -121,15 +134,14 @@ class SuperResolutionTask(QgsTask):
         Returns False only on failure (QGIS then says "Task failed"); a cancelled run returns True."""
         from ..core.methods.registry import create_method
         from ..core.pipeline import plan_run, superresolve
-        from ..core.sources import open_product
         req = self.request
         try:
-            product = open_product(sorted({p for p, _ in req.band_map.values()}), band_map=req.band_map,
-                                   offset=req.offset)
+            product = req.open_product(req.offset)
             self.offset = product.offset
             self.product = product
             method = create_method(req.preset, req.bands, providers=req.options.providers)
-            plan = plan_run(product, req.extent, req.bands, method.margin, req.tile)
+            plan = plan_run(product, req.extent, req.bands, method.margin, req.tile,
+                            pixel_size=req.options.pixel_size)
             method = self._previewing(method, plan)
             start, total = time.monotonic(), len(plan.tiles)
 
@@ -180,8 +192,10 @@ class SuperResolutionTask(QgsTask):
             self.finished_run = FinishedRun(self.result, self.request, self.offset, self.layer.id())
             renamed = (f" ('{self.requested_output.name}' already existed or was in use, so the result was "
                        "written under this name)" if self.request.output != self.requested_output else "")
+            granule = (f"Granule {self.product.granule.rstrip('/').rsplit('/', 1)[-1]} of the multi-granule product. "
+                       if self.product is not None and self.product.granule else "")
             self._message(f"{self.request.output.name}{renamed}: {self.result.tiles} tile(s) in "
-                          f"{self.result.seconds:.0f} s. " + " ".join(self.result.notes), Qgis.Success)
+                          f"{self.result.seconds:.0f} s. " + granule + " ".join(self.result.notes), Qgis.Success)
             if self.on_success:
                 self.on_success(self.finished_run)
         else:

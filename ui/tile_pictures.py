@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..core.bands import OUTPUT_RESOLUTION, SCALE
+from ..core.bands import OUTPUT_RESOLUTION
 from ..core.extent import Extent
 
 #: longest side of a tile's preview picture (pixels), and the side of all pictures of a run together:
@@ -58,7 +58,8 @@ class PreviewingMethod:
                  on_tile: Callable[[TilePicture], None], side: int = PREVIEW_SIDE):
         self._method, self._rgb, self._ranges, self._side = method, rgb, ranges, side
         self._plan = plan
-        #: the tile a read window belongs to, by the window's first output pixel (Tile.out_row, out_col)
+        #: the tile a read window belongs to, by the window's first pixel on the 2.5 m lattice (Tile.out_row,
+        #: out_col: 2.5 m indices at every output pixel size)
         self._specs = {}
         for spec in plan.tiles:
             box = plan.read_box(spec)
@@ -79,7 +80,9 @@ class PreviewingMethod:
     def picture(self, tile, result: np.ndarray) -> TilePicture:
         """The tile's core of ``result`` as an 8-bit picture of at most ``side`` pixels a side."""
         spec, box = self._specs[(tile.out_row, tile.out_col)]
-        r0, c0, ground = core_window(self._plan, spec, box)
-        core = np.asarray(result)[list(self._rgb), r0:r0 + spec.rows * SCALE, c0:c0 + spec.cols * SCALE]
+        plan = self._plan
+        r0, c0, ground = core_window(plan, spec, box, plan.pixel_size)
+        rows, cols = plan.out_pixels(spec.rows), plan.out_pixels(spec.cols)
+        core = np.asarray(result)[list(self._rgb), r0:r0 + rows, c0:c0 + cols]
         step = max(1, -(-max(core.shape[1:]) // self._side))
         return TilePicture(np.ascontiguousarray(to_rgb8(core[:, ::step, ::step], self._ranges)), ground)

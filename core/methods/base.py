@@ -1,7 +1,10 @@
 """The contracts between the tiled pipeline and a super-resolution method: one protocol per concept.
 
 * ``Method`` (a preset: "fast", "diffusion", "bicubic", "hpf"): ``superresolve_tile(tile, options)``
-  maps a whole Tile to 2.5 m. The pipeline (core.pipeline) calls only this protocol.
+  maps a whole Tile to the output grid of ``options.pixel_size`` metres: (bands, h*s, w*s) with
+  s = core.bands.output_scale(options.pixel_size) output pixels per 10 m pixel (4 at 2.5 m; h and w are
+  multiples of 6, so h*s and w*s are whole). ``pixel_sizes`` lists the sizes it can make (None: any
+  of core.bands.PIXEL_SIZES). The pipeline (core.pipeline) calls only this protocol.
 * ``SR10Stage`` (core.methods.sr10): ``superresolve_10m(b10, out_row, out_col, options)`` takes the four
   10 m bands to 2.5 m.
 * ``FusionStage`` (core.methods.fusion, core.methods.hpf): ``fuse(tile, sr10)`` takes the eight 20 m and
@@ -67,16 +70,20 @@ class FusionStage(Protocol):
 
 
 class Method(Protocol):
-    """A preset: maps a Tile to (len(bands), 4h, 4w) reflectance at 2.5 m, bands in ``bands`` order."""
+    """A preset: maps a Tile to (len(bands), h*s, w*s) reflectance at ``options.pixel_size`` metres (s output
+    pixels per 10 m pixel, core.bands.output_scale), bands in ``bands`` order."""
 
     name: str
     bands: tuple[str, ...]
     margin: int  # context needed on each side, in 10 m pixels (a multiple of 6)
     coregisters: bool  # True when the run must measure Tile.guide_shift (core.coregister)
     uncertainty_bands: tuple[str, ...]  # std layers appended by superresolve_tile when options.samples > 1
+    uses_dates: bool  # True when it reads Tile.dates (several acquisitions); the pipeline refuses dates otherwise
+    pixel_sizes: tuple[float, ...] | None  # output pixel sizes (metres) it can make; None = any of PIXEL_SIZES
 
     def superresolve_tile(self, tile: Tile, options: RunOptions) -> np.ndarray:
-        """(len(bands), 4h, 4w); with options.samples > 1, ``uncertainty_bands`` planes follow (std)."""
+        """(len(bands), h*s, w*s) with s = output_scale(options.pixel_size) (4h, 4w at 2.5 m); with
+        options.samples > 1, ``uncertainty_bands`` planes follow (std)."""
         ...
 
     def describe(self, options: RunOptions) -> dict[str, str]:

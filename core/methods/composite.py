@@ -12,15 +12,22 @@ from pathlib import Path
 
 import numpy as np
 
-from ..bands import GROUP_10, OUTPUT_BANDS
+from ..bands import GROUP_10, OUTPUT_BANDS, OUTPUT_RESOLUTION
 from ..tile import RunOptions, Tile
 from .base import FusionStage, SR10Stage
 from .fusion import FUSED_BANDS, LearnedFusionStage
 from .sr10 import DiffusionSR10, FastSR10
 
 
+#: the output pixel sizes (metres) the stages make: their networks and filters are x4 (2.5 m) only
+COMPOSITE_PIXEL_SIZES: tuple[float, ...] = (OUTPUT_RESOLUTION,)
+
+
 class Composite:
-    """Runs ``sr10`` on the tile's 10 m bands and, when other bands are wanted, ``fusion`` on top."""
+    """Runs ``sr10`` on the tile's 10 m bands and, when other bands are wanted, ``fusion`` on top (2.5 m only)."""
+
+    #: output pixel sizes (metres) this preset makes (core.methods.base.Method.pixel_sizes)
+    pixel_sizes: tuple[float, ...] | None = COMPOSITE_PIXEL_SIZES
 
     def __init__(self, name: str, sr10: SR10Stage, fusion: FusionStage | None,
                  bands: tuple[str, ...] = OUTPUT_BANDS):
@@ -32,11 +39,16 @@ class Composite:
         self.coregisters = self.fusion is not None and self.fusion.coregisters
         #: names of the std layers this preset adds when several samples are drawn
         self.uncertainty_bands = tuple(f"{b}_std" for b in GROUP_10) if sr10.stochastic else ()
+        #: single-date presets: a run with several dates is refused (core.pipeline)
+        self.uses_dates = False
         self.margin = _margin(sr10.margin, fusion.margin if fusion is not None else 0, bands)
 
     def superresolve_tile(self, tile: Tile, options: RunOptions) -> np.ndarray:
         """(len(bands), 4h, 4w) reflectance at 2.5 m; with several samples, the per-pixel std of the
-        10 m bands (reflectance) follows as four more planes."""
+        10 m bands (reflectance) follows as four more planes. Another ``options.pixel_size`` is refused
+        (UserError naming the presets that make it)."""
+        from .registry import check_pixel_size  # the registry imports this module
+        check_pixel_size(self.name, options.pixel_size, self.pixel_sizes)
         std = None
         if options.samples > 1 and self.uncertainty_bands:
             sr, std = self.sr10.superresolve_10m_with_std(tile.b10, tile.out_row, tile.out_col, options, tile.keep)
