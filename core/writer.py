@@ -76,14 +76,8 @@ class OutputWriter:
         self._pending: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         options = ["TILED=YES", f"BLOCKXSIZE={grid.block}", f"BLOCKYSIZE={grid.block}", *_tiled_compression(dtype),
                    "BIGTIFF=IF_SAFER", "INTERLEAVE=BAND"]
-        self._tiled = _create(self._tiled_path, grid, len(bands), _gdal_type(dtype), options)
-        for i, band in enumerate(bands):
-            rb = self._tiled.GetRasterBand(i + 1)
-            rb.SetDescription(band)
-            rb.SetNoDataValue(float("nan") if dtype == "float32" else 0)
-            if dtype == "uint16":
-                rb.SetScale(1e-4)
-                rb.SetOffset(0.0)
+        self._tiled = _create(self._tiled_path, grid, len(bands), gdal_type(dtype), options)
+        describe_bands(self._tiled, bands, dtype)
 
     def add(self, row: int, col: int, data: np.ndarray) -> None:
         """Write ``data`` (bands, h, w; reflectance, NaN = nodata) at output pixel (row, col). A piece that
@@ -119,7 +113,7 @@ class OutputWriter:
 
     def _write(self, row: int, col: int, data: np.ndarray) -> None:
         for i in range(len(self.bands)):
-            self._tiled.GetRasterBand(i + 1).WriteArray(_encode(data[i], self.dtype), col, row)
+            self._tiled.GetRasterBand(i + 1).WriteArray(encode_stored(data[i], self.dtype), col, row)
 
     def finish(self, tags: dict[str, str], progress=None) -> Path:
         """Copy the tiled GeoTIFF into a COG with overviews and rename it into place."""
@@ -188,7 +182,28 @@ def validate_cog(path: Path, block: int = BLOCK) -> list[str]:
         if ds.GetMetadataItem("LAYOUT", "IMAGE_STRUCTURE") != "COG":
             errors.append("the file does not have GDAL's COG layout")
         return errors
-    return errors + list(validate(ds, full_check=True)[0])
+    found = validate(ds, full_check=True)
+    # GDAL >= 3.1 returns (warnings, errors, details), older versions (errors, details)
+    return errors + (list(found[0]) + list(found[1]) if len(found) == 3 else list(found[0]))
+
+
+def describe_bands(ds: gdal.Dataset, bands: tuple[str, ...], dtype: str) -> None:
+    """Band descriptions, nodata (NaN for float32, 0 for uint16) and, for uint16, the scale 1e-4."""
+    for i, band in enumerate(bands):
+        rb = ds.GetRasterBand(i + 1)
+        rb.SetDescription(band)
+        rb.SetNoDataValue(float("nan") if dtype == "float32" else 0)
+        if dtype == "uint16":
+            rb.SetScale(1e-4)
+            rb.SetOffset(0.0)
+
+
+def dress(ds: gdal.Dataset, grid: OutputGrid, bands: tuple[str, ...], dtype: str, tags: dict[str, str]) -> None:
+    """Everything of an output but its pixels: georeferencing, band descriptions, nodata, metadata tags."""
+    ds.SetGeoTransform(grid.geotransform)
+    ds.SetProjection(grid.crs_wkt)
+    describe_bands(ds, bands, dtype)
+    ds.SetMetadata({k: str(v) for k, v in tags.items()})
 
 
 def _write_error(path: Path, exc: Exception) -> OutputError:
@@ -196,7 +211,7 @@ def _write_error(path: Path, exc: Exception) -> OutputError:
                        "about three times the output size while it works) and try again; nothing was written.")
 
 
-def _gdal_type(dtype: str) -> int:
+def gdal_type(dtype: str) -> int:
     return gdal.GDT_Float32 if dtype == "float32" else gdal.GDT_UInt16
 
 
@@ -219,7 +234,7 @@ def _create(path: Path, grid: OutputGrid, count: int, gtype: int, options: list[
     return ds
 
 
-def _encode(block: np.ndarray, dtype: str) -> np.ndarray:
+def encode_stored(block: np.ndarray, dtype: str) -> np.ndarray:
     """Reflectance -> stored values: float32 reflectance (NaN = nodata) or uint16 DN = 10000 x reflectance
     (0 = nodata)."""
     if dtype == "float32":

@@ -47,8 +47,8 @@ def forward(net, lr: np.ndarray, clear: np.ndarray, days: np.ndarray, scale) -> 
     clear_q = torch.from_numpy(nearest_mask(clear, scale).astype(np.float32))
     cell = torch.tensor([1.0 / float(scale)])
     residual, weights = net.decoder(codes, iy, ry, wy, ix, rx, wx, cell, torch.from_numpy(days), clear_q)
-    rows = torch.from_numpy(cubic_matrix(lr.shape[-2], scale))
-    cols = torch.from_numpy(cubic_matrix(lr.shape[-1], scale))
+    rows = torch.from_numpy(cubic_matrix(lr.shape[-2], scale).toarray())
+    cols = torch.from_numpy(cubic_matrix(lr.shape[-1], scale).toarray())
     base = torch.matmul(torch.matmul(rows, lr_t), cols.T)                 # (D, 4, H, W)
     mix = (base * weights.unsqueeze(1)).sum(0)
     detail = box_filter_torch(residual.unsqueeze(0) * RESIDUAL_SCALE, box_taps(scale))[0]
