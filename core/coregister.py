@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .degrade import k_for_grid, wald_degrade
-from .resample import correlate_axis, keys_cubic, gaussian_blur
+from .degrade import degrade_axis, k_for_grid
+from .resample import correlate_axis, gaussian_blur, keys_cubic
 
 MIN_SCORE = 0.9          # high-pass correlation needed to trust an offset
 MIN_COARSE_PIXELS = 48   # smallest window side, in pixels of the coarse band
@@ -58,12 +58,17 @@ class GuideShift:
 def shift_image(img: np.ndarray, dy: float, dx: float) -> np.ndarray:
     """Move the content of ``img`` (..., H, W) by (dy, dx) pixels (Keys cubic, mirror borders)."""
     out = np.asarray(img, dtype=np.float32)
-    for axis, d in ((out.ndim - 2, dy), (out.ndim - 1, dx)):
-        if d:
-            radius = int(np.ceil(abs(d))) + 2
-            k = np.arange(-radius, radius + 1, dtype=np.float64)
-            out = correlate_axis(out, keys_cubic(k + d).astype(np.float32), axis)
+    out = shift_axis(shift_axis(out, dy, out.ndim - 2), dx, out.ndim - 1)
     return out if out is not img else out.copy()
+
+
+def shift_axis(img: np.ndarray, d: float, axis: int) -> np.ndarray:
+    """Move the content of float32 ``img`` by ``d`` pixels along ``axis`` (``img`` itself when d = 0)."""
+    if not d:
+        return img
+    radius = int(np.ceil(abs(d))) + 2
+    k = np.arange(-radius, radius + 1, dtype=np.float64)
+    return correlate_axis(img, keys_cubic(k + d).astype(np.float32), axis)
 
 
 def _detail(img: np.ndarray) -> np.ndarray:
@@ -86,10 +91,14 @@ def measure_shift(pan: np.ndarray, band: np.ndarray, factor: int, search: float 
     if not np.std(target) > 0 or not np.std(pan) > 0:   # featureless (e.g. a window of filled nodata)
         return GuideShift()
     scores: dict[tuple[float, float], float] = {}
+    rows: dict[float, np.ndarray] = {}   # pan moved by dy and degraded along the rows, shared by every dx
+    k = k_for_grid(10 * factor)
 
     def score(dy: float, dx: float) -> float:
         if (dy, dx) not in scores:
-            moved = wald_degrade(shift_image(pan, dy, dx), factor, k_for_grid(10 * factor))
+            if dy not in rows:
+                rows[dy] = degrade_axis(shift_axis(pan, dy, 0), factor, 0, k)
+            moved = degrade_axis(shift_axis(rows[dy], dx, 1), factor, 1, k)   # = wald_degrade(shift_image(pan))
             scores[(dy, dx)] = float(np.corrcoef(_detail(moved), target)[0, 1])
         return scores[(dy, dx)]
 

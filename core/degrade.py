@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .resample import block_average, gaussian_blur
+from .resample import decimate_axis, gaussian_kernel
 
 #: fitted blur k (sigma / factor) by the native grid (metres) of the coarser band; see the module docstring
 SENSOR_K = {20: 0.35, 60: 0.40}
@@ -33,7 +33,15 @@ def wald_degrade(img: np.ndarray, factor: int, k: float = DEFAULT_K) -> np.ndarr
     """Blur with sigma = ``k * factor`` fine pixels, then average ``factor x factor`` blocks."""
     if factor == 1:
         return np.asarray(img, dtype=np.float32).copy()
-    return block_average(gaussian_blur(img, sensor_sigma(factor, k)), factor)
+    img = np.asarray(img, dtype=np.float32)
+    return degrade_axis(degrade_axis(img, factor, img.ndim - 2, k), factor, img.ndim - 1, k)
+
+
+def degrade_axis(img: np.ndarray, factor: int, axis: int, k: float = DEFAULT_K) -> np.ndarray:
+    """wald_degrade along one ``axis`` only. The blur and the block mean are one decimating filter (the
+    Gaussian convolved with the block mean, evaluated only where a block starts): the blur-then-average with
+    mirror borders up to float rounding, several times faster."""
+    return decimate_axis(img, gaussian_kernel(sensor_sigma(factor, k)), factor, axis)
 
 
 def k_for_grid(native_m: int) -> float:

@@ -173,6 +173,9 @@ def load_model(card_path: Path, providers: list[str] | None = None, threads: int
     options = ort.SessionOptions()
     options.intra_op_num_threads = int(threads)
     options.log_severity_level = 3
+    # idle threads wait instead of spinning: every operator of these networks is large enough that the wake-up
+    # costs nothing measurable, while spinning burns CPU that a busy machine (other tiles, QGIS) needs
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(str(onnx_path), sess_options=options, providers=chosen)
     except Exception as exc:  # onnxruntime raises its own (Fail, InvalidProtobuf, ...) classes

@@ -259,18 +259,22 @@ def process_tile(reader: TileReader, method: Method, options: RunOptions, plan: 
     if shift:
         tile.guide_shift = (shift.g20.dy, shift.g20.dx)
         tile.guide_shift_60 = (shift.g60.dy, shift.g60.dx)
-    result = method.superresolve_tile(tile, options).astype(np.float32)
+    p = plan.pixel_size
+    r0 = round((box.ymax - plan.extent.ymax) / p) + plan.out_pixels(spec.row)
+    c0 = round((plan.extent.xmin - box.xmin) / p) + plan.out_pixels(spec.col)
+    h, w = plan.out_pixels(spec.rows), plan.out_pixels(spec.cols)
+    # the core in 10 m pixels of the window (window and core lie on the 10 m grid)
+    tile.keep = (round((box.ymax - plan.extent.ymax) / 10) + spec.row,
+                 round((plan.extent.xmin - box.xmin) / 10) + spec.col, spec.rows, spec.cols)
+    core = (slice(r0, r0 + h), slice(c0, c0 + w))
+    result = np.array(method.superresolve_tile(tile, options)[(slice(None),) + core], dtype=np.float32)
     for i, band in enumerate(bands):
         band = band.split("_")[0]  # "B02_std" is masked like B02
         res = RESOLUTION[band]
         mask = masks[res][GROUPS[res].index(band)]
         if mask.any():
-            result[i][expand_mask(mask, plan.scale * res / 10)] = np.nan
-    p = plan.pixel_size
-    r0 = round((box.ymax - plan.extent.ymax) / p) + plan.out_pixels(spec.row)
-    c0 = round((plan.extent.xmin - box.xmin) / p) + plan.out_pixels(spec.col)
-    h, w = plan.out_pixels(spec.rows), plan.out_pixels(spec.cols)
-    return plan.out_pixels(spec.row), plan.out_pixels(spec.col), result[:, r0:r0 + h, c0:c0 + w]
+            result[i][expand_mask(mask, plan.scale * res / 10)[core]] = np.nan
+    return plan.out_pixels(spec.row), plan.out_pixels(spec.col), result
 
 
 def expand_mask(mask: np.ndarray, factor: Fraction) -> np.ndarray:

@@ -29,7 +29,11 @@ def keys_cubic(x: np.ndarray) -> np.ndarray:
 
 
 def _upsample_axis(img: np.ndarray, factor: int, axis: int) -> np.ndarray:
-    """Bicubic upsampling by an integer factor along one axis (reflect padding)."""
+    """Bicubic upsampling by an integer factor along one axis (reflect padding).
+
+    Each output phase is the float32 sum, tap by tap in order, of four shifted views of the padded input
+    times their weights. Along the last axis the phases are summed contiguously and interleaved once at
+    the end; along another axis they are summed in place in their (row-strided) slice of the output."""
     n = img.shape[axis]
     pad = 2
     width = [(0, 0)] * img.ndim
@@ -37,21 +41,30 @@ def _upsample_axis(img: np.ndarray, factor: int, axis: int) -> np.ndarray:
     padded = np.pad(img, width, mode="symmetric")
     out_shape = list(img.shape)
     out_shape[axis] = n * factor
-    out = np.empty(out_shape, dtype=np.float32)
+    last = axis == img.ndim - 1
+    out = np.empty((factor,) + img.shape if last else out_shape, dtype=np.float32)
+    tmp = np.empty(img.shape, dtype=np.float32)
+
+    def along(index: slice) -> tuple[slice, ...]:
+        full = [slice(None)] * img.ndim
+        full[axis] = index
+        return tuple(full)
+
     for phase in range(factor):
         pos = (phase + 0.5) / factor - 0.5           # offset from the input pixel centre
         base = int(np.floor(pos))
         frac = pos - base
         weights = keys_cubic(np.array([frac + 1, frac, frac - 1, frac - 2]))
-        acc = None
+        acc = out[phase] if last else out[along(slice(phase, None, factor))]
         for k, w in enumerate(weights):
             start = pad + base - 1 + k
-            part = np.take(padded, np.arange(start, start + n), axis=axis) * np.float32(w)
-            acc = part if acc is None else acc + part
-        index = [slice(None)] * img.ndim
-        index[axis] = slice(phase, None, factor)
-        out[tuple(index)] = acc
-    return out
+            part = padded[along(slice(start, start + n))]
+            if k == 0:
+                np.multiply(part, np.float32(w), out=acc)
+            else:
+                np.multiply(part, np.float32(w), out=tmp)
+                acc += tmp
+    return np.moveaxis(out, 0, -1).reshape(out_shape) if last else out
 
 
 def upsample_bicubic(img: np.ndarray, factor: int) -> np.ndarray:
@@ -92,6 +105,30 @@ def correlate_axis(img: np.ndarray, kernel: np.ndarray, axis: int) -> np.ndarray
     for k, w in enumerate(kernel):
         acc += np.take(padded, np.arange(k, k + n), axis=axis) * w
     return acc
+
+
+def decimate_axis(img: np.ndarray, kernel: np.ndarray, factor: int, axis: int) -> np.ndarray:
+    """``correlate_axis(img, kernel, axis)`` (mirror borders) followed by the mean of each run of ``factor``
+    samples along ``axis`` (a trailing part run is dropped), computed only where a run starts: one filter of
+    len(kernel) + factor - 1 taps, summed in float32."""
+    img = np.asarray(img, dtype=np.float32)
+    r, n = len(kernel) // 2, img.shape[axis] // factor
+    taps = (np.convolve(np.asarray(kernel, np.float64), np.ones(factor)) / factor).astype(np.float32)
+    width = [(0, 0)] * img.ndim
+    width[axis] = (r, r)
+    padded = np.pad(img, width, mode="symmetric")
+    shape = list(img.shape)
+    shape[axis] = n
+    out, tmp = np.empty(shape, np.float32), np.empty(shape, np.float32)
+    index = [slice(None)] * img.ndim
+    for m, w in enumerate(taps):
+        index[axis] = slice(m, m + factor * (n - 1) + 1, factor)
+        if m == 0:
+            np.multiply(padded[tuple(index)], w, out=out)
+        else:
+            np.multiply(padded[tuple(index)], w, out=tmp)
+            out += tmp
+    return out
 
 
 def gaussian_blur(img: np.ndarray, sigma: float | tuple[float, float]) -> np.ndarray:

@@ -9,6 +9,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: 10 m pixels around Tile.keep on which the super-resolved 10 m bands must be exact, because the fusion stage
+#: reads its guide there (core.methods.fusion.STAGE_B_CONTEXT plus the guide shift's cubic support)
+GUIDE_CONTEXT = 8
+
+#: (row, col, rows, cols) of the part of a tile that is kept, in 10 m pixels of the tile; None = all of it
+Keep = tuple[int, int, int, int] | None
+
 
 @dataclass
 class DateStack:
@@ -38,6 +45,9 @@ class Tile:
     tiling. ``guide_shift`` (rows, columns, in 10 m pixels) is the measured offset of the 20 m bands from the 10 m bands
     (core.coregister), the same for every tile of a run; methods move the guide by it.
     ``guide_shift_60`` is the same for the 60 m bands (zero unless the offset is significant).
+    ``keep`` (row, col, rows, cols, in 10 m pixels of the tile) is the part of the result the caller keeps
+    (the pipeline: the tile's core); a method then only has to be exact there and may leave the rest of
+    the window less refined (None: the whole tile is kept).
     ``dates`` holds the other acquisitions of the same ground when the run has several (else None).
     """
 
@@ -48,6 +58,7 @@ class Tile:
     out_col: int = 0
     guide_shift: tuple[float, float] = (0.0, 0.0)
     guide_shift_60: tuple[float, float] = (0.0, 0.0)
+    keep: Keep = None
     dates: DateStack | None = None   #: other acquisitions of the tile's ground (core.timestack), None for one date
 
 

@@ -24,6 +24,7 @@ from .tiling import BLOCK
 
 CACHE_BYTES = 64 * 2**20   # GDAL block cache during a run (core.pipeline enters gdal_scope with it)
 OVERVIEW_RESAMPLING = "AVERAGE"
+TMP_OVERVIEW_LEVEL = "ZSTD_LEVEL_OVERVIEW"   # GDAL config option: ZSTD level of the COG driver's temporary overviews
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,8 @@ class OutputWriter:
         self._temp_path = path.with_name(f".{path.stem}.{token}.tmp.tif")
         # incomplete blocks: (values, which pixels were written)
         self._pending: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-        options = ["TILED=YES", f"BLOCKXSIZE={grid.block}", f"BLOCKYSIZE={grid.block}", "COMPRESS=DEFLATE", "ZLEVEL=1",
-                   f"PREDICTOR={3 if dtype == 'float32' else 2}", "BIGTIFF=IF_SAFER", "INTERLEAVE=BAND"]
+        options = ["TILED=YES", f"BLOCKXSIZE={grid.block}", f"BLOCKYSIZE={grid.block}", *_tiled_compression(dtype),
+                   "BIGTIFF=IF_SAFER", "INTERLEAVE=BAND"]
         self._tiled = _create(self._tiled_path, grid, len(bands), gdal_type(dtype), options)
         describe_bands(self._tiled, bands, dtype)
 
@@ -150,15 +151,22 @@ class OutputWriter:
 
 def write_cog(source: Path, target: Path, dtype: str, progress=None, block: int = BLOCK) -> None:
     """Copy the tiled GeoTIFF ``source`` into a Cloud-Optimised GeoTIFF ``target`` with internal overviews
-    (averages; nodata excluded), DEFLATE, ``block`` x ``block`` blocks (pixels). GDAL writes the overviews to a
-    temporary file beside ``target`` first; the whole copy passes through its block cache, so memory does not
-    grow with the raster."""
+    (averages; nodata excluded), DEFLATE with the floating-point (or integer) predictor, compressed on all
+    cores, ``block`` x ``block`` blocks (pixels). GDAL writes the overviews to a temporary file beside
+    ``target`` first; the whole copy passes through its block cache, so memory does not grow with the raster."""
     options = ["COMPRESS=DEFLATE", "LEVEL=1", "PREDICTOR=YES", f"BLOCKSIZE={block}", "BIGTIFF=IF_SAFER",
-               f"OVERVIEW_RESAMPLING={OVERVIEW_RESAMPLING}", "NUM_THREADS=1"]
+               f"OVERVIEW_RESAMPLING={OVERVIEW_RESAMPLING}", "NUM_THREADS=ALL_CPUS"]
     callback = (lambda fraction, *_: progress(fraction) or 1) if progress else None
-    ds = gdal.Translate(str(target), str(source), format="COG", creationOptions=options, callback=callback,
-                        stats=False)
-    del ds  # GDAL finishes the file when the dataset is released
+    # the COG driver computes the overviews into a temporary ZSTD file (default level 9) and copies them from
+    # there; level 1 saves about 0.8 s of the 4.8 s CPU of 12 bands of 2016 x 2016 px, same COG byte for byte
+    previous = gdal.GetThreadLocalConfigOption(TMP_OVERVIEW_LEVEL, None)
+    gdal.SetThreadLocalConfigOption(TMP_OVERVIEW_LEVEL, "1")
+    try:
+        ds = gdal.Translate(str(target), str(source), format="COG", creationOptions=options, callback=callback,
+                            stats=False)
+        del ds  # GDAL finishes the file when the dataset is released
+    finally:
+        gdal.SetThreadLocalConfigOption(TMP_OVERVIEW_LEVEL, previous)
 
 
 def validate_cog(path: Path, block: int = BLOCK) -> list[str]:
@@ -205,6 +213,15 @@ def _write_error(path: Path, exc: Exception) -> OutputError:
 
 def gdal_type(dtype: str) -> int:
     return gdal.GDT_Float32 if dtype == "float32" else gdal.GDT_UInt16
+
+
+def _tiled_compression(dtype: str) -> list[str]:
+    """Creation options of the hidden tiled copy, which is written once and read once by the COG step: ZSTD
+    level 1 without a predictor when this GDAL has ZSTD (about a quarter of the CPU of DEFLATE with the
+    predictor, for both writing and reading, and 25 % larger), else DEFLATE level 1 with the predictor."""
+    if "ZSTD" in (gdal.GetDriverByName("GTiff").GetMetadataItem("DMD_CREATIONOPTIONLIST") or ""):
+        return ["COMPRESS=ZSTD", "ZSTD_LEVEL=1"]
+    return ["COMPRESS=DEFLATE", "ZLEVEL=1", f"PREDICTOR={3 if dtype == 'float32' else 2}"]
 
 
 def _create(path: Path, grid: OutputGrid, count: int, gtype: int, options: list[str]) -> gdal.Dataset:

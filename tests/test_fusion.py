@@ -120,6 +120,23 @@ def test_fusion_stage_shapes_and_bands(crop):
     assert hf(out[1]) > 1.2 * hf(ref[1])
 
 
+def test_stage_b_on_keep_is_stage_b_there(crop):
+    """With Tile.keep, stage B runs fusion20 only on keep and its context, and gives there exactly what the
+    whole window gives (with and without a guide shift)."""
+    stage = LearnedFusionStage()
+    assert stage.stage_b_context is not None and stage.stage_b_context % 4 == 0
+    tile = Tile(b10=crop.b10[:, :120, :144], b20=crop.b20[:, :60, :72], b60=crop.b60[:, :20, :24])
+    sr10 = upsample_bicubic(tile.b10, 4)
+    a20, a60 = stage.stage_a(tile)
+    keep = (30, 36, 48, 60)
+    r, c, h, w = (4 * v for v in keep)
+    for shift in ((0.0, 0.0), (0.5, -0.25)):
+        whole, _ = stage.stage_b(a20, a60, sr10, shift)
+        part, _ = stage.stage_b(a20, a60, sr10, shift, keep)
+        np.testing.assert_array_equal(part[:, r:r + h, c:c + w], whole[:, r:r + h, c:c + w])
+        assert not np.array_equal(part, whole)
+
+
 @pytest.mark.parametrize("name,group,f", [("fusion20", 20, 2), ("fusion20", 20, 4), ("fusion60", 60, 6)])
 def test_fusion_beats_bicubic_on_held_out_crop(crop, name, group, f):
     x, lr_up, target = _pair(crop, group, f)

@@ -156,6 +156,18 @@ def test_consistency_projection(land_hr):
     assert np.abs(wald_degrade(y, 4) - lr).mean() < 0.003
 
 
+def test_projection_on_keep_is_the_projection_there(land_hr):
+    """project(..., keep=...) works only around keep, and gives there exactly what the whole projection gives."""
+    lr = land_hr[:, :96, :120]
+    x = upsample_bicubic(lr, 4) + np.random.default_rng(3).normal(0, 0.01, (4, 384, 480)).astype(np.float32)
+    whole = project(x, lr)
+    for keep in ((30, 40, 36, 30), (0, 0, 40, 40), (60, 90, 36, 30)):
+        part = project(x, lr, keep=keep)
+        r, c, h, w = (4 * v for v in keep)
+        np.testing.assert_array_equal(part[:, r:r + h, c:c + w], whole[:, r:r + h, c:c + w])
+    assert not np.array_equal(project(x, lr, keep=(30, 40, 36, 30)), whole)   # the rest was left alone
+
+
 def _lattice_power(x: np.ndarray) -> float:
     """Power of x (C, H, W) at the diagonal 10 m lattice frequencies (1/4, +-1/4 cycle per 2.5 m pixel)."""
     spec = np.abs(np.fft.fft2(x - x.mean(axis=(-2, -1), keepdims=True))) ** 2

@@ -13,7 +13,8 @@
 core.methods.composite.Composite is the one ``Method``: an ``SR10Stage`` followed by a ``FusionStage``.
 All arrays are reflectance (float32, DN/10000 after the product offset) with nodata already filled.
 Tiles arrive with a margin of real neighbouring pixels (``margin``, 10 m pixels, a multiple of 6); the
-pipeline crops and blends, so a method never needs to know about its neighbours. ``describe`` takes
+pipeline crops and blends, so a method never needs to know about its neighbours. ``Tile.keep`` names the
+part the pipeline keeps, so a stage may skip work that only refines the margin. ``describe`` takes
 what it describes as parameters: no stage keeps state from its last call.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..tile import RunOptions, Tile
+from ..tile import Keep, RunOptions, Tile
 
 __all__ = ["FusionStage", "Method", "RunOptions", "SR10Stage", "Tile"]  # Tile, RunOptions: from core.tile
 
@@ -34,12 +35,14 @@ class SR10Stage(Protocol):
     margin: int  # context needed on each side, in 10 m pixels (a multiple of 6)
     stochastic: bool  # True when options.samples draws distinct samples (their std is an uncertainty layer)
 
-    def superresolve_10m(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions) -> np.ndarray:
-        """(4, h, w) -> (4, 4h, 4w); ``out_row``/``out_col`` as in Tile; one result (sample 0 of options.seed)."""
+    def superresolve_10m(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions,
+                         keep: Keep = None) -> np.ndarray:
+        """(4, h, w) -> (4, 4h, 4w); ``out_row``/``out_col`` as in Tile; one result (sample 0 of options.seed).
+        With ``keep`` (Tile.keep) the result need only be exact on it and GUIDE_CONTEXT pixels around it."""
         ...
 
-    def superresolve_10m_with_std(self, b10: np.ndarray, out_row: int, out_col: int,
-                                  options: RunOptions) -> tuple[np.ndarray, np.ndarray]:
+    def superresolve_10m_with_std(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions,
+                                  keep: Keep = None) -> tuple[np.ndarray, np.ndarray]:
         """(the superresolve_10m result, per-pixel std over options.samples samples), both (4, 4h, 4w); std is 0
         when not stochastic. Asking for the std never changes the result."""
         ...
@@ -57,7 +60,8 @@ class FusionStage(Protocol):
     coregisters: bool  # True when it moves its guide by Tile.guide_shift (the run must measure it)
 
     def fuse(self, tile: Tile, sr10: np.ndarray) -> np.ndarray:
-        """(8, 4h, 4w) from the tile and its super-resolved 10 m bands ``sr10`` (4, 4h, 4w)."""
+        """(8, 4h, 4w) from the tile and its super-resolved 10 m bands ``sr10`` (4, 4h, 4w); it need only be
+        exact on ``tile.keep``, and reads ``sr10`` at most GUIDE_CONTEXT pixels around it."""
         ...
 
     def describe(self) -> dict[str, str]:

@@ -51,9 +51,9 @@ class Composite:
         check_pixel_size(self.name, options.pixel_size, self.pixel_sizes)
         std = None
         if options.samples > 1 and self.uncertainty_bands:
-            sr, std = self.sr10.superresolve_10m_with_std(tile.b10, tile.out_row, tile.out_col, options)
+            sr, std = self.sr10.superresolve_10m_with_std(tile.b10, tile.out_row, tile.out_col, options, tile.keep)
         else:
-            sr = self.sr10.superresolve_10m(tile.b10, tile.out_row, tile.out_col, options)
+            sr = self.sr10.superresolve_10m(tile.b10, tile.out_row, tile.out_col, options, tile.keep)
         planes = dict(zip(GROUP_10, sr))
         if self.fusion is not None:
             planes.update(zip(FUSED_BANDS, self.fusion.fuse(tile, sr)))

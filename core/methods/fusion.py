@@ -27,7 +27,7 @@ from ..coregister import shift_image
 from ..onnx_model import MODELS_DIR, OnnxModel, load_model
 from ..resample import anti_image, upsample_bicubic
 
-from ..tile import Tile
+from ..tile import GUIDE_CONTEXT, Keep, Tile
 
 #: order of the returned bands (the non-10 m bands of core.bands.OUTPUT_BANDS)
 FUSED_BANDS = ("B01", "B05", "B06", "B07", "B8A", "B09", "B11", "B12")
@@ -36,7 +36,7 @@ FUSED_BANDS = ("B01", "B05", "B06", "B07", "B8A", "B09", "B11", "B12")
 def _assemble(b20: np.ndarray, b60: np.ndarray) -> np.ndarray:
     """Stack (6, H, W) 20 m-group and (2, H, W) 60 m-group arrays into FUSED_BANDS order."""
     parts = [b60[GROUP_60.index(b)] if b in GROUP_60 else b20[GROUP_20.index(b)] for b in FUSED_BANDS]
-    return np.stack(parts).astype(np.float32)
+    return np.stack(parts).astype(np.float32, copy=False)
 
 
 class LearnedFusionStage:
@@ -65,22 +65,47 @@ class LearnedFusionStage:
         return b20, b60
 
     def stage_b(self, b20_10m: np.ndarray, b60_10m: np.ndarray, sr10: np.ndarray,
-                guide_shift: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+                guide_shift: tuple[float, float] = (0.0, 0.0), keep: Keep = None) -> tuple[np.ndarray, np.ndarray]:
         """Stage-A results (10 m) onto the 2.5 m grid of ``sr10`` (4, 4h, 4w): the 20 m group fused again (guide
         moved by ``guide_shift``, 10 m px), the 60 m group bicubic. The detail stage B adds over its bicubic
         input passes the anti-imaging filter: fusion20 works through a x2 pixel shuffle, whose phases would
-        otherwise draw a 5 m lattice on the 2.5 m grid."""
-        guide20 = shift_image(sr10, 4 * guide_shift[0], 4 * guide_shift[1])
+        otherwise draw a 5 m lattice on the 2.5 m grid.
+
+        With ``keep`` (Tile.keep) the network runs only on ``keep`` and ``stage_b_context`` 2.5 m pixels around
+        it, which gives the same values there (its receptive field is finite); the rest of the 20 m group is
+        left bicubic."""
         up20 = upsample_bicubic(b20_10m, 4)
-        b20 = up20 + anti_image(self.net20.run(np.concatenate([guide20, up20])) - up20)
+        h4, w4 = up20.shape[-2:]
+        r0, c0, r1, c1 = 0, 0, h4, w4
+        context = self.stage_b_context
+        if keep is not None and context is not None:
+            # the guide's cubic shift reads ceil(4 |shift|) + 2 pixels beyond the network's context: sr10 is exact
+            # only GUIDE_CONTEXT 10 m pixels around keep
+            if context + 4 * max(map(abs, guide_shift)) + 3 <= 4 * GUIDE_CONTEXT:
+                r0, c0 = max(0, 4 * keep[0] - context), max(0, 4 * keep[1] - context)
+                r1, c1 = min(h4, 4 * (keep[0] + keep[2]) + context), min(w4, 4 * (keep[1] + keep[3]) + context)
+        window = (slice(None), slice(r0, r1), slice(c0, c1))
+        guide20 = (shift_image(sr10, 4 * guide_shift[0], 4 * guide_shift[1]) if any(guide_shift) else sr10)[window]
+        b20 = up20.copy() if (r0, c0, r1, c1) != (0, 0, h4, w4) else up20
+        up = up20[window]
+        b20[window] = up + anti_image(self.net20.run(np.concatenate([guide20, up])) - up)
         return b20, upsample_bicubic(b60_10m, 4)
+
+    @property
+    def stage_b_context(self) -> int | None:
+        """2.5 m pixels of context stage B needs around what is kept: fusion20's receptive radius (its card) plus
+        the anti-imaging filter's 2, rounded up to 4 so the network's x2 pixel shuffle keeps its phase; None
+        when the card does not give the receptive field."""
+        field = self.net20.card.get("architecture", {}).get("receptive_field_px")
+        return None if field is None else -(-(int(field) // 2 + 2) // 4) * 4
 
     def fuse(self, tile: Tile, sr10: np.ndarray) -> np.ndarray:
         """(8, 4h, 4w) reflectance at 2.5 m, bands FUSED_BANDS; ``sr10`` is [B02,B03,B04,B08] at 2.5 m."""
         h, w = tile.b10.shape[-2:]
         if sr10.shape != (4, 4 * h, 4 * w):
             raise ValueError(f"sr10 must be (4, {4 * h}, {4 * w}), got {sr10.shape}")
-        b20, b60 = self.stage_b(*self.stage_a(tile), np.asarray(sr10, dtype=np.float32), tile.guide_shift)
+        b20, b60 = self.stage_b(*self.stage_a(tile), np.asarray(sr10, dtype=np.float32), tile.guide_shift,
+                                tile.keep)
         return _assemble(b20, b60)
 
     def describe(self) -> dict[str, str]:

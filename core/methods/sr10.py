@@ -13,8 +13,9 @@ Three implementations of core.methods.base.SR10Stage,
 
 ``b10`` is reflectance (float32, nodata filled). With ``options.consistency`` (default) the network
 results are back-projected so that core.degrade.wald_degrade(result, 4) reproduces ``b10``
-(core.consistency.project). Results are not clipped: a negative reflectance, which the product offset
-exists to preserve, stays negative in every band.
+(core.consistency.project); given ``keep`` (core.tile.Tile.keep), only there and GUIDE_CONTEXT pixels
+around it, which is all the caller and the fusion stage read (the same values there). Results are not
+clipped: a negative reflectance, which the product offset exists to preserve, stays negative in every band.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from ..consistency import project
 from ..onnx_model import MODELS_DIR, ModelError, OnnxModel, load_model, read_card
 from ..resample import upsample_bicubic
 from ..sampler import ddim_residual, fast_residual, residual_to_reflectance
-from ..tile import RunOptions
+from ..tile import GUIDE_CONTEXT, Keep, RunOptions
 
 DEFAULT_CARD = MODELS_DIR / "sr10.json"
 CONSISTENCY_ITERATIONS = 4
@@ -99,10 +100,15 @@ class _NetworkSR10:
         lr, h, w = _pad_to_multiple(np.asarray(b10, dtype=np.float32), m)
         return lr, h, w, float(card["residual_scale"])
 
-    def _finish(self, x: np.ndarray, b10: np.ndarray, h: int, w: int, options: RunOptions) -> np.ndarray:
+    def _finish(self, x: np.ndarray, b10: np.ndarray, h: int, w: int, options: RunOptions,
+                keep: Keep = None) -> np.ndarray:
+        """Crop to the input and back-project (on ``keep`` and GUIDE_CONTEXT pixels around it, when given)."""
         x = x[:, : h * SCALE, : w * SCALE]
         if options.consistency and self.consistency_iterations > 0:
-            x = project(x, b10, self.consistency_iterations)
+            if keep is not None:
+                g = GUIDE_CONTEXT
+                keep = (keep[0] - g, keep[1] - g, keep[2] + 2 * g, keep[3] + 2 * g)
+            x = project(x, b10, self.consistency_iterations, keep=keep)
         return x.astype(np.float32, copy=False)
 
     def describe(self, options: RunOptions) -> dict[str, str]:
@@ -148,7 +154,8 @@ class DiffusionSR10(_NetworkSR10):
         """Scale of the initial noise; the card's default unless given."""
         return float(self._temperature) if self._temperature is not None else self._default("temperature", 1.0)
 
-    def _samples(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions) -> list[np.ndarray]:
+    def _samples(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions,
+                 keep: Keep = None) -> list[np.ndarray]:
         lr, h, w, scale = self._prepare(b10)
         denoise = self.model.denoiser(options.providers)
         eta, temperature = self.eta, self.temperature
@@ -156,17 +163,18 @@ class DiffusionSR10(_NetworkSR10):
         for k in range(max(1, int(options.samples))):
             z0 = ddim_residual(denoise, lr, out_row, out_col, steps=options.steps, eta=eta,
                                seed=options.seed, sample=k, temperature=temperature)
-            outs.append(self._finish(residual_to_reflectance(z0, lr, scale), b10, h, w, options))
+            outs.append(self._finish(residual_to_reflectance(z0, lr, scale), b10, h, w, options, keep))
         return outs
 
-    def superresolve_10m(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions) -> np.ndarray:
+    def superresolve_10m(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions,
+                         keep: Keep = None) -> np.ndarray:
         """(4, h, w) reflectance -> (4, 4h, 4w): one sample (sample 0 of ``options.seed``)."""
-        return self._samples(b10, out_row, out_col, replace(options, samples=1))[0]
+        return self._samples(b10, out_row, out_col, replace(options, samples=1), keep)[0]
 
-    def superresolve_10m_with_std(self, b10: np.ndarray, out_row: int, out_col: int,
-                                  options: RunOptions) -> tuple[np.ndarray, np.ndarray]:
+    def superresolve_10m_with_std(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions,
+                                  keep: Keep = None) -> tuple[np.ndarray, np.ndarray]:
         """(sample 0, per-pixel std over options.samples samples); std is zeros for one sample."""
-        outs = self._samples(b10, out_row, out_col, options)
+        outs = self._samples(b10, out_row, out_col, options, keep)
         return outs[0], np.stack(outs).std(axis=0).astype(np.float32)
 
     def describe(self, options: RunOptions) -> dict[str, str]:
@@ -183,16 +191,17 @@ class FastSR10(_NetworkSR10):
 
     name = "sr10-fast"
 
-    def superresolve_10m(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions) -> np.ndarray:
+    def superresolve_10m(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions,
+                         keep: Keep = None) -> np.ndarray:
         """(4, h, w) reflectance -> (4, 4h, 4w); ``out_row``, ``out_col`` and the seed are unused (no noise)."""
         lr, h, w, scale = self._prepare(b10)
         z0 = fast_residual(self.model.denoiser(options.providers), lr)
-        return self._finish(residual_to_reflectance(z0, lr, scale), b10, h, w, options)
+        return self._finish(residual_to_reflectance(z0, lr, scale), b10, h, w, options, keep)
 
-    def superresolve_10m_with_std(self, b10: np.ndarray, out_row: int, out_col: int,
-                                  options: RunOptions) -> tuple[np.ndarray, np.ndarray]:
+    def superresolve_10m_with_std(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions,
+                                  keep: Keep = None) -> tuple[np.ndarray, np.ndarray]:
         """(result, zeros): the stage is deterministic."""
-        return _with_zero_std(self.superresolve_10m(b10, out_row, out_col, options))
+        return _with_zero_std(self.superresolve_10m(b10, out_row, out_col, options, keep))
 
     def _steps(self, options: RunOptions) -> int:
         return 1
@@ -205,12 +214,13 @@ class BicubicSR10:
     stochastic = False
     margin = 6
 
-    def superresolve_10m(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions) -> np.ndarray:
-        """(4, h, w) reflectance -> (4, 4h, 4w) by Keys bicubic."""
+    def superresolve_10m(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions,
+                         keep: Keep = None) -> np.ndarray:
+        """(4, h, w) reflectance -> (4, 4h, 4w) by Keys bicubic (``keep`` is unused)."""
         return upsample_bicubic(np.asarray(b10, dtype=np.float32), SCALE)
 
-    def superresolve_10m_with_std(self, b10: np.ndarray, out_row: int, out_col: int,
-                                  options: RunOptions) -> tuple[np.ndarray, np.ndarray]:
+    def superresolve_10m_with_std(self, b10: np.ndarray, out_row: int, out_col: int, options: RunOptions,
+                                  keep: Keep = None) -> tuple[np.ndarray, np.ndarray]:
         """(result, zeros): the stage is deterministic."""
         return _with_zero_std(self.superresolve_10m(b10, out_row, out_col, options))
 
