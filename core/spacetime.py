@@ -6,7 +6,7 @@ codes on the 10 m grid; ``stliif_decoder`` maps the codes to a residual over bic
 per date for each output pixel, queried at the output pixel centres with the cell size and each
 date's time offset from the target. This module composes them:
 
-    output = sum_d w_d * bicubic_d + box(residual_mix)        (then back-projected, observed dates only)
+    output = sum_d w_d * bicubic_d + box(sum_d w_d * residual_d)   (then back-projected, observed dates only)
 
 ``box`` is the anti-imaging filter of one 10 m pixel (core.resize.box_filter); the back-projection
 makes the result agree with the observed target date through the fitted sensor model
@@ -52,15 +52,6 @@ def nearest_mask(mask: np.ndarray, scale: Fraction | float) -> np.ndarray:
     rows = np.minimum((np.arange(out_size(h, s)) / float(s)).astype(int), h - 1)
     cols = np.minimum((np.arange(out_size(w, s)) / float(s)).astype(int), w - 1)
     return mask[..., rows[:, None], cols[None, :]]
-
-
-def mix_bicubic(lr: np.ndarray, weights: np.ndarray, scale: Fraction) -> np.ndarray:
-    """sum_d weights_d * bicubic(lr_d): (D, C, h, w) and (D, H, W) -> (C, H, W)."""
-    out = np.zeros((lr.shape[1],) + weights.shape[1:], np.float32)
-    for d in range(lr.shape[0]):
-        if weights[d].max() > 1e-4:
-            out += weights[d][None] * resize_cubic(lr[d], scale)
-    return out
 
 
 def project(x: np.ndarray, lr: np.ndarray, scale: Fraction, passes: int = PROJECTION_PASSES,

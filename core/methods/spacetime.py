@@ -26,7 +26,7 @@ from ..bands import GROUP_10, GROUP_20, OUTPUT_BANDS, output_scale
 from ..degrade import DEFAULT_K
 from ..onnx_model import MODELS_DIR, OnnxModel, load_model
 from ..resize import box_filter, resize_cubic, sensor_degrade
-from ..spacetime import DECODE_ROWS, mix_bicubic, nearest_mask, project, query_axis
+from ..spacetime import DECODE_ROWS, nearest_mask, project, query_axis
 from ..tile import DateStack, RunOptions, Tile
 from .fusion import FUSED_BANDS, LearnedFusionStage, _assemble
 from .hpf import BAND_GUIDES, GUIDES
@@ -60,10 +60,12 @@ class SpaceTimeModel:
             clear[target[0]] = True          # the target's own observation is used as it is, clouds included
         codes = self.encoder.session.run(None, {"lr": lr, "clear": clear[:, None].astype(np.float32)})[0]
         residual, weights = self._decode(codes, clear, dates.days.astype(np.float32), scale)
-        base = mix_bicubic(lr, weights, scale)
-        per_date = _per_date_images(lr, residual, scale)
-        image = base + box_filter((residual * weights[:, None]).sum(0), scale)
-        spread = np.sqrt((weights[:, None] * (per_date - image[None]) ** 2).sum(0))
+        bases = np.stack([resize_cubic(date, scale) for date in lr])                    # (D, 4, H, W)
+        image = (weights[:, None] * bases).sum(0) + box_filter((residual * weights[:, None]).sum(0), scale)
+        spread = np.zeros_like(image)
+        if len(lr) > 1:   # each date's own prediction against the mix
+            per_date = bases + box_filter(residual, scale)
+            spread = np.sqrt((weights[:, None] * (per_date - image[None]) ** 2).sum(0))
         filled = np.zeros(image.shape[1:], bool)
         if len(target):
             observed = project(image, lr[target[0]], scale)
@@ -93,11 +95,6 @@ class SpaceTimeModel:
         """Model versions, checksums and providers, for the output metadata."""
         return {net.name: f"v{net.card.get('version', '?')} sha256 {net.card['sha256'][:12]} on {net.providers[0]}"
                 for net in (self.encoder, self.decoder)}
-
-
-def _per_date_images(lr: np.ndarray, residual: np.ndarray, scale: Fraction) -> np.ndarray:
-    """Each date's own prediction: bicubic_d + box(residual_d), (D, 4, H, W)."""
-    return np.stack([resize_cubic(lr[d], scale) + box_filter(residual[d], scale) for d in range(len(lr))])
 
 
 def fuse_at_scale(tile: Tile, fusion: LearnedFusionStage, sr10: np.ndarray, scale: Fraction) -> np.ndarray:
