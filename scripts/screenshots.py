@@ -1,5 +1,6 @@
 """Render the dock, the comparison view (at 1:1) and the live lens offscreen with real data; write
-docs/img/dock.png, compare.png and lens.png.
+docs/img/dock.png, compare.png and lens.png, and, when ../shared/data is beside the repository, dates.png:
+the dock with the two dates of the real Corrientes pair and a synthesised target date.
 
 Usage (from the plugin folder):
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [--preset bicubic] [--out docs/img]
@@ -94,6 +95,37 @@ def shoot_dock(iface: Iface, layers: list[QgsRasterLayer], preset: str, out: Pat
     return dock
 
 
+def shoot_dates(iface: Iface, out: Path) -> None:
+    """The dock's Dates section on the real Corrientes pair (../shared/data), a date between them as target."""
+    import datetime as dt
+
+    from s2_superres.ui.dock import MODE_LAYER, SuperResolutionDock
+    pair = ROOT.parent / "shared" / "data" / "turb_corrientes_2dates"
+    if not pair.is_dir():
+        print("no ../shared/data: dates.png not taken", file=sys.stderr)
+        return
+    layers = [QgsRasterLayer(str(pair / f"{day}.tif"), f"corrientes {day}") for day in ("20231217", "20240101")]
+    QgsProject.instance().addMapLayers(layers)
+    dock = SuperResolutionDock(iface)
+    dock.mode_combo.setCurrentIndex(MODE_LAYER)
+    dock.layer_combo.setLayer(layers[0])
+    dock.offset_check.setChecked(True)
+    dock.offset_spin.setValue(-1000)
+    dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("spacetime"))
+    dock.pixel_combo.setCurrentIndex(dock.pixel_combo.findData(5.0))
+    dock.dates_section.select_dates([dt.date(2024, 1, 1)])
+    dock.dates_section.set_target(dt.date(2023, 12, 24))
+    dock.extent_box.setOutputExtentFromUser(QgsRectangle(316000, 6960170, 316360, 6960530),
+                                            QgsCoordinateReferenceSystem("EPSG:32721"))
+    dock.resize(40 * dock.fontMetrics().averageCharWidth(), 1000)
+    dock.show()
+    settle()
+    dock.widget().grab().save(str(out / "dates.png"))
+    dock.disconnect_project()
+    dock.close()
+    QgsProject.instance().removeAllMapLayers()
+
+
 def run_task(dock, timeout: float = 900):
     task = dock.start_run()
     end = time.monotonic() + timeout
@@ -174,7 +206,8 @@ def main() -> None:
         QgsProject.instance().removeAllMapLayers()
         del layers, run, dock
         settle(0.1)
-    print(f"wrote dock.png, compare.png and lens.png in {args.out} (preset {preset})")
+        shoot_dates(iface, args.out)
+    print(f"wrote dock.png, compare.png, lens.png and dates.png in {args.out} (preset {preset})")
     iface.canvas.setLayers([])
     app.exitQgis()
 
