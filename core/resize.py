@@ -36,7 +36,7 @@ def out_size(n_in: int, scale: Fraction | float | int) -> int:
     return int(n_in * as_scale(scale))
 
 
-def _fold(index: np.ndarray, n: int) -> np.ndarray:
+def fold_index(index: np.ndarray, n: int) -> np.ndarray:
     """Half-sample symmetric reflection of integer indices into [0, n)."""
     period = 2 * n
     i = np.mod(index, period)
@@ -47,7 +47,7 @@ def _scatter(rows: int, n_in: int, taps_index: np.ndarray, taps_weight: np.ndarr
     """A sparse (rows, n_in) float32 matrix from per-row tap indices (possibly outside [0, n_in)) and weights;
     taps that fold onto the same input pixel are summed."""
     r = np.repeat(np.arange(rows), taps_index.shape[1])
-    m = sparse.coo_matrix((taps_weight.ravel(), (r, _fold(taps_index.ravel(), n_in))), shape=(rows, n_in))
+    m = sparse.coo_matrix((taps_weight.ravel(), (r, fold_index(taps_index.ravel(), n_in))), shape=(rows, n_in))
     return m.tocsr().astype(np.float32)
 
 

@@ -20,7 +20,7 @@ from fractions import Fraction
 import numpy as np
 
 from .degrade import DEFAULT_K
-from .resize import as_scale, out_size, resize_cubic, sensor_degrade
+from .resize import as_scale, fold_index, out_size, resize_cubic, sensor_degrade
 
 #: output rows decoded per call of the decoder graph (memory: about 5 x 48 floats per output pixel and date)
 DECODE_ROWS = 96
@@ -39,10 +39,7 @@ def query_axis(n_lr: int, scale: Fraction | float) -> tuple[np.ndarray, np.ndarr
     idx = np.stack([i0, i0 + 1])
     rel = (u[None, :] - idx).astype(np.float32)
     frac = (u - i0).astype(np.float32)
-    period = 2 * n_lr
-    folded = np.mod(idx, period)
-    folded = np.where(folded < n_lr, folded, period - 1 - folded)
-    return folded.astype(np.int64), rel, np.stack([1 - frac, frac])
+    return fold_index(idx, n_lr).astype(np.int64), rel, np.stack([1 - frac, frac])
 
 
 def nearest_mask(mask: np.ndarray, scale: Fraction | float) -> np.ndarray:
