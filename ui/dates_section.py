@@ -20,6 +20,7 @@ from .layers import layer_path
 from .widgets import wrapping_label
 
 WARNING_STYLE = "color: #b36b00;"
+NO_TARGET = "no dated layer"
 NO_DATES = "No Sentinel-2 layer with a known acquisition date (e.g. '…_20240602_B04.tif')"
 SYNTHESISED_TEXT = "synthesised — not an observation"
 TARGET_TIP = ("The date the result shows: an observed date, or a date in between (synthesised from the dates "
@@ -195,9 +196,12 @@ class DatesSection(QgsCollapsibleGroupBox):
         """Limit the target to the observed range (a single date: fixed) and show what it is."""
         dates = self.observed_dates()
         self.target_edit.blockSignals(True)
+        self.target_edit.setSpecialValueText("" if dates else NO_TARGET)   # Qt shows it at the minimum date
         if dates:
             self.target_edit.setDateRange(to_qdate(dates[0]), to_qdate(dates[-1]))
             self.target_edit.setDate(to_qdate(min(max(target or dates[0], dates[0]), dates[-1])))
+        else:
+            self.target_edit.setDate(self.target_edit.minimumDate())
         self.target_edit.setEnabled(len(dates) > 1 and self.date_tree.isEnabled())
         self.target_edit.blockSignals(False)
         self.fill_clouds_check.setEnabled(len(dates) > 1 and self.date_tree.isEnabled())
