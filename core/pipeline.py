@@ -27,6 +27,7 @@ from .reader import TileReader
 from .sources import Product
 from .tile import RunOptions
 from .tiling import ALIGN, TileSpec, block_side, context_margin, plan_tiles, read_window
+from .timestack import OBSERVED
 from .writer import CACHE_BYTES, OutputGrid, OutputWriter, check_output_path
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
     check_output_path(Path(output), overwrite)
     check_resources(cost, Path(output).resolve().parent, max_seconds, available_memory())
     grid = output_grid(plan, product.crs_wkt)
-    extra = method.uncertainty_bands if options.samples > 1 or (stack is not None and stack.kind != "observed") else ()
+    extra = method.uncertainty_bands if options.samples > 1 or (stack is not None and stack.kind != OBSERVED) else ()
     writers = [OutputWriter(Path(output), grid, bands, dtype, overwrite)]
     if extra:
         writers.append(OutputWriter(uncertainty_path(Path(output), extra[0].split("_")[-1]), grid, extra, "float32",

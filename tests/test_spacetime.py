@@ -19,7 +19,7 @@ from s2_superres.core.onnx_model import MODELS_DIR
 from s2_superres.core.pipeline import superresolve
 from s2_superres.core.resize import resize_cubic, sensor_degrade
 from s2_superres.core.sources import open_product
-from s2_superres.core.tile import DateStack, RunOptions, Tile
+from s2_superres.core.tile import DateStack, RunOptions
 from dates_support import CORRIENTES_DATES, corrientes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,8 +90,7 @@ def test_single_date_beats_bicubic_on_a_held_out_acquisition(model, scale, k):
     the full figures are in docs/results/spacetime.json (training/eval_stliif.py)."""
     hr = _held_out_crop().astype(np.float32)
     lr = sensor_degrade(hr, scale, k)
-    out = model.superresolve(DateStack(lr[None], np.ones((1,) + lr.shape[1:], bool), np.zeros(1, np.float32)),
-                             scale).image
+    out = model.superresolve(single_date(lr), scale).image
     b = int(8 * scale)
 
     def mse(x):
@@ -102,8 +101,7 @@ def test_single_date_beats_bicubic_on_a_held_out_acquisition(model, scale, k):
 
 def test_an_observed_target_agrees_with_its_own_observation(model):
     lr = _held_out_crop().astype(np.float32)[:, :96, :96]
-    out = model.superresolve(DateStack(lr[None], np.ones((1, 96, 96), bool), np.zeros(1, np.float32)),
-                             Fraction(4)).image
+    out = model.superresolve(single_date(lr), Fraction(4)).image
     assert np.abs(sensor_degrade(out, 4, 0.35) - lr)[:, 8:-8, 8:-8].mean() < 0.004
 
 
@@ -123,8 +121,7 @@ def test_cloud_fill_takes_the_other_date_only_on_request(model):
 
 
 def test_a_one_date_tile_is_its_own_stack():
-    b10 = np.zeros((4, 12, 12), np.float32)
-    stack = single_date(Tile(b10, np.zeros((6, 6, 6), np.float32), np.zeros((2, 2, 2), np.float32)))
+    stack = single_date(np.zeros((4, 12, 12), np.float32))
     assert stack.b10.shape == (1, 4, 12, 12) and stack.clear.all() and stack.days.tolist() == [0.0]
 
 
@@ -138,7 +135,8 @@ def test_several_dates_from_the_cli_observed_and_synthesised(tmp_path):
     ds = gdal.Open(str(out))
     assert ds.GetMetadataItem("SR_DATES") == "2023-12-17, 2024-01-01"
     assert ds.GetMetadataItem("SR_TARGET_KIND") == "observed"
-    assert abs(ds.GetGeoTransform()[1] - 5) < 1e-9
+    assert abs(ds.GetGeoTransform()[1] - 5) < 1e-9 and ds.GetMetadataItem("SR_PIXEL_SIZE") == "5"   # as every preset
+    assert ds.GetMetadataItem("SR_FILL_CLOUDS") == "no"
     observed = ds.ReadAsArray()
     assert np.isfinite(observed).all() and 0 < np.median(observed[3]) < 0.6
 

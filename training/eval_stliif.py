@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import glob
 import json
 import os
 import sys
@@ -31,12 +30,12 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from sr10_data import DATA, HELD_OUT, ROOT, extra_patches, load_extra, load_scene, water_fraction
-from stliif_data import TANZANIA, TANZANIA_BANDS
+from stliif_data import load_tanzania
 
 sys.path.insert(0, ROOT)
 from core.degrade import EVAL_K
 from core.fullscale import highpass_std, lattice_ratio, overshoot, slope_ratio
-from core.methods.spacetime import SpaceTimeModel
+from core.methods.spacetime import SpaceTimeModel, single_date
 from core.resize import resize_cubic, sensor_degrade
 from core.tile import DateStack
 
@@ -61,10 +60,6 @@ def inner(x: np.ndarray, scale: Fraction) -> np.ndarray:
     return x[..., b:-b, b:-b]
 
 
-def one_date(lr: np.ndarray) -> DateStack:
-    return DateStack(lr[None], np.ones((1,) + lr.shape[1:], bool), np.zeros(1, np.float32))
-
-
 def held_out_crops() -> list[tuple[str, np.ndarray, bool]]:
     """(name, 4-band 10 m reflectance, is open sea) of every held-out acquisition."""
     out = [(n, load_scene(n), False) for n in HELD_OUT]
@@ -87,7 +82,7 @@ def scales_part(model: SpaceTimeModel) -> dict:
             for deg, k in EVAL_K.items():
                 lr = sensor_degrade(hr, s, k)
                 bic = resize_cubic(lr, s)
-                st = model.superresolve(one_date(lr), s).image
+                st = model.superresolve(single_date(lr), s).image
                 row = {"scene": name, "sea": sea, "scale": label, "degradation": deg,
                        "bicubic_psnr": psnr(inner(bic, s), inner(hr, s)),
                        "spacetime_gain": psnr(inner(st, s), inner(hr, s)) - psnr(inner(bic, s), inner(hr, s))}
@@ -115,20 +110,6 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
-def tanzania_stack(years=(2019, 2020)):
-    from osgeo import gdal
-
-    dates, imgs, clear = [], [], []
-    for path in sorted(glob.glob(os.path.join(TANZANIA, "SEN2_*_sref_20m.tif"))):
-        day = dt.datetime.strptime(os.path.basename(path)[5:13], "%Y%m%d").date()
-        if day.year in years:
-            arr = gdal.Open(path).ReadAsArray()[list(TANZANIA_BANDS)].astype(np.float32)
-            dates.append(day)
-            clear.append(np.all(arr > 1, axis=0))
-            imgs.append(arr / 1000.0)
-    return dates, np.stack(imgs), np.stack(clear)
-
-
 def slovenia_stack():
     arr = np.load(os.path.join(DATA, "eolearn_slovenia_ts5", "REFERENCE_SCENES.npy"))  # (5, 101, 100, 13)
     b = [1, 2, 3, 7]                                            # B02, B03, B04, B08 among B01..B12 incl. B8A, B10
@@ -154,8 +135,9 @@ def filled(img: np.ndarray, clear: np.ndarray) -> np.ndarray:
 
 def dates_part(model: SpaceTimeModel) -> dict:
     results = {}
-    for stack_name, loader, s in (("tanzania", tanzania_stack, Fraction(2)), ("slovenia", slovenia_stack, Fraction(4)),
-                                  ("corrientes", corrientes_stack, Fraction(4))):
+    stacks = (("tanzania", lambda: load_tanzania((2019, 2020)), Fraction(2)),   # the held-out dates
+              ("slovenia", slovenia_stack, Fraction(4)), ("corrientes", corrientes_stack, Fraction(4)))
+    for stack_name, loader, s in stacks:
         dates, imgs, clear = loader()
         imgs, clear = crop_to(imgs, 6 * s.numerator), crop_to(clear, 6 * s.numerator)
         rows = []
@@ -179,7 +161,7 @@ def leave_one_out(model, stack_name, k_name, dates, imgs, clear, lrs, lr_clear, 
     score = {"stack": stack_name, "degradation": k_name, "target": str(dates[t]) if known else f"scene{t + 2}"}
     bic = resize_cubic(lrs[t], s)
     score["bicubic"] = psnr(inner(bic, s), truth, valid)
-    single = model.superresolve(one_date(lrs[t]), s).image
+    single = model.superresolve(single_date(lrs[t]), s).image
     score["single_date"] = psnr(inner(single, s), truth, valid)
     order = [t] + others
     multi = model.superresolve(DateStack(lrs[order], lr_clear[order], days[order]), s).image
@@ -209,7 +191,7 @@ def fullscale_part(model: SpaceTimeModel) -> dict:
     for name in HELD_OUT:
         img = crop_to(load_scene(name), 24)[:, :240, :240]
         results = {"bicubic": resize_cubic(img, s), "fast": fast.superresolve_10m(img, 0, 0, RunOptions()),
-                   "spacetime": model.superresolve(one_date(img), s).image}
+                   "spacetime": model.superresolve(single_date(img), s).image}
         out[name] = {m: {"lattice_ratio": float(np.mean([lattice_ratio(x[b]) for b in range(4)])),
                          "highpass_std_dn": 1e4 * float(np.mean([highpass_std(x[b]) for b in range(4)])),
                          "slope_ratio": float(np.mean([slope_ratio(x[b], img[b], 4) for b in range(4)])),

@@ -133,7 +133,7 @@ class SpaceTime:
         """(len(bands), h*s, w*s) reflectance at options.pixel_size; with options.samples > 1, and always for a
         synthesised date, the dates' spread of the 10 m bands follows as four more planes."""
         scale = output_scale(options.pixel_size)
-        dates = tile.dates if tile.dates is not None else single_date(tile)
+        dates = tile.dates if tile.dates is not None else single_date(tile.b10)
         result = self.model.superresolve(dates, scale, options.fill_clouds)
         planes = dict(zip(GROUP_10, result.image))
         if self.fusion is not None:
@@ -144,8 +144,7 @@ class SpaceTime:
 
     def describe(self, options: RunOptions) -> dict[str, str]:
         """What ran, for the SR_* tags."""
-        info = {"method": self.name, "pixel_size": f"{options.pixel_size:g} m",
-                "fill_clouds": str(options.fill_clouds).lower()}
+        info = {"method": self.name}   # SR_PIXEL_SIZE and SR_FILL_CLOUDS come from the pipeline and the stack
         info.update({f"sr10_{k}": v for k, v in self.model.describe().items()})
         if self.fusion is not None:
             info["fusion"] = ("learned stage A at 10 m, then bicubic plus the HPF detail of the super-resolved "
@@ -153,7 +152,6 @@ class SpaceTime:
         return info
 
 
-def single_date(tile: Tile) -> DateStack:
-    """The tile's own 10 m bands as a one-date stack (the observed target)."""
-    h, w = tile.b10.shape[-2:]
-    return DateStack(tile.b10[None], np.ones((1, h, w), bool), np.zeros(1, np.float32))
+def single_date(b10: np.ndarray) -> DateStack:
+    """One acquisition's 10 m bands (4, h, w) as a one-date stack: the observed target, clear everywhere."""
+    return DateStack(b10[None], np.ones((1,) + b10.shape[-2:], bool), np.zeros(1, np.float32))
