@@ -69,8 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     _run_options(sr)
     sr.add_argument("--pixel-size", type=float, default=OUTPUT_RESOLUTION, metavar="P",
                     help="output pixel size in metres, 60 m / n for n = 6..30: "
-                         f"{', '.join(pixel_label(p) for p in PIXEL_SIZES)} (default 2.5; bicubic makes every "
-                         "size, fast, diffusion and hpf only 2.5)")
+                         f"{', '.join(pixel_label(p) for p in PIXEL_SIZES)} (default 2.5; spacetime and bicubic "
+                         "make every size, fast, diffusion and hpf only 2.5)")
     bt = sub.add_parser("batch", help="super-resolve many products on a Dask cluster (LocalCluster by default)")
     bt.add_argument("input", nargs="+", help="products (as for superresolve), or folders of products")
     bt.add_argument("-o", "--output-dir", required=True, type=Path, help="one <product>_<method>_2.5m.tif each")
@@ -110,7 +110,8 @@ def _with_option(sp) -> None:
 
 def _method_options(sp) -> None:
     """Options that ``superresolve`` and ``batch`` share: the method, its bands and sampling, the tiling, the type."""
-    sp.add_argument("--method", default=None, help="bicubic, hpf, fast or diffusion (default: best available)")
+    sp.add_argument("--method", default=None,
+                    help="fast, diffusion, spacetime, bicubic or hpf (default: best available)")
     sp.add_argument("--bands", choices=("all", "10m"), default="all")
     sp.add_argument("--steps", type=int, default=8, help="diffusion sampling steps")
     sp.add_argument("--seed", type=int, default=0)
@@ -132,10 +133,15 @@ def _run_options(sp) -> None:
     sp.add_argument("--preview", type=Path, help="also write a side-by-side PNG here")
 
 
+def _extent_arg(args) -> tuple:
+    """(extent, its CRS) of --extent, or (None, None) without it."""
+    return parse_extent(args.extent) if getattr(args, "extent", None) else (None, None)
+
+
 def _open(args):
     """The product named on the command line; its notes (e.g. an unknown baseline, the granule chosen in a
     multi-granule product) go to stderr. ``--extent`` also chooses the granule of a multi-granule product."""
-    box, crs = parse_extent(args.extent) if getattr(args, "extent", None) else (None, None)
+    box, crs = _extent_arg(args)
     product = open_product(args.input if len(args.input) > 1 else args.input[0], offset=args.offset,
                            extent=box, extent_crs=crs)
     for note in product.notes:
@@ -146,7 +152,7 @@ def _open(args):
 def _open_others(args) -> list:
     """The products given with --with (one per date; --extent picks the granule of a multi-granule product),
     their notes on stderr."""
-    box, crs = parse_extent(args.extent) if getattr(args, "extent", None) else (None, None)
+    box, crs = _extent_arg(args)
     others = []
     for path in args.others:
         other = open_product(path, offset=args.offset, extent=box, extent_crs=crs)
@@ -177,7 +183,7 @@ def _stack(args, product, method):
                             "another date, give the acquisitions around it with --with OTHER ...")
         return None
     from .timestack import open_stack
-    box, crs = parse_extent(args.extent) if getattr(args, "extent", None) else (None, None)
+    box, crs = _extent_arg(args)
     stack = open_stack(product, list(args.others), target, args.fill_clouds, method, args.offset, box, crs)
     for other in (p for p in stack.products if p is not product):
         for note in other.notes:
