@@ -10,7 +10,8 @@ pansharpening (preset "hpf"), run the same way.
 
 Full scale (``full_scale``): the real, undegraded scene is super-resolved and each 2.5 m band is
 described against its own input by core.fullscale (lattice energy, high-frequency energy, edge
-overshoot, consistency), beside bicubic run the same way.
+overshoot, consistency), beside bicubic run the same way and beside what a real image shows
+(``real_image_reference``: the real 10 m bands against their own x4 degradation).
 """
 from __future__ import annotations
 
@@ -100,7 +101,15 @@ def evaluate(scene: Scene, method_name: str, factor: int = 4, options: RunOption
             "results": {name: compare(scene, run_on_scene(low, name, options), factor) for name in names}}
     if check_full_scale:
         out["full_scale"] = {name: full_scale(scene, name, options) for name in names}
+        out["full_scale_real_image"] = real_image_reference(scene, factor)
     return out
+
+
+def real_image_reference(scene: Scene, factor: int = 4) -> dict[str, float]:
+    """core.fullscale.real_image_reference of the scene's 10 m bands at ``factor`` (means over the bands): what a
+    true image ``factor`` times finer than its input shows on the full-scale statistics."""
+    reports = [fullscale.real_image_reference(band, factor, 10) for band in scene.crop_to_multiple(factor).groups[10]]
+    return {key: float(np.mean([r[key] for r in reports])) for key in reports[0]}
 
 
 def format_table(evaluation: dict) -> str:
@@ -137,4 +146,9 @@ def format_table(evaluation: dict) -> str:
                              f"  highpass {m['highpass_std'] * 1e4:7.1f}"
                              f"  slope {m['slope_ratio']:6.3f}  overshoot {m['overshoot'] * 1e4:6.2f}"
                              f"  consistency {m['consistency'] * 1e4:6.1f}")
+        r = evaluation["full_scale_real_image"]
+        lines.append(f"  {'real image':10} 10m  lattice {r['lattice_ratio']:7.2f}"
+                     f"  highpass {r['highpass_std'] * 1e4:7.1f}  slope {r['slope_ratio']:6.3f}"
+                     f"  overshoot {r['overshoot'] * 1e4:6.2f}"
+                     f"  (the real 10 m bands against their own x{evaluation['factor']} degradation)")
     return "\n".join(lines)

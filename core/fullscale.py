@@ -12,10 +12,15 @@ reflectance.
 * ``highpass_std``: standard deviation of ``out - Gaussian(out, 2 px)`` (reflectance).
 * ``slope_ratio``: power of ``out`` above the input's Nyquist frequency divided by the power a
   power law fitted to the input's own spectrum (between a quarter and three quarters of its Nyquist)
-  predicts there. About 1 continues the input's spectral slope; far above 1 is added texture.
+  predicts there.
 * ``overshoot``: mean amount (reflectance) by which ``out`` leaves the range [min, max] of the input
-  pixels around it (3 x 3 native pixels): haloes and ringing at edges.
+  pixels around it (3 x 3 native pixels): haloes and ringing at edges, but also true detail finer
+  than a native pixel.
 * ``consistency``: mean |wald_degrade(out, factor) - native| (reflectance).
+
+What a true image shows on these statistics is not 0 or 1: ``real_image_reference`` describes a real
+band against its own degradation by the sensor model (a real 10 m band is to its 40 m version what a
+true 2.5 m image would be to the 10 m input), the yardstick beside bicubic.
 """
 from __future__ import annotations
 
@@ -109,3 +114,14 @@ def band_report(out: np.ndarray, native: np.ndarray, factor: int, native_m: int)
     return {"lattice_ratio": lattice_ratio(out), "highpass_std": highpass_std(out),
             "slope_ratio": slope_ratio(out, native, factor), "overshoot": overshoot(out, native, factor),
             "consistency": consistency(out, native, factor, native_m)}
+
+
+def real_image_reference(native: np.ndarray, factor: int, native_m: int) -> dict[str, float]:
+    """The statistics of a true image ``factor`` times finer than its input: the real band ``native`` (H, W,
+    reflectance) described against its own degradation by the fitted sensor model of grid ``native_m``
+    (consistency is 0 by construction and left out). H and W should be multiples of ``factor``."""
+    native = np.asarray(native, dtype=np.float32)
+    low = wald_degrade(native, factor, k_for_grid(native_m))
+    report = band_report(native, low, factor, native_m)
+    del report["consistency"]
+    return report

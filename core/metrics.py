@@ -79,10 +79,30 @@ def ssim(ref: np.ndarray, est: np.ndarray, data_range: float = 1.0, sigma: float
     return np.array(out)
 
 
+#: the octaves ``detail_agreement`` compares, by their finer end in pixels of the compared grid (1-2, 2-4, 4-8 px)
+DETAIL_OCTAVES = (1, 2, 4)
+
+
+def detail_agreement(ref: np.ndarray, est: np.ndarray, octave_px: float) -> np.ndarray:
+    """Correlation per band between the detail of ``est`` and of ``ref`` in the octave from ``octave_px`` to
+    2 ``octave_px`` pixels: each image blurred by a Gaussian of sigma ``octave_px`` / 2 minus itself blurred by
+    sigma ``octave_px``. 1 = the same detail at that scale (up to a gain), 0 = unrelated detail."""
+    r, e = _pair(ref, est)
+    out = []
+    for a, b in zip(r, e):
+        da = (gaussian_blur(a, octave_px / 2) - gaussian_blur(a, octave_px)).astype(np.float64)
+        db = (gaussian_blur(b, octave_px / 2) - gaussian_blur(b, octave_px)).astype(np.float64)
+        da, db = da - da.mean(), db - db.mean()
+        out.append(float(np.sum(da * db) / max(np.sqrt(np.sum(da * da) * np.sum(db * db)), 1e-24)))
+    return np.array(out)
+
+
 def report(ref: np.ndarray, est: np.ndarray, names: list[str], ratio: float) -> dict:
-    """All metrics for reflectance arrays: per band (RMSE in DN, PSNR, SSIM, SRE, UIQ) and overall."""
+    """All metrics for reflectance arrays: per band (RMSE in DN, PSNR, SSIM, SRE, UIQ, detail agreement at
+    each of DETAIL_OCTAVES as ``detail_<n>px``) and overall."""
     per = {"rmse_dn": rmse(ref, est) * 10000, "psnr_db": psnr(ref, est), "ssim": ssim(ref, est),
-           "sre_db": sre(ref, est), "uiq": uiq(ref, est)}
+           "sre_db": sre(ref, est), "uiq": uiq(ref, est),
+           **{f"detail_{a}px": detail_agreement(ref, est, a) for a in DETAIL_OCTAVES}}
     bands = {n: {k: round(float(v[i]), 4) for k, v in per.items()} for i, n in enumerate(names)}
     overall: dict[str, float | None] = {k: round(float(np.mean(v)), 4) for k, v in per.items()}
     overall["sam_deg"] = round(sam(ref, est), 4) if len(names) > 1 else None

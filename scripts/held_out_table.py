@@ -4,7 +4,8 @@ Held out from all training (whole acquisitions): s2sucnn_usa, s2sscnn_coastalA, 
 Reduced scale: every band is degraded x4 under each degradation of core.degrade.EVAL_K (the fitted
 sensor model and the sharper and blurrier ones the models are not trained with), the full tiled
 pipeline runs, and the result is compared with the original 10/20/60 m bands; bicubic and hpf run
-beside each method (core.evaluate). Full scale: every method runs on the real input and
+beside each method (core.evaluate), with the detail agreement per octave (core.metrics.detail_agreement).
+Full scale: every method runs on the real input and
 core.fullscale describes each band against its input. Needs ../shared/data.
 
 Usage: .venv/bin/python scripts/held_out_table.py [--methods fast,diffusion] [--json docs/results/held_out.json]
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
 from core.evaluate import REFERENCES, evaluate
+from core.metrics import DETAIL_OCTAVES
 from core.scene import DEFAULT_CRS, Scene
 from core.tile import RunOptions
 from training.fusion_data import DATA, load_mock_crop, load_npz
@@ -52,6 +54,7 @@ def run(methods: list[str]) -> dict:
             ev = evaluate(scene, method, 4, RunOptions(steps=8, seed=0), check_full_scale=True,
                           references=REFERENCES if k == 0 else ())
             merged = out.setdefault(name, {"degradations": {}, "full_scale": {}})
+            merged["full_scale_real_image"] = ev["full_scale_real_image"]
             for d, block in ev["degradations"].items():
                 slot = merged["degradations"].setdefault(d, {"k": block["k"], "results": {}})
                 slot["results"].update(block["results"])
@@ -84,6 +87,19 @@ def reduced_markdown(per_scene: dict, methods: list[str]) -> str:
     return "\n".join(lines)
 
 
+def detail_markdown(per_scene: dict, methods: list[str]) -> str:
+    """Per degradation and group: detail agreement with the reference at each octave of DETAIL_OCTAVES."""
+    cols = list(dict.fromkeys([*REFERENCES, *methods]))
+    octaves = [f"{a}–{2 * a} px" for a in DETAIL_OCTAVES]
+    lines = ["| degradation | group | " + " | ".join(f"{m} {o}" for m in cols for o in octaves) + " |",
+             "| --- " * (2 + len(cols) * len(octaves)) + "|"]
+    for d in next(iter(per_scene.values()))["degradations"]:
+        for g in GROUPS:
+            row = [d, g] + [f"{_mean(per_scene, d, m, g, f'detail_{a}px'):.3f}" for m in cols for a in DETAIL_OCTAVES]
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def worse_than_bicubic(per_scene: dict, methods: list[str]) -> str:
     """Scenes, degradations and bands where a method's RMSE exceeds bicubic's."""
     lines = []
@@ -102,16 +118,19 @@ def worse_than_bicubic(per_scene: dict, methods: list[str]) -> str:
 
 
 def full_scale_markdown(per_scene: dict, methods: list[str]) -> str:
-    """Full scale, means over scenes: each statistic of each method next to bicubic's."""
+    """Full scale, means over scenes: each statistic of each method next to bicubic's and, for the 10 m group,
+    next to what a real image 4x finer than its input shows (core.evaluate.real_image_reference)."""
     names = list(dict.fromkeys(["bicubic", *methods]))
     keys = (("lattice_ratio", "lattice", 1, ".2f"), ("highpass_std", "high-pass std (DN)", 1e4, ".1f"),
             ("slope_ratio", "slope ratio", 1, ".3f"), ("overshoot", "overshoot (DN)", 1e4, ".2f"),
             ("consistency", "consistency (DN)", 1e4, ".1f"))
-    lines = ["| group | statistic | " + " | ".join(names) + " |", "| --- " * (2 + len(names)) + "|"]
+    lines = ["| group | statistic | " + " | ".join(names) + " | real image ×4 |", "| --- " * (3 + len(names)) + "|"]
     for g in GROUPS:
         for key, label, scale, fmt in keys:
             vals = [np.mean([s["full_scale"][n]["mean"][g][key] for s in per_scene.values()]) * scale for n in names]
-            lines.append(f"| {g} | {label} | " + " | ".join(format(v, fmt) for v in vals) + " |")
+            real = [s["full_scale_real_image"].get(key) for s in per_scene.values()]
+            ref = format(np.mean(real) * scale, fmt) if g == "10m" and None not in real else ""
+            lines.append(f"| {g} | {label} | " + " | ".join(format(v, fmt) for v in vals) + f" | {ref} |")
     return "\n".join(lines)
 
 
@@ -124,7 +143,8 @@ def main() -> None:
     per_scene = run(methods)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(per_scene, indent=1))
-    print(reduced_markdown(per_scene, methods), worse_than_bicubic(per_scene, methods),
+    print(reduced_markdown(per_scene, methods), detail_markdown(per_scene, methods),
+          worse_than_bicubic(per_scene, methods),
           full_scale_markdown(per_scene, methods), sep="\n\n")
 
 

@@ -77,8 +77,12 @@ def test_evaluate_full_scale_describes_the_output_against_its_input(bigearthnet_
              "--json", out)
     assert r.returncode == 0, r.stderr
     assert "Full scale (real input)" in r.stdout
-    fs = json.loads(out.read_text())["full_scale"]
+    evaluation = json.loads(out.read_text())
+    fs = evaluation["full_scale"]
     assert set(fs) == {"hpf", "bicubic"} and sorted(fs["hpf"]["bands"]) == sorted(OUTPUT_BANDS)
+    # the yardstick: a real image 4x finer than its input, beside the methods in the table and the JSON
+    assert "real image" in r.stdout
+    assert evaluation["full_scale_real_image"]["slope_ratio"] > fs["bicubic"]["mean"]["10m"]["slope_ratio"]
     hpf, bic = fs["hpf"]["mean"], fs["bicubic"]["mean"]
     # HPF's 10 m bands are bicubic; its 20 m bands carry the pan detail: more high-frequency energy
     assert hpf["10m"] == bic["10m"]

@@ -149,14 +149,15 @@ def _blur_aniso(img: np.ndarray, sy: float, sx: float) -> np.ndarray:
     return gaussian_blur(img, (sy, sx))
 
 
-def blind_degrade(hr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def blind_degrade(hr: np.ndarray, rng: np.random.Generator, factor: int = FACTOR) -> np.ndarray:
     """Random degradation around the fitted sensor model: Gaussian k in TRAIN_K (isotropic or per axis),
-    4x4 block mean, additive noise (70 %), DN quantisation to multiples of 2-8 (30 %, JPEG2000-like)."""
+    ``factor`` x ``factor`` block mean, additive noise (70 %), DN quantisation to multiples of 2-8 (30 %,
+    JPEG2000-like)."""
     if rng.random() < 0.5:
-        sy = sx = float(rng.uniform(*TRAIN_K)) * FACTOR
+        sy = sx = float(rng.uniform(*TRAIN_K)) * factor
     else:
-        sy, sx = (float(v) * FACTOR for v in rng.uniform(*TRAIN_K, size=2))
-    return sensor_noise(block_average(_blur_aniso(hr, sy, sx), FACTOR), rng)
+        sy, sx = (float(v) * factor for v in rng.uniform(*TRAIN_K, size=2))
+    return sensor_noise(block_average(_blur_aniso(hr, sy, sx), factor), rng)
 
 
 def sensor_noise(lr: np.ndarray, rng: np.random.Generator) -> np.ndarray:

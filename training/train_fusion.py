@@ -34,8 +34,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from training.fusion_data import build_cache
+from core.degrade import wald_degrade
+from core.resample import upsample_bicubic
+from training.fusion_data import build_cache, load_split
 from training.fusion_model import build
+from training.sr10_data import blind_degrade, sensor_noise, TRAIN_K
 
 CACHE = ROOT / "training" / "cache" / "fusion_pairs"
 CKPT_DIR = ROOT / "training" / "checkpoints"
@@ -112,11 +115,74 @@ class PairSampler:
         return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
 
 
+class BlindPairSampler(PairSampler):
+    """Patches degraded on the fly, blind around the fitted sensor model: the low-resolution band by
+    training/sr10_data.blind_degrade (k drawn in TRAIN_K, isotropic or per axis, noise, DN quantisation), the
+    guide by its own isotropic draw plus noise, and (``shift_px``) moved by a random sub-pixel offset with its
+    real context. Scenes are read once (training/fusion_data.load_split)."""
+
+    PAD = 24  # target pixels of mirrored context around each scene: room for the blur and the bicubic
+
+    def __init__(self, group: str, patch: int, factors: tuple[int, ...], rng: np.random.Generator,
+                 shift_px: float = 0.0) -> None:
+        self.patch, self.rng, self.shift_px, self.factors = patch, rng, shift_px, factors
+        self.ratio = 2 if group == "20" else 6
+        self.scenes = []
+        weights = []
+        for scene in load_split()[0]:
+            bands = scene.b20 if group == "20" else scene.b60
+            if min(bands.shape[-2:]) < patch:
+                continue
+            pad, rpad = self.PAD, self.PAD * self.ratio
+            self.scenes.append((scene.name, np.pad(bands, ((0, 0), (pad, pad), (pad, pad)), mode="symmetric"),
+                                np.pad(scene.b10, ((0, 0), (rpad, rpad), (rpad, rpad)), mode="symmetric")))
+            small = scene.name.startswith(("ben_", "extra_"))
+            weights.append(math.sqrt(bands.shape[-1] * bands.shape[-2]) * (0.5 if scene.lossy else 1.0)
+                           * (0.5 if small else 1.0))
+        self.prob = np.array(weights) / np.sum(weights)
+
+    def summary(self) -> dict[str, list[int]]:
+        """Scene name -> target shape, for the model card."""
+        return {n: [b.shape[0], b.shape[1] - 2 * self.PAD, b.shape[2] - 2 * self.PAD] for n, b, _ in self.scenes}
+
+    def one(self) -> tuple[np.ndarray, np.ndarray]:
+        """One augmented (x, y) patch."""
+        f, p, pad, ratio = int(self.rng.choice(self.factors)), self.patch, self.PAD, self.ratio
+        margin = 4 * f if 4 * f + 8 <= pad else pad // f * f  # blur + bicubic context, a multiple of f
+        for attempt in range(20):
+            _, bands, b10 = self.scenes[self.rng.choice(len(self.scenes), p=self.prob)]
+            h, w = bands.shape[1] - 2 * pad, bands.shape[2] - 2 * pad
+            r = int(self.rng.integers(0, (h - p) // f + 1)) * f + pad - margin
+            c = int(self.rng.integers(0, (w - p) // f + 1)) * f + pad - margin
+            big = p + 2 * margin
+            target = bands[:, r:r + big, c:c + big]
+            guide10 = b10[:, ratio * r:ratio * (r + big), ratio * c:ratio * (c + big)]
+            if np.mean(guide10[3] < 0.03) <= 0.5 or self.rng.random() < 0.1 or attempt == 19:
+                break
+        lr_up = upsample_bicubic(blind_degrade(target, self.rng, f), f)
+        k = float(self.rng.uniform(*TRAIN_K))
+        guide = sensor_noise(wald_degrade(guide10, ratio, k), self.rng)
+        if self.shift_px and self.rng.random() < 0.5:
+            from scipy import ndimage
+
+            dy, dx = self.rng.uniform(-self.shift_px, self.shift_px, 2)
+            guide = np.stack([ndimage.shift(g, (dy, dx), order=3, mode="reflect") for g in guide])
+        inner = (slice(None), slice(margin, margin + p), slice(margin, margin + p))
+        xp, yp = np.concatenate([guide[inner], lr_up[inner]]), target[inner]
+        k = int(self.rng.integers(0, 4))
+        xp, yp = np.rot90(xp, k, (1, 2)), np.rot90(yp, k, (1, 2))
+        if self.rng.random() < 0.5:
+            xp, yp = xp[:, :, ::-1], yp[:, :, ::-1]
+        gain = float(np.exp(self.rng.uniform(math.log(0.8), math.log(1.25))))
+        return (np.ascontiguousarray(xp, dtype=np.float32) * gain,
+                np.ascontiguousarray(yp, dtype=np.float32) * gain)
+
+
 class Trainer:
     """One network, its optimiser, EMA, sampler and checkpoint."""
 
     def __init__(self, name: str, seed: int, lr: float, tag: str = "", init_from: Path | None = None,
-                 shift_px: float = 0.0) -> None:
+                 shift_px: float = 0.0, blind: bool = False) -> None:
         spec = SPEC[name]
         self.name, self.batch_size, self.base_lr = name, spec["batch"], lr
         torch.manual_seed(seed)
@@ -125,7 +191,9 @@ class Trainer:
         self.ema.load_state_dict(self.net.state_dict())
         self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
         self.rng = np.random.default_rng(seed)
-        self.sampler = PairSampler(spec["group"], spec["patch"], spec["factors"], self.rng, shift_px)
+        sampler = BlindPairSampler if blind else PairSampler
+        self.sampler = sampler(spec["group"], spec["patch"], spec["factors"], self.rng, shift_px)
+        self.blind = blind
         self.step, self.elapsed, self.loss_avg = 0, 0.0, None
         self.path = CKPT_DIR / f"{name}{tag}.pt"
         self.init: dict = {}
@@ -163,7 +231,7 @@ class Trainer:
                     "opt": self.opt.state_dict(), "rng": self.rng.bit_generator.state,
                     "torch_rng": torch.get_rng_state(), "step": self.step, "elapsed": self.elapsed,
                     "loss_avg": self.loss_avg, "spec": SPEC[self.name], "scenes": self.sampler.summary(),
-                    "init": self.init, "shift_px": self.sampler.shift_px, **extra}, tmp)
+                    "init": self.init, "shift_px": self.sampler.shift_px, "blind": self.blind, **extra}, tmp)
         tmp.replace(self.path)
 
     def train_step(self, frac: float) -> float:
@@ -201,17 +269,19 @@ def main() -> None:
     ap.add_argument("--finetune", action="store_true",
                     help="start every net from its own checkpoint training/checkpoints/<net>.pt")
     ap.add_argument("--shift-px", type=float, default=0.0, help="max random guide shift, target pixels")
+    ap.add_argument("--blind", action="store_true",
+                    help="degrade each patch on the fly (blind: k per axis, noise, quantisation; guide blur drawn)")
     args = ap.parse_args()
     if args.init_from and len(args.nets) != 1:
         ap.error("--init-from needs exactly one net in --nets")
     torch.set_num_threads(1)
     np.random.seed(args.seed)
-    if not (CACHE / "summary.json").exists():
+    if not args.blind and not (CACHE / "summary.json").exists():
         t = time.time()
         build_cache(CACHE)
         print(f"cache built in {time.time() - t:.0f} s", flush=True)
     nets = {n: Trainer(n, args.seed + k, args.lr, args.tag,
-                       CKPT_DIR / f"{n}.pt" if args.finetune else args.init_from, args.shift_px)
+                       CKPT_DIR / f"{n}.pt" if args.finetune else args.init_from, args.shift_px, args.blind)
             for k, n in enumerate(SPEC) if n in args.nets}
     budget = args.budget_min * 60
     spent = sum(t.elapsed for t in nets.values())
