@@ -1,11 +1,13 @@
 """README picture: 1:1 crops (one 2.5 m pixel = one picture pixel) of real, undegraded held-out input.
 
-For each held-out acquisition, a window of real 10 m input is super-resolved by the whole pipeline
-with each preset; the picture shows, left to right, the 10 m input (nearest, so its pixels are
-visible), bicubic and each preset, true colour (B04, B03, B02) with one stretch per row (2-98 % of
-the bicubic crop). Needs ../shared/data.
+For each held-out acquisition, a window of real input is super-resolved by the whole pipeline with
+each preset; the picture shows, left to right, the input on its own grid (nearest, so its pixels are
+visible), bicubic and each preset, as a colour composite of three bands of one resolution group (by
+default true colour B04, B03, B02; ``--bands B12,B8A,B05`` shows the fused 20 m bands) with one
+stretch per row (2-98 % of the bicubic crop). Needs ../shared/data.
 
-Usage: .venv/bin/python scripts/fullscale_crops.py [--methods fast,diffusion] [--out docs/img/fullscale_1to1.png]
+Usage: .venv/bin/python scripts/fullscale_crops.py [--methods fast,diffusion] [--bands B04,B03,B02]
+       [--out docs/img/fullscale_1to1.png]
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
+from core.bands import GROUPS
 from core.evaluate import run_on_scene
 from core.preview import write_png
 from core.tile import RunOptions
@@ -43,17 +46,21 @@ def crop(scene: Scene, row: int, col: int, size: int) -> Scene:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--methods", default="fast,diffusion")
+    p.add_argument("--bands", default="B04,B03,B02", help="three bands of one resolution group: red, green, blue")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "img" / "fullscale_1to1.png")
     args = p.parse_args()
     names = ["bicubic", *args.methods.split(",")]
+    bands = args.bands.split(",")
+    res = next(r for r, group in GROUPS.items() if set(bands) <= set(group))
+    f = res // 10  # input pixels per 10 m pixel
     rows = []
     for scene_name, (row, col) in WINDOWS.items():
         window, (r, c) = crop(as_scene(SCENES[scene_name]), row, col, SIZE)
         outs = {n: run_on_scene(window, n, RunOptions(steps=8, seed=0)) for n in names}
-        rgb = {n: np.stack([o[b][4 * r:4 * (r + SIZE), 4 * c:4 * (c + SIZE)] for b in ("B04", "B03", "B02")])
-               for n, o in outs.items()}
-        native = window.groups[10][[2, 1, 0], r:r + SIZE, c:c + SIZE]
-        rgb = {"10 m input": np.repeat(np.repeat(native, 4, 1), 4, 2), **rgb}
+        rgb = {n: np.stack([o[b][4 * r:4 * (r + SIZE), 4 * c:4 * (c + SIZE)] for b in bands]) for n, o in outs.items()}
+        picked = [GROUPS[res].index(b) for b in bands]
+        native = window.groups[res][picked, r // f:(r + SIZE) // f, c // f:(c + SIZE) // f]
+        rgb = {f"{res} m input": np.repeat(np.repeat(native, 4 * f, 1), 4 * f, 2), **rgb}
         lo, hi = np.percentile(rgb["bicubic"], (2, 98), axis=(1, 2), keepdims=True)
         panels = [np.clip((v - lo) / (hi - lo), 0, 1) for v in rgb.values()]
         gap = np.ones((3, 4 * SIZE, GAP), np.float32)

