@@ -3,7 +3,9 @@
 Two stages (chain of scales), both with the ONNX fusion networks (models/fusion20, fusion60):
 
 * Stage A, 10 m grid: guide = the real 10 m bands; fusion20 gets the 20 m bands bicubic-upsampled
-  x2, fusion60 the 60 m bands upsampled x6 -> all eight bands at 10 m.
+  x2, fusion60 the 60 m bands upsampled x6 -> all eight bands at 10 m. Each network runs on the eight
+  flips and transposes of its input and the results, turned back, are averaged (a self-ensemble: the
+  result does not depend on how the scene is oriented, and the networks' errors partly cancel).
 * Stage B, 2.5 m grid: guide = the super-resolved 10 m bands at 2.5 m (``sr10``); the stage-A
   20 m-group results are upsampled x4 and fused again by fusion20. The stage-A 60 m-group results
   are only bicubic-upsampled x4: a second fusion60 pass re-injects detail the first one already
@@ -33,6 +35,22 @@ from ..tile import GUIDE_CONTEXT, Keep, Tile
 FUSED_BANDS = ("B01", "B05", "B06", "B07", "B8A", "B09", "B11", "B12")
 
 
+def _orient(x: np.ndarray, k: int, undo: bool = False) -> np.ndarray:
+    """Orientation ``k`` (0-7) of the last two axes: bit 4 transposes, bit 1 flips rows, bit 2 flips columns
+    (``undo`` applies the inverse)."""
+    steps = [(4, lambda a: a.swapaxes(-1, -2)), (1, lambda a: a[..., ::-1, :]), (2, lambda a: a[..., :, ::-1])]
+    for bit, op in reversed(steps) if undo else steps:
+        if k & bit:
+            x = op(x)
+    return np.ascontiguousarray(x)
+
+
+def self_ensemble(net: OnnxModel, x: np.ndarray) -> np.ndarray:
+    """Mean of ``net`` over the eight flips and transposes of ``x`` (C, H, W), each result turned back. H and W
+    must be even so that the networks' x2 pixel-unshuffle blocks stay the same blocks."""
+    return np.mean([_orient(net.run(_orient(x, k)), k, undo=True) for k in range(8)], axis=0, dtype=np.float32)
+
+
 def _assemble(b20: np.ndarray, b60: np.ndarray) -> np.ndarray:
     """Stack (6, H, W) 20 m-group and (2, H, W) 60 m-group arrays into FUSED_BANDS order."""
     parts = [b60[GROUP_60.index(b)] if b in GROUP_60 else b20[GROUP_20.index(b)] for b in FUSED_BANDS]
@@ -57,11 +75,12 @@ class LearnedFusionStage:
         self.fallback_message = self.net20.fallback_message
 
     def stage_a(self, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
-        """20 m and 60 m groups fused onto the 10 m grid: ((6, h, w), (2, h, w)) reflectance."""
+        """20 m and 60 m groups fused onto the 10 m grid: ((6, h, w), (2, h, w)) reflectance, each network
+        self-ensembled over the eight orientations of the tile."""
         guide20 = shift_image(tile.b10, *tile.guide_shift)
-        b20 = self.net20.run(np.concatenate([guide20, upsample_bicubic(tile.b20, 2)]))
+        b20 = self_ensemble(self.net20, np.concatenate([guide20, upsample_bicubic(tile.b20, 2)]))
         guide60 = shift_image(tile.b10, *tile.guide_shift_60)
-        b60 = self.net60.run(np.concatenate([guide60, upsample_bicubic(tile.b60, 6)]))
+        b60 = self_ensemble(self.net60, np.concatenate([guide60, upsample_bicubic(tile.b60, 6)]))
         return b20, b60
 
     def stage_b(self, b20_10m: np.ndarray, b60_10m: np.ndarray, sr10: np.ndarray,
