@@ -128,9 +128,9 @@ def band_report(out: np.ndarray, native: np.ndarray, factor: int, native_m: int)
 def real_image_reference(native: np.ndarray, factor: int, native_m: int) -> dict[str, float]:
     """The statistics of a true image ``factor`` times finer than its input: the real band ``native`` (H, W,
     reflectance) described against its own degradation by the fitted sensor model of grid ``native_m``
-    (consistency is 0 by construction and left out). H and W should be multiples of ``factor``."""
+    (consistency is 0 by construction, and the lattice ratio would describe the real band's own pixel grid, not
+    scene detail: both are left out). H and W should be multiples of ``factor``."""
     native = np.asarray(native, dtype=np.float32)
     low = wald_degrade(native, factor, k_for_grid(native_m))
-    report = band_report(native, low, factor, native_m)
-    del report["consistency"]
-    return report
+    return {"highpass_std": highpass_std(native), "slope_ratio": slope_ratio(native, low, factor),
+            "overshoot": overshoot(native, low, factor)}
