@@ -1,0 +1,58 @@
+"""How much of the 20 m group's error comes from the super-resolved guide of fusion stage B (diagnostic, x4).
+
+Usage (from the repository root; needs ../shared/data)::
+
+    PYTHONPATH=. .venv/bin/python training/eval_guide_limit.py
+
+On the TRAINING scenes of training/eval_chain.py (where design choices are made), every band is degraded x4
+under each degradation of core.degrade.EVAL_K and the whole LearnedFusionStage runs on the degraded tile
+twice: with the "fast" sr10 result as the 2.5 m guide of stage B (what the pipeline does) and with the real
+10 m bands there (a perfect guide, which no run has). Prints the 20 m group's RMSE as a fraction of
+bicubic's, block-averaged onto the original 20 m grid.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.bands import GROUP_20
+from core.degrade import EVAL_K
+from core.evaluate import degrade_scene
+from core.methods.fusion import FUSED_BANDS, LearnedFusionStage
+from core.methods.registry import MODELS_DIR
+from core.methods.sr10 import FastSR10
+from core.resample import upsample_bicubic
+from core.scene import load_scene
+from core.tile import RunOptions, Tile
+from training.eval_chain import TRAINING, rmse_dn
+
+
+def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    fusion, sr10 = LearnedFusionStage(), FastSR10(MODELS_DIR / "sr10.json")
+    b20 = [FUSED_BANDS.index(b) for b in GROUP_20]
+    for degradation, k in EVAL_K.items():
+        totals: dict[str, list[float]] = {"sr10 guide": [], "real 10 m guide": [], "bicubic": []}
+        for path, extent in TRAINING.values():
+            scene = load_scene(path, extent).crop_to_multiple(24)
+            low = degrade_scene(scene, 4, None if degradation == "fitted" else k)
+            tile = Tile(low.groups[10], low.groups[20], low.groups[60])
+            guides = {"sr10 guide": sr10.superresolve_10m(tile.b10, 0, 0, RunOptions()),
+                      "real 10 m guide": scene.groups[10].astype(np.float32)}
+            for name, guide in guides.items():
+                totals[name].append(float(rmse_dn(fusion.fuse(tile, guide)[b20], scene.groups[20], 2).mean()))
+            totals["bicubic"].append(float(rmse_dn(upsample_bicubic(tile.b20, 8), scene.groups[20], 2).mean()))
+        bicubic = np.mean(totals["bicubic"])
+        print(f"{degradation:9s} 20 m group RMSE / bicubic: "
+              + ", ".join(f"{name} {np.mean(v) / bicubic:.3f}" for name, v in totals.items() if name != "bicubic"),
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
