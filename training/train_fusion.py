@@ -119,13 +119,17 @@ class BlindPairSampler(PairSampler):
     """Patches degraded on the fly, blind around the fitted sensor model: the low-resolution band by
     training/sr10_data.blind_degrade (k drawn in TRAIN_K, isotropic or per axis, noise, DN quantisation), the
     guide by its own isotropic draw plus noise, and (``shift_px``) moved by a random sub-pixel offset with its
-    real context. Scenes are read once (training/fusion_data.load_split)."""
+    real context. Scenes are read once (training/fusion_data.load_split).
+
+    ``sr_guide``: the fraction of the x4 patches (fusion stage B's factor) whose guide is what stage B really
+    gets, a super-resolved one: the "fast" sr10 result of the 10 m bands degraded x4 below the target grid
+    (``sr_guides``), instead of the degraded real bands."""
 
     PAD = 24  # target pixels of mirrored context around each scene: room for the blur and the bicubic
 
     def __init__(self, group: str, patch: int, factors: tuple[int, ...], rng: np.random.Generator,
-                 shift_px: float = 0.0) -> None:
-        self.patch, self.rng, self.shift_px, self.factors = patch, rng, shift_px, factors
+                 shift_px: float = 0.0, sr_guide: float = 0.0) -> None:
+        self.patch, self.rng, self.shift_px, self.factors, self.sr_guide = patch, rng, shift_px, factors, sr_guide
         self.ratio = 2 if group == "20" else 6
         self.scenes = []
         weights = []
@@ -134,8 +138,10 @@ class BlindPairSampler(PairSampler):
             if min(bands.shape[-2:]) < patch:
                 continue
             pad, rpad = self.PAD, self.PAD * self.ratio
+            guides = [np.pad(g, ((0, 0), (pad, pad), (pad, pad)), mode="symmetric")
+                      for g in sr_guides(scene.b10, self.ratio)] if sr_guide else []
             self.scenes.append((scene.name, np.pad(bands, ((0, 0), (pad, pad), (pad, pad)), mode="symmetric"),
-                                np.pad(scene.b10, ((0, 0), (rpad, rpad), (rpad, rpad)), mode="symmetric")))
+                                np.pad(scene.b10, ((0, 0), (rpad, rpad), (rpad, rpad)), mode="symmetric"), guides))
             small = scene.name.startswith(("ben_", "extra_"))
             weights.append(math.sqrt(bands.shape[-1] * bands.shape[-2]) * (0.5 if scene.lossy else 1.0)
                            * (0.5 if small else 1.0))
@@ -143,14 +149,14 @@ class BlindPairSampler(PairSampler):
 
     def summary(self) -> dict[str, list[int]]:
         """Scene name -> target shape, for the model card."""
-        return {n: [b.shape[0], b.shape[1] - 2 * self.PAD, b.shape[2] - 2 * self.PAD] for n, b, _ in self.scenes}
+        return {n: [b.shape[0], b.shape[1] - 2 * self.PAD, b.shape[2] - 2 * self.PAD] for n, b, _, _ in self.scenes}
 
     def one(self) -> tuple[np.ndarray, np.ndarray]:
         """One augmented (x, y) patch."""
         f, p, pad, ratio = int(self.rng.choice(self.factors)), self.patch, self.PAD, self.ratio
         margin = 4 * f if 4 * f + 8 <= pad else pad // f * f  # blur + bicubic context, a multiple of f
         for attempt in range(20):
-            _, bands, b10 = self.scenes[self.rng.choice(len(self.scenes), p=self.prob)]
+            _, bands, b10, guides = self.scenes[self.rng.choice(len(self.scenes), p=self.prob)]
             h, w = bands.shape[1] - 2 * pad, bands.shape[2] - 2 * pad
             r = int(self.rng.integers(0, (h - p) // f + 1)) * f + pad - margin
             c = int(self.rng.integers(0, (w - p) // f + 1)) * f + pad - margin
@@ -160,8 +166,10 @@ class BlindPairSampler(PairSampler):
             if np.mean(guide10[3] < 0.03) <= 0.5 or self.rng.random() < 0.1 or attempt == 19:
                 break
         lr_up = upsample_bicubic(blind_degrade(target, self.rng, f), f)
-        k = float(self.rng.uniform(*TRAIN_K))
-        guide = sensor_noise(wald_degrade(guide10, ratio, k), self.rng)
+        if guides and f == 4 and self.rng.random() < self.sr_guide:
+            guide = guides[int(self.rng.integers(len(guides)))][:, r:r + big, c:c + big]
+        else:
+            guide = sensor_noise(wald_degrade(guide10, ratio, float(self.rng.uniform(*TRAIN_K))), self.rng)
         if self.shift_px and self.rng.random() < 0.5:
             from scipy import ndimage
 
@@ -178,11 +186,30 @@ class BlindPairSampler(PairSampler):
                 np.ascontiguousarray(yp, dtype=np.float32) * gain)
 
 
+#: blur k of the degraded 10 m bands the super-resolved guides are made from (sr_guides)
+SR_GUIDE_K = (0.28, 0.35, 0.45)
+
+
+def sr_guides(b10: np.ndarray, ratio: int) -> list[np.ndarray]:
+    """For each k of SR_GUIDE_K: the "fast" sr10 result (x4) of ``b10`` (4, H, W) degraded by 4 * ``ratio``,
+    which lies on the grid ``ratio`` times coarser than ``b10`` (H / ratio, W / ratio): the super-resolved
+    guide of fusion stage B, at the scale of the training patches."""
+    from core.methods.sr10 import FastSR10
+    from core.tile import RunOptions
+
+    f = 4 * ratio
+    h, w = b10.shape[-2:]
+    padded = np.pad(b10, ((0, 0), (0, -h % f), (0, -w % f)), mode="symmetric")
+    net = FastSR10(threads=1)
+    return [net.superresolve_10m(wald_degrade(padded, f, k), 0, 0, RunOptions())[:, : h // ratio, : w // ratio]
+            for k in SR_GUIDE_K]
+
+
 class Trainer:
     """One network, its optimiser, EMA, sampler and checkpoint."""
 
     def __init__(self, name: str, seed: int, lr: float, tag: str = "", init_from: Path | None = None,
-                 shift_px: float = 0.0, blind: bool = False) -> None:
+                 shift_px: float = 0.0, blind: bool = False, sr_guide: float = 0.0) -> None:
         spec = SPEC[name]
         self.name, self.batch_size, self.base_lr = name, spec["batch"], lr
         torch.manual_seed(seed)
@@ -191,8 +218,10 @@ class Trainer:
         self.ema.load_state_dict(self.net.state_dict())
         self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
         self.rng = np.random.default_rng(seed)
-        sampler = BlindPairSampler if blind else PairSampler
-        self.sampler = sampler(spec["group"], spec["patch"], spec["factors"], self.rng, shift_px)
+        if blind:
+            self.sampler = BlindPairSampler(spec["group"], spec["patch"], spec["factors"], self.rng, shift_px, sr_guide)
+        else:
+            self.sampler = PairSampler(spec["group"], spec["patch"], spec["factors"], self.rng, shift_px)
         self.blind = blind
         self.step, self.elapsed, self.loss_avg = 0, 0.0, None
         self.path = CKPT_DIR / f"{name}{tag}.pt"
@@ -231,7 +260,8 @@ class Trainer:
                     "opt": self.opt.state_dict(), "rng": self.rng.bit_generator.state,
                     "torch_rng": torch.get_rng_state(), "step": self.step, "elapsed": self.elapsed,
                     "loss_avg": self.loss_avg, "spec": SPEC[self.name], "scenes": self.sampler.summary(),
-                    "init": self.init, "shift_px": self.sampler.shift_px, "blind": self.blind, **extra}, tmp)
+                    "init": self.init, "shift_px": self.sampler.shift_px, "blind": self.blind,
+                    "sr_guide": getattr(self.sampler, "sr_guide", 0.0), **extra}, tmp)
         tmp.replace(self.path)
 
     def train_step(self, frac: float) -> float:
@@ -271,6 +301,8 @@ def main() -> None:
     ap.add_argument("--shift-px", type=float, default=0.0, help="max random guide shift, target pixels")
     ap.add_argument("--blind", action="store_true",
                     help="degrade each patch on the fly (blind: k per axis, noise, quantisation; guide blur drawn)")
+    ap.add_argument("--sr-guide", type=float, default=0.0,
+                    help="with --blind: fraction of the x4 patches whose guide is super-resolved (fusion stage B)")
     args = ap.parse_args()
     if args.init_from and len(args.nets) != 1:
         ap.error("--init-from needs exactly one net in --nets")
@@ -281,7 +313,8 @@ def main() -> None:
         build_cache(CACHE)
         print(f"cache built in {time.time() - t:.0f} s", flush=True)
     nets = {n: Trainer(n, args.seed + k, args.lr, args.tag,
-                       CKPT_DIR / f"{n}.pt" if args.finetune else args.init_from, args.shift_px, args.blind)
+                       CKPT_DIR / f"{n}.pt" if args.finetune else args.init_from, args.shift_px, args.blind,
+                       args.sr_guide)
             for k, n in enumerate(SPEC) if n in args.nets}
     budget = args.budget_min * 60
     spent = sum(t.elapsed for t in nets.values())
