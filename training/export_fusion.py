@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from core.onnx_model import sha256_of
 from training.fusion_data import HELD_OUT, TRAIN_KS
 from training.sr10_data import TRAIN_K
+from training.train_fusion import SR_GUIDE_K
 from training.fusion_model import CONFIGS, load_checkpoint
 
 MODELS = ROOT / "models"
@@ -110,19 +111,23 @@ def _blind_record(ck: dict, init: dict, spec: dict, previous: dict) -> dict:
             "hardware": "1 CPU thread (shared 2-core machine)",
             "command": f"PYTHONPATH=. .venv/bin/python training/train_fusion.py --blind --nets {ck['name']} --tag "
                        f"{ck['tag']} --init-from training/checkpoints/{init['from']} --budget-min "
-                       f"{ck['budget_min']:g} --lr {ck['lr']:g} --shift-px {ck.get('shift_px', 0):g}",
+                       f"{ck['budget_min']:g} --lr {ck['lr']:g} --shift-px {ck.get('shift_px', 0):g}"
+                       + (f" --sr-guide {ck['sr_guide']:g}" if ck.get("sr_guide") else ""),
             "previous_version": previous}
 
 
-def _protocol(name: str, blind: bool) -> str:
+def _protocol(name: str, blind: bool, sr_guide: float = 0.0) -> str:
     grid = 2 if name == "fusion20" else 6
     if blind:
+        sr = (f"; in {sr_guide:.0%} of the x4 patches the guide is instead the fast sr10 result of the 10 m bands "
+              f"degraded x{4 * grid} (k in {list(SR_GUIDE_K)}), the kind of guide stage B gets in the pipeline "
+              "(train_fusion.sr_guides)") if sr_guide else ""
         return ("Wald, blind around the sensor model fitted to real data (training/sensor_model.json), each patch "
                 "degraded on the fly: target = real native-resolution bands; lr = upsample_bicubic(blur + f x f "
                 f"block mean of the target, f), f in {FACTORS[name]}, blur k drawn in {list(TRAIN_K)} isotropic or "
                 "per axis, additive noise and DN quantisation (training/sr10_data.blind_degrade); guide = "
                 f"core.degrade.wald_degrade(10 m, {grid}, k drawn in {list(TRAIN_K)}) plus noise and quantisation "
-                "(training/train_fusion.BlindPairSampler)")
+                "(training/train_fusion.BlindPairSampler)" + sr)
     return ("Wald, around the sensor model fitted to real data (training/sensor_model.json): target = real "
             f"native-resolution bands; guide = core.degrade.wald_degrade(10 m, {grid}, k = fit of that grid); lr = "
             f"upsample_bicubic(wald_degrade(target, f, k), f), f in {FACTORS[name]}, k in {list(TRAIN_KS)} (one "
@@ -163,7 +168,7 @@ def card(name: str, onnx_path: Path, ckpt: Path | None = None, version: str | No
             "receptive_field_px": 4 * (2 * cfg["blocks"] + 2) + 2,
         },
         "training": {
-            "protocol": _protocol(name, bool(ck.get("blind"))),
+            "protocol": _protocol(name, bool(ck.get("blind")), float(ck.get("sr_guide", 0.0))),
             "scenes_target_shapes": ck["scenes"],
             "patch": f"{spec['patch']} x {spec['patch']} px on the target grid, block-aligned crops, "
                      "flips/rot90, common gain 0.8-1.25; mostly-water crops (B08 < 0.03 over > 50 %) kept 10 %",
