@@ -116,6 +116,15 @@ def _blind_record(ck: dict, init: dict, spec: dict, previous: dict) -> dict:
             "previous_version": previous}
 
 
+def _previous_training(old_card: dict, checkpoint: str) -> dict:
+    """The training record of the weights a checkpoint was fine-tuned from: the old card's, unless the old card
+    already describes this checkpoint (a re-export), whose own previous record is kept."""
+    training = old_card.get("training", {})
+    if old_card.get("checkpoint") == checkpoint:
+        return training.get("previous_version", {})
+    return {k: v for k, v in training.items() if k != "scenes_target_shapes"}
+
+
 def _protocol(name: str, blind: bool, sr_guide: float = 0.0) -> str:
     grid = 2 if name == "fusion20" else 6
     if blind:
@@ -143,6 +152,7 @@ def card(name: str, onnx_path: Path, ckpt: Path | None = None, version: str | No
     old = json.loads(card_path.read_text()) if card_path.exists() else {}
     params = sum(v.numel() for v in ck["ema"].values())
     spec = ck["spec"]
+    checkpoint = str(Path(ckpt or CKPT / f"{name}.pt").resolve().relative_to(ROOT))
     return {
         "name": name,
         "version": version or old.get("version", "1.0.0"),
@@ -157,7 +167,7 @@ def card(name: str, onnx_path: Path, ckpt: Path | None = None, version: str | No
                     "scaling": SCALING}],
         "outputs": [{"name": "y", "shape": ["N", cfg["out_ch"], "H", "W"], "dtype": "float32", "bands": lr,
                      "description": f"{lr} at the target grid", "scaling": SCALING}],
-        "checkpoint": str(Path(ckpt or CKPT / f"{name}.pt").resolve().relative_to(ROOT)),
+        "checkpoint": checkpoint,
         "train_factors": FACTORS[name],
         "architecture": {
             "summary": f"DSen2-style: y = x_lr_up + net(x); net = x*5 (DN/2000) -> pixel_unshuffle(2) -> "
@@ -172,7 +182,7 @@ def card(name: str, onnx_path: Path, ckpt: Path | None = None, version: str | No
             "scenes_target_shapes": ck["scenes"],
             "patch": f"{spec['patch']} x {spec['patch']} px on the target grid, block-aligned crops, "
                      "flips/rot90, common gain 0.8-1.25; mostly-water crops (B08 < 0.03 over > 50 %) kept 10 %",
-            **_training_record(ck, {k: v for k, v in old.get("training", {}).items() if k != "scenes_target_shapes"}),
+            **_training_record(ck, _previous_training(old, checkpoint)),
         },
         "held_out": list(HELD_OUT),
         "metrics": old.get("metrics", {}),
