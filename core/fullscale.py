@@ -9,9 +9,8 @@ reflectance.
   1/4 cycle per 2.5 m pixel, where the phases of a x4 pixel shuffle repeat) divided by the median
   power of the surrounding frequencies, both plus the power of white noise of VISIBLE_AMPLITUDE
   (1 DN). A checkerboard stands out; where an image has almost no power (the diagonal frequencies of
-  a smooth result) the floor keeps the ratio near 1 instead of measuring rounding noise: without it,
-  0.1 DN of white noise moved bicubic's ratio from 2.2 to 3.1. Compare a result with bicubic run the
-  same way.
+  a smooth result) the floor keeps the ratio near 1 instead of measuring rounding noise (the README
+  has the figures). Compare a result with bicubic run the same way.
 * ``highpass_std``: standard deviation of ``out - Gaussian(out, 2 px)`` (reflectance).
 * ``slope_ratio``: power of ``out`` above the input's Nyquist frequency divided by the power a
   power law fitted to the input's own spectrum (between a quarter and three quarters of its Nyquist)
