@@ -60,6 +60,14 @@ def export(name: str, out_dir: Path = MODELS, ckpt: Path | None = None) -> Path:
     return path
 
 
+def _shift_text(ck: dict, patches: str = "patches") -> str:
+    """The card's words for the random guide shift of a checkpoint (train_fusion.py --shift-px)."""
+    if not ck.get("shift_px"):
+        return "none"
+    s = ck["shift_px"]
+    return f"guide moved by uniform(-{s:g}, {s:g}) target px per axis in half of the {patches}"
+
+
 def _training_record(ck: dict, previous: dict) -> dict:
     """Steps, wall time, optimiser and command of a checkpoint, including a run it was fine-tuned from
     (``previous``: the training block of the card of the weights it started from)."""
@@ -81,9 +89,7 @@ def _training_record(ck: dict, previous: dict) -> dict:
     return {"batch": spec["batch"], "steps": steps, "patches_seen": steps * spec["batch"], "loss": "L1 (reflectance)",
             "optimizer": optimizer, "seed": ck["seed"],
             "wall_time_min": round(ck["elapsed"] / 60 + float(init.get("wall_min", 0)), 1),
-            "guide_shift_augmentation": (f"guide moved by uniform(-{ck['shift_px']:g}, {ck['shift_px']:g}) target px "
-                                         "per axis in half of the fine-tuning patches")
-                                        if ck.get("shift_px") else "none",
+            "guide_shift_augmentation": _shift_text(ck, "fine-tuning patches"),
             "hardware": "1 CPU thread (shared 2-core machine)", "command": command}
 
 
@@ -93,8 +99,7 @@ def _v2_record(ck: dict, init: dict, spec: dict) -> dict:
             "optimizer": f"Adam lr {ck['lr']} cosine to 2 % over the wall-clock budget, EMA 0.999 (exported)",
             "init": f"EMA weights of {init['from']} ({init['steps']} steps of earlier runs on the old MTF-0.3 "
                     "degradation)", "seed": ck["seed"], "wall_time_min": round(ck["elapsed"] / 60, 1),
-            "guide_shift_augmentation": f"guide moved by uniform(-{ck['shift_px']:g}, {ck['shift_px']:g}) target px "
-                                        "per axis in half of the patches" if ck.get("shift_px") else "none",
+            "guide_shift_augmentation": _shift_text(ck),
             "hardware": "1 CPU thread (shared 2-core machine, other jobs running)",
             "command": f"PYTHONPATH=. .venv/bin/python training/train_fusion.py --finetune --tag _v2 --budget-min "
                        f"{ck['budget_min']:g} --lr {ck['lr']:g} --shift-px {ck.get('shift_px', 0):g}"}
@@ -106,8 +111,7 @@ def _blind_record(ck: dict, init: dict, spec: dict, previous: dict) -> dict:
             "optimizer": f"Adam lr {ck['lr']} cosine to 2 % over the wall-clock budget, EMA 0.999 (exported)",
             "init": f"EMA weights of {init['from']} ({init['steps']} steps, the previous version)",
             "seed": ck["seed"], "wall_time_min": round(ck["elapsed"] / 60, 1),
-            "guide_shift_augmentation": f"guide moved by uniform(-{ck['shift_px']:g}, {ck['shift_px']:g}) target px "
-                                        "per axis in half of the patches" if ck.get("shift_px") else "none",
+            "guide_shift_augmentation": _shift_text(ck),
             "hardware": "1 CPU thread (shared 2-core machine)",
             "command": f"PYTHONPATH=. .venv/bin/python training/train_fusion.py --blind --nets {ck['name']} --tag "
                        f"{ck['tag']} --init-from training/checkpoints/{init['from']} --budget-min "

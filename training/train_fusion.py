@@ -90,12 +90,17 @@ class PairSampler:
         if self.shift_px and self.rng.random() < 0.5:
             xp = xp.copy()
             xp[:4] = self._shifted_guide(x, r, c)
+        return self._augment(xp, yp)
+
+    def _augment(self, xp: np.ndarray, yp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The same random rot90, flip and common gain in [0.8, 1.25] on input and target (float32)."""
         k = int(self.rng.integers(0, 4))
         xp, yp = np.rot90(xp, k, (1, 2)), np.rot90(yp, k, (1, 2))
         if self.rng.random() < 0.5:
             xp, yp = xp[:, :, ::-1], yp[:, :, ::-1]
         gain = float(np.exp(self.rng.uniform(math.log(0.8), math.log(1.25))))
-        return np.ascontiguousarray(xp) * gain, np.ascontiguousarray(yp) * gain
+        return (np.ascontiguousarray(xp, dtype=np.float32) * gain,
+                np.ascontiguousarray(yp, dtype=np.float32) * gain)
 
     def _shifted_guide(self, x: np.ndarray, r: int, c: int) -> np.ndarray:
         """The (4, p, p) guide at (r, c) moved by a random sub-pixel offset (cubic spline, real context)."""
@@ -176,14 +181,7 @@ class BlindPairSampler(PairSampler):
             dy, dx = self.rng.uniform(-self.shift_px, self.shift_px, 2)
             guide = np.stack([ndimage.shift(g, (dy, dx), order=3, mode="reflect") for g in guide])
         inner = (slice(None), slice(margin, margin + p), slice(margin, margin + p))
-        xp, yp = np.concatenate([guide[inner], lr_up[inner]]), target[inner]
-        k = int(self.rng.integers(0, 4))
-        xp, yp = np.rot90(xp, k, (1, 2)), np.rot90(yp, k, (1, 2))
-        if self.rng.random() < 0.5:
-            xp, yp = xp[:, :, ::-1], yp[:, :, ::-1]
-        gain = float(np.exp(self.rng.uniform(math.log(0.8), math.log(1.25))))
-        return (np.ascontiguousarray(xp, dtype=np.float32) * gain,
-                np.ascontiguousarray(yp, dtype=np.float32) * gain)
+        return self._augment(np.concatenate([guide[inner], lr_up[inner]]), target[inner])
 
 
 #: blur k of the degraded 10 m bands the super-resolved guides are made from (sr_guides)
@@ -222,7 +220,7 @@ class Trainer:
             self.sampler = BlindPairSampler(spec["group"], spec["patch"], spec["factors"], self.rng, shift_px, sr_guide)
         else:
             self.sampler = PairSampler(spec["group"], spec["patch"], spec["factors"], self.rng, shift_px)
-        self.blind = blind
+        self.blind, self.sr_guide = blind, sr_guide
         self.step, self.elapsed, self.loss_avg = 0, 0.0, None
         self.path = CKPT_DIR / f"{name}{tag}.pt"
         self.init: dict = {}
@@ -261,7 +259,7 @@ class Trainer:
                     "torch_rng": torch.get_rng_state(), "step": self.step, "elapsed": self.elapsed,
                     "loss_avg": self.loss_avg, "spec": SPEC[self.name], "scenes": self.sampler.summary(),
                     "init": self.init, "shift_px": self.sampler.shift_px, "blind": self.blind,
-                    "sr_guide": getattr(self.sampler, "sr_guide", 0.0), **extra}, tmp)
+                    "sr_guide": self.sr_guide, **extra}, tmp)
         tmp.replace(self.path)
 
     def train_step(self, frac: float) -> float:
