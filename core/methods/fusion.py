@@ -5,7 +5,12 @@ Two stages (chain of scales), both with the ONNX fusion networks (models/fusion2
 * Stage A, 10 m grid: guide = the real 10 m bands; fusion20 gets the 20 m bands bicubic-upsampled
   x2, fusion60 the 60 m bands upsampled x6 -> all eight bands at 10 m. Each network runs on the four
   flips of its input and the results, turned back, are averaged (a self-ensemble: the result does not
-  depend on which way the scene is flipped, and the networks' errors partly cancel).
+  depend on which way the scene is flipped, and the networks' errors partly cancel). Each result is then
+  back-projected once onto its observed band through the fitted sensor model (core.consistency.project
+  with core.degrade.k_for_grid): degraded to the band's own grid it gives back the band, so the networks
+  cannot shift a band's level (over dark open water they did; README, *Honest limits*) and nothing is
+  amplified. One pass, because more passes made the 20 m group worse under the blurrier and sharper
+  degradations on the training scenes (only one fits the model exactly).
 * Stage B, 2.5 m grid: guide = the super-resolved 10 m bands at 2.5 m (``sr10``); the stage-A
   20 m-group results are upsampled x4 and fused again by fusion20. The stage-A 60 m-group results
   are only bicubic-upsampled x4: a second fusion60 pass re-injects detail the first one already
@@ -25,7 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from ..bands import GROUP_20, GROUP_60
+from ..consistency import project
 from ..coregister import shift_image
+from ..degrade import k_for_grid
 from ..onnx_model import MODELS_DIR, OnnxModel, load_model
 from ..resample import anti_image, upsample_bicubic
 
@@ -61,12 +68,13 @@ class LearnedFusionStage:
     """Learned guided fusion (a core.methods.base.FusionStage): ``fuse`` maps a Tile and sr10 to (8, 4h, 4w)
     reflectance in FUSED_BANDS order.
 
-    ``margin`` is the context needed on each side in 10 m pixels (a multiple of 6): enough for a tiled
-    run to equal an untiled one to 1e-5 reflectance (tests/test_presets.py, test_tiled_and_untiled_agree).
+    ``margin`` is the context needed on each side in 10 m pixels (a multiple of 6): the networks' reach plus
+    that of stage A's back-projection (core.consistency.reach: 4 pixels of 60 m), enough for a tiled run to equal
+    an untiled one to 1e-5 reflectance (tests/test_presets.py, test_tiled_and_untiled_agree).
     """
 
     name = "fusion"
-    margin = 24
+    margin = 48
     coregisters = True  # uses Tile.guide_shift and Tile.guide_shift_60
 
     def __init__(self, models_dir: Path = MODELS_DIR, providers: list[str] | None = None, threads: int = 0) -> None:
@@ -76,12 +84,13 @@ class LearnedFusionStage:
 
     def stage_a(self, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
         """20 m and 60 m groups fused onto the 10 m grid: ((6, h, w), (2, h, w)) reflectance, each network
-        self-ensembled over the four flips of the tile."""
+        self-ensembled over the four flips of the tile, then back-projected once onto the observed bands."""
         guide20 = shift_image(tile.b10, *tile.guide_shift)
         b20 = self_ensemble(self.net20, np.concatenate([guide20, upsample_bicubic(tile.b20, 2)]))
         guide60 = shift_image(tile.b10, *tile.guide_shift_60)
         b60 = self_ensemble(self.net60, np.concatenate([guide60, upsample_bicubic(tile.b60, 6)]))
-        return b20, b60
+        return (project(b20, tile.b20, 1, 2, k=k_for_grid(20)),
+                project(b60, tile.b60, 1, 6, k=k_for_grid(60)))
 
     def stage_b(self, b20_10m: np.ndarray, b60_10m: np.ndarray, sr10: np.ndarray,
                 guide_shift: tuple[float, float] = (0.0, 0.0), keep: Keep = None) -> tuple[np.ndarray, np.ndarray]:
