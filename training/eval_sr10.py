@@ -10,6 +10,8 @@ projection on unless stated). Metrics on reflectance, 8 px (10 m) border exclude
   PSNR  10 log10(1 / MSE) per band with data range 1.0 reflectance, averaged over the 4 bands
   SSIM  Gaussian window (sigma 1.5, 11 x 11), K1 = 0.01, K2 = 0.03, data range 1.0, band average
   SAM   mean spectral angle over pixels, degrees
+  RMSE  over the 4 bands pooled, in DN (10000 x reflectance): PSNR says little where a band is nearly
+        constant (open sea, clipped at 1 DN in L2A), the RMSE says how large the error is
 Uncertainty: how well the std of 4 diffusion samples tracks the actual error.
 Full scale: real 10 m held-out input -> 2.5 m, core.fullscale statistics (lattice energy, high-pass
 energy, spectral slope, overshoot, consistency).
@@ -77,7 +79,9 @@ def sam(x: np.ndarray, ref: np.ndarray) -> float:
 def metrics(x: np.ndarray, ref: np.ndarray) -> dict:
     b = BORDER
     x, ref = x[:, b:-b, b:-b], ref[:, b:-b, b:-b]
-    return {"psnr": round(psnr(x, ref), 3), "ssim": round(ssim(x, ref), 5), "sam": round(sam(x, ref), 4)}
+    rmse_dn = 1e4 * float(np.sqrt(np.mean((x.astype(np.float64) - ref) ** 2)))
+    return {"psnr": round(psnr(x, ref), 3), "ssim": round(ssim(x, ref), 5), "sam": round(sam(x, ref), 4),
+            "rmse_dn": round(rmse_dn, 2)}
 
 
 def std_vs_error(std: np.ndarray, error: np.ndarray) -> dict:
@@ -159,7 +163,7 @@ def main() -> None:
         for name, lr, hr in heldout_pairs(k=k):
             per_scene[name] = {vname: metrics(fn(lr), hr) for vname, fn in variants.items()}
         mean = {v: {m: round(float(np.mean([per_scene[s][v][m] for s in per_scene])), 4)
-                    for m in ("psnr", "ssim", "sam")} for v in variants}
+                    for m in ("psnr", "ssim", "sam", "rmse_dn")} for v in variants}
         per_degradation[degradation] = {"k": k, "mean": mean, "per_scene": per_scene}
         print(degradation, "mean", json.dumps(mean), flush=True)
 
@@ -207,7 +211,8 @@ def main() -> None:
         "protocol": "reduced scale 40 m -> 10 m (input = core.degrade.wald_degrade(real 10 m, 4, k) for each k of "
                     "core.degrade.EVAL_K: the fitted sensor model and a sharper and a blurrier one outside the "
                     "training range), whole held-out acquisitions, 8 px border excluded; PSNR data range 1.0 "
-                    "reflectance (band mean); SSIM Gaussian sigma 1.5, data range 1.0 (band mean); SAM degrees; "
+                    "reflectance (band mean); RMSE in DN, 4 bands pooled; SSIM Gaussian sigma 1.5, data range 1.0 "
+                    "(band mean); SAM degrees; "
                     f"diffusion seed {args.seed}, eta 0, {args.steps} DDIM steps",
         "held_out": per_degradation,
         "uncertainty": {"protocol": "diffusion, 4 samples, fitted degradation: Spearman correlation of the per-pixel "
