@@ -9,8 +9,8 @@ Two stages (chain of scales), both with the ONNX fusion networks (models/fusion2
   back-projected once onto its observed band through the fitted sensor model (core.consistency.project
   with core.degrade.k_for_grid): degraded to the band's own grid it gives back the band, so the networks
   cannot shift a band's level (over dark open water they did; README, *Honest limits*) and nothing is
-  amplified. One pass, because more passes made the 20 m group worse under the blurrier and sharper
-  degradations on the training scenes (only one fits the model exactly).
+  amplified. One pass (``projection_passes``): the operator is exact only for the fitted blur, and more
+  passes did not pay under the sharper and blurrier degradations (training/eval_stage_a_projection.py).
 * Stage B, 2.5 m grid: guide = the super-resolved 10 m bands at 2.5 m (``sr10``); the stage-A
   20 m-group results are upsampled x4 and fused again by fusion20. The stage-A 60 m-group results
   are only bicubic-upsampled x4: a second fusion60 pass re-injects detail the first one already
@@ -75,6 +75,8 @@ class LearnedFusionStage:
 
     name = "fusion"
     margin = 48
+    #: back-projection passes of stage A (training/eval_stage_a_projection.py chose one)
+    projection_passes = 1
     coregisters = True  # uses Tile.guide_shift and Tile.guide_shift_60
 
     def __init__(self, models_dir: Path = MODELS_DIR, providers: list[str] | None = None, threads: int = 0) -> None:
@@ -89,8 +91,9 @@ class LearnedFusionStage:
         b20 = self_ensemble(self.net20, np.concatenate([guide20, upsample_bicubic(tile.b20, 2)]))
         guide60 = shift_image(tile.b10, *tile.guide_shift_60)
         b60 = self_ensemble(self.net60, np.concatenate([guide60, upsample_bicubic(tile.b60, 6)]))
-        return (project(b20, tile.b20, 1, 2, k=k_for_grid(20)),
-                project(b60, tile.b60, 1, 6, k=k_for_grid(60)))
+        passes = self.projection_passes
+        return (project(b20, tile.b20, passes, 2, k=k_for_grid(20)),
+                project(b60, tile.b60, passes, 6, k=k_for_grid(60)))
 
     def stage_b(self, b20_10m: np.ndarray, b60_10m: np.ndarray, sr10: np.ndarray,
                 guide_shift: tuple[float, float] = (0.0, 0.0), keep: Keep = None) -> tuple[np.ndarray, np.ndarray]:
