@@ -33,7 +33,7 @@ def _read(path):
     return gdal.Open(str(path)).ReadAsArray()
 
 
-@pytest.mark.parametrize("preset", ["fast", "diffusion", "hpf"])
+@pytest.mark.parametrize("preset", ["fast", "diffusion", "hpf", "spacetime"])
 def test_tiled_and_untiled_agree(product, tmp_path, preset):
     method = create_method(preset)
     options = RunOptions(seed=5)

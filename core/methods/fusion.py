@@ -68,13 +68,13 @@ class LearnedFusionStage:
     """Learned guided fusion (a core.methods.base.FusionStage): ``fuse`` maps a Tile and sr10 to (8, 4h, 4w)
     reflectance in FUSED_BANDS order.
 
-    ``margin`` is the context needed on each side in 10 m pixels (a multiple of 6): the networks' reach plus
-    that of stage A's back-projection (core.consistency.reach: 4 pixels of 60 m), enough for a tiled run to equal
-    an untiled one to 1e-5 reflectance (tests/test_presets.py, test_tiled_and_untiled_agree).
+    ``margin`` is the context needed on each side in 10 m pixels (a multiple of 6): the networks' reach plus that
+    of stage A's back-projection, enough for a tiled run to equal an untiled one to 1e-5 reflectance
+    (tests/test_presets.py, test_tiled_and_untiled_agree: the spacetime preset reads just this margin).
     """
 
     name = "fusion"
-    margin = 48
+    margin = 36
     #: back-projection passes of stage A (training/eval_stage_a_projection.py chose one)
     projection_passes = 1
     coregisters = True  # uses Tile.guide_shift and Tile.guide_shift_60
