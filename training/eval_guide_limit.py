@@ -2,7 +2,7 @@
 
 Usage (from the repository root; needs ../shared/data)::
 
-    PYTHONPATH=. .venv/bin/python training/eval_guide_limit.py
+    PYTHONPATH=. .venv/bin/python training/eval_guide_limit.py [--models DIR]
 
 On the TRAINING scenes of training/eval_chain.py (where design choices are made), every band is degraded x4
 under each degradation of core.degrade.EVAL_K and the whole LearnedFusionStage runs on the degraded tile
@@ -34,8 +34,10 @@ from training.eval_chain import TRAINING, rmse_dn
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
-    fusion, sr10 = LearnedFusionStage(), FastSR10(MODELS_DIR / "sr10.json")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", type=Path, default=MODELS_DIR, help="folder of the model files to measure")
+    args = ap.parse_args()
+    fusion, sr10 = LearnedFusionStage(args.models), FastSR10(args.models / "sr10.json")
     b20 = [FUSED_BANDS.index(b) for b in GROUP_20]
     for degradation, k in EVAL_K.items():
         totals: dict[str, list[float]] = {"sr10 guide": [], "real 10 m guide": [], "bicubic": []}
