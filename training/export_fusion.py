@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from core.onnx_model import sha256_of
 from training.fusion_data import HELD_OUT, TRAIN_KS
 from training.sr10_data import TRAIN_K
-from training.train_fusion import SR_GUIDE_K
+from training.train_fusion import CHAIN_K
 from training.fusion_model import CONFIGS, load_checkpoint
 
 MODELS = ROOT / "models"
@@ -116,7 +116,7 @@ def _blind_record(ck: dict, init: dict, spec: dict, previous: dict) -> dict:
             "command": f"PYTHONPATH=. .venv/bin/python training/train_fusion.py --blind --nets {ck['name']} --tag "
                        f"{ck['tag']} --init-from training/checkpoints/{init['from']} --budget-min "
                        f"{ck['budget_min']:g} --lr {ck['lr']:g} --shift-px {ck.get('shift_px', 0):g}"
-                       + (f" --sr-guide {ck['sr_guide']:g}" if ck.get("sr_guide") else ""),
+                       + (f" --chain {ck['chain']:g}" if ck.get("chain") else ""),
             "previous_version": previous}
 
 
@@ -129,12 +129,13 @@ def _previous_training(old_card: dict, checkpoint: str) -> dict:
     return {k: v for k, v in training.items() if k != "scenes_target_shapes"}
 
 
-def _protocol(name: str, blind: bool, sr_guide: float = 0.0) -> str:
+def _protocol(name: str, blind: bool, chain: float = 0.0) -> str:
     grid = 2 if name == "fusion20" else 6
     if blind:
-        sr = (f"; in {sr_guide:.0%} of the x4 patches the guide is instead the fast sr10 result of the 10 m bands "
-              f"degraded x{4 * grid} (k in {list(SR_GUIDE_K)}), the kind of guide stage B gets in the pipeline "
-              "(train_fusion.sr_guides)") if sr_guide else ""
+        sr = (f"; {chain:.0%} of the x4 patches are instead what fusion stage B gets in the pipeline, one scale "
+              f"down: every band degraded x8 (k in {list(CHAIN_K)}, plus noise), stage A's result on that "
+              "upsampled x4 as the band input and the fast sr10 result of the degraded 10 m bands as the guide "
+              "(train_fusion.chain_inputs)") if chain else ""
         return ("Wald, blind around the sensor model fitted to real data (training/sensor_model.json), each patch "
                 "degraded on the fly: target = real native-resolution bands; lr = upsample_bicubic(blur + f x f "
                 f"block mean of the target, f), f in {FACTORS[name]}, blur k drawn in {list(TRAIN_K)} isotropic or "
@@ -182,7 +183,7 @@ def card(name: str, onnx_path: Path, ckpt: Path | None = None, version: str | No
             "receptive_field_px": 4 * (2 * cfg["blocks"] + 2) + 2,
         },
         "training": {
-            "protocol": _protocol(name, bool(ck.get("blind")), float(ck.get("sr_guide", 0.0))),
+            "protocol": _protocol(name, bool(ck.get("blind")), float(ck.get("chain", 0.0))),
             "scenes_target_shapes": ck["scenes"],
             "patch": f"{spec['patch']} x {spec['patch']} px on the target grid, block-aligned crops, "
                      "flips/rot90, common gain 0.8-1.25; mostly-water crops (B08 < 0.03 over > 50 %) kept 10 %",

@@ -126,15 +126,15 @@ class BlindPairSampler(PairSampler):
     guide by its own isotropic draw plus noise, and (``shift_px``) moved by a random sub-pixel offset with its
     real context. Scenes are read once (training/fusion_data.load_split).
 
-    ``sr_guide``: the fraction of the x4 patches (fusion stage B's factor) whose guide is what stage B really
-    gets, a super-resolved one: the "fast" sr10 result of the 10 m bands degraded x4 below the target grid
-    (``sr_guides``), instead of the degraded real bands."""
+    ``chain``: the fraction of the x4 patches (fusion stage B's factor) that hold what stage B really gets in the
+    pipeline, one scale down (``chain_inputs``): stage A's result as the band input and the super-resolved guide,
+    both made from the same degraded scene, so the network can see from them how sharp that scene is."""
 
     PAD = 24  # target pixels of mirrored context around each scene: room for the blur and the bicubic
 
     def __init__(self, group: str, patch: int, factors: tuple[int, ...], rng: np.random.Generator,
-                 shift_px: float = 0.0, sr_guide: float = 0.0) -> None:
-        self.patch, self.rng, self.shift_px, self.factors, self.sr_guide = patch, rng, shift_px, factors, sr_guide
+                 shift_px: float = 0.0, chain: float = 0.0) -> None:
+        self.patch, self.rng, self.shift_px, self.factors, self.chain = patch, rng, shift_px, factors, chain
         self.ratio = 2 if group == "20" else 6
         self.scenes = []
         weights = []
@@ -143,14 +143,16 @@ class BlindPairSampler(PairSampler):
             if min(bands.shape[-2:]) < patch:
                 continue
             pad, rpad = self.PAD, self.PAD * self.ratio
-            guides = [np.pad(g, ((0, 0), (pad, pad), (pad, pad)), mode="symmetric")
-                      for g in sr_guides(scene.b10, self.ratio)] if sr_guide else []
+            chained = chain_inputs(scene, rng) if chain and min(bands.shape[-2:]) >= CHAIN_MIN else []
             self.scenes.append((scene.name, np.pad(bands, ((0, 0), (pad, pad), (pad, pad)), mode="symmetric"),
-                                np.pad(scene.b10, ((0, 0), (rpad, rpad), (rpad, rpad)), mode="symmetric"), guides))
+                                np.pad(scene.b10, ((0, 0), (rpad, rpad), (rpad, rpad)), mode="symmetric"), chained))
             small = scene.name.startswith(("ben_", "extra_"))
             weights.append(math.sqrt(bands.shape[-1] * bands.shape[-2]) * (0.5 if scene.lossy else 1.0)
                            * (0.5 if small else 1.0))
         self.prob = np.array(weights) / np.sum(weights)
+        chained = [i for i, s in enumerate(self.scenes) if s[3]]
+        self.chain_prob = self.prob[chained] / self.prob[chained].sum() if chained else None
+        self.chained = chained
 
     def summary(self) -> dict[str, list[int]]:
         """Scene name -> target shape, for the model card."""
@@ -159,9 +161,11 @@ class BlindPairSampler(PairSampler):
     def one(self) -> tuple[np.ndarray, np.ndarray]:
         """One augmented (x, y) patch."""
         f, p, pad, ratio = int(self.rng.choice(self.factors)), self.patch, self.PAD, self.ratio
+        if f == 4 and self.chained and self.rng.random() < self.chain:
+            return self._chained()
         margin = 4 * f if 4 * f + 8 <= pad else pad // f * f  # blur + bicubic context, a multiple of f
         for attempt in range(20):
-            _, bands, b10, guides = self.scenes[self.rng.choice(len(self.scenes), p=self.prob)]
+            _, bands, b10, _ = self.scenes[self.rng.choice(len(self.scenes), p=self.prob)]
             h, w = bands.shape[1] - 2 * pad, bands.shape[2] - 2 * pad
             r = int(self.rng.integers(0, (h - p) // f + 1)) * f + pad - margin
             c = int(self.rng.integers(0, (w - p) // f + 1)) * f + pad - margin
@@ -171,10 +175,7 @@ class BlindPairSampler(PairSampler):
             if np.mean(guide10[3] < 0.03) <= 0.5 or self.rng.random() < 0.1 or attempt == 19:
                 break
         lr_up = upsample_bicubic(blind_degrade(target, self.rng, f), f)
-        if guides and f == 4 and self.rng.random() < self.sr_guide:
-            guide = guides[int(self.rng.integers(len(guides)))][:, r:r + big, c:c + big]
-        else:
-            guide = sensor_noise(wald_degrade(guide10, ratio, float(self.rng.uniform(*TRAIN_K))), self.rng)
+        guide = sensor_noise(wald_degrade(guide10, ratio, float(self.rng.uniform(*TRAIN_K))), self.rng)
         if self.shift_px and self.rng.random() < 0.5:
             from scipy import ndimage
 
@@ -183,31 +184,50 @@ class BlindPairSampler(PairSampler):
         inner = (slice(None), slice(margin, margin + p), slice(margin, margin + p))
         return self._augment(np.concatenate([guide[inner], lr_up[inner]]), target[inner])
 
+    def _chained(self) -> tuple[np.ndarray, np.ndarray]:
+        """One augmented stage-B patch of ``chain_inputs``: a random scene, degradation and crop (on the lattice of
+        the x8 degraded band, so every patch has the same phase)."""
+        _, bands, _, chained = self.scenes[self.chained[self.rng.choice(len(self.chained), p=self.chain_prob)]]
+        guide, lr_up = chained[int(self.rng.integers(len(chained)))]
+        p, h, w = self.patch, guide.shape[1], guide.shape[2]
+        r, c = (int(self.rng.integers(0, (n - p) // 8 + 1)) * 8 for n in (h, w))
+        target = bands[:, self.PAD + r:self.PAD + r + p, self.PAD + c:self.PAD + c + p]
+        return self._augment(np.concatenate([guide[:, r:r + p, c:c + p], lr_up[:, r:r + p, c:c + p]]), target)
 
-#: blur k of the degraded 10 m bands the super-resolved guides are made from (sr_guides)
-SR_GUIDE_K = (0.28, 0.35, 0.45)
+
+#: blur k of the degradations the stage-B patches of chain_inputs are made with (inside TRAIN_K)
+CHAIN_K = (0.28, 0.32, 0.35, 0.40, 0.45)
+#: smallest scene (20 m pixels) chain_inputs is made for: 24 px on the x8 degraded grid
+CHAIN_MIN = 192
 
 
-def sr_guides(b10: np.ndarray, ratio: int) -> list[np.ndarray]:
-    """For each k of SR_GUIDE_K: the "fast" sr10 result (x4) of ``b10`` (4, H, W) degraded by 4 * ``ratio``,
-    which lies on the grid ``ratio`` times coarser than ``b10`` (H / ratio, W / ratio): the super-resolved
-    guide of fusion stage B, at the scale of the training patches."""
+def chain_inputs(scene, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+    """What fusion stage B gets in the pipeline, one scale down, for each k of CHAIN_K: every band of ``scene``
+    (training/fusion_data.Scene) degraded x8 by core.degrade.wald_degrade with that k plus sensor noise; fusion
+    stage A (models/, core.methods.fusion) on that and its 20 m group upsampled x4 is the band input, and the
+    "fast" sr10 result of the degraded 10 m bands is the guide, both on the 20 m grid, whose real bands are the
+    target. Returns [(guide (4, H, W), lr_up (6, H, W))] for the scene cropped to multiples of 24 px (20 m)."""
+    from core.methods.fusion import LearnedFusionStage
     from core.methods.sr10 import FastSR10
-    from core.tile import RunOptions
+    from core.tile import RunOptions, Tile
 
-    f = 4 * ratio
-    h, w = b10.shape[-2:]
-    padded = np.pad(b10, ((0, 0), (0, -h % f), (0, -w % f)), mode="symmetric")
-    net = FastSR10(threads=1)
-    return [net.superresolve_10m(wald_degrade(padded, f, k), 0, 0, RunOptions())[:, : h // ratio, : w // ratio]
-            for k in SR_GUIDE_K]
+    h, w = (n // 24 * 24 for n in scene.b20.shape[-2:])
+    fusion, sr10 = LearnedFusionStage(threads=1), FastSR10(threads=1)
+    out = []
+    bands = (scene.b10[:, :2 * h, :2 * w], scene.b20[:, :h, :w], scene.b60[:, :h // 3, :w // 3])
+    for k in CHAIN_K:
+        tile = Tile(*(sensor_noise(wald_degrade(b, 8, k), rng) for b in bands))
+        a20, _ = fusion.stage_a(tile)
+        guide = sr10.superresolve_10m(tile.b10, 0, 0, RunOptions())
+        out.append((guide.astype(np.float32), upsample_bicubic(a20, 4).astype(np.float32)))
+    return out
 
 
 class Trainer:
     """One network, its optimiser, EMA, sampler and checkpoint."""
 
     def __init__(self, name: str, seed: int, lr: float, tag: str = "", init_from: Path | None = None,
-                 shift_px: float = 0.0, blind: bool = False, sr_guide: float = 0.0) -> None:
+                 shift_px: float = 0.0, blind: bool = False, chain: float = 0.0) -> None:
         spec = SPEC[name]
         self.name, self.batch_size, self.base_lr = name, spec["batch"], lr
         torch.manual_seed(seed)
@@ -217,10 +237,10 @@ class Trainer:
         self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
         self.rng = np.random.default_rng(seed)
         if blind:
-            self.sampler = BlindPairSampler(spec["group"], spec["patch"], spec["factors"], self.rng, shift_px, sr_guide)
+            self.sampler = BlindPairSampler(spec["group"], spec["patch"], spec["factors"], self.rng, shift_px, chain)
         else:
             self.sampler = PairSampler(spec["group"], spec["patch"], spec["factors"], self.rng, shift_px)
-        self.blind, self.sr_guide = blind, sr_guide
+        self.blind, self.chain = blind, chain
         self.step, self.elapsed, self.loss_avg = 0, 0.0, None
         self.path = CKPT_DIR / f"{name}{tag}.pt"
         self.init: dict = {}
@@ -259,7 +279,7 @@ class Trainer:
                     "torch_rng": torch.get_rng_state(), "step": self.step, "elapsed": self.elapsed,
                     "loss_avg": self.loss_avg, "spec": SPEC[self.name], "scenes": self.sampler.summary(),
                     "init": self.init, "shift_px": self.sampler.shift_px, "blind": self.blind,
-                    "sr_guide": self.sr_guide, **extra}, tmp)
+                    "chain": self.chain, **extra}, tmp)
         tmp.replace(self.path)
 
     def train_step(self, frac: float) -> float:
@@ -299,8 +319,8 @@ def main() -> None:
     ap.add_argument("--shift-px", type=float, default=0.0, help="max random guide shift, target pixels")
     ap.add_argument("--blind", action="store_true",
                     help="degrade each patch on the fly (blind: k per axis, noise, quantisation; guide blur drawn)")
-    ap.add_argument("--sr-guide", type=float, default=0.0,
-                    help="with --blind: fraction of the x4 patches whose guide is super-resolved (fusion stage B)")
+    ap.add_argument("--chain", type=float, default=0.0,
+                    help="with --blind: fraction of the x4 patches made as fusion stage B's inputs are (chain_inputs)")
     args = ap.parse_args()
     if args.init_from and len(args.nets) != 1:
         ap.error("--init-from needs exactly one net in --nets")
@@ -312,7 +332,7 @@ def main() -> None:
         print(f"cache built in {time.time() - t:.0f} s", flush=True)
     nets = {n: Trainer(n, args.seed + k, args.lr, args.tag,
                        CKPT_DIR / f"{n}.pt" if args.finetune else args.init_from, args.shift_px, args.blind,
-                       args.sr_guide)
+                       args.chain)
             for k, n in enumerate(SPEC) if n in args.nets}
     budget = args.budget_min * 60
     spent = sum(t.elapsed for t in nets.values())
