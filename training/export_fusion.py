@@ -109,7 +109,7 @@ def _blind_record(ck: dict, init: dict, spec: dict, previous: dict) -> dict:
     """Training record of a net fine-tuned with patches degraded on the fly (train_fusion.py --blind)."""
     return {"batch": spec["batch"], "steps": int(ck["step"]), "loss": "L1 (reflectance)",
             "optimizer": f"Adam lr {ck['lr']} cosine to 2 % over the wall-clock budget, EMA 0.999 (exported)",
-            "init": f"EMA weights of {init['from']} ({init['steps']} steps, the previous version)",
+            "init": _init_text(init),
             "seed": ck["seed"], "wall_time_min": round(ck["elapsed"] / 60, 1),
             "guide_shift_augmentation": _shift_text(ck),
             "hardware": "1 CPU thread (shared 2-core machine)",
@@ -118,6 +118,19 @@ def _blind_record(ck: dict, init: dict, spec: dict, previous: dict) -> dict:
                        f"{ck['budget_min']:g} --lr {ck['lr']:g} --shift-px {ck.get('shift_px', 0):g}"
                        + (f" --chain {ck['chain']:g}" if ck.get("chain") else ""),
             "previous_version": previous}
+
+
+def _init_text(init: dict) -> str:
+    """The weights a blind run started from: the previous version's, or those of a blind run stopped before its
+    budget (never a version), fine-tuned from the previous version's (its checkpoint says how)."""
+    path = CKPT / init["from"]
+    run = torch.load(path, map_location="cpu", weights_only=False) if path.exists() else {}
+    if not (run.get("blind") and run["elapsed"] < 60 * run["budget_min"] - 60):
+        return f"EMA weights of {init['from']} ({init['steps']} steps, the previous version)"
+    return (f"EMA weights of {init['from']}: {run['step']} steps ({run['elapsed'] / 60:.0f} of {run['budget_min']:g} "
+            f"min, then stopped) of train_fusion.py --blind --lr {run['lr']:g} --shift-px {run.get('shift_px', 0):g}"
+            + (f" --chain {run['chain']:g}" if run.get("chain") else "")
+            + f" from the EMA weights of {run['init']['from']}, the previous version")
 
 
 def _previous_training(old_card: dict, checkpoint: str) -> dict:
