@@ -147,8 +147,8 @@ def _protocol(name: str, blind: bool, chain: float = 0.0) -> str:
     if blind:
         sr = (f"; {chain:.0%} of the x4 patches are instead what fusion stage B gets in the pipeline, one scale "
               f"down: every band degraded x8 (k in {list(CHAIN_K)}, plus noise), stage A's result on that "
-              "upsampled x4 as the band input and the fast sr10 result of the degraded 10 m bands as the guide "
-              "(train_fusion.chain_inputs)") if chain else ""
+              "upsampled x4 as the band input and the fast sr10 result of the degraded 10 m bands as the guide, "
+              "made with the models/ of the run's start (train_fusion.chain_inputs)") if chain else ""
         return ("Wald, blind around the sensor model fitted to real data (training/sensor_model.json), each patch "
                 "degraded on the fly: target = real native-resolution bands; lr = upsample_bicubic(blur + f x f "
                 f"block mean of the target, f), f in {FACTORS[name]}, blur k drawn in {list(TRAIN_K)} isotropic or "
