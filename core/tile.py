@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: 10 m pixels around Tile.keep on which the super-resolved 10 m bands must be exact, because the fusion stage
-#: reads its guide there (core.methods.fusion.STAGE_B_CONTEXT plus the guide shift's cubic support)
-GUIDE_CONTEXT = 8
+#: reads its guide there (LearnedFusionStage.stage_b_context plus the guide shift's cubic support)
+GUIDE_CONTEXT = 20
 
 #: (row, col, rows, cols) of the part of a tile that is kept, in 10 m pixels of the tile; None = all of it
 Keep = tuple[int, int, int, int] | None

@@ -34,12 +34,15 @@ from ..consistency import project
 from ..coregister import shift_image
 from ..degrade import k_for_grid
 from ..onnx_model import MODELS_DIR, OnnxModel, load_model
-from ..resample import anti_image, upsample_bicubic
+from ..resample import anti_image, gaussian_blur, gaussian_kernel, upsample_bicubic
 
 from ..tile import GUIDE_CONTEXT, Keep, Tile
 
 #: order of the returned bands (the non-10 m bands of core.bands.OUTPUT_BANDS)
 FUSED_BANDS = ("B01", "B05", "B06", "B07", "B8A", "B09", "B11", "B12")
+#: sigma (2.5 m pixels, i.e. 40 m) of the low-pass taken out of stage B's detail: stage A has set the coarse
+#: scales (over dark open sea fusion20's stage-B pass moved the 20 m group's level; README, *Honest limits*)
+LEVEL_SIGMA = 16
 
 
 def _flip(x: np.ndarray, k: int) -> np.ndarray:
@@ -100,7 +103,8 @@ class LearnedFusionStage:
         """Stage-A results (10 m) onto the 2.5 m grid of ``sr10`` (4, 4h, 4w): the 20 m group fused again (guide
         moved by ``guide_shift``, 10 m px), the 60 m group bicubic. The detail stage B adds over its bicubic
         input passes the anti-imaging filter: fusion20 works through a x2 pixel shuffle, whose phases would
-        otherwise draw a 5 m lattice on the 2.5 m grid.
+        otherwise draw a 5 m lattice on the 2.5 m grid. Its low-pass (LEVEL_SIGMA) is then taken out, so stage B
+        adds detail and never moves a band's level.
 
         With ``keep`` (Tile.keep) the network runs only on ``keep`` and ``stage_b_context`` 2.5 m pixels around
         it, which gives the same values there (its receptive field is finite); the rest of the 20 m group is
@@ -119,16 +123,19 @@ class LearnedFusionStage:
         guide20 = (shift_image(sr10, 4 * guide_shift[0], 4 * guide_shift[1]) if any(guide_shift) else sr10)[window]
         b20 = up20.copy() if (r0, c0, r1, c1) != (0, 0, h4, w4) else up20
         up = up20[window]
-        b20[window] = up + anti_image(self.net20.run(np.concatenate([guide20, up])) - up)
+        detail = anti_image(self.net20.run(np.concatenate([guide20, up])) - up)
+        b20[window] = up + detail - gaussian_blur(detail, LEVEL_SIGMA)
         return b20, upsample_bicubic(b60_10m, 4)
 
     @property
     def stage_b_context(self) -> int | None:
         """2.5 m pixels of context stage B needs around what is kept: fusion20's receptive radius (its card) plus
-        the anti-imaging filter's 2, rounded up to 4 so the network's x2 pixel shuffle keeps its phase; None
-        when the card does not give the receptive field."""
+        the anti-imaging filter's 2 and the level filter's radius, rounded up to 4 so the network's x2 pixel shuffle
+        keeps its phase; None when the card does not give the receptive field."""
         field = self.net20.card.get("architecture", {}).get("receptive_field_px")
-        return None if field is None else -(-(int(field) // 2 + 2) // 4) * 4
+        if field is None:
+            return None
+        return -(-(int(field) // 2 + 2 + len(gaussian_kernel(LEVEL_SIGMA)) // 2) // 4) * 4
 
     def fuse(self, tile: Tile, sr10: np.ndarray) -> np.ndarray:
         """(8, 4h, 4w) reflectance at 2.5 m, bands FUSED_BANDS; ``sr10`` is [B02,B03,B04,B08] at 2.5 m."""
