@@ -87,7 +87,7 @@ def _with_zero_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class _NetworkSR10:
     name = "sr10"
     stochastic = False
-    margin = 48  # 10 m px of context each side: the U-Net sees this far (tiled == untiled to 1e-7 at 48, 1e-4 at 24)
+    margin = 48  # 10 m px of context each side: the U-Net sees this far (tests/test_sr10.py, test_presets.py)
 
     def __init__(self, card_path: Path | str | None = None, threads: int = 0,
                  consistency_iterations: int = CONSISTENCY_ITERATIONS):
@@ -131,6 +131,7 @@ class DiffusionSR10(_NetworkSR10):
 
     name = "sr10-diffusion"
     stochastic = True
+    margin = 54  # each of the steps feeds the U-Net its own output, so the result reads further than one pass
 
     def __init__(self, card_path: Path | str | None = None, eta: float | None = None, threads: int = 0,
                  consistency_iterations: int = CONSISTENCY_ITERATIONS, temperature: float | None = None):
