@@ -7,12 +7,14 @@ Two stages (chain of scales), both with the ONNX fusion networks (models/fusion2
   flips of its input and the results, turned back, are averaged (a self-ensemble: the result does not
   depend on which way the scene is flipped, and the networks' errors partly cancel). Each result is then
   back-projected once onto its observed band through the fitted sensor model (core.consistency.project
-  with core.degrade.k_for_grid): degraded to the band's own grid it gives back the band, so the networks
-  cannot shift a band's level (over dark open water they did; README, *Honest limits*) and nothing is
-  amplified. One pass (``projection_passes``): the operator is exact only for the fitted blur, and more
-  passes did not pay under the sharper and blurrier degradations (training/eval_stage_a_projection.py).
+  with core.degrade.k_for_grid): degraded to the band's own grid it gives back the band's mean exactly
+  and most of its coarse content, so the networks cannot shift a band's level (over dark open water they
+  did; README, *Honest limits*) and nothing is amplified. One pass (``projection_passes``): the operator
+  is exact only for the fitted blur, and more passes did not pay under the sharper and blurrier
+  degradations (training/eval_stage_a_projection.py).
 * Stage B, 2.5 m grid: guide = the super-resolved 10 m bands at 2.5 m (``sr10``); the stage-A
-  20 m-group results are upsampled x4 and fused again by fusion20. The stage-A 60 m-group results
+  20 m-group results are upsampled x4 and fused again by fusion20, whose added detail loses its low-pass
+  (LEVEL_SIGMA): stage B adds detail, never level. The stage-A 60 m-group results
   are only bicubic-upsampled x4: a second fusion60 pass re-injects detail the first one already
   added, and made B01/B09 worse at reduced scale (training/eval_chain.py; figures in the README,
   *Methods and models*).
