@@ -126,9 +126,10 @@ class BlindPairSampler(PairSampler):
     guide by its own isotropic draw plus noise, and (``shift_px``) moved by a random sub-pixel offset with its
     real context. Scenes are read once (training/fusion_data.load_split).
 
-    ``chain``: the fraction of the x4 patches (fusion stage B's factor) that hold what stage B really gets in the
-    pipeline, one scale down (``chain_inputs``): stage A's result as the band input and the super-resolved guide,
-    both made from the same degraded scene, so the network can see from them how sharp that scene is."""
+    ``chain`` (fusion20 only: stage B fuses the 20 m group alone): the fraction of the x4 patches that hold what
+    stage B really gets in the pipeline, one scale down (``chain_inputs``): stage A's result as the band input and
+    the super-resolved guide, both made from the same degraded scene, so the network can see from them how sharp
+    that scene is."""
 
     PAD = 24  # target pixels of mirrored context around each scene: room for the blur and the bicubic
 
@@ -143,7 +144,7 @@ class BlindPairSampler(PairSampler):
             if min(bands.shape[-2:]) < patch:
                 continue
             pad, rpad = self.PAD, self.PAD * self.ratio
-            chained = chain_inputs(scene, rng) if chain and min(bands.shape[-2:]) >= CHAIN_MIN else []
+            chained = chain_inputs(scene, rng) if chain and group == "20" and min(bands.shape[-2:]) >= CHAIN_MIN else []
             self.scenes.append((scene.name, np.pad(bands, ((0, 0), (pad, pad), (pad, pad)), mode="symmetric"),
                                 np.pad(scene.b10, ((0, 0), (rpad, rpad), (rpad, rpad)), mode="symmetric"), chained))
             small = scene.name.startswith(("ben_", "extra_"))
