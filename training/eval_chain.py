@@ -28,7 +28,7 @@ from core.methods.fusion import LearnedFusionStage
 from core.methods.registry import MODELS_DIR
 from core.methods.sr10 import FastSR10
 from core.resample import block_average, upsample_bicubic
-from core.scene import load_scene
+from core.scene import Scene, load_scene
 
 D = ROOT.parent / "shared" / "data"
 T18 = D / "s2_T18SVG_20160112_L1C"
@@ -45,14 +45,23 @@ def rmse_dn(est_10m_real: np.ndarray, ref: np.ndarray, block: int) -> np.ndarray
     return np.sqrt(((e[:, :h, :w] - ref[:, :h, :w]) ** 2).mean((1, 2))) * 1e4
 
 
+def training_scenes(multiple: int) -> dict[str, Scene]:
+    """The TRAINING scenes, each read once and cropped to a multiple of ``multiple`` 10 m pixels."""
+    return {name: load_scene(path, extent).crop_to_multiple(multiple) for name, (path, extent) in TRAINING.items()}
+
+
+def degraded_tile(scene: Scene, k: float | None = None) -> Tile:
+    """``scene`` degraded x4 by blur ``k`` (None: the fitted blur of each grid; core.evaluate.degrade_scene)."""
+    low = degrade_scene(scene, 4, k)
+    return Tile(low.groups[10], low.groups[20], low.groups[60])
+
+
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     fusion, sr10 = LearnedFusionStage(), FastSR10(MODELS_DIR / "sr10.json")
     totals: dict[tuple[str, str], list[np.ndarray]] = {}
-    for name, (path, extent) in TRAINING.items():
-        scene = load_scene(path, extent).crop_to_multiple(4)
-        low = degrade_scene(scene, 4)
-        tile = Tile(low.groups[10], low.groups[20], low.groups[60])
+    for name, scene in training_scenes(4).items():
+        tile = degraded_tile(scene)
         a20, a60 = fusion.stage_a(tile)
         guide = sr10.superresolve_10m(tile.b10, 0, 0, RunOptions())
         second = {"20": fusion.net20.run(np.concatenate([guide, upsample_bicubic(a20, 4)])),

@@ -23,14 +23,12 @@ sys.path.insert(0, str(ROOT))
 
 from core.bands import GROUP_20
 from core.degrade import EVAL_K
-from core.evaluate import degrade_scene
 from core.methods.fusion import FUSED_BANDS, LearnedFusionStage
 from core.methods.registry import MODELS_DIR
 from core.methods.sr10 import FastSR10
 from core.resample import upsample_bicubic
-from core.scene import load_scene
-from core.tile import RunOptions, Tile
-from training.eval_chain import TRAINING, rmse_dn
+from core.tile import RunOptions
+from training.eval_chain import degraded_tile, rmse_dn, training_scenes
 
 
 def main() -> None:
@@ -39,12 +37,11 @@ def main() -> None:
     args = ap.parse_args()
     fusion, sr10 = LearnedFusionStage(args.models), FastSR10(args.models / "sr10.json")
     b20 = [FUSED_BANDS.index(b) for b in GROUP_20]
+    scenes = training_scenes(24)
     for degradation, k in EVAL_K.items():
         totals: dict[str, list[float]] = {"sr10 guide": [], "real 10 m guide": [], "bicubic": []}
-        for path, extent in TRAINING.values():
-            scene = load_scene(path, extent).crop_to_multiple(24)
-            low = degrade_scene(scene, 4, None if degradation == "fitted" else k)
-            tile = Tile(low.groups[10], low.groups[20], low.groups[60])
+        for scene in scenes.values():
+            tile = degraded_tile(scene, None if degradation == "fitted" else k)
             guides = {"sr10 guide": sr10.superresolve_10m(tile.b10, 0, 0, RunOptions()),
                       "real 10 m guide": scene.groups[10].astype(np.float32)}
             for name, guide in guides.items():

@@ -22,14 +22,12 @@ sys.path.insert(0, str(ROOT))
 
 from core.bands import GROUP_20, GROUP_60
 from core.degrade import EVAL_K
-from core.evaluate import degrade_scene
 from core.methods.fusion import FUSED_BANDS, LearnedFusionStage
 from core.methods.registry import MODELS_DIR
 from core.methods.sr10 import FastSR10
 from core.resample import upsample_bicubic
-from core.scene import load_scene
-from core.tile import RunOptions, Tile
-from training.eval_chain import TRAINING, rmse_dn
+from core.tile import RunOptions
+from training.eval_chain import degraded_tile, rmse_dn, training_scenes
 
 PASSES = (0, 1, 2, 4)
 
@@ -39,12 +37,11 @@ def main() -> None:
     fusion, sr10 = LearnedFusionStage(), FastSR10(MODELS_DIR / "sr10.json")
     groups = {"20 m": ([FUSED_BANDS.index(b) for b in GROUP_20], 20, 2, 8),
               "60 m": ([FUSED_BANDS.index(b) for b in GROUP_60], 60, 6, 24)}
+    scenes = training_scenes(24)
     for degradation, k in EVAL_K.items():
         totals: dict[tuple[str, object], list[float]] = {}
-        for path, extent in TRAINING.values():
-            scene = load_scene(path, extent).crop_to_multiple(24)
-            low = degrade_scene(scene, 4, None if degradation == "fitted" else k)
-            tile = Tile(low.groups[10], low.groups[20], low.groups[60])
+        for scene in scenes.values():
+            tile = degraded_tile(scene, None if degradation == "fitted" else k)
             guide = sr10.superresolve_10m(tile.b10, 0, 0, RunOptions())
             for passes in PASSES:
                 fusion.projection_passes = passes
