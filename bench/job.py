@@ -29,13 +29,13 @@ def main() -> None:
     p.add_argument("--bands", choices=("all", "10m"), default="all")
     args = p.parse_args()
 
-    from core.bands import GROUP_10, OUTPUT_BANDS
-    from core.cli import sample_dir
-    from core.extent import parse_extent
-    from core.tile import RunOptions
-    from core.methods.registry import create_method
-    from core.pipeline import superresolve
-    from core.sources import open_product
+    from s2_superres.core.bands import GROUP_10, OUTPUT_BANDS
+    from s2_superres.core.cli import sample_dir
+    from s2_superres.core.extent import parse_extent
+    from s2_superres.core.tile import RunOptions
+    from s2_superres.core.methods.registry import create_method
+    from s2_superres.core.pipeline import superresolve
+    from s2_superres.core.sources import open_product
 
     sample = sample_dir()
     bands = OUTPUT_BANDS if args.bands == "all" else GROUP_10

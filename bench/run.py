@@ -78,8 +78,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--methods", default="bicubic,hpf,fast,diffusion")
     args = p.parse_args()
-    sys.path.insert(0, str(ROOT))
-    from core.methods.registry import availability
+    from s2_superres.core.methods.registry import availability
     methods = [m for m in args.methods.split(",") if availability().get(m) is None]
     path = ROOT / "bench" / "results.json"
     results = json.loads(path.read_text()) if path.exists() else {}

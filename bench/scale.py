@@ -4,7 +4,7 @@
            extent is one tile of 200): peak RSS, and peak disk use of the output folder (sampled) against the
            size of the final COG.
   workers  the same 5 x 5 km of "fast" (12 bands, default tile) as the single-process pipeline
-           (bench.job), then `python -m core batch` with 1 and 2 worker processes; medians of --repeats
+           (bench.job), then `python -m s2_superres batch` with 1 and 2 worker processes; medians of --repeats
            whole runs; per-block seconds and peak RSS per worker from the run log, client peak RSS sampled.
   overhead bicubic in tiny blocks (tile 8) on 1 worker: scheduler overhead per block = (the product's
            wall time - its assembly - the sum of block compute times) / blocks.
@@ -100,10 +100,10 @@ def bench_output() -> dict:
 
 
 def batch(method: str, workers: int, ext: str | None, tile: int = 288) -> dict:
-    """One whole `python -m core batch` run of the sample; returns wall time, the log's figures, client RSS."""
-    from core.cli import sample_dir
+    """One whole `python -m s2_superres batch` run of the sample; returns wall time, the log's figures, client RSS."""
+    from s2_superres.core.cli import sample_dir
     with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
-        cmd = [sys.executable, "-m", "core", "batch", str(sample_dir()), "-o", tmp, "--method", method,
+        cmd = [sys.executable, "-m", "s2_superres", "batch", str(sample_dir()), "-o", tmp, "--method", method,
                "--workers", str(workers), "--tile", str(tile)] + ([f"--extent={ext}"] if ext else [])
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -163,7 +163,7 @@ def cog_child(width: int, height: int, folder: str) -> dict:
     import numpy as np
     import resource
     from osgeo import gdal
-    from core.writer import CACHE_BYTES, write_cog
+    from s2_superres.core.writer import CACHE_BYTES, write_cog
     gdal.SetCacheMax(CACHE_BYTES)
     src = f"{folder}/src.tif"
     ds = gdal.GetDriverByName("GTiff").Create(src, width, height, 12, gdal.GDT_Float32, [
@@ -191,10 +191,10 @@ def assembly_child(width: int, height: int, folder: str) -> dict:
     import numpy as np
     from distributed import Client
     from osgeo import osr
-    from core import assemble
-    from core.batch import local_cluster, peak_rss_mib, save_block
-    from core.tiling import plan_tiles
-    from core.writer import OutputGrid
+    from s2_superres.core import assemble
+    from s2_superres.core.batch import local_cluster, peak_rss_mib, save_block
+    from s2_superres.core.tiling import plan_tiles
+    from s2_superres.core.writer import OutputGrid
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(32618)
     bands = tuple(f"B{i:02d}" for i in range(12))
@@ -219,7 +219,7 @@ def assembly_child(width: int, height: int, folder: str) -> dict:
     client.close()
     cluster.close()
     output = Path(folder) / "out.tif"
-    from core.writer import validate_cog
+    from s2_superres.core.writer import validate_cog
     size = output.stat().st_blocks * 512
     return {"columns": width, "rows": height, "seconds": round(seconds, 1), "valid_cog": validate_cog(output) == [],
             "client_rss_during_assembly_mib": round(sampler.peak_rss), "client_peak_rss_mib": round(peak_rss_mib()),
@@ -271,7 +271,6 @@ def main() -> None:
     p.add_argument("--cog-child", nargs=3, help=argparse.SUPPRESS)
     p.add_argument("--assembly-child", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args()
-    sys.path.insert(0, str(ROOT))
     if args.cog_child:
         print(json.dumps(cog_child(int(args.cog_child[0]), int(args.cog_child[1]), args.cog_child[2])))
         return

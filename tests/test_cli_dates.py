@@ -18,7 +18,8 @@ DEC17, JAN01 = CORRIENTES_DATES
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "s2_superres", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True)
 
 
 def test_info_lists_the_date_of_each_input():
@@ -81,7 +82,7 @@ def test_processing_takes_other_dates_as_layers(provider, tmp_path):  # noqa: F8
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.skipif(not (ROOT / "models" / "stliif_encoder.json").is_file(),
+@pytest.mark.skipif(not (ROOT / "s2_superres" / "models" / "stliif_encoder.json").is_file(),
                     reason="the spacetime model files (models/stliif_*.json) are not here yet")
 def test_processing_synthesises_a_date_between_other_dates(provider, tmp_path):  # noqa: F811
     """Processing builds the dates with core.timestack.open_stack, as the command line and the dock do."""

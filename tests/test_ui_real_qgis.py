@@ -26,7 +26,7 @@ report = {}
 try:
     folder = Path(os.environ["S2_DATA"])
     for b in ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"):
-        iface.addRasterLayer(str(folder / f"s2_{b}.jp2"), f"s2_{b}")
+        iface.addRasterLayer(str(folder / f"s2_{b}.tif"), f"s2_{b}")
     plugin = plugins["s2_superres"]
     iface.mainWindow().showMaximized()
     plugin.action.trigger()

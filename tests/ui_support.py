@@ -27,7 +27,7 @@ def shown_canvas(width: int, height: int, extent: QgsRectangle, crs: str = "EPSG
 
 
 def band_file(folder: Path, band: str) -> Path:
-    return folder / f"s2_{band}.jp2"
+    return folder / f"s2_{band}.tif"
 
 
 def add_band_layers(folder: Path, bands=OUTPUT_BANDS, project: QgsProject | None = None) -> dict[str, QgsRasterLayer]:

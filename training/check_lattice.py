@@ -17,13 +17,12 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "training")]
 
-from core import fullscale
-from core.consistency import project
-from core.resample import upsample_bicubic
-from sr10_data import load_scene
-from sr10_model import RESIDUAL_SCALE, build
+from s2_superres.core import fullscale
+from s2_superres.core.consistency import project
+from s2_superres.core.resample import upsample_bicubic
+from training.sr10_data import load_scene
+from training.sr10_model import RESIDUAL_SCALE, build
 
 DN_KEYS = ("highpass_std", "overshoot", "consistency")
 

@@ -13,22 +13,20 @@ result is block-averaged to each band's original grid. For each group it prints 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from core.evaluate import degrade_scene
-from core.extent import Extent
-from core.tile import RunOptions, Tile
-from core.methods.fusion import LearnedFusionStage
-from core.methods.registry import MODELS_DIR
-from core.methods.sr10 import FastSR10
-from core.resample import block_average, upsample_bicubic
-from core.scene import Scene, load_scene
+from s2_superres.core.evaluate import degrade_scene
+from s2_superres.core.extent import Extent
+from s2_superres.core.tile import RunOptions, Tile
+from s2_superres.core.methods.fusion import LearnedFusionStage
+from s2_superres.core.methods.registry import MODELS_DIR
+from s2_superres.core.methods.sr10 import FastSR10
+from s2_superres.core.resample import block_average, upsample_bicubic
+from s2_superres.core.scene import Scene, load_scene
 
 D = ROOT.parent / "shared" / "data"
 T18 = D / "s2_T18SVG_20160112_L1C"

@@ -23,18 +23,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from core.coregister import measure_shift, shift_image
-from core.degrade import DEFAULT_K, EVAL_K, k_for_grid, wald_degrade
-from core.methods.hpf import GUIDES, hpf_detail
-from core.onnx_model import load_model
+from s2_superres.core.coregister import measure_shift, shift_image
+from s2_superres.core.degrade import DEFAULT_K, EVAL_K, k_for_grid, wald_degrade
+from s2_superres.core.methods.hpf import GUIDES, hpf_detail
+from s2_superres.core.onnx_model import load_model
 from training.fusion_data import ORDER20, ORDER60, load_split, pair20, pair60
 
 COMMAND = "PYTHONPATH=. .venv/bin/python training/eval_fusion.py --write-cards --speed"
@@ -144,7 +142,7 @@ def main() -> None:
     ap.add_argument("--no-coregister", action="store_true",
                     help="use the guide as it is (the pipeline's co-registration of the 20 m group skipped)")
     ap.add_argument("--speed", action="store_true", help="also time one 2000 x 2000 run of each model")
-    ap.add_argument("--models", type=Path, default=ROOT / "models", help="folder with the cards")
+    ap.add_argument("--models", type=Path, default=ROOT / "s2_superres" / "models", help="folder with the cards")
     ap.add_argument("--names", nargs="+", default=["fusion20", "fusion60"])
     args = ap.parse_args()
     train, test = load_split()

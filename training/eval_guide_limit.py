@@ -13,21 +13,19 @@ bicubic's, block-averaged onto the original 20 m grid.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from core.bands import GROUP_20
-from core.degrade import EVAL_K
-from core.methods.fusion import FUSED_BANDS, LearnedFusionStage
-from core.methods.registry import MODELS_DIR
-from core.methods.sr10 import FastSR10
-from core.resample import upsample_bicubic
-from core.tile import RunOptions
+from s2_superres.core.bands import GROUP_20
+from s2_superres.core.degrade import EVAL_K
+from s2_superres.core.methods.fusion import FUSED_BANDS, LearnedFusionStage
+from s2_superres.core.methods.registry import MODELS_DIR
+from s2_superres.core.methods.sr10 import FastSR10
+from s2_superres.core.resample import upsample_bicubic
+from s2_superres.core.tile import RunOptions
 from training.eval_chain import degraded_tile, rmse_dn, training_scenes
 
 

@@ -24,20 +24,17 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-sys.path.insert(0, ROOT)
 
-from core.tile import RunOptions
-from core.methods.sr10 import BicubicSR10, DiffusionSR10, FastSR10
+from s2_superres.core.tile import RunOptions
+from s2_superres.core.methods.sr10 import BicubicSR10, DiffusionSR10, FastSR10
 
-CARD = os.path.join(ROOT, "models", "sr10.json")
+CARD = os.path.join(ROOT, "s2_superres", "models", "sr10.json")
 BORDER = 8
 
 
@@ -99,8 +96,8 @@ def std_vs_error(std: np.ndarray, error: np.ndarray) -> dict:
 
 def tune(card: str, steps: int, seed: int, temperatures=(1.0, 0.8, 0.7, 0.6, 0.5, 0.4)) -> dict:
     """Pick the sampler temperature on crops of two *training* scenes (never on held-out pixels)."""
-    from core.degrade import wald_degrade
-    from sr10_data import load_scene
+    from s2_superres.core.degrade import wald_degrade
+    from training.sr10_data import load_scene
 
     crops = {"dsen2_T33UUB": load_scene("dsen2_T33UUB")[:, 96:480, 96:480],
              "s2sucnn_iceland": load_scene("s2sucnn_iceland")[:, 12:396, 12:396]}
@@ -141,10 +138,10 @@ def main() -> None:
                 json.dump(card, f, indent=1)
         return
 
-    from sr10_data import heldout_pairs, heldout_scenes, load_scene
+    from training.sr10_data import heldout_pairs, heldout_scenes, load_scene
 
-    from core import fullscale
-    from core.degrade import EVAL_K
+    from s2_superres.core import fullscale
+    from s2_superres.core.degrade import EVAL_K
 
     diff = DiffusionSR10(args.card)
     fast = FastSR10(args.card)

@@ -12,21 +12,19 @@ under each degradation of core.degrade.EVAL_K and the whole LearnedFusionStage r
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from core.bands import GROUP_20, GROUP_60
-from core.degrade import EVAL_K
-from core.methods.fusion import FUSED_BANDS, LearnedFusionStage
-from core.methods.registry import MODELS_DIR
-from core.methods.sr10 import FastSR10
-from core.resample import upsample_bicubic
-from core.tile import RunOptions
+from s2_superres.core.bands import GROUP_20, GROUP_60
+from s2_superres.core.degrade import EVAL_K
+from s2_superres.core.methods.fusion import FUSED_BANDS, LearnedFusionStage
+from s2_superres.core.methods.registry import MODELS_DIR
+from s2_superres.core.methods.sr10 import FastSR10
+from s2_superres.core.resample import upsample_bicubic
+from s2_superres.core.tile import RunOptions
 from training.eval_chain import degraded_tile, rmse_dn, training_scenes
 
 PASSES = (0, 1, 2, 4)

@@ -22,22 +22,18 @@ import argparse
 import datetime as dt
 import json
 import os
-import sys
 from fractions import Fraction
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from sr10_data import DATA, HELD_OUT, ROOT, extra_patches, load_extra, load_scene, water_fraction
-from stliif_data import load_tanzania
-
-sys.path.insert(0, ROOT)
-from core.degrade import EVAL_K
-from core.fullscale import highpass_std, lattice_ratio, overshoot, slope_ratio
-from core.methods.spacetime import SpaceTimeModel, single_date
-from core.resize import resize_cubic, sensor_degrade
-from core.tile import DateStack
+from training.sr10_data import DATA, HELD_OUT, ROOT, extra_patches, load_extra, load_scene, water_fraction
+from training.stliif_data import load_tanzania
+from s2_superres.core.degrade import EVAL_K
+from s2_superres.core.fullscale import highpass_std, lattice_ratio, overshoot, slope_ratio
+from s2_superres.core.methods.spacetime import SpaceTimeModel, single_date
+from s2_superres.core.resize import resize_cubic, sensor_degrade
+from s2_superres.core.tile import DateStack
 
 OUT = os.path.join(ROOT, "docs", "results", "spacetime.json")
 SCALES = {"x2": Fraction(2), "x10/3": Fraction(10, 3), "x4": Fraction(4), "x5": Fraction(5), "x6": Fraction(6)}
@@ -70,9 +66,9 @@ def held_out_crops() -> list[tuple[str, np.ndarray, bool]]:
 
 
 def scales_part(model: SpaceTimeModel) -> dict:
-    from core.methods.sr10 import FastSR10
-    from core.onnx_model import MODELS_DIR
-    from core.tile import RunOptions
+    from s2_superres.core.methods.sr10 import FastSR10
+    from s2_superres.core.onnx_model import MODELS_DIR
+    from s2_superres.core.tile import RunOptions
 
     fast = FastSR10(MODELS_DIR / "sr10.json")
     rows = []
@@ -181,9 +177,9 @@ def leave_one_out(model, stack_name, k_name, dates, imgs, clear, lrs, lr_clear, 
 
 
 def fullscale_part(model: SpaceTimeModel) -> dict:
-    from core.methods.sr10 import FastSR10
-    from core.onnx_model import MODELS_DIR
-    from core.tile import RunOptions
+    from s2_superres.core.methods.sr10 import FastSR10
+    from s2_superres.core.onnx_model import MODELS_DIR
+    from s2_superres.core.tile import RunOptions
 
     fast = FastSR10(MODELS_DIR / "sr10.json")
     s = Fraction(4)
@@ -203,7 +199,7 @@ def fullscale_part(model: SpaceTimeModel) -> dict:
 
 def write_cards(results: dict) -> None:
     """Put the summary of ``results`` into both stliif model cards (kept on re-export while the files are unchanged)."""
-    from core.onnx_model import MODELS_DIR
+    from s2_superres.core.onnx_model import MODELS_DIR
 
     dates = {name: [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in row.items()} for row in rows
                     if row["degradation"] == "fitted"] for name, rows in results.get("dates", {}).items()}

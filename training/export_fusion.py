@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -20,15 +19,14 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from core.onnx_model import sha256_of
+from s2_superres.core.onnx_model import sha256_of
 from training.fusion_data import HELD_OUT, TRAIN_KS
 from training.sr10_data import TRAIN_K
 from training.train_fusion import CHAIN_K
 from training.fusion_model import CONFIGS, load_checkpoint
 
-MODELS = ROOT / "models"
+MODELS = ROOT / "s2_superres" / "models"
 CKPT = ROOT / "training" / "checkpoints"
 BANDS = {
     "fusion20": (["B02", "B03", "B04", "B08"], ["B05", "B06", "B07", "B8A", "B11", "B12"]),

@@ -11,19 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
 import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-sys.path.insert(0, ROOT)
 
-from core.onnx_model import sha256_of
-from sr10_data import HELD_OUT_ACQUISITIONS
-from sr10_model import COSINE_S, LR_MEAN, LR_STD, RESIDUAL_SCALE, SIGMA_DATA, SIZE_MULTIPLE, build
+from s2_superres.core.onnx_model import sha256_of
+from training.sr10_data import HELD_OUT_ACQUISITIONS
+from training.sr10_model import COSINE_S, LR_MEAN, LR_STD, RESIDUAL_SCALE, SIGMA_DATA, SIZE_MULTIPLE, build
 
 CKPT = os.path.join(HERE, "checkpoints", "sr10.pt")
 #: how the 2.x weights came to be: each run started from the EMA weights of the one before (same body)
@@ -37,8 +34,8 @@ HISTORY = [
     "2.0.0: that final run, 3620 steps, 40 min (training/checkpoints/sr10_v2.pt); 2.1.0 continues it with the same "
     "pairs and losses in a new cosine cycle (lr 1.5e-4)",
 ]
-ONNX = os.path.join(ROOT, "models", "sr10.onnx")
-CARD = os.path.join(ROOT, "models", "sr10.json")
+ONNX = os.path.join(ROOT, "s2_superres", "models", "sr10.onnx")
+CARD = os.path.join(ROOT, "s2_superres", "models", "sr10.json")
 
 
 def load_net(ckpt: str = CKPT, which: str = "ema") -> tuple[torch.nn.Module, dict]:
@@ -74,10 +71,10 @@ def main() -> None:
     import onnxruntime as ort
 
     onnx.checker.check_model(onnx.load(args.onnx))
-    from sr10_data import load_scene
+    from training.sr10_data import load_scene
 
     hr = load_scene("s2sucnn_usa")[:, :192, :256]
-    from core.degrade import wald_degrade
+    from s2_superres.core.degrade import wald_degrade
 
     lr_np = wald_degrade(hr, 4)[None]  # the fitted sensor model
     rng = np.random.default_rng(0)

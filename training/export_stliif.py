@@ -14,16 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
 import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from stliif_model import BLOCKS, DAY_SCALE, HIDDEN, RESIDUAL_SCALE, WIDTH, build, n_params, query_tensors
+from training.stliif_model import BLOCKS, DAY_SCALE, HIDDEN, RESIDUAL_SCALE, WIDTH, build, n_params, query_tensors
 
-from core.onnx_model import MODELS_DIR, sha256_of
+from s2_superres.core.onnx_model import MODELS_DIR, sha256_of
 
 CKPT = os.path.join(HERE, "checkpoints", "stliif.pt")
 BANDS = ["B02", "B03", "B04", "B08"]
@@ -67,7 +65,7 @@ def export(net, out_dir: str) -> dict[str, str]:
 def parity(net, paths: dict[str, str]) -> float:
     """Max |torch - onnxruntime| of the residuals on a real held-out crop, 3 dates, scale 4."""
     import onnxruntime as ort
-    from sr10_data import load_scene
+    from training.sr10_data import load_scene
 
     img = load_scene("s2sucnn_usa")[:, :48, :60]
     lr = np.stack([img, img * 1.05, img * 0.97]).astype(np.float32)

@@ -20,17 +20,15 @@ correlation stays below 0.8 (clouds, water, lossy) are reported but not used.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import fourier_shift
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "training")]
 
-from core.resample import block_average, gaussian_blur
-from fusion_data import Scene, load_bigearthnet, load_split
+from s2_superres.core.resample import block_average, gaussian_blur
+from training.fusion_data import Scene, load_bigearthnet, load_split
 
 OUT = ROOT / "training" / "sensor_model.json"
 SIGMAS = np.round(np.arange(0.0, 1.01, 0.05), 3)  # k = sigma / f candidates

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.bands import GROUP_10, GROUP_20, GROUP_60
-from core.degrade import DEFAULT_K, k_for_grid, wald_degrade
-from core.resample import upsample_bicubic
+from s2_superres.core.bands import GROUP_10, GROUP_20, GROUP_60
+from s2_superres.core.degrade import DEFAULT_K, k_for_grid, wald_degrade
+from s2_superres.core.resample import upsample_bicubic
 
 DATA = Path(os.environ.get("S2_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))  # ../shared/data
 ORDER10, ORDER20, ORDER60 = GROUP_10, GROUP_20, GROUP_60   # the pipeline's band orders
@@ -223,7 +223,7 @@ def alignment(scene: Scene, up: int = 2, search: int = 3) -> dict[str, tuple[flo
 
     (0, 0) means the grids are co-registered; used to find the SHIFTED crops.
     """
-    from core.resample import block_average, gaussian_blur
+    from s2_superres.core.resample import block_average, gaussian_blur
 
     def best(fine: np.ndarray, coarse: np.ndarray, f: int) -> tuple[float, float]:
         fine = upsample_bicubic(fine, up)

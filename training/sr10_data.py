@@ -21,17 +21,14 @@ from __future__ import annotations
 
 import glob
 import os
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
-from core.degrade import DEFAULT_K, wald_degrade
-from core.resample import block_average, gaussian_blur, upsample_bicubic
+from s2_superres.core.degrade import DEFAULT_K, wald_degrade
+from s2_superres.core.resample import block_average, gaussian_blur, upsample_bicubic
 
 DATA = os.environ.get("S2_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))  # ../shared/data
 ORDER = ("B02", "B03", "B04", "B08")

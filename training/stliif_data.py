@@ -22,19 +22,14 @@ from __future__ import annotations
 import datetime as dt
 import glob
 import os
-import sys
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from sr10_data import DATA, ROOT, TRAIN_K, sensor_noise, train_scenes, water_fraction
-
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-from core.resize import apply_separable, sensor_degrade, sensor_matrix
+from training.sr10_data import DATA, TRAIN_K, sensor_noise, train_scenes, water_fraction
+from s2_superres.core.resize import apply_separable, sensor_degrade, sensor_matrix
 
 #: training scales (output pixels per LR pixel); LR patches of LR_PATCH pixels make whole HR patches
 SCALES = (Fraction(3, 2), Fraction(2), Fraction(5, 2), Fraction(3), Fraction(10, 3), Fraction(4), Fraction(9, 2),

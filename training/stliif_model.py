@@ -124,7 +124,7 @@ def n_params(net: nn.Module) -> int:
 
 def query_tensors(h: int, w: int, scale: float):
     """The decoder's separable query arrays for an output of round(h*scale) x round(w*scale) (torch)."""
-    from core.spacetime import query_axis  # the inference code builds the same arrays
+    from s2_superres.core.spacetime import query_axis  # the inference code builds the same arrays
 
     qy, qx = query_axis(h, scale), query_axis(w, scale)
     return tuple(torch.from_numpy(a) for a in (*qy, *qx))

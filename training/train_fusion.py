@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -32,10 +31,9 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from core.degrade import wald_degrade
-from core.resample import upsample_bicubic
+from s2_superres.core.degrade import wald_degrade
+from s2_superres.core.resample import upsample_bicubic
 from training.fusion_data import build_cache, load_split
 from training.fusion_model import build
 from training.sr10_data import blind_degrade, sensor_noise, TRAIN_K
@@ -208,9 +206,9 @@ def chain_inputs(scene, rng: np.random.Generator) -> list[tuple[np.ndarray, np.n
     stage A (models/, core.methods.fusion) on that and its 20 m group upsampled x4 is the band input, and the
     "fast" sr10 result of the degraded 10 m bands is the guide, both on the 20 m grid, whose real bands are the
     target. Returns [(guide (4, H, W), lr_up (6, H, W))] for the scene cropped to multiples of 24 px (20 m)."""
-    from core.methods.fusion import LearnedFusionStage
-    from core.methods.sr10 import FastSR10
-    from core.tile import RunOptions, Tile
+    from s2_superres.core.methods.fusion import LearnedFusionStage
+    from s2_superres.core.methods.sr10 import FastSR10
+    from s2_superres.core.tile import RunOptions, Tile
 
     h, w = (n // 24 * 24 for n in scene.b20.shape[-2:])
     fusion, sr10 = LearnedFusionStage(threads=1), FastSR10(threads=1)

