@@ -12,8 +12,7 @@ from pathlib import Path
 from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject,
                        QgsRasterLayer, QgsRectangle, QgsSettings)
 from qgis.gui import QgsCollapsibleGroupBox, QgsDockWidget, QgsExtentWidget
-from qgis.PyQt.QtCore import QUrl, Qt
-from qgis.PyQt.QtGui import QDesktopServices
+from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import QFileDialog, QListWidgetItem, QMessageBox, QScrollArea, QVBoxLayout, QWidget
 
 from ..core import estimate as core_estimate
@@ -28,6 +27,7 @@ from ..core.pipeline import Plan, plan_run
 from ..core.sources import GranuleChoiceError, Product, open_product
 from .dates_section import DatesSection, group_by_date
 from .deps import preset_availability
+from .help_dialog import HelpDialog
 from .estimates import estimate, needs_confirmation, summary, warning
 from .input_detection import best_input, has_unnamed_bands, safe_extent, standard_mapping
 from .input_section import MODE_LAYER, MODE_LIST, MODE_PRODUCT, InputSection
@@ -42,7 +42,7 @@ from .settings_section import AdvancedSection, MethodSection, onnx_providers
 from .task import FinishedRun, RunRequest, SuperResolutionTask, TileProgress
 
 SETTINGS_PREFIX = "s2_superres/"
-HELP_URL = "https://github.com/s2-superres/s2-superres#using-the-dock"
+HELP_SECTION = "Using the dock"   #: the user guide's section the dock's Help opens
 
 
 class SuperResolutionDock(QgsDockWidget):
@@ -61,6 +61,7 @@ class SuperResolutionDock(QgsDockWidget):
         self.reason: str | None = None
         self.progress: TileProgress | None = None
         self._product_key: tuple | None = None
+        self.help_dialog: HelpDialog | None = None
         self._granular: tuple | None = None     # (source, offset) of a multi-granule product: the extent picks
         self._auto_output = True         # the output field holds a name the dock chose
         self._preset_fallback = False    # the preset shown is a fallback (the wanted one could not run)
@@ -177,10 +178,14 @@ class SuperResolutionDock(QgsDockWidget):
             except TypeError:
                 pass
 
-    @staticmethod
-    def open_help() -> None:
-        """Open the README's section about the dock."""
-        QDesktopServices.openUrl(QUrl(HELP_URL))
+    def open_help(self) -> HelpDialog:
+        """Open the user guide (shipped with the plugin, offline) at its section about the dock."""
+        if self.help_dialog is None:
+            self.help_dialog = HelpDialog(self)
+        self.help_dialog.show()
+        self.help_dialog.raise_()
+        self.help_dialog.show_section(HELP_SECTION)
+        return self.help_dialog
 
     # -- settings ------------------------------------------------------------------------------
     def _load_settings(self) -> None:

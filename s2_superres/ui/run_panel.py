@@ -40,7 +40,7 @@ class RunPanel(QFrame):
         self.swipe_button.setCheckable(True)
         self.lens_button = self._button("Lens", self.LENS_TIP)
         self.lens_button.setCheckable(True)
-        self.help_button = self._button("Help", "Open the plugin's help (README) in the browser")
+        self.help_button = self._button("Help", "Open the user guide (offline) at its section about the dock")
         self.help_button.setEnabled(True)
         for b in (self.cancel_button, self.compare_button, self.swipe_button):
             b.setEnabled(False)
