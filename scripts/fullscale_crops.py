@@ -6,7 +6,7 @@ visible), bicubic and each preset, as a colour composite of three bands of one r
 default true colour B04, B03, B02; ``--bands B12,B8A,B05`` shows the fused 20 m bands) with one
 stretch per row (2-98 % of the bicubic crop). Needs ../shared/data.
 
-Usage: .venv/bin/python scripts/fullscale_crops.py [--methods fast,diffusion] [--bands B04,B03,B02]
+Usage: .venv/bin/python -m scripts.fullscale_crops [--methods fast,diffusion] [--bands B04,B03,B02]
        [--out docs/img/fullscale_1to1.png]
 """
 from __future__ import annotations

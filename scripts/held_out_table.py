@@ -8,7 +8,7 @@ beside each method (core.evaluate), with the detail agreement per octave (core.m
 Full scale: every method runs on the real input and
 core.fullscale describes each band against its input. Needs ../shared/data.
 
-Usage: .venv/bin/python scripts/held_out_table.py [--methods fast,diffusion] [--json docs/results/held_out.json]
+Usage: .venv/bin/python -m scripts.held_out_table [--methods fast,diffusion] [--json docs/results/held_out.json]
 """
 from __future__ import annotations
 

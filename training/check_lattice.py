@@ -1,6 +1,6 @@
 """Full-scale check of a training checkpoint's fast path: core.fullscale statistics beside bicubic.
 
-    .venv/bin/python training/check_lattice.py training/checkpoints/sr10_v2.pt
+    .venv/bin/python -m training.check_lattice training/checkpoints/sr10_v2.pt
 
 Real undegraded 10 m input: 240 x 240 px crops (rows and columns 60-300) of the held-out s2sucnn_usa
 and s2sscnn_coastalA. Prints, per crop, the mean over B02/B03/B04/B08 of core.fullscale.band_report

@@ -2,7 +2,7 @@
 
 Usage (from the repository root; needs ../shared/data)::
 
-    PYTHONPATH=. .venv/bin/python training/eval_chain.py
+    .venv/bin/python -m training.eval_chain
 
 Every band of a scene is Wald-degraded x4; stage A of the LearnedFusionStage runs on the degraded tile
 (real 10 m guide, now at 40 m), the "fast" sr10 provides the 2.5 m guide (10 m real), and the

@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    PYTHONPATH=. .venv/bin/python training/eval_fusion.py [--write-cards]
+    .venv/bin/python -m training.eval_fusion [--write-cards]
 
 Held-out acquisitions: s2sucnn_usa, s2sscnn_coastalA, dsen2_mock_crop (grids re-aligned by whole
 pixels as its README says; a residual offset of a quarter 20 m pixel remains) and the bigearthnet_extra
@@ -35,7 +35,7 @@ from s2_superres.core.methods.hpf import GUIDES, hpf_detail
 from s2_superres.core.onnx_model import load_model
 from training.fusion_data import ORDER20, ORDER60, load_split, pair20, pair60
 
-COMMAND = "PYTHONPATH=. .venv/bin/python training/eval_fusion.py --write-cards --speed"
+COMMAND = ".venv/bin/python -m training.eval_fusion --write-cards --speed"
 
 
 def hpf(x: np.ndarray, f: int, choice: list[str]) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Usage (from the repository root; needs ../shared/data)::
 
-    PYTHONPATH=. .venv/bin/python training/eval_guide_limit.py [--models DIR]
+    .venv/bin/python -m training.eval_guide_limit [--models DIR]
 
 On the TRAINING scenes of training/eval_chain.py (where design choices are made), every band is degraded x4
 under each degradation of core.degrade.EVAL_K and the whole LearnedFusionStage runs on the degraded tile

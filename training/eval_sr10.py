@@ -1,6 +1,6 @@
 """Evaluate models/sr10.onnx on the held-out scenes and write the numbers into models/sr10.json.
 
-    .venv/bin/python training/eval_sr10.py [--no-speed] [--no-write]
+    .venv/bin/python -m training.eval_sr10 [--no-speed] [--no-write]
 
 Reduced scale (Wald protocol), under each degradation of core.degrade.EVAL_K: input =
 core.degrade.wald_degrade(real 10 m, 4, k) (40 m), the reference is the real 10 m image; each
@@ -129,7 +129,7 @@ def main() -> None:
         if not args.no_write and os.path.exists(args.card):
             card = json.load(open(args.card))
             card["sampler_tuning"] = {
-                "command": "cd /work/main && .venv/bin/python training/eval_sr10.py --tune",
+                "command": "cd /work/main && .venv/bin/python -m training.eval_sr10 --tune",
                 "note": "temperature = scale of the initial DDIM noise, compared on crops of training scenes "
                         "(reduced scale, same metrics as below); the card's sampler_defaults.temperature is the "
                         "largest value whose PSNR >= bicubic + 1 dB and SSIM > bicubic on both crops",
@@ -204,7 +204,7 @@ def main() -> None:
         print("speed", speed, flush=True)
 
     result = {
-        "command": ".venv/bin/python training/eval_sr10.py" + (" --no-speed" if args.no_speed else ""),
+        "command": ".venv/bin/python -m training.eval_sr10" + (" --no-speed" if args.no_speed else ""),
         "protocol": "reduced scale 40 m -> 10 m (input = core.degrade.wald_degrade(real 10 m, 4, k) for each k of "
                     "core.degrade.EVAL_K: the fitted sensor model and a sharper and a blurrier one outside the "
                     "training range), whole held-out acquisitions, 8 px border excluded; PSNR data range 1.0 "

@@ -2,7 +2,7 @@
 
 Usage (from the repository root; needs ../shared/data)::
 
-    PYTHONPATH=. .venv/bin/python training/eval_stage_a_projection.py
+    .venv/bin/python -m training.eval_stage_a_projection
 
 On the TRAINING scenes of training/eval_chain.py (where design choices are made), every band is degraded x4
 under each degradation of core.degrade.EVAL_K and the whole LearnedFusionStage runs on the degraded tile (the

@@ -1,6 +1,6 @@
 """Evaluate the space-time model on held-out data only; writes docs/results/spacetime.json.
 
-    PYTHONPATH=. .venv/bin/python training/eval_stliif.py [--parts scales,dates,fullscale] [--write-cards]
+    .venv/bin/python -m training.eval_stliif [--parts scales,dates,fullscale] [--write-cards]
 
 * scales: single-date super-resolution of the held-out acquisitions of training/sr10_data.py at
   x2, x10/3, x4, x5 and x6 (x6 was never trained), each degraded by the fitted sensor model and by
@@ -222,7 +222,7 @@ def main() -> None:
     results = json.load(open(OUT)) if os.path.exists(OUT) else {}
     for part in args.parts.split(","):
         results[part] = {"scales": scales_part, "dates": dates_part, "fullscale": fullscale_part}[part](model)
-        results["command"] = "PYTHONPATH=. .venv/bin/python training/eval_stliif.py"
+        results["command"] = ".venv/bin/python -m training.eval_stliif"
         results["models"] = {n.name: n.card.get("version") for n in (model.encoder, model.decoder)}
         os.makedirs(os.path.dirname(OUT), exist_ok=True)
         with open(OUT, "w") as f:

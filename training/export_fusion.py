@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    PYTHONPATH=. .venv/bin/python training/export_fusion.py [--names fusion20 fusion60]
+    .venv/bin/python -m training.export_fusion [--names fusion20 fusion60]
 
 Writes models/<name>.onnx (opset 17, legacy exporter, dynamic N/H/W) and models/<name>.json,
 checks ONNX-vs-PyTorch parity on random reflectance, and keeps any ``metrics`` block already
@@ -74,7 +74,7 @@ def _training_record(ck: dict, previous: dict) -> dict:
         return _blind_record(ck, init, spec, previous)
     steps = int(ck["step"]) + int(init.get("steps", 0))
     optimizer = f"Adam lr {ck['lr']} cosine to 2 % over the wall-clock budget, EMA 0.999 (exported)"
-    command = "PYTHONPATH=. .venv/bin/python training/train_fusion.py --budget-min 95"
+    command = ".venv/bin/python -m training.train_fusion --budget-min 95"
     if init and ck.get("tag") == "_v2":
         return _v2_record(ck, init, spec)
     if init:
@@ -99,7 +99,7 @@ def _v2_record(ck: dict, init: dict, spec: dict) -> dict:
                     "degradation)", "seed": ck["seed"], "wall_time_min": round(ck["elapsed"] / 60, 1),
             "guide_shift_augmentation": _shift_text(ck),
             "hardware": "1 CPU thread (shared 2-core machine, other jobs running)",
-            "command": f"PYTHONPATH=. .venv/bin/python training/train_fusion.py --finetune --tag _v2 --budget-min "
+            "command": f".venv/bin/python -m training.train_fusion --finetune --tag _v2 --budget-min "
                        f"{ck['budget_min']:g} --lr {ck['lr']:g} --shift-px {ck.get('shift_px', 0):g}"}
 
 
@@ -111,7 +111,7 @@ def _blind_record(ck: dict, init: dict, spec: dict, previous: dict) -> dict:
             "seed": ck["seed"], "wall_time_min": round(ck["elapsed"] / 60, 1),
             "guide_shift_augmentation": _shift_text(ck),
             "hardware": "1 CPU thread (shared 2-core machine)",
-            "command": f"PYTHONPATH=. .venv/bin/python training/train_fusion.py --blind --nets {ck['name']} --tag "
+            "command": f".venv/bin/python -m training.train_fusion --blind --nets {ck['name']} --tag "
                        f"{ck['tag']} --init-from training/checkpoints/{init['from']} --budget-min "
                        f"{ck['budget_min']:g} --lr {ck['lr']:g} --shift-px {ck.get('shift_px', 0):g}"
                        + (f" --chain {ck['chain']:g}" if ck.get("chain") else ""),

@@ -1,6 +1,6 @@
 """Export the EMA weights of training/checkpoints/sr10.pt to models/sr10.onnx and write models/sr10.json.
 
-    .venv/bin/python training/export_sr10.py --ckpt training/checkpoints/sr10_v2.pt --version 2.0.0
+    .venv/bin/python -m training.export_sr10 --ckpt training/checkpoints/sr10_v2.pt --version 2.0.0
 
 Opset 17, TorchScript exporter (dynamo=False), dynamic N / H / W. Checks onnxruntime against
 PyTorch on a real held-out patch before writing the card. Existing "metrics" and "speed" entries of

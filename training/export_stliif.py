@@ -1,6 +1,6 @@
 """Export the space-time model "stliif" to ONNX (two graphs) and write their model cards.
 
-    PYTHONPATH=. .venv/bin/python training/export_stliif.py --version 1.0.0
+    .venv/bin/python -m training.export_stliif --version 1.0.0
 
 models/stliif_encoder.onnx: lr (D, 4, h, w) reflectance [B02, B03, B04, B08], clear (D, 1, h, w)
 -> codes (D, 48, h, w). models/stliif_decoder.onnx: the codes and the separable query arrays of
@@ -115,7 +115,7 @@ def card(name: str, path: str, version: str, ckpt: dict, error: float, old: dict
                         "composition, anti-imaging box filter and back-projection in core.spacetime"),
             "parameters_total": n_params(build()), "day_scale": DAY_SCALE},
         "training": {
-            "command": "PYTHONPATH=. .venv/bin/python training/train_stliif.py --minutes M [--resume]",
+            "command": ".venv/bin/python -m training.train_stliif --minutes M [--resume]",
             "steps": ckpt["step"], "minutes": round(ckpt["elapsed"] / 60, 1), "history": HISTORY,
             "data": "training/stliif_data.py: single dates of the sr10 training scenes, simulated dates, real "
                     "rsgislib tanzania dates of 2016-2018", "scales": "1.5 to 5 (output pixels per input pixel)",

@@ -1,6 +1,6 @@
 """Fit the Sentinel-2 sensor model between band groups from real cross-band pairs.
 
-    .venv/bin/python training/fit_sensor.py            # writes training/sensor_model.json
+    .venv/bin/python -m training.fit_sensor            # writes training/sensor_model.json
 
 Model: a coarse band seen by the sensor equals a Gaussian blur (sigma in fine pixels, per axis) of a
 spectrally close fine band, block-averaged by the grid ratio f, then a gain and an offset (the
@@ -111,7 +111,7 @@ def main() -> None:
     out = {
         "description": "Extra Gaussian blur (sigma = k * f fine pixels, before f x f block averaging) between "
                        "spectrally close Sentinel-2 bands, fitted on real scenes by training/fit_sensor.py",
-        "command": ".venv/bin/python training/fit_sensor.py",
+        "command": ".venv/bin/python -m training.fit_sensor",
         "pairs": {p: summarise(fits, p) for p in ("B08->B8A", "B02->B01", "B8A->B09")},
         "scenes": fits,
     }

@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    PYTHONPATH=. nohup .venv/bin/python training/train_fusion.py --budget-min 65 > training/cache/fusion.log 2>&1 &
+    nohup .venv/bin/python -m training.train_fusion --budget-min 65 > training/cache/fusion.log 2>&1 &
 
 Pairs are precomputed once with the pipeline's own degradation (training/fusion_data.py,
 cached in training/cache/fusion_pairs, ignored by git; one pair per scene, factor and blur k of

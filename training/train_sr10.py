@@ -1,6 +1,6 @@
 """Train the x4 conditional diffusion SR model for B02/B03/B04/B08 on real Sentinel-2 (CPU, one thread).
 
-    nohup .venv/bin/python training/train_sr10.py --minutes 90 > training/cache/sr10.log 2>&1 &   # repository root
+    nohup .venv/bin/python -m training.train_sr10 --minutes 90 > training/cache/sr10.log 2>&1 &   # repository root
 
 Seeded and resumable: a checkpoint (model, EMA, optimiser, step, elapsed time) is written to
 training/checkpoints/sr10.pt every few minutes and training resumes from it on restart. The

@@ -1,6 +1,6 @@
 """Train the space-time model "stliif" (training/stliif_model.py) on real Sentinel-2, CPU.
 
-    PYTHONPATH=. nohup .venv/bin/python training/train_stliif.py --minutes 60 > training/cache/stliif.log 2>&1 &
+    nohup .venv/bin/python -m training.train_stliif --minutes 60 > training/cache/stliif.log 2>&1 &
 
 Seeded and resumable (``--resume``): model, optimiser, step and elapsed training time go to
 ``--ckpt`` every few minutes. The learning rate follows a cosine decay over ``--minutes``.
