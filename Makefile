@@ -29,9 +29,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider tests
 
-# only the test of the built zip in a real QGIS window (also part of `make test`)
+# only the test of the built zip in a real QGIS window (also part of `make test`); QGIS_EXECUTABLE=qgis by default.
+# In a Debian root (QGIS 3.40, 3.44): .ci/zip_test.sh ROOT
 test-zip: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider tests/test_zip_in_qgis.py
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -rs -p no:cacheprovider tests/test_zip_in_qgis.py
 
 # ruff (style, pyflakes, bugbear, naming) on the whole tree, mypy on the core; settings in pyproject.toml
 lint: $(STAMP)
@@ -41,11 +42,13 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.run
 
-# The zip QGIS installs: the plugin folder as it is, less byte code and GDAL side files.
+# The zip QGIS installs: the plugin folder as it is, less byte code and GDAL side files. DIST=elsewhere
+# writes it there instead of dist/ (tests/test_zip_in_qgis.py builds it into its temporary folder).
+DIST ?= dist
 zip:
-	rm -rf dist && mkdir -p dist
-	zip -qr dist/$(PLUGIN).zip $(PLUGIN) -x '*/__pycache__/*' '*.pyc' '*.aux.xml'
-	@echo "wrote dist/$(PLUGIN).zip"
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	zip -qr $(DIST)/$(PLUGIN).zip $(PLUGIN) -x '*/__pycache__/*' '*.pyc' '*.aux.xml'
+	@echo "wrote $(DIST)/$(PLUGIN).zip"
 
 clean:
 	rm -rf build dist out
