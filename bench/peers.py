@@ -4,7 +4,10 @@ Held-out acquisitions (never trained on): s2sucnn_usa, s2sscnn_coastalA, dsen2_m
 exactly as scripts/held_out_table.py loads them. Degradation: the project's sensor model
 (core.evaluate.degrade_scene, the same call core.evaluate uses) under each degradation of core.degrade.EVAL_K:
 "fitted" (k = 0.35 for the 10 m and 20 m bands, the 60 m fit k = 0.40 for B01/B09, as in every project
-evaluation), "sharper" (k = 0.25 for all bands) and "blurrier" (k = 0.50). Every method, the project's and
+evaluation), "sharper" (k = 0.25 for all bands) and "blurrier" (k = 0.50), and, for fairness to the peers,
+"dsen2": the degradation the AESR nets were trained with (dsen2_ref.degrade, a Gaussian of sigma = 1/f fine
+pixels then the f x f block mean: k = 1/f^2, i.e. 0.25 at x2 and 0.03 at x6, sharper than any the project's
+models were trained on). Every method, the project's and
 the peers', sees the very same degraded arrays; the references are the real bands.
 
 Peers (../shared/peers, read at run time, never copied into the repository; see its README.md):
@@ -81,6 +84,9 @@ AESR = {"AESR l1c": "l1c_aesr_{}m_s2_038_lr_1e-04.hdf5", "AESR l2a": "l2a_aesr_{
         "AESR lanha": "lanha_aesr_{}m_s2_038_lr_1e-04.hdf5"}
 #: dsen2_ref's 10 m band order [B4, B3, B2, B8] as indices into core.bands.GROUP_10 (B02, B03, B04, B08)
 DSEN2_10 = [GROUP_10.index(b) for b in ("B04", "B03", "B02", "B08")]
+#: the degradations of the fidelity table: core.degrade.EVAL_K and the AESR nets' own ("dsen2")
+DEGRADATIONS = (*EVAL_K, "dsen2")
+K_LABEL = {"fitted": "fitted per grid (0.35; B01/B09 0.40)", "dsen2": "DSen2's: sigma 1/f fine px (k = 1/f^2)"}
 TARGETS = {"20m": ("best AESR", 0.9), "60m": ("AESR l1c", 0.9), "10m": ("CARN-light", 1.0)}
 THREADS = 2
 
@@ -169,15 +175,28 @@ class Peers:
 
 
 # ---------------------------------------------------------------------------------------------- fidelity
-def fidelity_scene(scene: Scene, k: float | None, methods: list[str], peers: Peers, options) -> dict:
+def degraded(scene: Scene, factor: int, degradation: str, peers: Peers) -> Scene:
+    """The scene degraded by ``factor``: core.evaluate.degrade_scene under a degradation of EVAL_K, or with
+    "dsen2" the AESR nets' own training degradation (dsen2_ref.degrade: Gaussian of sigma 1/factor fine pixels,
+    i.e. k = 1/factor^2, then the block mean)."""
+    from s2_superres.core.evaluate import degrade_scene
+
+    if degradation != "dsen2":
+        return degrade_scene(scene, factor, degradation_k(degradation))
+    s = scene.crop_to_multiple(factor)
+    return Scene({r: peers.ref.degrade(a, factor).astype(np.float32) for r, a in s.groups.items()},
+                 s.crs_wkt, s.origin)
+
+
+def fidelity_scene(scene: Scene, degradation: str, methods: list[str], peers: Peers, options) -> dict:
     """RMSE (DN) per band of every method and peer on one scene under one degradation."""
-    from s2_superres.core.evaluate import degrade_scene, run_on_scene
+    from s2_superres.core.evaluate import run_on_scene
 
     res: dict[str, dict] = {"20m": {}, "10m": {}, "60m": {}}
     timing: dict[str, float] = {}
     # x2: the 20 m group on the real 20 m grid, the 10 m group on the real 10 m grid
     s2 = scene.crop_to_multiple(2)
-    low = degrade_scene(s2, 2, k)
+    low = degraded(s2, 2, degradation, peers)
     ref10, ref20 = s2.groups[10], s2.groups[20]
     b10, b20 = BORDER_PX[10], BORDER_PX[20]
     for m in methods:
@@ -197,7 +216,7 @@ def fidelity_scene(scene: Scene, k: float | None, methods: list[str], peers: Pee
     res["20m"]["CARN-light"] = rmse_dn(ref20, to_grid(carn[4:], 2), b20)
     # x6: the 60 m group on the real 60 m grid
     s6 = scene.crop_to_multiple(6)
-    low = degrade_scene(s6, 6, k)
+    low = degraded(s6, 6, degradation, peers)
     ref60, b60 = s6.groups[60], BORDER_PX[60]
     for m in methods:
         t = time.perf_counter()
@@ -248,9 +267,9 @@ def run_fidelity(names: list[str], degradations: list[str], methods: list[str]) 
     for d in degradations:
         per_scene = {}
         for name, scene in data.items():
-            per_scene[name] = fidelity_scene(scene, degradation_k(d), methods, peers, options)
+            per_scene[name] = fidelity_scene(scene, d, methods, peers, options)
             print(f"done fidelity {d} {name} {per_scene[name]['seconds']}", file=sys.stderr, flush=True)
-        result["degradations"][d] = {"k": "fitted per grid (0.35; 60 m bands 0.40)" if d == "fitted" else EVAL_K[d],
+        result["degradations"][d] = {"k": K_LABEL.get(d, EVAL_K.get(d)),
                                      "scenes": per_scene, "mean": summarise(per_scene)}
     return result
 
@@ -382,7 +401,7 @@ def metrics_markdown(met: dict) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--scenes", default="usa,coastalA,mock_crop")
-    p.add_argument("--degradations", default=",".join(EVAL_K))
+    p.add_argument("--degradations", default=",".join(DEGRADATIONS))
     p.add_argument("--methods", default="bicubic,fast", help="project presets in the fidelity table")
     p.add_argument("--metrics", action="store_true", help="also the opensr-test correctness scores")
     p.add_argument("--metric-methods", default="bicubic,fast")
