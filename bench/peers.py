@@ -140,13 +140,13 @@ class Peers:
     """The peer networks, loaded once."""
 
     def __init__(self) -> None:
+        self.ref = load_dsen2_ref()
+        if self.ref is None:
+            raise FileNotFoundError(PEERS / "up42_aesr" / "dsen2_ref.py")
         import onnxruntime as ort
         import torch
 
         torch.set_num_threads(THREADS)
-        self.ref = load_dsen2_ref()
-        if self.ref is None:
-            raise FileNotFoundError(PEERS / "up42_aesr" / "dsen2_ref.py")
         self.aesr = {g: {label: self.ref.load_keras_net(str(PEERS / "up42_aesr" / f.format(g)))
                          for label, f in AESR.items()} for g in (20, 60)}
         opts = ort.SessionOptions()
@@ -415,6 +415,7 @@ def main() -> None:
     names = args.scenes.split(",")
     results = json.loads(args.json.read_text()) if args.json.is_file() else {}
     t0 = time.perf_counter()
+    fid = None
     if not args.no_fidelity:
         fid = run_fidelity(names, args.degradations.split(","), args.methods.split(","))
         if fid is not None:
@@ -424,6 +425,8 @@ def main() -> None:
         t1 = time.perf_counter()
         results["opensr_test"] = run_metrics(names, args.metric_methods.split(","))
         results["opensr_test"]["seconds_total"] = round(time.perf_counter() - t1, 1)
+    if fid is None and not args.metrics:
+        return                                         # nothing ran: leave the JSON as it was
     args.json.write_text(json.dumps(results, indent=1) + "\n")
     if "fidelity" in results:
         print("RMSE (DN), mean over the held-out scenes of the mean over each group's bands\n")
