@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(PY) -m $(PLUGIN) demo --output-dir out
 
 test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider tests
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -rs -p no:cacheprovider tests
 
 # only the test of the built zip in a real QGIS window (also part of `make test`); QGIS_EXECUTABLE=qgis by default.
 # In a Debian root (QGIS 3.40, 3.44): .ci/zip_test.sh ROOT
