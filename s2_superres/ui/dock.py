@@ -549,8 +549,8 @@ class SuperResolutionDock(QgsDockWidget):
             self._reset_extent(self.input_layers())
 
     def _reset_product_extent(self) -> None:
-        """Express the extent in the CRS of the item / product typed in; keep the user's extent unless it misses
-        the data. A multi-granule product opens only with an extent inside one granule: the box is then put in
+        """Express the extent in the CRS of the item / product typed in (see _set_default_extent). A multi-granule
+        product opens only with an extent inside one granule: the box is then put in
         the granules' CRS, so what the user types or draws is in the product CRS."""
         try:
             product = self._open_source()
