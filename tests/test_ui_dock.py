@@ -114,15 +114,18 @@ def test_unavailable_presets_disabled_with_reason(dock):
 
 
 def test_settings_persist(qgis_iface, project, dock):
+    """Preferences are remembered; the choice of bands and the uncertainty samples are not (a restart makes all
+    12 bands again)."""
     dock.steps_spin.setValue(17)
     dock.seed_spin.setValue(42)
     dock.tile_spin.setValue(96)
     dock.bands_combo.setCurrentIndex(1)
+    dock.uncertainty_check.setChecked(True)
     dock.save_settings()
     other = SuperResolutionDock(qgis_iface)
     try:
         assert (other.steps_spin.value(), other.seed_spin.value(), other.tile_spin.value()) == (17, 42, 96)
-        assert other.bands == GROUP_10
+        assert other.bands == OUTPUT_BANDS and not other.uncertainty_check.isChecked()
     finally:
         other.disconnect_project()
         for key in ("steps", "seed", "tile", "bands"):

@@ -29,20 +29,29 @@ from .dates_section import DatesSection, group_by_date
 from .deps import preset_availability
 from .help_dialog import HelpDialog
 from .estimates import estimate, needs_confirmation, summary, warning
-from .input_detection import best_input, has_unnamed_bands, safe_extent, standard_mapping
+from .input_detection import (DEFAULT_WINDOW, best_input, has_unnamed_bands, safe_extent, standard_mapping,
+                              zipped_product)
 from .input_section import MODE_LAYER, MODE_LIST, MODE_PRODUCT, InputSection
 from .layers import BAND_CHOICES, BandRef, auto_map, layer_band_ids, layer_path, raster_layers, to_core_band_map
 from .lens import lens_inputs
 from .live_preview import TilePreviewItem
 from .outputs import default_folder, output_name, product_label, proposed_folder, remember_folder
+from .product_state import ProductState, product_key
 from .render import TRUE_COLOUR
 from .result_layer import GROUP_NAME, output_bands_only, shared_stretch
 from .run_panel import RunPanel
 from .settings_section import AdvancedSection, MethodSection, onnx_providers
 from .task import FinishedRun, RunRequest, SuperResolutionTask, TileProgress
+from .widgets import guard_wheel, wrapping_label
 
 SETTINGS_PREFIX = "s2_superres/"
 HELP_SECTION = "Using the dock"   #: the user guide's section the dock's Help opens
+#: the scrolled sections keep at least this many lines of text in view, however small QGIS makes the dock
+#: (the estimate and the buttons below them are pinned)
+SCROLL_LINES = 10
+#: how the user chose an extent, by QgsExtentWidget.ExtentState
+EXTENT_CHOICES = {QgsExtentWidget.UserExtent: "typed", QgsExtentWidget.ProjectLayerExtent: "a layer's extent",
+                  QgsExtentWidget.DrawOnCanvas: "drawn on the map", QgsExtentWidget.OriginalExtent: "the whole data"}
 
 
 class SuperResolutionDock(QgsDockWidget):
@@ -55,18 +64,16 @@ class SuperResolutionDock(QgsDockWidget):
         self.tasks: list[SuperResolutionTask] = []
         self.previews: dict[SuperResolutionTask, TilePreviewItem] = {}
         self.last_run: FinishedRun | None = None
-        self.mapping: dict[str, BandRef] = {}
+        self.state = ProductState()      # the band mapping, opened product and offset override of the product
         self.plan: Plan | None = None
-        self.product: Product | None = None
         self.reason: str | None = None
         self.progress: TileProgress | None = None
-        self._product_key: tuple | None = None
         self.help_dialog: HelpDialog | None = None
-        self._granular: tuple | None = None     # (source, offset) of a multi-granule product: the extent picks
         self._auto_output = True         # the output field holds a name the dock chose
         self._preset_fallback = False    # the preset shown is a fallback (the wanted one could not run)
         self._question: QMessageBox | None = None
         self._date_cache: dict[str, dt.date | None] = {}   # file path -> acquisition date (core)
+        self._setting_extent = False     # the dock itself is setting the extent box
         self._build()
         self._load_settings()
         self._connect()
@@ -83,7 +90,10 @@ class SuperResolutionDock(QgsDockWidget):
                                    "a layer's extent or drawing on the canvas")
         if self.iface is not None:
             self.extent_box.setMapCanvas(self.iface.mapCanvas())
-        QVBoxLayout(self.extent_section).addWidget(self.extent_box)
+        self.extent_note = wrapping_label(style="color: #555;")
+        extent_layout = QVBoxLayout(self.extent_section)
+        extent_layout.addWidget(self.extent_box)
+        extent_layout.addWidget(self.extent_note)
         self.dates_section = DatesSection()
         self.method_section = MethodSection()
         self.advanced_section = AdvancedSection()
@@ -99,6 +109,7 @@ class SuperResolutionDock(QgsDockWidget):
         self.scroll.setWidgetResizable(True)
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
         self.scroll.setWidget(body)
+        self.scroll.setMinimumHeight(SCROLL_LINES * self.fontMetrics().height())   # usable on a 768 px screen
         outer = QWidget()
         outer_layout = QVBoxLayout(outer)
         outer_layout.setContentsMargins(0, 0, 0, 0)
@@ -111,6 +122,7 @@ class SuperResolutionDock(QgsDockWidget):
         self.advanced_section.fill_devices(onnx_providers())
         self._grey_pixel_sizes()
         self._bands_tip = self.bands_combo.toolTip()
+        guard_wheel(self)
 
     def _expose_widgets(self) -> None:
         """The controls, as attributes of the dock (the plugin, the tests and scripts use them)."""
@@ -139,9 +151,9 @@ class SuperResolutionDock(QgsDockWidget):
         self.product_edit.editingFinished.connect(self.on_input_changed)
         self.product_button.clicked.connect(self.choose_product_file)
         self.mapping_table.edited.connect(self.on_table_edited)
-        self.offset_check.toggled.connect(lambda _c: self.refresh())
-        self.offset_spin.valueChanged.connect(lambda _v: self.refresh())
-        self.extent_box.extentChanged.connect(lambda _r: self.refresh())
+        self.offset_check.toggled.connect(self._on_offset_edited)
+        self.offset_spin.valueChanged.connect(self._on_offset_edited)
+        self.extent_box.extentChanged.connect(lambda _r: self._on_extent_changed())
         self.preset_combo.currentIndexChanged.connect(self._on_preset_changed)
         self.pixel_combo.currentIndexChanged.connect(self._on_pixel_size_changed)
         for w in (self.bands_combo, self.device_combo):
@@ -155,9 +167,17 @@ class SuperResolutionDock(QgsDockWidget):
         self.spacetime_button.clicked.connect(lambda _c=False: self._select_preset("spacetime"))
         self.cancel_button.clicked.connect(self.cancel_runs)
         self.help_button.clicked.connect(self.open_help)
+        for signal, slot in self._outside_signals():
+            signal.connect(slot)
+
+    def _outside_signals(self) -> list[tuple]:
+        """The project's and the map canvas' signals the dock follows, with its slots."""
         project = QgsProject.instance()
-        project.layersAdded.connect(self._on_project_layers_changed)
-        project.layersRemoved.connect(self._on_project_layers_changed)
+        pairs = [(project.layersAdded, self._on_layers_added), (project.layersRemoved, self._on_project_layers_changed),
+                 (project.cleared, self._on_project_cleared), (project.crsChanged, self._on_project_crs_changed)]
+        if self.iface is not None and self.iface.mapCanvas() is not None:
+            pairs.append((self.iface.mapCanvas().extentsChanged, self._on_view_changed))
+        return pairs
 
     def shutdown(self) -> None:
         """Plugin unload: cancel running tasks (their code is going away) and stop listening to the project."""
@@ -170,11 +190,10 @@ class SuperResolutionDock(QgsDockWidget):
         self.disconnect_project()
 
     def disconnect_project(self) -> None:
-        """Stop listening to the project."""
-        project = QgsProject.instance()
-        for signal in (project.layersAdded, project.layersRemoved):
+        """Stop listening to the project and the map canvas."""
+        for signal, slot in self._outside_signals():
             try:
-                signal.disconnect(self._on_project_layers_changed)
+                signal.disconnect(slot)
             except TypeError:
                 pass
 
@@ -195,18 +214,16 @@ class SuperResolutionDock(QgsDockWidget):
         self._grey_pixel_sizes()
         self.steps_spin.setValue(int(s.value(SETTINGS_PREFIX + "steps", 8)))
         self.seed_spin.setValue(int(s.value(SETTINGS_PREFIX + "seed", 0)))
-        self.bands_combo.setCurrentIndex(max(0, self.bands_combo.findText(s.value(SETTINGS_PREFIX + "bands", ""))))
-        self.uncertainty_check.setChecked(s.value(SETTINGS_PREFIX + "uncertainty", False, type=bool))
         self.device_combo.setCurrentIndex(max(0, self.device_combo.findText(s.value(SETTINGS_PREFIX + "device", ""))))
         self.tile_spin.setValue(int(s.value(SETTINGS_PREFIX + "tile", 288)))
         self._set_auto_output()
 
     def save_settings(self) -> None:
+        """Remember the preferences (not what belongs to one product or one run: bands, uncertainty, offset)."""
         s = QgsSettings()
         for key, value in (("preset", self.preset), ("pixel_size", self.pixel_size), ("steps", self.steps_spin.value()),
-                           ("seed", self.seed_spin.value()), ("bands", self.bands_combo.currentText()),
-                           ("uncertainty", self.uncertainty_check.isChecked()),
-                           ("device", self.device_combo.currentText()), ("tile", self.tile_spin.value())):
+                           ("seed", self.seed_spin.value()), ("device", self.device_combo.currentText()),
+                           ("tile", self.tile_spin.value())):
             s.setValue(SETTINGS_PREFIX + key, value)
         remember_folder(Path(self.output_widget.filePath()).parent)
 
@@ -253,8 +270,44 @@ class SuperResolutionDock(QgsDockWidget):
 
     @property
     def offset_override(self) -> float | None:
-        """The DN offset the user set, or None to use the product's own."""
-        return float(self.offset_spin.value()) if self.offset_check.isChecked() else None
+        """The DN offset the user set for this product, or None to use the product's own."""
+        return self.state.offset
+
+    @property
+    def mapping(self) -> dict[str, BandRef]:
+        return self.state.mapping
+
+    @mapping.setter
+    def mapping(self, value: dict[str, BandRef]) -> None:
+        self.state.mapping = value
+
+    @property
+    def product(self) -> Product | None:
+        return self.state.product
+
+    @product.setter
+    def product(self, value: Product | None) -> None:
+        self.state.product = value
+
+    def _on_offset_edited(self, *_args) -> None:
+        self.state.offset = float(self.offset_spin.value()) if self.offset_check.isChecked() else None
+        self.refresh()
+
+    def _follow_product(self) -> None:
+        """Start a new ProductState when the input is another product: the mapping, the opened product and the
+        offset override of the last one do not carry over (the widgets show the new state)."""
+        key = product_key(filter(None, map(layer_path, self.input_layers())), self.product_source())
+        if self.state.same_product(key):
+            self.state.key = key
+            return
+        self.state = ProductState(key)
+        for w in (self.offset_check, self.offset_spin):
+            w.blockSignals(True)
+        self.offset_check.setChecked(False)
+        self.offset_spin.setEnabled(False)
+        self.offset_spin.setValue(-1000)
+        for w in (self.offset_check, self.offset_spin):
+            w.blockSignals(False)
 
     def input_layers(self) -> list[QgsRasterLayer]:
         """The layer(s) chosen as input."""
@@ -337,10 +390,15 @@ class SuperResolutionDock(QgsDockWidget):
 
     # -- input ---------------------------------------------------------------------------------
     def detect_input(self) -> None:
-        """Select what the project holds: the band layers of one product (one per band) or a multi-band layer."""
+        """Select what the project holds: the band layers of one product (one per band), a multi-band layer, or
+        a zip QGIS 3.22 could not open (opened by its path)."""
         layers = raster_layers()
         if not layers:
             self.on_input_changed()
+            return
+        zipped = zipped_product(layers)
+        if zipped is not None:
+            self.set_product_source(zipped)
             return
         mode, chosen = best_input(layers)
         if mode == MODE_LIST:
@@ -381,9 +439,13 @@ class SuperResolutionDock(QgsDockWidget):
 
     def check_recognised_bands(self) -> None:
         """Check the first layer of each Sentinel-2 output band found in the project (one product's worth)."""
-        mapping = output_bands_only(auto_map([lyr for lyr in raster_layers() if lyr.bandCount() == 1]))
         project = QgsProject.instance()
-        self.set_checked_layers([project.mapLayer(ref.layer_id) for ref in mapping.values()])
+        self.set_checked_layers([project.mapLayer(ref.layer_id) for ref in self._band_layers().values()])
+
+    @staticmethod
+    def _band_layers() -> dict[str, BandRef]:
+        """The first single-band layer of each output band in the project."""
+        return output_bands_only(auto_map([lyr for lyr in raster_layers() if lyr.bandCount() == 1]))
 
     def map_standard_order(self) -> None:
         """Map the bands of the (multi-band) input in the standard Sentinel-2 order."""
@@ -393,6 +455,41 @@ class SuperResolutionDock(QgsDockWidget):
         self.mapping = standard_mapping(layers[0])
         self._fill_table()
         self.refresh()
+
+    def _on_layers_added(self, layers: list) -> None:
+        """Layers were added: a zip QGIS 3.22 could not open is opened by its path; while the input misses bands,
+        the input is detected again (band files added one by one, subdataset layers of one product)."""
+        missing = self.product_source() is None and self.input_layers() and self.missing_bands()
+        if zipped_product(layers) is not None or missing:
+            self._fill_layer_list()
+            self.detect_input()
+        else:
+            self._on_project_layers_changed()
+
+    def _zip_note(self) -> str:
+        """What the dock did with a zip QGIS 3.22 added as invalid layers (nothing when it did not)."""
+        source = self.product_source()
+        if not source or zipped_product(QgsProject.instance().mapLayers().values()) != source:
+            return ""
+        return (f" QGIS could not open the subdatasets of {os.path.basename(source)} (invalid layers, which can be "
+                "removed): the dock opens the zip itself.")
+
+    def _on_project_cleared(self) -> None:
+        """New project (or one opened): nothing of the last product stays, the extent box is emptied and takes
+        the project's CRS."""
+        self.product_edit.clear()
+        self._follow_product()
+        self._setting_extent = True
+        self.extent_box.clear()
+        self._setting_extent = False
+        self._on_project_crs_changed()
+        self.detect_input()
+
+    def _on_project_crs_changed(self) -> None:
+        """Without an input the extent is in the project's CRS."""
+        crs = QgsProject.instance().crs()
+        if crs.isValid() and not self.input_layers() and not self.product_source():
+            self.extent_box.setOutputCrs(crs)
 
     def _on_project_layers_changed(self, *_args) -> None:
         self._fill_layer_list()
@@ -436,19 +533,24 @@ class SuperResolutionDock(QgsDockWidget):
 
     def on_input_changed(self) -> None:
         """New input: detect the band mapping, set a safe extent, refresh everything."""
+        self._follow_product()
         layers = self.input_layers()
         self.mapping = output_bands_only(auto_map(layers))
         self._fill_table()
-        if self.product_source():
-            self._reset_product_extent()
-        else:
-            self._reset_extent(layers)
+        self._place_extent()
         self._set_auto_output()
         self.refresh()
 
+    def _place_extent(self) -> None:
+        """The default extent of the input: the map view clipped to the data, unless the user chose one."""
+        if self.product_source():
+            self._reset_product_extent()
+        else:
+            self._reset_extent(self.input_layers())
+
     def _reset_product_extent(self) -> None:
-        """Express the extent in the CRS of the item / product typed in; keep the user's extent unless it misses
-        the data. A multi-granule product opens only with an extent inside one granule: the box is then put in
+        """Express the extent in the CRS of the item / product typed in (see _set_default_extent). A multi-granule
+        product opens only with an extent inside one granule: the box is then put in
         the granules' CRS, so what the user types or draws is in the product CRS."""
         try:
             product = self._open_source()
@@ -458,36 +560,58 @@ class SuperResolutionDock(QgsDockWidget):
             return
         except UserError:
             return                      # refresh() shows the reason
-        crs = QgsCoordinateReferenceSystem.fromWkt(product.crs_wkt)
-        data = QgsRectangle(*product.data_bounds(tuple(product.bands)))
-        keep = self.extent_box.outputCrs() == crs and self.extent_box.outputExtent().intersects(data)
-        self.extent_box.setOriginalExtent(data, crs)
-        if not keep:
-            view = self._view_extent_in(crs)
-            self.extent_box.setOutputCrs(crs)
-            self.extent_box.setOutputExtentFromUser(safe_extent(data, view), crs)
+        self._set_default_extent(QgsRectangle(*product.data_bounds(tuple(product.bands))),
+                                 QgsCoordinateReferenceSystem.fromWkt(product.crs_wkt))
 
     def _reset_extent(self, layers: list[QgsRasterLayer]) -> None:
-        """Express the extent in the input's CRS; keep the user's extent unless it misses the new input.
+        """Express the extent in the input's CRS (see _set_default_extent)."""
+        if layers:
+            self._set_default_extent(layers[0].extent(), layers[0].crs())
 
-        The default is the current map view clipped to the data (never the whole product by surprise), or
-        a small window at the centre of the data when the view does not overlap it."""
-        if not layers:
-            return
-        ref = layers[0]
-        keep = self.extent_box.outputCrs() == ref.crs() and self.extent_box.outputExtent().intersects(ref.extent())
-        self.extent_box.setOriginalExtent(ref.extent(), ref.crs())
-        view = self._view_extent(ref)
-        if view is not None:
+    def _set_default_extent(self, data: QgsRectangle, crs: QgsCoordinateReferenceSystem) -> None:
+        """Follow the map view, clipped to ``data`` (never the whole product by surprise; a small window at the
+        centre of the data when the view misses it), unless the user chose an extent that meets the data."""
+        self.extent_box.setOriginalExtent(data, crs)
+        if self.iface is not None and self.iface.mapCanvas() is not None:
             canvas = self.iface.mapCanvas()
             self.extent_box.setCurrentExtent(canvas.extent(), canvas.mapSettings().destinationCrs())
-        if not keep:
-            self.extent_box.setOutputCrs(ref.crs())
-            self.extent_box.setOutputExtentFromUser(safe_extent(ref.extent(), view), ref.crs())
+        chosen = self.extent_box.outputCrs() == crs and self.extent_box.outputExtent().intersects(data)
+        self.state.extent_chosen = self.state.extent_chosen and chosen
+        if not self.state.extent_chosen:
+            self._setting_extent = True
+            self.extent_box.setOutputCrs(crs)
+            self.extent_box.setOutputExtentFromUser(safe_extent(data, self._view_extent_in(crs)), crs)
+            self._setting_extent = False
 
-    def _view_extent(self, layer: QgsRasterLayer) -> QgsRectangle | None:
-        """The map canvas' view in the layer's CRS, or None without a canvas."""
-        return self._view_extent_in(layer.crs())
+    def _show_extent_note(self) -> None:
+        """Say where the extent comes from: the map view, or the user's choice (and how to follow the view)."""
+        data = self.extent_box.originalExtent()
+        view = self._view_extent_in(self.extent_box.originalCrs())
+        if self.extent_box.outputExtent().isEmpty():
+            text = ""
+        elif self.state.extent_chosen:
+            text = (f"Your extent ({EXTENT_CHOICES.get(self.extent_box.extentState(), 'typed')}) is kept as the "
+                    "map moves; choose the map canvas extent under the button to follow the map view again.")
+        elif view is not None and view.intersects(data):
+            text = "Follows the map view, clipped to the data."
+        else:
+            text = (f"The map view misses the data: a {DEFAULT_WINDOW / 1000:g} km window at its centre (the extent "
+                    "follows the map view once it shows the data).")
+        self.extent_note.setText(text)
+
+    def _on_extent_changed(self) -> None:
+        """A rectangle the user chose (typed, a layer's, drawn) stays; choosing the map view follows it again."""
+        if not self._setting_extent:
+            self.state.extent_chosen = self.extent_box.extentState() != QgsExtentWidget.CurrentExtent
+            if not self.state.extent_chosen:
+                self._place_extent()         # the view, clipped to the data
+        self.refresh()
+
+    def _on_view_changed(self) -> None:
+        """The map moved: the extent follows it unless the user chose one."""
+        if not self.state.extent_chosen and (self.input_layers() or self.product_source()):
+            self._place_extent()
+            self.refresh()
 
     def _view_extent_in(self, target: QgsCoordinateReferenceSystem) -> QgsRectangle | None:
         """The map canvas' view in ``target``, or None without a canvas."""
@@ -535,8 +659,8 @@ class SuperResolutionDock(QgsDockWidget):
         mapped = len(self.mapping)
         if self.product_source() is not None:
             found = len(set(self.product.bands) & set(OUTPUT_BANDS)) if self.product else 0
-            self.mapping_label.setText(f"{found} of {len(OUTPUT_BANDS)} output bands found in the product."
-                                       if self.product else "")
+            self.mapping_label.setText((f"{found} of {len(OUTPUT_BANDS)} output bands found in the product."
+                                        if self.product and self.product_source() else "") + self._zip_note())
         else:
             self.mapping_label.setText(f"Missing: {', '.join(sorted(missing, key=OUTPUT_BANDS.index))}" if missing
                                        else f"{mapped} of {len(OUTPUT_BANDS)} output bands mapped.")
@@ -609,6 +733,7 @@ class SuperResolutionDock(QgsDockWidget):
             w.setEnabled(diffusion)
         self._flag_missing()
         self._show_dates()
+        self._show_extent_note()
         self.reason = self._validate() or self._validate_dates()
         if self.product_source() is not None:
             self._flag_missing()          # the bands are known once the product is open
@@ -656,6 +781,8 @@ class SuperResolutionDock(QgsDockWidget):
             hint = " or produce only the four 10 m bands" if set(missing).isdisjoint(GROUP_10) else ""
             if self.mode_combo.currentIndex() == MODE_LAYER and layers[0].bandCount() == 1:
                 hint += " (a single-band layer: choose 'Single-band layers' above)"
+            elif self.mode_combo.currentIndex() == MODE_LIST and set(missing) & set(self._band_layers()):
+                hint += " (the project has them: click 'One layer per band')"
             elif self.standard_order_button.isEnabled():
                 hint += " (its bands have no names: click 'Standard S2 order' if they are in ESA order)"
             return f"Missing band(s) {', '.join(missing)}: map them in the table{hint}."
@@ -695,30 +822,30 @@ class SuperResolutionDock(QgsDockWidget):
         whenever the extent changes (the extent picks its granule)."""
         source, given = self.product_source(), self.extent_as_given()
         key = (source, self.offset_override)
-        granular = self._granular == key
+        granular = self.state.granular == key
         full_key = key + ((given,) if granular else ())
-        if full_key == self._product_key and self.product is not None:
+        if full_key == self.state.opened_with and self.product is not None:
             return self.product
-        self.product, self._product_key = None, None
+        self.product, self.state.opened_with = None, None
         try:
             product = open_product(source, offset=self.offset_override, extent=given[0] if given else None,
                                    extent_crs=given[1] if given else None)
         except GranuleChoiceError:
-            self._granular = key
+            self.state.granular = key
             raise
         if product.granule:
-            self._granular = key
+            self.state.granular = key
         self.product = product
-        self._product_key = key + ((given,) if self._granular == key else ())
+        self.state.opened_with = key + ((given,) if self.state.granular == key else ())
         return product
 
     def _open_product(self) -> Product:
         band_map = to_core_band_map(self.mapping)
         key = (tuple(sorted(band_map.items())), self.offset_override)
-        if key != self._product_key or self.product is None:
+        if key != self.state.opened_with or self.product is None:
             self.product = open_product(sorted({p for p, _ in band_map.values()}), band_map=band_map,
                                         offset=self.offset_override)
-            self._product_key = key
+            self.state.opened_with = key
         return self.product
 
     def _show_product(self) -> None:

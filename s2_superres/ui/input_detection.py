@@ -1,11 +1,13 @@
 """What the dock opens on, and the standard band order of stacks whose bands carry no names."""
 from __future__ import annotations
 
+import re
+
 from qgis.core import QgsRasterLayer, QgsRectangle
 
 from ..core.bands import OUTPUT_BANDS
 from .input_section import MODE_LAYER, MODE_LIST
-from .layers import BandRef, auto_map, layer_band_ids
+from .layers import BandRef, auto_map, layer_band_ids, layer_path
 from .result_layer import output_bands_only
 
 #: ESA band order of a full stack without band names (13 bands, L1C) and of a 12-band L2A stack
@@ -13,21 +15,41 @@ STANDARD_ORDER = {13: ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "
                   12: OUTPUT_BANDS}
 #: side (metres) of the default extent when the map view does not overlap the data
 DEFAULT_WINDOW = 2400.0
+#: the source QGIS 3.22 gives the subdatasets of a zipped product added with *Add Raster Layer* (invalid layers):
+#: ``/vsizip/SENTINEL2_L1C:/vsizip//data/S2B_….zip/S2B_….SAFE/MTD_MSIL1C.xml:10m:EPSG_32618``
+_MANGLED_ZIP = re.compile(r"^/vsizip/SENTINEL2_\w+:/vsizip/(.+?\.zip)(?=[/:]|$)", re.IGNORECASE)
 
 
 def best_input(layers: list[QgsRasterLayer]) -> tuple[int, list[QgsRasterLayer]]:
-    """The input the dock opens with: the single-band layers of one product (one per band) when they cover
-    more bands than any multi-band layer, else the multi-band layer naming most bands."""
-    singles = [lyr for lyr in layers if lyr.bandCount() == 1]
-    single_map = output_bands_only(auto_map(singles))
-    stacks = [(len(output_bands_only(auto_map([lyr]))), lyr) for lyr in layers if lyr.bandCount() > 1]
-    best_stack = max(stacks, key=lambda s: s[0], default=(0, None))
-    if len(single_map) > best_stack[0]:
-        by_id = {lyr.id(): lyr for lyr in singles}
-        return MODE_LIST, [by_id[ref.layer_id] for ref in single_map.values()]
-    if best_stack[1] is not None:
-        return MODE_LAYER, [best_stack[1]]
-    return MODE_LAYER, layers[:1]
+    """The input the dock opens with, whichever covers most output bands: the multi-band layer naming most
+    bands, the 10m/20m/60m SENTINEL2 subdataset layers of one product together, or the single-band layers of
+    one product (one per band)."""
+    stacks = [lyr for lyr in layers if lyr.bandCount() > 1]
+    candidates = [(MODE_LAYER, [lyr]) for lyr in stacks] + [(MODE_LIST, group) for group in _subdataset_groups(stacks)]
+    candidates.append((MODE_LIST, [lyr for lyr in layers if lyr.bandCount() == 1]))
+    mode, chosen = max(candidates, key=lambda c: len(output_bands_only(auto_map(c[1]))))
+    used = {ref.layer_id for ref in output_bands_only(auto_map(chosen)).values()}
+    chosen = [lyr for lyr in chosen if lyr.id() in used]
+    return (mode, chosen) if chosen else (MODE_LAYER, stacks[:1] or layers[:1])
+
+
+def _subdataset_groups(layers: list[QgsRasterLayer]) -> list[list[QgsRasterLayer]]:
+    """The SENTINEL2 subdataset layers (``SENTINEL2_L1C:<metadata file>:10m:EPSG_32618``) grouped by product."""
+    groups: dict[str, list[QgsRasterLayer]] = {}
+    for layer in layers:
+        path = layer_path(layer) or ""
+        if path.upper().startswith("SENTINEL2_"):
+            groups.setdefault(path.rsplit(":", 2)[0], []).append(layer)
+    return list(groups.values())
+
+
+def zipped_product(layers) -> str | None:
+    """The zip of a product among ``layers`` that QGIS 3.22 could not open (see _MANGLED_ZIP), or None."""
+    for layer in layers:
+        match = _MANGLED_ZIP.match(layer.source()) if not layer.isValid() else None
+        if match:
+            return match.group(1)
+    return None
 
 
 def has_unnamed_bands(layer: QgsRasterLayer) -> bool:

@@ -1,7 +1,8 @@
 """Small helpers for building compact widgets that fit a narrow dock."""
 from __future__ import annotations
 
-from qgis.PyQt.QtWidgets import QComboBox, QLabel, QSizePolicy, QWidget
+from qgis.PyQt.QtCore import QEvent, QObject, Qt
+from qgis.PyQt.QtWidgets import QAbstractSpinBox, QComboBox, QLabel, QSizePolicy, QWidget
 
 
 def compact_combo(tooltip: str, min_chars: int = 8) -> QComboBox:
@@ -27,3 +28,22 @@ def wrapping_label(text: str = "", style: str = "") -> QLabel:
 def with_tooltip(widget: QWidget, tooltip: str) -> QWidget:
     widget.setToolTip(tooltip)
     return widget
+
+
+class _WheelGuard(QObject):
+    """Passes a wheel event on to the parents (the dock scrolls) unless the control has the focus."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Wheel and not watched.hasFocus():
+            event.ignore()
+            return True
+        return False
+
+
+def guard_wheel(root: QWidget) -> None:
+    """The mouse wheel changes no combo box or spin box under ``root`` unless it has the focus (given by a click
+    or Tab, never by the wheel): scrolling over them scrolls the dock."""
+    guard = _WheelGuard(root)
+    for widget in root.findChildren((QComboBox, QAbstractSpinBox)):
+        widget.setFocusPolicy(Qt.StrongFocus)
+        widget.installEventFilter(guard)
