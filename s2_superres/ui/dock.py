@@ -19,12 +19,13 @@ from qgis.PyQt.QtWidgets import QFileDialog, QListWidgetItem, QMessageBox, QScro
 from ..core import estimate as core_estimate
 from ..core.bands import GROUP_10, OUTPUT_BANDS, OUTPUT_RESOLUTION, pixel_label
 from ..core.dates import source_date
-from ..core.errors import UserError
+from ..core.errors import UserError, printable
 from ..core.estimate import Estimate
 from ..core.extent import Extent, to_raster_crs
 from ..core.methods.base import RunOptions
 from ..core.methods.registry import PRESETS, check_pixel_size, preset_margin, preset_pixel_sizes, uses_dates
 from ..core.pipeline import Plan, plan_run
+from ..core.remote import private_hosts
 from ..core.sources import GranuleChoiceError, Product, open_product
 from .dates_section import DatesSection, group_by_date
 from .deps import preset_availability
@@ -42,6 +43,14 @@ from .settings_section import AdvancedSection, MethodSection, onnx_providers
 from .task import FinishedRun, RunRequest, SuperResolutionTask, TileProgress
 
 SETTINGS_PREFIX = "s2_superres/"
+#: QGIS setting (Options > Advanced, s2_superres/allow_private_hosts): STAC items and their assets may be read
+#: from loopback, private and link-local hosts (a local catalogue); off by default (core.remote)
+ALLOW_PRIVATE_HOSTS_KEY = SETTINGS_PREFIX + "allow_private_hosts"
+
+
+def allow_private_hosts() -> bool:
+    """The QGIS setting ALLOW_PRIVATE_HOSTS_KEY (False when unset)."""
+    return QgsSettings().value(ALLOW_PRIVATE_HOSTS_KEY, False, type=bool)
 HELP_URL = "https://github.com/s2-superres/s2-superres#using-the-dock"
 
 
@@ -659,11 +668,12 @@ class SuperResolutionDock(QgsDockWidget):
             return f"Preset '{self.preset}' is not available: {why}."
         try:
             check_pixel_size(self.preset, self.pixel_size)
-            self.product = self._open_product()
+            with private_hosts(allow_private_hosts()):
+                self.product = self._open_product()
             self.plan = plan_run(self.product, self.extent(), self.bands, preset_margin(self.preset, self.bands),
                                  tile=self.tile_spin.value(), pixel_size=self.pixel_size)
         except UserError as exc:
-            return str(exc)
+            return printable(exc)
         return self._validate_output()
 
     def _validate_source(self) -> str | None:
@@ -672,7 +682,8 @@ class SuperResolutionDock(QgsDockWidget):
         if why:
             return f"Preset '{self.preset}' is not available: {why}."
         try:
-            self.product = self._open_source()
+            with private_hosts(allow_private_hosts()):
+                self.product = self._open_source()
             missing = self.missing_bands()
             if missing:
                 hint = " or produce only the four 10 m bands" if set(missing).isdisjoint(GROUP_10) else ""
@@ -680,9 +691,9 @@ class SuperResolutionDock(QgsDockWidget):
             self.plan = plan_run(self.product, self.extent(), self.bands, preset_margin(self.preset, self.bands),
                                  tile=self.tile_spin.value())
         except GranuleChoiceError as exc:
-            return f"Choose an extent inside one granule (in the Extent section). {exc}"
+            return f"Choose an extent inside one granule (in the Extent section). {printable(exc)}"
         except UserError as exc:
-            return str(exc)
+            return printable(exc)
         return self._validate_output()
 
     def _open_source(self) -> Product:
@@ -800,6 +811,7 @@ class SuperResolutionDock(QgsDockWidget):
                           product_label=self.product_name(), offset=self.offset_override,
                           preview_ranges=shared_stretch(refs, self.product.offset, QgsProject.instance()),
                           product_source=source, extent_crs=self.product.crs_wkt if source else None,
+                          allow_private_hosts=allow_private_hosts(),
                           **self.date_options())
 
     def confirm_long_run(self, est: Estimate) -> bool:
