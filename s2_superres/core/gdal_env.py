@@ -27,7 +27,7 @@ from typing import Iterator
 from osgeo import gdal, osr
 
 from .errors import InputError, printable
-from .remote import check_url
+from . import remote
 
 _lock = threading.Lock()
 _depth = 0
@@ -100,7 +100,7 @@ def open_raster(path: str) -> gdal.Dataset:
     try:
         if not is_remote(path):
             return gdal.Open(path)
-        check_url(path[len("/vsicurl/"):])
+        remote.check_url(path[len("/vsicurl/"):])
         with thread_options(REMOTE_OPEN_OPTIONS):
             stat = gdal.VSIStatL(path, gdal.VSI_STAT_SIZE_FLAG)
             if stat is not None and stat.size > MAX_REMOTE_BYTES:
