@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from osgeo import gdal
+
 from .bands import GROUP_10, OUTPUT_BANDS, OUTPUT_RESOLUTION, PIXEL_SIZES, RESOLUTION, exact_pixel_size, pixel_label
 from .errors import Cancelled, UserError, printable
 from .extent import parse_extent, to_raster_crs
@@ -358,10 +360,20 @@ def _bind_extent(argv: list[str]) -> list[str]:
     return out
 
 
+def _gdal_messages(debug: bool):
+    """A GDAL error handler for the command line: GDAL's own warnings (which may quote hrefs) only with --debug,
+    escaped; failures reach the code as exceptions and are reported once, as the error paragraph."""
+    def handler(level: int, number: int, message: str) -> None:
+        if debug and level != gdal.CE_None:
+            print(f"GDAL: {printable(message)}", file=sys.stderr)
+    return handler
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(_bind_extent(sys.argv[1:] if argv is None else argv))
     handler = {"info": cmd_info, "superresolve": cmd_superresolve, "batch": cmd_batch, "evaluate": cmd_evaluate,
                "demo": cmd_demo}
+    gdal.PushErrorHandler(_gdal_messages(args.debug))
     try:
         with gdal_scope(), private_hosts(getattr(args, "allow_private_hosts", False)):
             status = handler[args.command](args)
@@ -377,3 +389,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: no output was written", file=sys.stderr)
         return 130
+    finally:
+        gdal.PopErrorHandler()

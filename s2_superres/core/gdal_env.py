@@ -44,13 +44,14 @@ NETWORK_OPTIONS = {
     "GDAL_HTTP_RETRY_DELAY": "1",          # s
     "VSI_CACHE": "FALSE",                  # no extra per-file cache on top of /vsicurl/'s own bounded one
 }
-#: how a remote raster is opened: no listing of its folder, no side-car probes, only a band file's extensions
+#: how a remote file is opened: no listing of its folder, no side-car probes (.aux.xml, .hdr, .ovr, ...)
 REMOTE_OPEN_OPTIONS = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
     "GDAL_PAM_ENABLED": "NO",
-    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.TIFF,.jp2,.JP2",
     "CPL_VSIL_CURL_USE_HEAD": "YES",
 }
+#: a remote raster: only the URLs of band files (GeoTIFF, JPEG 2000) are requested at all
+REMOTE_RASTER_OPTIONS = {**REMOTE_OPEN_OPTIONS, "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.jp2"}
 #: the drivers that read Sentinel-2 band files (GeoTIFF/COG, JPEG 2000)
 REMOTE_DRIVERS = ["GTiff", "COG", "JP2OpenJPEG", "JP2KAK", "JP2ECW", "JPEG2000", "JP2MrSID"]
 #: the largest remote band file accepted, bytes (a full 10 m band of a tile is about 240 MB uncompressed)
@@ -82,7 +83,7 @@ def read_array(path: str, band: gdal.Band, *args, **kwargs):
     try:
         data = band.ReadAsArray(*args, **kwargs)
     except RuntimeError as exc:
-        data, reason = None, printable(exc).strip()
+        data, reason = None, printable(exc).rstrip(". ")
     else:
         reason = ""
     if data is None:
@@ -101,7 +102,7 @@ def open_raster(path: str) -> gdal.Dataset:
         if not is_remote(path):
             return gdal.Open(path)
         remote.check_url(path[len("/vsicurl/"):])
-        with thread_options(REMOTE_OPEN_OPTIONS):
+        with thread_options(REMOTE_RASTER_OPTIONS):
             stat = gdal.VSIStatL(path, gdal.VSI_STAT_SIZE_FLAG)
             if stat is not None and stat.size > MAX_REMOTE_BYTES:
                 raise InputError(f"'{printable(path)}' is {stat.size / 2**30:.1f} GiB, larger than any Sentinel-2 "
@@ -109,7 +110,7 @@ def open_raster(path: str) -> gdal.Dataset:
                                  "item or the server.")
             return gdal.OpenEx(path, gdal.OF_RASTER | gdal.OF_READONLY, allowed_drivers=REMOTE_DRIVERS)
     except RuntimeError as exc:
-        raise InputError(f"GDAL cannot read '{printable(path)}': {printable(exc) or 'no reason given'}. Check "
+        raise InputError(f"GDAL cannot read '{printable(path)}': {printable(exc).rstrip('. ') or 'no reason given'}. Check "
                          "that it is a complete raster file (download it again) and, for a URL, that the server "
                          "answers.") from exc
 

@@ -18,6 +18,7 @@ import re
 from .bands import RESOLUTION, normalise_band_id
 from . import remote
 from .errors import InputError, printable
+from .gdal_env import REMOTE_OPEN_OPTIONS, thread_options
 from .metadata import baseline_tuple, number, read_text
 from .radiometry import BASELINE_WITH_OFFSET, OFFSET_FROM_0400, QUANTIFICATION, Radiometry
 
@@ -64,7 +65,8 @@ def read_item(location: str) -> dict:
         remote.check_url(url)
     shown = printable(location)
     try:
-        text = read_text(gdal_path(location), MAX_ITEM_BYTES + 1)
+        with thread_options(REMOTE_OPEN_OPTIONS):
+            text = read_text(gdal_path(location), MAX_ITEM_BYTES + 1)
         if len(text.encode("utf-8", "surrogatepass")) > MAX_ITEM_BYTES:
             raise InputError(f"it is larger than {MAX_ITEM_BYTES // 1_000_000} MB, far more than any item")
         item = json.loads(text)
