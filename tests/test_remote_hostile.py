@@ -18,11 +18,12 @@ import pytest
 from osgeo import gdal
 
 from http_support import serve, silent_server
-from safe_support import ITEM, N0400, item_pointing_at
+from safe_support import N0400, item_pointing_at
 from s2_superres.core import remote
 from s2_superres.core.bands import GROUP_10, OUTPUT_BANDS
 from s2_superres.core.cli import main as cli_main
 from s2_superres.core.errors import printable
+from s2_superres.core.methods.registry import PRESETS
 from test_processing import provider  # noqa: F401 - the Processing provider fixture
 from test_ui_product_input import dock  # noqa: F401 - the dock fixture
 
@@ -263,24 +264,24 @@ def test_every_address_of_a_host_name_is_checked(monkeypatch):
         remote.check_url("ftp://catalogue.example/item.json")
 
 
-def test_processing_refuses_a_local_catalogue_unless_allowed(provider, site, tmp_path):
+def test_processing_refuses_a_local_catalogue_unless_allowed(provider, site, tmp_path):  # noqa: F811
     """The Processing algorithm: ALLOW_PRIVATE_HOSTS off (the default) refuses the 127.0.0.1 item, on reads it."""
     import processing
     from qgis.core import QgsProcessingException
     from test_processing import ALG, SMALL
     with serve(site) as (base, requests):
-        params = {"PRODUCT": base + "item.json", "EXTENT": SMALL, "PRESET": 3, "BANDS": 1,
+        params = {"PRODUCT": base + "item.json", "EXTENT": SMALL, "PRESET": PRESETS.index("bicubic"), "BANDS": 1,
                   "OUTPUT": str(tmp_path / "o.tif")}
-        from s2_superres.core.methods.registry import PRESETS
-        params["PRESET"] = PRESETS.index("bicubic")
         with pytest.raises(QgsProcessingException, match="allow private hosts"):
             processing.run(ALG, params)
         assert requests == []
         processing.run(ALG, {**params, "ALLOW_PRIVATE_HOSTS": True})
     assert gdal.Open(str(tmp_path / "o.tif")).RasterCount == 4
+    names = {p.split("?")[0] for p in _paths(requests)}     # a whole run: no listing or side-car probe either
+    assert names <= {"/item.json"} | {f"/{b}.tif" for b in OUTPUT_BANDS}, names
 
 
-def test_the_dock_refuses_a_local_catalogue_unless_the_setting_allows_it(dock, site):
+def test_the_dock_refuses_a_local_catalogue_unless_the_setting_allows_it(dock, site):  # noqa: F811
     """The dock (QGIS setting s2_superres/allow_private_hosts, off by default): the 127.0.0.1 item is refused
     without a request; with the setting on, the item opens and the run (in the task) reads it."""
     from qgis.core import QgsSettings

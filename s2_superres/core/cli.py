@@ -224,7 +224,8 @@ def cmd_info(args) -> int:
     print(f"crs: {srs.GetAuthorityName(None) or ''}:{srs.GetAuthorityCode(None) or ''} {printable(srs.GetName())}")
     print(f"{'band':5} {'native':>6} {'pixel':>6} {'size':>11}  file")
     for b, s in product.bands.items():
-        print(f"{b:5} {RESOLUTION[b]:5d}m {s.pixel_size:5g}m {s.width:5d}x{s.height:<5d}  {printable(s.path)}#{s.index}")
+        print(f"{b:5} {RESOLUTION[b]:5d}m {s.pixel_size:5g}m {s.width:5d}x{s.height:<5d}  "
+              f"{printable(s.path)}#{s.index}")
     missing = product.missing(OUTPUT_BANDS)
     print(f"missing for a 12-band output: {', '.join(missing) if missing else 'none'}")
     if args.others:

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from osgeo import gdal, osr
 
-from .errors import InputError, printable
 from . import remote
+from .errors import InputError, printable
 
 _lock = threading.Lock()
 _depth = 0
@@ -64,7 +64,7 @@ def is_remote(path: str) -> bool:
 
 
 @contextmanager
-def thread_options(options: dict[str, str | None]) -> Iterator[None]:
+def thread_options(options: Mapping[str, str | None]) -> Iterator[None]:
     """Run the body with GDAL config ``options`` set for this thread only (None: the process-wide value);
     the thread's previous values are put back after it."""
     saved = {k: gdal.GetThreadLocalConfigOption(k, None) for k in options}
@@ -96,8 +96,7 @@ def read_array(path: str, band: gdal.Band, *args, **kwargs):
 def open_raster(path: str) -> gdal.Dataset:
     """Open the raster ``path`` read-only; a remote one (:func:`is_remote`) only on a host core.remote allows,
     without folder listing or side-car probes, by a Sentinel-2 band driver only, and no larger than
-    MAX_REMOTE_BYTES. InputError naming the file
-    when it cannot be opened."""
+    MAX_REMOTE_BYTES. InputError naming the file when it cannot be opened."""
     try:
         if not is_remote(path):
             return gdal.Open(path)
@@ -110,9 +109,9 @@ def open_raster(path: str) -> gdal.Dataset:
                                  "item or the server.")
             return gdal.OpenEx(path, gdal.OF_RASTER | gdal.OF_READONLY, allowed_drivers=REMOTE_DRIVERS)
     except RuntimeError as exc:
-        raise InputError(f"GDAL cannot read '{printable(path)}': {printable(exc).rstrip('. ') or 'no reason given'}. Check "
-                         "that it is a complete raster file (download it again) and, for a URL, that the server "
-                         "answers.") from exc
+        reason = printable(exc).rstrip(". ") or "no reason given"
+        raise InputError(f"GDAL cannot read '{printable(path)}': {reason}. Check that it is a complete raster file "
+                         "(download it again) and, for a URL, that the server answers.") from exc
 
 
 @contextmanager

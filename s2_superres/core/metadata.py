@@ -65,7 +65,7 @@ def baseline_tuple(baseline: str | None) -> tuple[int, int] | None:
 def number(text: object, field: str, where: str) -> float:
     """``text`` as a number; InputError naming ``field`` and the file ``where`` when it is not one."""
     try:
-        return float(text)
+        return float(str(text))
     except (TypeError, ValueError):
         raise InputError(f"{field} '{printable(text)}' in '{printable(where)}' is not a number. The file is damaged "
                          "or not a Sentinel-2 product; download it again.") from None

@@ -61,11 +61,12 @@ def check_url(url: str) -> str:
         raise InputError(f"The host of '{printable(url)}' cannot be resolved ({exc}). Check the URL and the "
                          "network.") from exc
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if not address.is_global or address.is_multicast:
             raise InputError(f"'{printable(url)}' points at {address}, a loopback, private or link-local "
-                             "address: it was not contacted (only public hosts are, so that a document from "
-                             f"the network cannot reach into your network). To read from a local catalogue, allow private hosts ({HOW_TO_ALLOW}).")
+                             "address: it was not contacted (only public hosts are, so that a document from the "
+                             "network cannot reach into your network). To read from a local catalogue, allow "
+                             f"private hosts ({HOW_TO_ALLOW}).")
     return url
 
 

@@ -201,7 +201,8 @@ def open_product(inputs: str | os.PathLike | list, band_map: dict[str, tuple[str
         located = {b.upper(): (str(p), int(i)) for b, (p, i) in band_map.items()}
         items = [p for p in paths if _is_stac_item(p)]
         item = stac.read_item(items[0]) if items else None
-        found = _Found(located, ";".join(paths), radiometry=stac.radiometry(item, items[0]) if item else None, item=item)
+        found = _Found(located, ";".join(paths), radiometry=stac.radiometry(item, items[0]) if item else None,
+                       item=item)
     else:
         found = _detect(paths, Area(extent, extent_crs) if extent is not None else None)
     bands = {b: _describe(b, p, i) for b, (p, i) in sorted(found.located.items())}
@@ -395,7 +396,8 @@ def _from_stac(location: str) -> _Found:
     if not located:
         raise InputError(f"The STAC item '{location}' has no Sentinel-2 band assets (keys such as 'B02' or 'blue', "
                          "'rededge1', 'nir08'). Give an item of a Sentinel-2 L1C/L2A product.")
-    return _Found(located, location, radiometry=stac.radiometry(item, location), item=item, scl=stac.scl_asset(item, location))
+    return _Found(located, location, radiometry=stac.radiometry(item, location), item=item,
+                  scl=stac.scl_asset(item, location))
 
 
 def _from_safe(path: str, area: Area | None = None) -> _Found:

@@ -146,7 +146,8 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
             feedback.pushInfo(f"{len(product.bands)} band(s) of {product_label(inputs)}; "
                               f"level {product.level or 'unknown'}, "
                               f"processing baseline {product.baseline or 'unknown'}, offset {product.offset:g} DN "
-                              f"({printable(product.offset_origin)}), quantification {product.quantification:g}; preset "
+                              f"({printable(product.offset_origin)}), quantification "
+                              f"{product.quantification:g}; preset "
                               f"{preset}, pixel size {pixel_label(pixel_size)} m, device {device}.")
             for note in product.notes:
                 feedback.pushWarning(printable(note))

@@ -241,7 +241,8 @@ class SuperResolutionTask(QgsTask):
         if isinstance(err, UserError):
             text = printable(err)
         elif err is not None:
-            text = f"Unexpected error ({type(err).__name__}: {printable(err)}). Details are in the log panel ({LOG_TAG})."
+            text = (f"Unexpected error ({type(err).__name__}: {printable(err)}). Details are in the log panel "
+                    f"({LOG_TAG}).")
         else:
             text = "The run stopped without a result. Details are in the log panel."
         QgsMessageLog.logMessage(f"Run to {self.request.output} failed: {err}\n{self.details}", LOG_TAG, Qgis.Critical)
