@@ -736,8 +736,8 @@ class SuperResolutionDock(QgsDockWidget):
             return
         level = getattr(product, "level", None) or "level unknown"
         baseline = getattr(product, "baseline", None)
-        self.product_label.setText(f"{level} · baseline {baseline or 'unknown'} · DN offset {product.offset:g} "
-                                   f"({product.offset_origin})")
+        self.product_label.setText(f"{level} · baseline {printable(baseline or 'unknown')} · DN offset "
+                                   f"{product.offset:g} ({printable(product.offset_origin)})")
         origin = str(product.offset_origin).lower()
         guessed = self.offset_override is None and ("unknown" in origin or origin.startswith("default"))
         self.offset_warning.setText("The processing baseline is unknown, so no DN offset is applied. Products of "
