@@ -572,7 +572,8 @@ class SuperResolutionDock(QgsDockWidget):
     def _date_of(self, path: str) -> dt.date | None:
         """The acquisition date of the product at ``path`` (core.dates.source_date), read once per file."""
         if path not in self._date_cache:
-            self._date_cache[path] = source_date(path)
+            with private_hosts(allow_private_hosts()):
+                self._date_cache[path] = source_date(path)
         return self._date_cache[path]
 
     def _limit_bands(self, synthesised: bool) -> None:
