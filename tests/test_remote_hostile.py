@@ -129,6 +129,8 @@ def test_remote_item_cannot_send_requests_to_another_host(site, monkeypatch, cap
     err = capsys.readouterr().err
     assert "loopback, private or link-local" in err and other in err
     assert other_requests == [] and set(_paths(requests)) == {"/item.json"}
+    for key in ("GDAL_HTTP_TIMEOUT", "GDAL_DISABLE_READDIR_ON_OPEN", "CPL_VSIL_CURL_ALLOWED_EXTENSIONS"):
+        assert gdal.GetConfigOption(key) is None      # the network settings do not outlive the run
 
 
 def test_asset_claiming_100_gib_is_refused_without_reading_it(site):
@@ -146,13 +148,20 @@ def test_asset_claiming_100_gib_is_refused_without_reading_it(site):
 
 
 def test_asset_server_that_never_answers_ends_in_a_clear_error(site):
-    """Band files on a server that accepts connections and never answers: a clear error within a minute."""
+    """Band files, or the item itself, on a server that accepts connections and never answers: a clear error
+    within a minute."""
     with serve(site) as (base, _), silent_server() as (silent, accepted):
         _set_hrefs(site, lambda key: f"{silent}{key}.tif")
         start = time.monotonic()
         r = _cli("info", base + "item.json", "--allow-private-hosts", timeout=90)
         seconds = time.monotonic() - start
     _refused(r, silent, "server")
+    assert accepted and seconds < 60
+    with silent_server() as (silent, accepted):                 # the item's own server never answers
+        start = time.monotonic()
+        r = _cli("info", silent + "item.json", "--allow-private-hosts", timeout=90)
+        seconds = time.monotonic() - start
+    _refused(r, silent, "not a readable STAC item")
     assert accepted and seconds < 60
 
 
