@@ -311,3 +311,16 @@ def test_the_dock_refuses_a_local_catalogue_unless_the_setting_allows_it(dock, s
         finally:
             settings.remove(ALLOW_PRIVATE_HOSTS_KEY)
     assert task.request.allow_private_hosts and gdal.Open(str(task.request.output)).RasterCount == 12
+
+
+@pytest.mark.parametrize("change", [
+    {"properties": 7}, {"assets": {"blue": {"href": 5}}}, {"assets": {"blue": {"href": "B02.tif", "eo:bands": 3}}},
+    {"assets": {"blue": {"href": "B02.tif", "raster:bands": {"0": {}}}}}, {"assets": {"blue": ["B02.tif"]}},
+    {"assets": {"blue": {"href": "B02.tif", "raster:bands": [{"scale": "abc"}]}}},
+])
+def test_items_of_the_wrong_shape_are_a_clear_error(tmp_path, change):
+    """Values of the wrong type where the item's fields are read: exit 2 with a message, never a traceback."""
+    doc = {**json.loads((Path(__file__).parent / "data" / "S2A_29RKH_20200219_0_L2A.json").read_text()), **change}
+    (tmp_path / "item.json").write_text(json.dumps(doc))
+    r = _cli("info", tmp_path / "item.json")
+    _refused(r, "item.json")

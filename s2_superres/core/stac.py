@@ -76,11 +76,23 @@ def read_item(location: str) -> dict:
     except (ValueError, InputError) as exc:
         raise InputError(f"'{shown}' is not a readable STAC item ({printable(exc)}). Give the item's JSON file or "
                          "URL (not a collection or a search result).") from exc
-    if not isinstance(item, dict) or item.get("type") != "Feature" or not isinstance(item.get("assets"), dict) \
-            or not all(isinstance(a, dict) and isinstance(a.get("href", ""), str) for a in item["assets"].values()):
+    if not _is_item(item):
         raise InputError(f"'{shown}' is JSON but not a STAC item (a 'Feature' with 'assets'). Give one item of "
                          "one Sentinel-2 product, e.g. .../collections/sentinel-2-l2a/items/<id>.")
     return item
+
+
+def _is_item(item: object) -> bool:
+    """True for a dict shaped like a STAC item as far as this module reads it: a 'Feature' whose properties are
+    a dict and whose assets are dicts with a string href and lists of dicts for 'eo:bands' / 'raster:bands'."""
+    if not isinstance(item, dict) or item.get("type") != "Feature" or not isinstance(item.get("assets"), dict) \
+            or not isinstance(item.get("properties", {}), dict):
+        return False
+    def list_of_dicts(value: object) -> bool:
+        return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+    return all(isinstance(a, dict) and isinstance(a.get("href", ""), str)
+               and all(list_of_dicts(a[k]) for k in ("eo:bands", "raster:bands") if a.get(k) is not None)
+               for a in item["assets"].values())
 
 
 def band_assets(item: dict, location: str) -> dict[str, tuple[str, int]]:
