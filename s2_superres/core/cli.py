@@ -1,7 +1,8 @@
 """Command line: ``python -m s2_superres info | superresolve | batch | evaluate | demo``.
 
 Bad input ends with exit code 2 and a one-paragraph message on stderr naming the problem and
-the fix (add ``--debug`` for the traceback).
+the fix (add ``--debug`` for the traceback). Names and hrefs are printed with control characters escaped
+(errors.printable): they may come from a document on the network.
 """
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ import sys
 import time
 from pathlib import Path
 
+from osgeo import gdal
+
 from .bands import GROUP_10, OUTPUT_BANDS, OUTPUT_RESOLUTION, PIXEL_SIZES, RESOLUTION, exact_pixel_size, pixel_label
-from .errors import Cancelled, UserError
+from .errors import Cancelled, UserError, printable
 from .extent import parse_extent, to_raster_crs
 from .gdal_env import gdal_scope
 from .pipeline import output_name
+from .remote import private_hosts
 from .methods.registry import availability, check_pixel_size, create_method, default_method
 from .runtime import providers_for
 from .sources import open_product
@@ -54,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("input", nargs="+", help="folder of band files, band files, multi-band raster, .SAFE folder or "
                         "zip, SENTINEL2 subdatasets (SENTINEL2_L2A:...:10m:EPSG_...), or a STAC item (file or URL)")
         sp.add_argument("--offset", type=float, help="DN offset to add before /10000 (default: from the product)")
+        _allow_private_option(sp)
 
     info = sub.add_parser("info", help="list detected bands, grids, CRS, level, offset, date and methods")
     inputs(info)
@@ -85,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--log", type=Path, help="JSON run log (default: OUTPUT_DIR/batch_log.json)")
     ev = sub.add_parser("evaluate", help="Wald-protocol metrics of a method against bicubic and HPF")
     ev.add_argument("input", help="product (as for superresolve) or an .npz scene")
+    _allow_private_option(ev)
     ev.add_argument("--method", default=None)
     ev.add_argument("--factor", type=int, default=4)
     ev.add_argument("--extent", help="XMIN,YMIN,XMAX,YMAX[,EPSG:CODE]")
@@ -102,6 +108,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--extent", default=DEMO_EXTENT)
     demo.add_argument("--sample", type=Path, default=None, help="folder of the sample (default: the bundled one)")
     return p
+
+
+def _allow_private_option(sp) -> None:
+    sp.add_argument("--allow-private-hosts", action="store_true",
+                    help="let STAC items and their assets be read from loopback, private and link-local addresses "
+                         "(a local catalogue); refused by default")
 
 
 def _with_option(sp) -> None:
@@ -147,7 +159,7 @@ def _open(args):
     product = open_product(args.input if len(args.input) > 1 else args.input[0], offset=args.offset,
                            extent=box, extent_crs=crs)
     for note in product.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(f"note: {printable(note)}", file=sys.stderr)
     return product
 
 
@@ -159,7 +171,7 @@ def _open_others(args) -> list:
     for path in args.others:
         other = open_product(path, offset=args.offset, extent=box, extent_crs=crs)
         for note in other.notes:
-            print(f"note ({path}): {note}", file=sys.stderr)
+            print(f"note ({printable(path)}): {printable(note)}", file=sys.stderr)
         others.append(other)
     return others
 
@@ -189,9 +201,9 @@ def _stack(args, product, method):
     stack = open_stack(product, list(args.others), target, args.fill_clouds, method, args.offset, box, crs)
     for other in (p for p in stack.products if p is not product):
         for note in other.notes:
-            print(f"note ({other.source}): {note}", file=sys.stderr)
+            print(f"note ({printable(other.source)}): {printable(note)}", file=sys.stderr)
     for note in stack.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(f"note: {printable(note)}", file=sys.stderr)
     print(f"dates: {', '.join(d.isoformat() for d in stack.dates)}; target {stack.target} ({stack.kind}), bands "
           f"read from {stack.dates[stack.reference_index]}", file=sys.stderr)
     return stack
@@ -201,24 +213,25 @@ def cmd_info(args) -> int:
     product = _open(args)
     per_band = (" per band: " + ", ".join(f"{b} {v:g}" for b, v in sorted(product.band_offsets.items()))
                 if product.band_offsets else "")
-    print(f"source: {product.source}\nlevel: {product.level or 'unknown'}\n"
+    print(f"source: {printable(product.source)}\nlevel: {product.level or 'unknown'}\n"
           f"processing baseline: {product.baseline or 'unknown'}\n"
-          f"offset: {product.offset:g} DN ({product.offset_origin}){per_band}\n"
+          f"offset: {product.offset:g} DN ({printable(product.offset_origin)}){per_band}\n"
           f"quantification: {product.quantification:g} DN per unit reflectance\n"
           f"lattice origin: {product.lattice_origin()}\n"
           f"date: {product.date or 'unknown'}")
     from osgeo import osr
     srs = osr.SpatialReference(wkt=product.crs_wkt)
-    print(f"crs: {srs.GetAuthorityName(None) or ''}:{srs.GetAuthorityCode(None) or ''} {srs.GetName()}")
+    print(f"crs: {srs.GetAuthorityName(None) or ''}:{srs.GetAuthorityCode(None) or ''} {printable(srs.GetName())}")
     print(f"{'band':5} {'native':>6} {'pixel':>6} {'size':>11}  file")
     for b, s in product.bands.items():
-        print(f"{b:5} {RESOLUTION[b]:5d}m {s.pixel_size:5g}m {s.width:5d}x{s.height:<5d}  {s.path}#{s.index}")
+        print(f"{b:5} {RESOLUTION[b]:5d}m {s.pixel_size:5g}m {s.width:5d}x{s.height:<5d}  "
+              f"{printable(s.path)}#{s.index}")
     missing = product.missing(OUTPUT_BANDS)
     print(f"missing for a 12-band output: {', '.join(missing) if missing else 'none'}")
     if args.others:
         print("dates:")
         for p in [product, *_open_others(args)]:
-            print(f"  {p.date.isoformat() if p.date else 'unknown   '}  {p.source}")
+            print(f"  {p.date.isoformat() if p.date else 'unknown   '}  {printable(p.source)}")
     print("methods:")
     for name, why in availability().items():
         print(f"  {name:10} {'available' if why is None else 'unavailable: ' + why}")
@@ -249,7 +262,7 @@ def cmd_superresolve(args) -> dict:
                           stack=stack)
     bar.done()
     for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(f"note: {printable(note)}", file=sys.stderr)
     rows, cols = round(result.extent.height / pixel_size), round(result.extent.width / pixel_size)
     print(f"wrote {result.output}: {len(result.bands)} bands, {cols} x {rows} px at {pixel_label(pixel_size)} m, "
           f"{result.seconds:.1f} s")
@@ -348,18 +361,28 @@ def _bind_extent(argv: list[str]) -> list[str]:
     return out
 
 
+def _gdal_messages(debug: bool):
+    """A GDAL error handler for the command line: GDAL's own warnings (which may quote hrefs) only with --debug,
+    escaped; failures reach the code as exceptions and are reported once, as the error paragraph."""
+    def handler(level: int, number: int, message: str) -> None:
+        if debug and level != gdal.CE_None:
+            print(f"GDAL: {printable(message)}", file=sys.stderr)
+    return handler
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(_bind_extent(sys.argv[1:] if argv is None else argv))
     handler = {"info": cmd_info, "superresolve": cmd_superresolve, "batch": cmd_batch, "evaluate": cmd_evaluate,
                "demo": cmd_demo}
+    gdal.PushErrorHandler(_gdal_messages(args.debug))
     try:
-        with gdal_scope():
+        with gdal_scope(), private_hosts(getattr(args, "allow_private_hosts", False)):
             status = handler[args.command](args)
         return status if isinstance(status, int) else 0
     except UserError as exc:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return 2
     except Cancelled:
         print("cancelled: no output was written", file=sys.stderr)
@@ -367,3 +390,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: no output was written", file=sys.stderr)
         return 130
+    finally:
+        gdal.PopErrorHandler()

@@ -27,6 +27,7 @@ import numpy as np
 from osgeo import gdal
 
 from .extent import Extent
+from .gdal_env import open_raster, read_array
 from .sources import Product
 
 NOT_CLEAR_CLASSES = (0, 1, 3, 8, 9, 10)
@@ -104,7 +105,7 @@ def _cleaned(mask: np.ndarray) -> np.ndarray:
 
 def read_scl(path: str, box: Extent) -> np.ndarray:
     """SCL classes (uint8) over ``box`` on a 10 m grid (nearest neighbour); 0 (nodata) outside the raster."""
-    ds = gdal.Open(path)
+    ds = open_raster(path)
     x0, dx, _, y0, _, dy = ds.GetGeoTransform()
     cols, rows = box.pixels(10)
     out = np.zeros((rows, cols), np.uint8)
@@ -116,8 +117,8 @@ def read_scl(path: str, box: Extent) -> np.ndarray:
         return out
     step = dx / 10
     w, h = round((cc1 - cc0) * step), round((rr1 - rr0) * step)
-    data = ds.GetRasterBand(1).ReadAsArray(cc0, rr0, cc1 - cc0, rr1 - rr0, buf_xsize=w, buf_ysize=h,
-                                           resample_alg=gdal.GRIORA_NearestNeighbour)
+    data = read_array(path, ds.GetRasterBand(1), cc0, rr0, cc1 - cc0, rr1 - rr0, buf_xsize=w, buf_ysize=h,
+                      resample_alg=gdal.GRIORA_NearestNeighbour)
     top, left = round((rr0 - r0) * step), round((cc0 - c0) * step)
     out[top:top + h, left:left + w] = data
     return out

@@ -129,11 +129,11 @@ def source_date(inputs: str | list[str], offset: float | None = None) -> dt.date
 
 
 def _band_tags(product: Product) -> dict[str, str]:
-    from osgeo import gdal
+    from .gdal_env import open_raster
     first = next(iter(product.bands.values()))
     try:
-        ds = gdal.Open(first.path)
-    except RuntimeError:
+        ds = open_raster(first.path)
+    except InputError:
         return {}
     tags = dict(ds.GetMetadata() or {})
     tags.update(ds.GetRasterBand(first.index).GetMetadata() or {})

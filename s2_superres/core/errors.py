@@ -20,3 +20,18 @@ class OutputError(UserError):
 
 class Cancelled(Exception):
     """The run was cancelled by the user; nothing was written."""
+
+
+def printable(text: object) -> str:
+    """``text`` safe to print on a terminal or show in a dialog: control characters (escape codes, carriage
+    returns, bidi overrides) written as ``\\x1b``-style escapes; newlines and tabs kept. Used for every name or
+    href taken from a document or file before it is shown."""
+    out = []
+    for ch in str(text):
+        code = ord(ch)
+        if ch in "\n\t" or not (code < 0x20 or 0x7F <= code < 0xA0 or 0x202A <= code <= 0x202E
+                                or 0x2066 <= code <= 0x2069):
+            out.append(ch)
+        else:
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    return "".join(out)

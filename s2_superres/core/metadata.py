@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from osgeo import gdal
 
-from .errors import InputError
+from .errors import InputError, printable
 
 #: the product's ``band_id`` attribute (0..12) -> band id
 BAND_IDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
@@ -62,6 +62,15 @@ def baseline_tuple(baseline: str | None) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
+def number(text: object, field: str, where: str) -> float:
+    """``text`` as a number; InputError naming ``field`` and the file ``where`` when it is not one."""
+    try:
+        return float(str(text))
+    except (TypeError, ValueError):
+        raise InputError(f"{field} '{printable(text)}' in '{printable(where)}' is not a number. The file is damaged "
+                         "or not a Sentinel-2 product; download it again.") from None
+
+
 def read_text(path: str, limit: int = _MAX_BYTES) -> str:
     """The text of ``path`` (local or any GDAL virtual file system path)."""
     handle = gdal.VSIFOpenL(path, "rb")
@@ -88,9 +97,10 @@ def read_metadata(path: str) -> ProductMetadata:
     for element in _iter_local(root, "BOA_ADD_OFFSET" if level == "L2A" else "RADIO_ADD_OFFSET"):
         band_id = element.get("band_id")
         if band_id is not None and band_id.isdigit() and int(band_id) < len(BAND_IDS) and element.text:
-            offsets[BAND_IDS[int(band_id)]] = float(element.text)
+            offsets[BAND_IDS[int(band_id)]] = number(element.text, _local(element.tag), path)
     return ProductMetadata(path=path, level=level, baseline=baseline,
-                           quantification=float(quant) if quant else None, offsets=offsets,
+                           quantification=number(quant, "QUANTIFICATION_VALUE", path) if quant else None,
+                           offsets=offsets,
                            granules=_granules(root))
 
 

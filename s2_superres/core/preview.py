@@ -11,6 +11,7 @@ import numpy as np
 from osgeo import gdal
 
 from .extent import Extent
+from .gdal_env import open_raster, read_array
 from .sources import Product
 
 RGB = ("B04", "B03", "B02")
@@ -20,12 +21,12 @@ GAP = 8
 def _read_rgb(paths_and_indices: list[tuple[str, int]], box: Extent, size: tuple[int, int]) -> np.ndarray:
     out = []
     for path, index in paths_and_indices:
-        ds = gdal.Open(path)
+        ds = open_raster(path)
         x0, dx, _, y0, _, dy = ds.GetGeoTransform()
         xoff, yoff = round((box.xmin - x0) / dx), round((box.ymax - y0) / dy)
         w, h = round(box.width / dx), round(box.height / -dy)
-        out.append(ds.GetRasterBand(index).ReadAsArray(xoff, yoff, w, h, buf_xsize=size[1], buf_ysize=size[0],
-                                                       resample_alg=gdal.GRIORA_NearestNeighbour).astype(np.float32))
+        out.append(read_array(path, ds.GetRasterBand(index), xoff, yoff, w, h, buf_xsize=size[1], buf_ysize=size[0],
+                              resample_alg=gdal.GRIORA_NearestNeighbour).astype(np.float32))
     return np.stack(out)
 
 

@@ -14,6 +14,7 @@ Data that already are reflectance (float values around 0..1) or tagged as harmon
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from osgeo import gdal
 
+from .gdal_env import open_raster, read_array
+from .errors import InputError, printable
 from .metadata import ProductMetadata, baseline_tuple, read_metadata
 
 #: DN per unit reflectance of every Sentinel-2 L1C/L2A product (QUANTIFICATION_VALUE)
@@ -34,6 +37,10 @@ _LEVEL_IN_NAME = re.compile(r"MSI(L1C|L2A)")
 #: tags that say the offset is already in the values (harmonised exports); value 'true'/'yes'/'1'
 APPLIED_TAGS = ("OFFSET_APPLIED", "BOA_ADD_OFFSET_APPLIED", "RADIO_ADD_OFFSET_APPLIED", "HARMONIZED",
                 "HARMONISED", "EARTHSEARCH:BOA_OFFSET_APPLIED")
+#: plausible ranges of what a product states: DN per unit reflectance, DN offsets, processing baseline
+QUANTIFICATION_RANGE = (1.0, 100000.0)
+OFFSET_RANGE = (-5000.0, 5000.0)
+BASELINE_RANGE = ((0, 0), (9, 99))
 #: a float band whose 99th percentile stays below this holds reflectance, not DN
 FLOAT_REFLECTANCE_MAX = 3.0
 
@@ -55,13 +62,42 @@ class Radiometry:
     baseline: str | None = None              # processing baseline, e.g. '04.00'
     known: bool = False                      # True when a product source told the offset or the baseline
     notes: list[str] = field(default_factory=list)
+    stated_in: str = ""                      # the file or item that stated the values (for messages)
+    quantification_field: str = "quantification"   # their names there
+    offset_field: str = "offset"
+
+
+def check_plausible(found: Radiometry, offset_given: bool = False) -> None:
+    """Refuse a quantification, DN offset or processing baseline outside its plausible range (a damaged or
+    forged product would give all-NaN or negative reflectance), naming the field and the file. The offsets are
+    not checked when the user gives the offset (``offset_given``): that replaces them."""
+    where = f"'{printable(found.stated_in)}'" if found.stated_in else "the product"
+    def refuse(name: str, value: object, bounds: tuple, fix: str) -> None:
+        raise InputError(f"{name} = {printable(value)} in {where} is outside the plausible range {bounds[0]:g} to "
+                         f"{bounds[1]:g}: the product metadata are damaged or forged, so nothing was read. {fix}")
+    q = found.quantification
+    if not (math.isfinite(q) and QUANTIFICATION_RANGE[0] <= q <= QUANTIFICATION_RANGE[1]):
+        refuse(found.quantification_field, q, QUANTIFICATION_RANGE, "Download the product again.")
+    if not offset_given:
+        for value in [found.offset, *found.band_offsets.values()]:
+            if not (math.isfinite(value) and OFFSET_RANGE[0] <= value <= OFFSET_RANGE[1]):
+                refuse(found.offset_field, value, OFFSET_RANGE, "Download the product again, or set the offset "
+                       "yourself (--offset on the command line, the offset override in the dock or Processing).")
+    version = baseline_tuple(found.baseline)
+    if version is not None and not BASELINE_RANGE[0] <= version <= BASELINE_RANGE[1]:
+        raise InputError(f"Processing baseline {printable(found.baseline)} in {where} is not a Sentinel-2 "
+                         "baseline (00.00 to 09.99): the product metadata are damaged or forged. Download the "
+                         "product again.")
 
 
 def from_metadata(meta: ProductMetadata) -> Radiometry:
     """Radiometry stated by a product metadata file."""
     name = os.path.basename(meta.path)
+    l2a = meta.level == "L2A"
     out = Radiometry(level=meta.level, baseline=meta.baseline, quantification=meta.quantification or QUANTIFICATION,
-                     known=True)
+                     known=True, stated_in=meta.path,
+                     quantification_field="BOA_QUANTIFICATION_VALUE" if l2a else "QUANTIFICATION_VALUE",
+                     offset_field="BOA_ADD_OFFSET" if l2a else "RADIO_ADD_OFFSET")
     if meta.offsets:
         values = set(meta.offsets.values())
         out.offset = meta.offsets.get("B02", next(iter(values)))
@@ -132,6 +168,9 @@ def detect(paths: list[str], metadata_path: str | None, tags: dict[str, str]) ->
     if metadata_path:
         return from_metadata(read_metadata(metadata_path))
     found = from_tags(tags)
+    if found is not None:
+        found.stated_in, found.quantification_field, found.offset_field = (
+            paths[0] if paths else "", "tag QUANTIFICATION_VALUE", "tag BOA_ADD_OFFSET/RADIO_ADD_OFFSET")
     named = from_names(paths)
     if found is None:
         found = named if named is not None and named.known else None
@@ -162,11 +201,11 @@ def _date_after_0400(paths: list[str]) -> str | None:
 def is_float_reflectance(path: str, index: int) -> bool:
     """True when band ``index`` of ``path`` is floating point and its values are reflectance (about 0..1),
     judged on a 64 x 64 decimated read (no statistics are written beside the file)."""
-    ds = gdal.Open(path)
+    ds = open_raster(path)
     rb = ds.GetRasterBand(index)
     if gdal.GetDataTypeName(rb.DataType) not in ("Float32", "Float64"):
         return False
-    sample = rb.ReadAsArray(buf_xsize=min(64, ds.RasterXSize), buf_ysize=min(64, ds.RasterYSize))
+    sample = read_array(path, rb, buf_xsize=min(64, ds.RasterXSize), buf_ysize=min(64, ds.RasterYSize))
     nodata = rb.GetNoDataValue()
     values = sample[np.isfinite(sample) & (sample != 0) & ((sample != nodata) if nodata is not None else True)]
     return values.size > 0 and float(np.percentile(np.abs(values), 99)) < FLOAT_REFLECTANCE_MAX

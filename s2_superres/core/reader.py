@@ -17,6 +17,7 @@ from osgeo import gdal
 from .bands import GROUPS
 from .errors import InputError
 from .extent import Extent
+from .gdal_env import open_raster, read_array
 from .sources import Product
 from .tile import Tile
 
@@ -68,7 +69,7 @@ class TileReader:
 
     def _dataset(self, path: str) -> gdal.Dataset:
         if path not in self._datasets:
-            self._datasets[path] = gdal.Open(path)
+            self._datasets[path] = open_raster(path)
         return self._datasets[path]
 
     def _read_band(self, band: str, box: Extent, res: float) -> np.ndarray:
@@ -78,11 +79,8 @@ class TileReader:
         xoff, yoff = round((box.xmin - x0) / dx), round((box.ymax - y0) / dy)
         xsize, ysize = round(box.width / dx), round(box.height / abs(dy))
         rb = self._dataset(src.path).GetRasterBand(src.index)
-        dn = rb.ReadAsArray(xoff, yoff, xsize, ysize, buf_xsize=round(box.width / res),
-                            buf_ysize=round(box.height / res), resample_alg=gdal.GRIORA_Average)
-        if dn is None:
-            raise InputError(f"Reading band {band} from '{src.path}' failed.")
-        dn = dn.astype(np.float32)
+        dn = read_array(src.path, rb, xoff, yoff, xsize, ysize, buf_xsize=round(box.width / res),
+                        buf_ysize=round(box.height / res), resample_alg=gdal.GRIORA_Average).astype(np.float32)
         invalid = (dn == 0) | ~np.isfinite(dn)
         nodata = rb.GetNoDataValue()
         if nodata is not None:

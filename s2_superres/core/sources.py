@@ -27,9 +27,9 @@ from .bands import GROUPS, LATTICE, RESOLUTION, normalise_band_id
 from .dates import acquisition_date
 from .errors import InputError
 from .extent import Extent, to_raster_crs
-from .gdal_env import gdal_scope
+from .gdal_env import gdal_scope, is_remote, open_raster
 from .metadata import is_metadata_name, metadata_above, read_metadata
-from .radiometry import QUANTIFICATION, Radiometry, detect, is_float_reflectance, to_reflectance
+from .radiometry import QUANTIFICATION, Radiometry, check_plausible, detect, is_float_reflectance, to_reflectance
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img")
 _DATE_IN_NAME = re.compile(r"(?<!\d)(20\d{6})T\d{6}")
@@ -201,7 +201,8 @@ def open_product(inputs: str | os.PathLike | list, band_map: dict[str, tuple[str
         located = {b.upper(): (str(p), int(i)) for b, (p, i) in band_map.items()}
         items = [p for p in paths if _is_stac_item(p)]
         item = stac.read_item(items[0]) if items else None
-        found = _Found(located, ";".join(paths), radiometry=stac.radiometry(item) if item else None, item=item)
+        found = _Found(located, ";".join(paths), radiometry=stac.radiometry(item, items[0]) if item else None,
+                       item=item)
     else:
         found = _detect(paths, Area(extent, extent_crs) if extent is not None else None)
     bands = {b: _describe(b, p, i) for b, (p, i) in sorted(found.located.items())}
@@ -241,7 +242,9 @@ def _radiometry(product: Product, metadata: str | None) -> Radiometry:
 
 
 def _apply(product: Product, found: Radiometry, warn: bool) -> None:
-    """Copy the detected radiometry into ``product``; ``warn``: also its notes (not when the user set the offset)."""
+    """Copy the detected radiometry into ``product`` once checked (radiometry.check_plausible); ``warn``: also its
+    notes (not when the user set the offset, whose value then is not checked either)."""
+    check_plausible(found, offset_given=not warn)
     product.offset, product.offset_origin, product.quantification = found.offset, found.origin, found.quantification
     product.band_offsets, product.offset_known = dict(found.band_offsets), found.known
     product.level, product.baseline = found.level or product.level, found.baseline
@@ -250,15 +253,16 @@ def _apply(product: Product, found: Radiometry, warn: bool) -> None:
 
 
 def _tags(path: str, index: int) -> dict[str, str]:
-    ds = gdal.Open(path)
+    ds = open_raster(path)
     tags = dict(ds.GetMetadata() or {})
     tags.update(ds.GetRasterBand(index).GetMetadata() or {})
     return tags
 
 
 def _metadata_of(paths: list[str]) -> str | None:
-    """The product metadata file of the first band file (or SENTINEL2 subdataset) that lies in a product."""
-    for p in paths:
+    """The product metadata file of the first band file (or SENTINEL2 subdataset) that lies in a product; remote
+    files are not looked above (that would list folders on the server)."""
+    for p in (p for p in paths if not is_remote(p)):
         m = _SUBDATASET.match(p)
         if m:
             return m.group(2)
@@ -352,10 +356,7 @@ def _is_safe(p: str) -> bool:
 
 
 def _band_count(path: str) -> int:
-    try:
-        return gdal.Open(path).RasterCount
-    except RuntimeError as exc:
-        raise InputError(f"GDAL cannot read '{path}': {exc}. Check that it is a raster file.") from exc
+    return open_raster(path).RasterCount
 
 
 def _from_files(files: list[str]) -> dict[str, tuple[str, int]]:
@@ -372,7 +373,7 @@ def _from_files(files: list[str]) -> dict[str, tuple[str, int]]:
 
 
 def _from_descriptions(path: str) -> dict[str, tuple[str, int]]:
-    ds = gdal.Open(path)
+    ds = open_raster(path)
     located: dict[str, tuple[str, int]] = {}
     for i in range(1, ds.RasterCount + 1):
         rb = ds.GetRasterBand(i)
@@ -395,7 +396,8 @@ def _from_stac(location: str) -> _Found:
     if not located:
         raise InputError(f"The STAC item '{location}' has no Sentinel-2 band assets (keys such as 'B02' or 'blue', "
                          "'rededge1', 'nir08'). Give an item of a Sentinel-2 L1C/L2A product.")
-    return _Found(located, location, radiometry=stac.radiometry(item), item=item, scl=stac.scl_asset(item, location))
+    return _Found(located, location, radiometry=stac.radiometry(item, location), item=item,
+                  scl=stac.scl_asset(item, location))
 
 
 def _from_safe(path: str, area: Area | None = None) -> _Found:
@@ -493,9 +495,9 @@ def _walk(root: str) -> list[str]:
 
 def _describe(band: str, path: str, index: int) -> BandSource:
     try:
-        ds = gdal.Open(path)
-    except RuntimeError as exc:
-        raise InputError(f"GDAL cannot read band {band} from '{path}': {exc}.") from exc
+        ds = open_raster(path)
+    except InputError as exc:
+        raise InputError(f"Band {band}: {exc}") from exc
     if not 1 <= index <= ds.RasterCount:
         raise InputError(f"Band {band}: '{path}' has no band {index} (it has {ds.RasterCount}).")
     rb = ds.GetRasterBand(index)

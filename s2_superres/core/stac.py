@@ -1,5 +1,8 @@
 """STAC items of Sentinel-2 products (a local JSON file, or an http(s) URL read through GDAL's /vsicurl/).
 
+A remote item is data from the network: at most MAX_ITEM_BYTES, and its asset hrefs are checked by
+core.remote (http(s) only, public hosts unless private hosts are allowed).
+
 The band assets are found by band id (``B02``) or by common name (``blue``, ``rededge1``, ``nir08``, ...),
 as in the public Sentinel-2 L2A COG archive. The DN offset comes from the item: the raster extension's
 ``offset``/``scale`` of the band assets (offset DN = offset / scale, quantification = 1 / scale), a
@@ -8,12 +11,15 @@ catalogue flag saying the offset is already applied, or the processing baseline 
 from __future__ import annotations
 
 import json
+import math
 import posixpath
 import re
 
 from .bands import RESOLUTION, normalise_band_id
-from .errors import InputError
-from .metadata import baseline_tuple, read_text
+from . import remote
+from .errors import InputError, printable
+from .gdal_env import REMOTE_OPEN_OPTIONS, thread_options
+from .metadata import baseline_tuple, number, read_text
 from .radiometry import BASELINE_WITH_OFFSET, OFFSET_FROM_0400, QUANTIFICATION, Radiometry
 
 #: STAC / eo extension common names (and the names Earth Search gives its assets) -> band id
@@ -29,6 +35,8 @@ BASELINE_PROPERTIES = ("s2:processing_baseline", "sentinel:processing_baseline",
 
 #: URLs ending in these are rasters or metadata files, not STAC items
 _NOT_ITEMS = (".tif", ".tiff", ".jp2", ".vrt", ".img", ".xml", ".zip")
+#: the largest STAC item read, bytes (a Sentinel-2 item is about 30 kB)
+MAX_ITEM_BYTES = 8_000_000
 
 
 def is_stac_location(location: str) -> bool:
@@ -40,20 +48,51 @@ def is_stac_location(location: str) -> bool:
 
 def gdal_path(location: str) -> str:
     """``location`` as GDAL opens it: http(s) URLs go through /vsicurl/."""
-    return f"/vsicurl/{location}" if location.lower().startswith(("http://", "https://")) else location
+    return f"/vsicurl/{location}" if remote.is_url(location) else location
+
+
+def item_url(location: str) -> str | None:
+    """The http(s) URL of an item read over the network (``location`` a URL or a /vsicurl/ path), else None."""
+    url = location[len("/vsicurl/"):] if location.startswith("/vsicurl/") else location
+    return url if remote.is_url(url) else None
 
 
 def read_item(location: str) -> dict:
-    """The STAC item at ``location`` (path or URL) as a dict; InputError when it is not one."""
+    """The STAC item at ``location`` (path or URL) as a dict; InputError when it is not one, is larger than
+    MAX_ITEM_BYTES or nested too deeply, or (a URL) its host is not allowed (core.remote)."""
+    url = item_url(location)
+    if url is not None:
+        remote.check_url(url)
+    shown = printable(location)
     try:
-        item = json.loads(read_text(gdal_path(location)))
+        with thread_options(REMOTE_OPEN_OPTIONS):
+            text = read_text(gdal_path(location), MAX_ITEM_BYTES + 1)
+        if len(text.encode("utf-8", "surrogatepass")) > MAX_ITEM_BYTES:
+            raise InputError(f"it is larger than {MAX_ITEM_BYTES // 1_000_000} MB, far more than any item")
+        item = json.loads(text)
+    except RecursionError:
+        raise InputError(f"'{shown}' is not a readable STAC item (its JSON is nested too deeply). Give the item's "
+                         "JSON file or URL.") from None
     except (ValueError, InputError) as exc:
-        raise InputError(f"'{location}' is not a readable STAC item ({exc}). Give the item's JSON file or URL "
-                         "(not a collection or a search result).") from exc
-    if not isinstance(item, dict) or item.get("type") != "Feature" or not isinstance(item.get("assets"), dict):
-        raise InputError(f"'{location}' is JSON but not a STAC item (a 'Feature' with 'assets'). Give one item of "
+        raise InputError(f"'{shown}' is not a readable STAC item ({printable(exc)}). Give the item's JSON file or "
+                         "URL (not a collection or a search result).") from exc
+    if not _is_item(item):
+        raise InputError(f"'{shown}' is JSON but not a STAC item (a 'Feature' with 'assets'). Give one item of "
                          "one Sentinel-2 product, e.g. .../collections/sentinel-2-l2a/items/<id>.")
     return item
+
+
+def _is_item(item: object) -> bool:
+    """True for a dict shaped like a STAC item as far as this module reads it: a 'Feature' whose properties are
+    a dict and whose assets are dicts with a string href and lists of dicts for 'eo:bands' / 'raster:bands'."""
+    if not isinstance(item, dict) or item.get("type") != "Feature" or not isinstance(item.get("assets"), dict) \
+            or not isinstance(item.get("properties", {}), dict):
+        return False
+    def list_of_dicts(value: object) -> bool:
+        return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+    return all(isinstance(a, dict) and isinstance(a.get("href", ""), str)
+               and all(list_of_dicts(a[k]) for k in ("eo:bands", "raster:bands") if a.get(k) is not None)
+               for a in item["assets"].values())
 
 
 def band_assets(item: dict, location: str) -> dict[str, tuple[str, int]]:
@@ -89,13 +128,14 @@ def _assets_by_band(item: dict) -> dict[str, dict]:
     return {b: a for b, a in {**by_name, **by_key}.items() if b in RESOLUTION}
 
 
-def radiometry(item: dict) -> Radiometry:
-    """The DN offset and quantification stated by the item."""
+def radiometry(item: dict, location: str = "") -> Radiometry:
+    """The DN offset and quantification stated by the item at ``location`` (named in messages)."""
     props = item.get("properties", {})
     product = str(props.get("s2:product_uri", "") or props.get("s2:product_type", ""))
     level = "L2A" if "2A" in product else "L1C" if "1C" in product else None
     baseline = next((str(props[k]) for k in BASELINE_PROPERTIES if props.get(k) not in (None, "")), None)
-    out = Radiometry(level=level, baseline=baseline)
+    out = Radiometry(level=level, baseline=baseline, stated_in=location, quantification_field="raster:bands scale",
+                     offset_field="raster:bands offset / scale")
     applied = next((k for k in APPLIED_PROPERTIES if props.get(k) is True), None)
     if applied:
         out.known, out.origin = True, f"item property {applied}: the offset is already applied"
@@ -103,11 +143,13 @@ def radiometry(item: dict) -> Radiometry:
     rasters = {b: (a.get("raster:bands") or [{}])[0] for b, a in _assets_by_band(item).items()}
     scaled = {b: r for b, r in rasters.items() if r.get("scale")}
     if scaled:
-        offsets = {b: round(float(r.get("offset", 0.0)) / float(r["scale"]), 6) for b, r in scaled.items()}
+        scales = {b: number(r["scale"], "raster:bands scale", location) or math.nan for b, r in scaled.items()}
+        offsets = {b: round(number(r.get("offset", 0.0), "raster:bands offset", location) / scales[b], 6)
+                   for b, r in scaled.items()}
         out.offset = offsets.get("B02", next(iter(offsets.values())))
         if len(set(offsets.values())) > 1:
             out.band_offsets = offsets
-        out.quantification = round(1.0 / float(next(iter(scaled.values()))["scale"]), 6)
+        out.quantification = round(1.0 / next(iter(scales.values())), 6)
         out.known, out.origin = True, "raster:bands offset/scale of the item's assets"
         return out
     version = baseline_tuple(baseline)
@@ -131,11 +173,18 @@ def _band_of(name: str) -> str | None:
 
 
 def _resolve(href: str, location: str) -> str:
-    """A GDAL path for ``href``, relative hrefs taken relative to the item's own location."""
+    """A GDAL path for ``href``, relative hrefs taken relative to the item's own location. A remote item may
+    name http(s) assets only (core.remote.asset_url); no item may name GDAL paths (``/vsi...``)."""
+    url = item_url(location)
+    if url is not None:
+        return gdal_path(remote.asset_url(href, url))
+    if remote.is_vsi(href):
+        raise InputError(f"The STAC item '{printable(location)}' names the GDAL path '{printable(href)}': items "
+                         "may name files and http(s) URLs only. The item was not used.")
     if href.startswith("file://"):
         return href[len("file://"):]
-    if re.match(r"^[a-z][a-z0-9+.-]*://", href, re.IGNORECASE) or href.startswith("/"):
+    if remote.is_url(href):
         return gdal_path(href)
-    base = location[len("/vsicurl/"):] if location.startswith("/vsicurl/") else location
-    return gdal_path(posixpath.normpath(posixpath.join(posixpath.dirname(base), href)) if "://" not in base
-                     else posixpath.dirname(base) + "/" + href)
+    if re.match(r"^[a-z][a-z0-9+.-]*://", href, re.IGNORECASE) or href.startswith("/"):
+        return href
+    return posixpath.normpath(posixpath.join(posixpath.dirname(location), href))

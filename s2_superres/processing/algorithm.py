@@ -7,14 +7,16 @@ from pathlib import Path
 
 from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingAlgorithm, QgsProcessingException,
                        QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputRasterLayer,
+                       QgsProcessingParameterDefinition,
                        QgsProcessingParameterBoolean, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
 from ..core.bands import OUTPUT_RESOLUTION, PIXEL_SIZES, pixel_label
-from ..core.errors import Cancelled, UserError
+from ..core.errors import Cancelled, UserError, printable
 from ..core.extent import Extent
 from ..core.gdal_env import gdal_scope
+from ..core.remote import private_hosts
 from ..core.tile import RunOptions
 from ..core.methods.registry import PRESETS, check_pixel_size
 from ..core.runtime import BAND_CHOICES, DEVICES, default_preset, preset_availability, providers_for
@@ -37,6 +39,7 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         "OUTPUT", "UNCERTAINTY_OUTPUT")
     OTHER_DATES, TARGET_DATE, FILL_CLOUDS = "OTHER_DATES", "TARGET_DATE", "FILL_CLOUDS"
     PIXEL_SIZE = "PIXEL_SIZE"
+    ALLOW_PRIVATE_HOSTS = "ALLOW_PRIVATE_HOSTS"
 
     def createInstance(self) -> "SuperResolveAlgorithm":  # noqa: N802
         return SuperResolveAlgorithm()
@@ -105,11 +108,16 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(
             self.OFFSET, "DN offset (empty = from the product; -1000 from baseline 04.00)",
             QgsProcessingParameterNumber.Double, optional=True, minValue=-10000, maxValue=10000))
+        private = QgsProcessingParameterBoolean(
+            self.ALLOW_PRIVATE_HOSTS, "Allow private network hosts (a STAC item on a local catalogue: loopback, "
+            "private and link-local addresses, refused by default)", defaultValue=False, optional=True)
+        private.setFlags(private.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(private)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Super-resolved"))
         self.addOutput(QgsProcessingOutputRasterLayer(self.STD, "Uncertainty (std of the samples)"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        with gdal_scope():
+        with gdal_scope(), private_hosts(self.parameterAsBoolean(parameters, self.ALLOW_PRIVATE_HOSTS, context)):
             return self._process(parameters, context, feedback)
 
     def _process(self, parameters, context, feedback) -> dict:
@@ -138,10 +146,11 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
             feedback.pushInfo(f"{len(product.bands)} band(s) of {product_label(inputs)}; "
                               f"level {product.level or 'unknown'}, "
                               f"processing baseline {product.baseline or 'unknown'}, offset {product.offset:g} DN "
-                              f"({product.offset_origin}), quantification {product.quantification:g}; preset "
+                              f"({printable(product.offset_origin)}), quantification "
+                              f"{product.quantification:g}; preset "
                               f"{preset}, pixel size {pixel_label(pixel_size)} m, device {device}.")
             for note in product.notes:
-                feedback.pushWarning(note)
+                feedback.pushWarning(printable(note))
             extent = self._extent(parameters, context, product.crs_wkt)
             method = create_method(preset, bands, providers=options.providers)
             stack = self._stack(parameters, context, feedback, product, method, offset, options.fill_clouds)
@@ -152,7 +161,7 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
         except Cancelled:
             raise QgsProcessingException("Cancelled by the user; nothing was written.") from None
         except UserError as exc:
-            raise QgsProcessingException(str(exc)) from None
+            raise QgsProcessingException(printable(exc)) from None
         for note in result.notes:
             feedback.pushWarning(note)
         feedback.pushInfo(f"Wrote {result.output} ({result.tiles} tile(s), {result.seconds:.1f} s).")

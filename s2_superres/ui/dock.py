@@ -18,12 +18,13 @@ from qgis.PyQt.QtWidgets import QFileDialog, QListWidgetItem, QMessageBox, QScro
 from ..core import estimate as core_estimate
 from ..core.bands import GROUP_10, OUTPUT_BANDS, OUTPUT_RESOLUTION, pixel_label
 from ..core.dates import source_date
-from ..core.errors import UserError
+from ..core.errors import UserError, printable
 from ..core.estimate import Estimate
 from ..core.extent import Extent, to_raster_crs
 from ..core.methods.base import RunOptions
 from ..core.methods.registry import PRESETS, check_pixel_size, preset_margin, preset_pixel_sizes, uses_dates
 from ..core.pipeline import Plan, plan_run
+from ..core.remote import private_hosts
 from ..core.sources import GranuleChoiceError, Product, open_product
 from .dates_section import DatesSection, group_by_date
 from .deps import preset_availability
@@ -52,6 +53,15 @@ SCROLL_LINES = 10
 #: how the user chose an extent, by QgsExtentWidget.ExtentState
 EXTENT_CHOICES = {QgsExtentWidget.UserExtent: "typed", QgsExtentWidget.ProjectLayerExtent: "a layer's extent",
                   QgsExtentWidget.DrawOnCanvas: "drawn on the map", QgsExtentWidget.OriginalExtent: "the whole data"}
+#: QGIS setting (Options > Advanced, s2_superres/allow_private_hosts): STAC items and their assets may be read
+#: from loopback, private and link-local hosts (a local catalogue); off by default (core.remote)
+ALLOW_PRIVATE_HOSTS_KEY = SETTINGS_PREFIX + "allow_private_hosts"
+
+
+def allow_private_hosts() -> bool:
+    """The QGIS setting ALLOW_PRIVATE_HOSTS_KEY (False when unset)."""
+    return QgsSettings().value(ALLOW_PRIVATE_HOSTS_KEY, False, type=bool)
+
 
 
 class SuperResolutionDock(QgsDockWidget):
@@ -692,7 +702,8 @@ class SuperResolutionDock(QgsDockWidget):
     def _date_of(self, path: str) -> dt.date | None:
         """The acquisition date of the product at ``path`` (core.dates.source_date), read once per file."""
         if path not in self._date_cache:
-            self._date_cache[path] = source_date(path)
+            with private_hosts(allow_private_hosts()):
+                self._date_cache[path] = source_date(path)
         return self._date_cache[path]
 
     def _limit_bands(self, synthesised: bool) -> None:
@@ -791,11 +802,12 @@ class SuperResolutionDock(QgsDockWidget):
             return f"Preset '{self.preset}' is not available: {why}."
         try:
             check_pixel_size(self.preset, self.pixel_size)
-            self.product = self._open_product()
+            with private_hosts(allow_private_hosts()):
+                self.product = self._open_product()
             self.plan = plan_run(self.product, self.extent(), self.bands, preset_margin(self.preset, self.bands),
                                  tile=self.tile_spin.value(), pixel_size=self.pixel_size)
         except UserError as exc:
-            return str(exc)
+            return printable(exc)
         return self._validate_output()
 
     def _validate_source(self) -> str | None:
@@ -804,7 +816,8 @@ class SuperResolutionDock(QgsDockWidget):
         if why:
             return f"Preset '{self.preset}' is not available: {why}."
         try:
-            self.product = self._open_source()
+            with private_hosts(allow_private_hosts()):
+                self.product = self._open_source()
             missing = self.missing_bands()
             if missing:
                 hint = " or produce only the four 10 m bands" if set(missing).isdisjoint(GROUP_10) else ""
@@ -812,9 +825,9 @@ class SuperResolutionDock(QgsDockWidget):
             self.plan = plan_run(self.product, self.extent(), self.bands, preset_margin(self.preset, self.bands),
                                  tile=self.tile_spin.value())
         except GranuleChoiceError as exc:
-            return f"Choose an extent inside one granule (in the Extent section). {exc}"
+            return f"Choose an extent inside one granule (in the Extent section). {printable(exc)}"
         except UserError as exc:
-            return str(exc)
+            return printable(exc)
         return self._validate_output()
 
     def _open_source(self) -> Product:
@@ -857,8 +870,8 @@ class SuperResolutionDock(QgsDockWidget):
             return
         level = getattr(product, "level", None) or "level unknown"
         baseline = getattr(product, "baseline", None)
-        self.product_label.setText(f"{level} · baseline {baseline or 'unknown'} · DN offset {product.offset:g} "
-                                   f"({product.offset_origin})")
+        self.product_label.setText(f"{level} · baseline {printable(baseline or 'unknown')} · DN offset "
+                                   f"{product.offset:g} ({printable(product.offset_origin)})")
         origin = str(product.offset_origin).lower()
         guessed = self.offset_override is None and ("unknown" in origin or origin.startswith("default"))
         self.offset_warning.setText("The processing baseline is unknown, so no DN offset is applied. Products of "
@@ -932,6 +945,7 @@ class SuperResolutionDock(QgsDockWidget):
                           product_label=self.product_name(), offset=self.offset_override,
                           preview_ranges=shared_stretch(refs, self.product.offset, QgsProject.instance()),
                           product_source=source, extent_crs=self.product.crs_wkt if source else None,
+                          allow_private_hosts=allow_private_hosts(),
                           **self.date_options())
 
     def confirm_long_run(self, est: Estimate) -> bool:

@@ -16,11 +16,12 @@ from qgis.core import Qgis, QgsMessageLog, QgsProject, QgsRasterLayer, QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 
 from ..core.bands import OUTPUT_BANDS
-from ..core.errors import Cancelled, UserError
+from ..core.errors import Cancelled, UserError, printable
 from ..core.estimate import format_duration
 from ..core.extent import Extent
 from ..core.methods.base import RunOptions
 from ..core.pipeline import RunResult, uncertainty_path
+from ..core.remote import private_hosts
 from .layers import BandRef
 from .tile_pictures import PreviewingMethod, TilePicture, preview_side
 from .reflectance_vrt import true_colour_vrt
@@ -57,15 +58,19 @@ class RunRequest:
     other_dates: list[list[str]] = field(default_factory=list)   # files of each other date (open_product)
     target_date: dt.date | None = None            # None = the input's date
     fill_clouds: bool = False                     # the other dates fill the target's cloudy pixels
+    allow_private_hosts: bool = False             # remote reads may reach loopback/private hosts (core.remote)
 
     def open_product(self, offset: float | None = None):
         """The product (core.sources.Product) through core.sources.open_product, as every path opens it:
         ``product_source`` like the CLI (with ``extent``, which picks the granule of a multi-granule product),
         else the explicit ``band_map``. ``offset`` (DN) overrides the product's."""
         from ..core.sources import open_product
-        if self.product_source:
-            return open_product(self.product_source, offset=offset, extent=self.extent, extent_crs=self.extent_crs)
-        return open_product(sorted({p for p, _ in self.band_map.values()}), band_map=self.band_map, offset=offset)
+        with private_hosts(self.allow_private_hosts):
+            if self.product_source:
+                return open_product(self.product_source, offset=offset, extent=self.extent,
+                                    extent_crs=self.extent_crs)
+            return open_product(sorted({p for p, _ in self.band_map.values()}), band_map=self.band_map,
+                                offset=offset)
 
     def open_stack(self, product, method):
         """The TimeStack (core.timestack.open_stack, as the command line builds it) of ``product`` and the other
@@ -149,6 +154,10 @@ class SuperResolutionTask(QgsTask):
         """Open the product, build the method and run the pipeline; never touches QGIS GUI objects.
 
         Returns False only on failure (QGIS then says "Task failed"); a cancelled run returns True."""
+        with private_hosts(self.request.allow_private_hosts):
+            return self._run()
+
+    def _run(self) -> bool:
         from ..core.methods.registry import create_method
         from ..core.pipeline import plan_run, superresolve
         req = self.request
@@ -230,9 +239,10 @@ class SuperResolutionTask(QgsTask):
     def _report_failure(self) -> None:
         err = self.error
         if isinstance(err, UserError):
-            text = str(err)
+            text = printable(err)
         elif err is not None:
-            text = f"Unexpected error ({type(err).__name__}: {err}). Details are in the log panel ({LOG_TAG})."
+            text = (f"Unexpected error ({type(err).__name__}: {printable(err)}). Details are in the log panel "
+                    f"({LOG_TAG}).")
         else:
             text = "The run stopped without a result. Details are in the log panel."
         QgsMessageLog.logMessage(f"Run to {self.request.output} failed: {err}\n{self.details}", LOG_TAG, Qgis.Critical)
