@@ -20,3 +20,12 @@ class OutputError(UserError):
 
 class Cancelled(Exception):
     """The run was cancelled by the user; nothing was written."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop signal (SIGINT, SIGTERM, SIGHUP; the CLI installs the handlers) ended the run; it cleans up as
+    Ctrl-C does. ``signum`` is the signal's number."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
