@@ -70,12 +70,14 @@ def remove_abandoned(folder: Path) -> list[Path]:
 
 
 class PathLock:
-    """An exclusive claim on ``path`` while a run writes it: ``<path>.lock`` holds '<pid> <host>'. A lock whose
-    owner is gone is taken over; a live one is refused at once with OutputError. A context manager."""
+    """An exclusive claim on ``path`` while a run writes it (a file, or a batch's output folder): the lock file
+    holds '<pid> <host>'. A lock whose owner is gone is taken over; a live one is refused at once with
+    OutputError. A context manager."""
 
-    def __init__(self, path: Path, what: str = "run"):
+    def __init__(self, path: Path, what: str = "run", lock: Path | None = None):
+        """``what`` names the claimant in the refusal; ``lock`` is the lock file (default ``<path>.lock``)."""
         self.path, self.what = Path(path), what
-        self.lock = Path(str(path) + LOCK_SUFFIX)
+        self.lock = Path(lock) if lock else Path(str(path) + LOCK_SUFFIX)
         self.held = False
 
     def acquire(self) -> "PathLock":
