@@ -250,8 +250,8 @@ def run_batch(inputs: list[str | os.PathLike], output_dir: Path, *, method: str 
     ``extent`` is 'XMIN,YMIN,XMAX,YMAX[,EPSG:CODE]' for every product (None = each whole product);
     ``client`` an existing distributed Client, else ``scheduler`` an address, else a LocalCluster of
     ``workers`` processes. A product whose output exists is left alone unless ``overwrite``; one that
-    the extent misses is skipped. OutputError when another batch is writing into ``output_dir``. The JSON run log goes to ``log_path`` (default
-    ``output_dir/batch_log.json``)."""
+    the extent misses is skipped. The JSON run log goes to ``log_path`` (default ``output_dir/batch_log.json``).
+    OutputError when another batch is writing into ``output_dir``."""
     start = time.perf_counter()
     options = options or RunOptions()
     if options.samples > 1:

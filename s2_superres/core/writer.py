@@ -1,14 +1,15 @@
 """Stream tile cores into the output without holding the whole result in memory, then make it a COG.
 
 Each tile's core goes straight into a tiled, compressed GeoTIFF under a hidden temporary name beside the
-output (named after this process, core.claim). Tile cores are aligned to its square blocks (``OutputGrid.block`` pixels a side: BLOCK = 512 at 2.5 m,
-core.tiling.block_side at other pixel sizes), so every block is written once;
-a tile smaller than a block is held until the block is complete. At the end GDAL's COG driver copies it
-into a Cloud-Optimised GeoTIFF with overviews (a second hidden file), the first copy is removed and the
-COG is renamed into place. A failed or cancelled run removes every temporary file and leaves any existing
-output untouched. The output is claimed for the run (``<output>.lock``, core.claim): a second run to the same
-path is refused, and temporary files of killed runs in the folder are removed. An input of the run is never
-an output, not even with ``overwrite``. Peak disk use: the tiled copy plus the COG with its overviews, while the COG is written.
+output (named after this process, core.claim). Tile cores are aligned to its square blocks
+(``OutputGrid.block`` pixels a side: BLOCK = 512 at 2.5 m, core.tiling.block_side at other pixel sizes), so
+every block is written once; a tile smaller than a block is held until the block is complete. At the end
+GDAL's COG driver copies it into a Cloud-Optimised GeoTIFF with overviews (a second hidden file), the first
+copy is removed and the COG is renamed into place. A failed, cancelled or interrupted run removes every
+temporary file and leaves any existing output untouched. The output is claimed for the run
+(``<output>.lock``, core.claim): a second run to the same path is refused, and temporary files of killed runs
+in the folder are removed. An input of the run is never an output, not even with ``overwrite``. Peak disk
+use: the tiled copy plus the COG with its overviews, while the COG is written.
 """
 from __future__ import annotations
 

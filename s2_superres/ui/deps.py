@@ -39,7 +39,8 @@ ONNXRUNTIME_DEPS = {"flatbuffers": "flatbuffers", "packaging": "packaging", "goo
 PINNED = Path(__file__).with_name("onnxruntime_requirements.txt")
 INDEX_URL = "https://pypi.org/simple/"
 #: a model of one Add node (y = x + 1, float32 [2], opset 13, IR 7) that the post-install check runs
-CHECK_MODEL = "CAcSADpMChAKAXgKA29uZRIBeSIDQWRkEgVjaGVjayoPCAEQASIEAACAP0IDb25lWg8KAXgSCgoICAESBAoCCAJiDwoBeRIKCggIARIECgIIAkIECgAQDQ=="
+CHECK_MODEL = ("CAcSADpMChAKAXgKA29uZRIBeSIDQWRkEgVjaGVjayoPCAEQASIEAACAP0IDb25lWg8KAXgSCgoICAESBAoCCAJiDwoBeRIK"
+               "CggIARIECgIIAkIECgAQDQ==")
 CHECK_SCRIPT = """import base64, sys
 sys.path.append(sys.argv[1])
 import numpy as np, onnxruntime as ort
