@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import socket
+import sys
 import uuid
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def pid_alive(pid: int) -> bool:
     """True while process ``pid`` exists on this machine."""
     if pid <= 0:
         return False
-    if os.name == "nt":   # os.kill(pid, 0) would send CTRL_C_EVENT there
+    if sys.platform == "win32":   # os.kill(pid, 0) would send CTRL_C_EVENT there
         import ctypes
         kernel32 = ctypes.windll.kernel32
         handle = kernel32.OpenProcess(0x1000, False, pid)   # PROCESS_QUERY_LIMITED_INFORMATION
@@ -55,7 +56,7 @@ def temp_path(path: Path, kind: str) -> Path:
 def remove_abandoned(folder: Path) -> list[Path]:
     """Remove the hidden temporary files (:func:`temp_path`) and lock files in ``folder`` whose owning process on
     this machine is gone; returns what was removed."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(folder.iterdir())
     except OSError:

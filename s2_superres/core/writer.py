@@ -84,7 +84,6 @@ class OutputWriter:
         self.path, self.grid, self.bands, self.dtype = path, grid, bands, dtype
         self.finished = False
         self._lock = PathLock(path).acquire()
-        self._tiled = None
         try:
             check_output_path(path, overwrite, reads)   # again: another run may have finished it meanwhile
             remove_abandoned(path.parent if str(path.parent) else Path("."))
@@ -233,8 +232,9 @@ def signals_deferred(received: list[int]):
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-    if received:
-        previous[received[0]](received[0], None)
+    handler = previous.get(received[0]) if received else None
+    if callable(handler):
+        handler(received[0], None)
 
 
 def validate_cog(path: Path, block: int = BLOCK) -> list[str]:
