@@ -51,7 +51,8 @@ def main() -> None:
     sampler = threading.Thread(target=sample_rss, daemon=True)
     sampler.start()
     result = superresolve(product, method, args.output, extent=parse_extent(args.extent)[0], bands=bands,
-                          options=RunOptions(steps=args.steps), tile=args.tile, overwrite=True)
+                          options=RunOptions(steps=args.steps), tile=args.tile, overwrite=True,
+                          confirmed=True)   # a benchmark of a chosen size
     seconds = time.perf_counter() - start
     done.set()
     sampler.join()

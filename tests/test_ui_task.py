@@ -279,3 +279,16 @@ def test_tile_pictures_are_drawn_where_the_tiles_lie(qgis_app):
         item.remove()
         canvas.close()
         canvas.deleteLater()
+
+
+def test_an_output_another_run_is_writing_is_refused(ready_dock, tmp_path):
+    """The dock goes through core's claim: while another run holds the output, the task fails at once with
+    core's message and writes nothing."""
+    from s2_superres.core.claim import PathLock
+    from s2_superres.core.errors import OutputError
+    dock, _ = ready_dock
+    with PathLock(tmp_path / "small.tif"):                       # another run, writing small.tif
+        task = dock.start_run()
+        wait_for(task)
+        assert isinstance(task.error, OutputError) and "in use by another run" in str(task.error)
+    assert list(tmp_path.glob("*.tif")) == [] and list(tmp_path.glob(".*")) == []

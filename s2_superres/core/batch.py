@@ -9,7 +9,9 @@ died, skips it. The COG is assembled by more tasks on the workers (core.assemble
 finished blocks is encoded into the COG's 512 x 512 tiles as soon as it is complete (its block files are
 then removed), overview tiles are averaged from the tiles below them, and the tiles are copied into the
 COG's final layout. The client only submits tasks and waits. Nothing is ever written at the final path
-before the COG is complete and validated; then the work folder is removed.
+before the COG is complete and validated; then the work folder is removed. The finished blocks are reused only for the
+same job: the same options and the same input content (each input file's size, mtime and sha256); changed
+inputs are computed again. One batch writes into an output folder at a time (``.s2_superres_batch.lock``).
 
 Each worker process keeps one method (so one onnxruntime session per model) and one reader per product in
 module-level caches, built on its first task. GPU tasks ask for the worker resource ``GPU``; start GPU
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import hashlib
 import json
 import os
 import resource
@@ -40,6 +43,7 @@ from osgeo import gdal
 
 from . import assemble
 from .bands import OUTPUT_BANDS
+from .claim import PathLock, remove_abandoned
 from .coregister import GuideShifts
 from .gdal_env import gdal_scope
 from .errors import ExtentError, InputError, UserError
@@ -47,14 +51,15 @@ from .extent import parse_extent, to_raster_crs
 from .tile import RunOptions
 from .methods.registry import MODEL_CARDS, availability, create_method, preset_margin
 from .onnx_model import MODELS_DIR, read_card
-from .pipeline import (VERSION, Plan, groups_needed, output_grid, output_tags, plan_run, process_tile,
-                       run_guide_shift)
+from .pipeline import (VERSION, Plan, groups_needed, input_files, output_grid, output_tags, plan_run,
+                       process_tile, run_guide_shift)
 from .reader import TileReader
 from .sources import Product, open_product
 from .tiling import TileSpec
 from .writer import check_output_path
 
 GPU = "GPU"   # the worker resource GPU tasks ask for
+BATCH_LOCK = ".s2_superres_batch.lock"   # in the output folder while a batch writes there
 BLOCK_OPTIONS = ["COMPRESS=DEFLATE", "ZLEVEL=1", "PREDICTOR=3"]   # block files: small, written once, read once
 
 
@@ -245,8 +250,8 @@ def run_batch(inputs: list[str | os.PathLike], output_dir: Path, *, method: str 
     ``extent`` is 'XMIN,YMIN,XMAX,YMAX[,EPSG:CODE]' for every product (None = each whole product);
     ``client`` an existing distributed Client, else ``scheduler`` an address, else a LocalCluster of
     ``workers`` processes. A product whose output exists is left alone unless ``overwrite``; one that
-    the extent misses is skipped. The JSON run log goes to ``log_path`` (default
-    ``output_dir/batch_log.json``)."""
+    the extent misses is skipped. The JSON run log goes to ``log_path`` (default ``output_dir/batch_log.json``).
+    OutputError when another batch is writing into ``output_dir``."""
     start = time.perf_counter()
     options = options or RunOptions()
     if options.samples > 1:
@@ -255,15 +260,17 @@ def run_batch(inputs: list[str | os.PathLike], output_dir: Path, *, method: str 
     if not output_dir.is_dir():
         raise InputError(f"Output folder '{output_dir}' does not exist. Create it first.")
     _check_available(method)
-    runs = _prepare(find_products(inputs, extent), output_dir, method, extent, overwrite)
-    log_path = Path(log_path) if log_path else output_dir / "batch_log.json"
-    address, n_workers = "none (nothing to do)", 0
-    if any(run.status == "pending" for run in runs):
-        address, n_workers = _run_on_cluster(client, scheduler, workers, gpu, runs, method, extent, bands, options,
-                                             tile, overlap, dtype, overwrite,
-                                             sys.stderr.isatty() if progress_bar is None else progress_bar)
-    result = BatchResult(runs, log_path, time.perf_counter() - start, address, n_workers)
-    write_log(result, method, options)
+    with PathLock(output_dir, "batch", lock=output_dir / BATCH_LOCK):
+        remove_abandoned(output_dir)
+        runs = _prepare(find_products(inputs, extent), output_dir, method, extent, overwrite)
+        log_path = Path(log_path) if log_path else output_dir / "batch_log.json"
+        address, n_workers = "none (nothing to do)", 0
+        if any(run.status == "pending" for run in runs):
+            address, n_workers = _run_on_cluster(client, scheduler, workers, gpu, runs, method, extent, bands,
+                                                 options, tile, overlap, dtype, overwrite,
+                                                 sys.stderr.isatty() if progress_bar is None else progress_bar)
+        result = BatchResult(runs, log_path, time.perf_counter() - start, address, n_workers)
+        write_log(result, method, options)
     return result
 
 
@@ -392,13 +399,25 @@ def _plan_product(run: ProductRun, method: str, extent: str | None, bands: tuple
 
 def _fingerprint(product: Product, plan: Plan, method: str, bands: tuple[str, ...], options: RunOptions,
                  shift: GuideShifts | None) -> dict[str, Any]:
-    """Everything a block's pixels depend on: blocks of another fingerprint are not reused."""
+    """Everything a block's pixels depend on, the input files' content included: blocks of another fingerprint
+    are not reused."""
     models = {c: read_card(MODELS_DIR / f"{c}.json")["sha256"] for c in MODEL_CARDS.get(method, ())}
-    return {"software": VERSION, "source": product.source, "offset": product.offset, "method": method,
+    return {"software": VERSION, "source": product.source, "inputs": [file_identity(f) for f in input_files(product)],
+            "offset": product.offset, "method": method,
             "models": models, "bands": list(bands), "steps": options.steps, "seed": options.seed,
             "consistency": options.consistency, "extent": dataclasses.astuple(plan.extent),
             "tile": plan.tiles[0].rows, "margin": plan.margin, "shift": None if shift is None else shift.describe(),
             "pixel_size": plan.pixel_size}
+
+
+def file_identity(path: Path) -> list:
+    """[path, size (bytes), modification time (ns), sha256 of the content]: what tells a changed input file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(2**20), b""):
+            digest.update(chunk)
+    st = os.stat(path)
+    return [str(path), st.st_size, st.st_mtime_ns, digest.hexdigest()]
 
 
 def _open_work_dir(work: Path, fingerprint: dict[str, Any]) -> None:

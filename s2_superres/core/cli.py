@@ -2,21 +2,25 @@
 
 Bad input ends with exit code 2 and a one-paragraph message on stderr naming the problem and
 the fix (add ``--debug`` for the traceback). Names and hrefs are printed with control characters escaped
-(errors.printable): they may come from a document on the network.
+(errors.printable): they may come from a document on the network. SIGINT, SIGTERM and SIGHUP stop a run
+as Ctrl-C does: every temporary file is removed, one line says so, and the exit code is 128 + the signal's
+number.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import json
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 from osgeo import gdal
 
 from .bands import GROUP_10, OUTPUT_BANDS, OUTPUT_RESOLUTION, PIXEL_SIZES, RESOLUTION, exact_pixel_size, pixel_label
-from .errors import Cancelled, UserError, printable
+from .errors import Cancelled, Interrupted, UserError, printable
 from .extent import parse_extent, to_raster_crs
 from .gdal_env import gdal_scope
 from .pipeline import output_name
@@ -25,6 +29,7 @@ from .methods.registry import availability, check_pixel_size, create_method, def
 from .runtime import providers_for
 from .sources import open_product
 from .tile import RunOptions
+from .writer import STOP_SIGNALS
 
 DEMO_EXTENT = "441000,4166000,444000,4169000"  # 3 x 3 km of the bundled sample (EPSG:32618): fields, marsh, coast
 
@@ -143,7 +148,11 @@ def _run_options(sp) -> None:
     sp.add_argument("--samples", type=int, default=1, help="diffusion samples (>1 also writes a std layer)")
     sp.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     sp.add_argument("--overwrite", action="store_true")
-    sp.add_argument("--max-minutes", type=float, default=None, help="refuse runs estimated to take longer")
+    sp.add_argument("--max-minutes", type=float, default=None,
+                    help="refuse runs estimated to take longer (and start any run within it)")
+    sp.add_argument("-y", "--yes", action="store_true",
+                    help="start a run estimated over 10 minutes, or with an extent far larger than the product, "
+                         "without asking")
     sp.add_argument("--preview", type=Path, help="also write a side-by-side PNG here")
 
 
@@ -259,7 +268,7 @@ def cmd_superresolve(args) -> dict:
     result = superresolve(product, method, output, extent=extent, bands=bands, options=options,
                           tile=args.tile, overlap=args.overlap, dtype=args.dtype, overwrite=args.overwrite,
                           progress=bar, max_seconds=args.max_minutes * 60 if args.max_minutes else None,
-                          stack=stack)
+                          stack=stack, confirmed=args.yes)
     bar.done()
     for note in result.notes:
         print(f"note: {printable(note)}", file=sys.stderr)
@@ -370,11 +379,21 @@ def _gdal_messages(debug: bool):
     return handler
 
 
+def _stop(signum: int, _frame) -> None:
+    """Signal handler: the first stop signal raises Interrupted (the run cleans up as after Ctrl-C); later ones
+    are ignored, so the clean-up itself is not interrupted."""
+    for s in STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(_bind_extent(sys.argv[1:] if argv is None else argv))
     handler = {"info": cmd_info, "superresolve": cmd_superresolve, "batch": cmd_batch, "evaluate": cmd_evaluate,
                "demo": cmd_demo}
     gdal.PushErrorHandler(_gdal_messages(args.debug))
+    main_thread = threading.current_thread() is threading.main_thread()   # handlers can only be set there
+    previous = {s: signal.signal(s, _stop) for s in STOP_SIGNALS} if main_thread else {}
     try:
         with gdal_scope(), private_hosts(getattr(args, "allow_private_hosts", False)):
             status = handler[args.command](args)
@@ -387,8 +406,11 @@ def main(argv: list[str] | None = None) -> int:
     except Cancelled:
         print("cancelled: no output was written", file=sys.stderr)
         return 130
-    except KeyboardInterrupt:
-        print("interrupted: no output was written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        print(f"interrupted ({signal.Signals(signum).name}): no output was written", file=sys.stderr)
+        return 128 + signum
     finally:
         gdal.PopErrorHandler()
+        for s, h in previous.items():
+            signal.signal(s, h)

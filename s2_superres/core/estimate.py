@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .bands import OUTPUT_RESOLUTION, output_scale
 from .errors import ExtentError, OutputError
+from .extent import Extent
 
 SECONDS_PER_MEGAPIXEL_10M = {"bicubic": 0.24, "hpf": 0.24, "fast": 2.18, "diffusion": 8.96}  # the 4 10 m bands
 SECONDS_PER_MEGAPIXEL_OTHERS = {"bicubic": 0.62, "hpf": 1.46, "fast": 2.53, "diffusion": 2.51}  # + the other 8
@@ -22,6 +23,10 @@ SECONDS_PER_MEGAPIXEL_OTHERS = {"bicubic": 0.62, "hpf": 1.46, "fast": 2.53, "dif
 BYTES_PER_TILE_PIXEL = {"bicubic": 250, "hpf": 430, "fast": 3300, "diffusion": 3300}
 BASE_MEMORY = 300 * 2**20  # interpreter, GDAL cache cap, onnxruntime sessions
 DIFFUSION_REFERENCE_STEPS = 8  # the diffusion figure above is for 8 sampling steps; time is linear in steps
+UNCONFIRMED_SECONDS = 600.0   # a run estimated longer starts only when the user confirms it (check_scope)
+OVERSIZE_RATIO = 4.0          # ... as does an extent more than this many times the area of the product it covers
+CONFIRM_HINT = ("Confirm with --yes (in Processing: 'Start large runs without asking'), or give a time budget "
+                "with --max-minutes.")
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,20 @@ def check_resources(cost: Estimate, folder: Path, max_seconds: float | None = No
         raise ExtentError(f"The run would take about {format_duration(cost.seconds)}, more than the budget of "
                           f"{format_duration(max_seconds)}. Choose a smaller extent or a faster preset, or raise the "
                           "time budget (--max-minutes).")
+
+
+def check_scope(cost: Estimate, requested: Extent | None, product: Extent) -> None:
+    """Refuse (ExtentError, with the estimate) what the user may not have meant, until confirmed: an extent
+    ``requested`` (metres in the raster CRS; None = the whole product) more than OVERSIZE_RATIO times the area
+    of the ``product`` (its data area; a world box would start the whole product), or a run estimated over
+    UNCONFIRMED_SECONDS."""
+    ratio = requested.width * requested.height / (product.width * product.height) if requested else 1.0
+    if ratio > OVERSIZE_RATIO:
+        raise ExtentError(f"The extent is {ratio:,.0f} times larger than the product: the run would process all of "
+                          f"it that the extent covers ({cost.summary()}). Check the extent. {CONFIRM_HINT}")
+    if cost.seconds > UNCONFIRMED_SECONDS:
+        raise ExtentError(f"This run is large: {cost.summary()}, more than {format_duration(UNCONFIRMED_SECONDS)}. "
+                          f"Choose a smaller extent or a faster preset. {CONFIRM_HINT}")
 
 
 def available_memory() -> int | None:

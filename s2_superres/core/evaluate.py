@@ -48,7 +48,8 @@ def run_on_scene(scene: Scene, method_name: str, options: RunOptions, tile: int 
     method = create_method(method_name, OUTPUT_BANDS, providers=options.providers)
     with tempfile.TemporaryDirectory() as tmp:
         product = open_product(tmp, band_map=write_product(scene, Path(tmp)))
-        result = superresolve(product, method, Path(tmp) / "out.tif", options=options, tile=tile)
+        result = superresolve(product, method, Path(tmp) / "out.tif", options=options, tile=tile,
+                              confirmed=True)   # the scene the user asked to evaluate, whatever its size
         ds = gdal.Open(str(result.output))
         return {b: ds.GetRasterBand(i + 1).ReadAsArray() for i, b in enumerate(OUTPUT_BANDS)}
 

@@ -6,6 +6,8 @@ Processing algorithm all call :func:`superresolve`.
 from __future__ import annotations
 
 import datetime as _dt
+import os
+import re
 import time
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -18,7 +20,7 @@ from .bands import (GROUP_10, GROUP_20, GROUP_60, GROUPS, LATTICE, OUTPUT_BANDS,
                     output_scale, pixel_label)
 from .coregister import GuideShifts, measure_shift, measure_shift_60
 from .errors import Cancelled, ExtentError, InputError
-from .estimate import available_memory, check_resources, estimate
+from .estimate import available_memory, check_resources, check_scope, estimate
 from .extent import Extent, snap_inward, snap_outward
 from .gdal_env import gdal_scope
 from .methods.base import Method
@@ -132,7 +134,7 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
                  overlap: int = 12, dtype: str = "float32", overwrite: bool = False,
                  progress: Callable[[float], None] | None = None,
                  is_cancelled: Callable[[], bool] | None = None, max_seconds: float | None = None,
-                 stack: TimeStack | None = None) -> RunResult:
+                 stack: TimeStack | None = None, confirmed: bool = False) -> RunResult:
     """Super-resolve ``extent`` (metres in the product CRS; None = everything) to a GeoTIFF of
     ``options.pixel_size`` metres (2.5 m by default).
 
@@ -141,7 +143,10 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
     tags name the dates, and a synthesised target's file name says so (``TimeStack.output_path``); a
     method that does not use dates is refused. Refuses before any work: a pixel size the method does not
     make (UserError naming the presets that do), and (ExtentError) when the estimated disk, memory or time
-    (``max_seconds``) does not fit."""
+    (``max_seconds``) does not fit; without ``max_seconds`` and unless ``confirmed``, also a run estimated over
+    core.estimate.UNCONFIRMED_SECONDS or an extent far larger than the product (core.estimate.check_scope),
+    and before any model runs (ExtentError) an extent where the product has no data. The output is claimed for
+    the run (a second run to it is refused) and is never one of the files the run reads."""
     start = time.perf_counter()
     options = options or RunOptions()
     check_pixel_size(method.name, options.pixel_size, method.pixel_sizes)
@@ -154,16 +159,24 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
         plan.notes.extend(stack.notes)
     cost = estimate(method.name, plan.output_shape, len(bands), plan.tiles[0].rows, plan.margin, dtype,
                     options.steps, options.samples, plan.pixel_size)
-    check_output_path(Path(output), overwrite)
+    reads = input_files(product) + (tuple(f for p in stack.products for f in input_files(p)) if stack else ())
+    check_output_path(Path(output), overwrite, reads)
     check_resources(cost, Path(output).resolve().parent, max_seconds, available_memory())
+    if max_seconds is None and not confirmed:
+        check_scope(cost, extent, plan.data)
     grid = output_grid(plan, product.crs_wkt)
     extra = method.uncertainty_bands if options.samples > 1 or (stack is not None and stack.kind != OBSERVED) else ()
-    writers = [OutputWriter(Path(output), grid, bands, dtype, overwrite)]
-    if extra:
-        writers.append(OutputWriter(uncertainty_path(Path(output), extra[0].split("_")[-1]), grid, extra, "float32",
-                                    overwrite))
     reader = TileReader(product, plan.data, groups_needed(bands))
+    writers: list[OutputWriter] = []
     try:
+        if not reader.has_data(plan.extent):
+            raise ExtentError(f"The product has no data in the extent ({_fmt(plan.extent)}, metres in the raster "
+                              "CRS): every pixel is nodata there, so nothing was computed. Choose an extent over the "
+                              "image (zoom to the layer).")
+        writers.append(OutputWriter(Path(output), grid, bands, dtype, overwrite, reads))
+        if extra:
+            writers.append(OutputWriter(uncertainty_path(Path(output), extra[0].split("_")[-1]), grid, extra,
+                                        "float32", overwrite, reads))
         shift = run_guide_shift(reader, plan, method.coregisters)
         for k, spec in enumerate(plan.tiles):
             if is_cancelled and is_cancelled():
@@ -188,6 +201,22 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
             stack.close()
     return RunResult(paths[0], bands, paths[1] if extra else None, plan.extent, product.crs_wkt, tags,
                      time.perf_counter() - start, len(plan.tiles), plan.notes, plan.pixel_size)
+
+
+def input_files(product: Product) -> tuple[Path, ...]:
+    """The local files a run of ``product`` reads: band files (the zip of a zipped product, the metadata file
+    of a SENTINEL2 subdataset), the metadata file and the scene classification; remote inputs are left out."""
+    files = []
+    for name in [s.path for s in product.bands.values()] + [product.metadata, product.scl]:
+        if not name:
+            continue
+        if name.startswith("/vsizip/"):
+            name = re.split(r"(?<=\.zip)/", name[len("/vsizip/"):], maxsplit=1, flags=re.IGNORECASE)[0]
+        elif name.startswith("SENTINEL2_"):
+            name = name.split(":", 1)[1].rsplit(":", 2)[0]
+        if os.path.isfile(name) and Path(name) not in files:
+            files.append(Path(name))
+    return tuple(files)
 
 
 def output_grid(plan: Plan, crs_wkt: str) -> OutputGrid:

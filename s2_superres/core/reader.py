@@ -54,6 +54,12 @@ class TileReader:
         row = round(-box.ymax / 2.5)
         return Tile(arrays[10], arrays[20], arrays[60], out_row=row, out_col=col), masks
 
+    def has_data(self, box: Extent) -> bool:
+        """True when any 10 m band has a valid pixel in ``box`` (inside the data area): a read averaged to
+        about FILL_READ_PIXELS pixels on the short side (nodata excluded), so it is quick at any size."""
+        res = max(10.0, min(box.width, box.height) / FILL_READ_PIXELS)
+        return any(np.isfinite(self._read_band(b, box, res)).any() for b in GROUPS[10])
+
     def fill_values(self, res: int) -> np.ndarray:
         """Reflectance that replaces nodata, per band of group ``res``: the mean of the valid pixels of a
         read of the whole data area at about FILL_READ_PIXELS pixels a side (0 for a band without data)."""

@@ -40,6 +40,7 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
     OTHER_DATES, TARGET_DATE, FILL_CLOUDS = "OTHER_DATES", "TARGET_DATE", "FILL_CLOUDS"
     PIXEL_SIZE = "PIXEL_SIZE"
     ALLOW_PRIVATE_HOSTS = "ALLOW_PRIVATE_HOSTS"
+    CONFIRM = "CONFIRM_LARGE"
 
     def createInstance(self) -> "SuperResolveAlgorithm":  # noqa: N802
         return SuperResolveAlgorithm()
@@ -71,7 +72,9 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
                 "multi-band layer); they need a preset that uses several dates. Target date (YYYY-MM-DD, empty = "
                 "the input's date): a date between two acquisitions is synthesised, and the output's name "
                 "(_synthesised_YYYY-MM-DD) and tags say so. Fill clouds: let the other dates fill the target's "
-                "cloudy pixels.")
+                "cloudy pixels.\nStart large runs without asking: a run estimated over 10 minutes, or an extent "
+                "far larger than the product (e.g. the whole world), is refused with its estimate unless this is "
+                "checked.")
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self.addParameter(QgsProcessingParameterMultipleLayers(
@@ -113,6 +116,9 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
             "private and link-local addresses, refused by default)", defaultValue=False, optional=True)
         private.setFlags(private.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(private)
+        self.addParameter(QgsProcessingParameterBoolean(
+            self.CONFIRM, "Start large runs without asking (over 10 minutes, or an extent far larger than the product)",
+            defaultValue=False))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Super-resolved"))
         self.addOutput(QgsProcessingOutputRasterLayer(self.STD, "Uncertainty (std of the samples)"))
 
@@ -157,7 +163,8 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
             result = superresolve(product, method, output, extent=extent, bands=bands, options=options,
                                   tile=self.parameterAsInt(parameters, self.TILE, context), overwrite=True,
                                   progress=lambda f: feedback.setProgress(100.0 * f),
-                                  is_cancelled=feedback.isCanceled, stack=stack)
+                                  is_cancelled=feedback.isCanceled, stack=stack,
+                                  confirmed=self.parameterAsBoolean(parameters, self.CONFIRM, context))
         except Cancelled:
             raise QgsProcessingException("Cancelled by the user; nothing was written.") from None
         except UserError as exc:

@@ -3,6 +3,12 @@
 The network presets need onnxruntime, which a stock QGIS does not ship. It is installed with pip
 into ``<QGIS settings dir>/python/s2_superres_deps`` (never into QGIS's own Python), and that folder
 is appended to ``sys.path`` when the plugin starts, so QGIS's own packages (numpy!) always win.
+
+The install is pinned: the versions and the sha256 of every wheel come from ``onnxruntime_requirements.txt``
+(scripts/pin_onnxruntime.py), pip runs with ``--require-hashes --only-binary=:all:`` in isolated mode (the
+user's pip configuration and PIP_* variables are ignored; PyPI only), with QGIS's own interpreter. After the
+install, a separate process imports onnxruntime from the folder and runs a tiny model; only then are the
+network presets offered.
 """
 from __future__ import annotations
 
@@ -10,11 +16,12 @@ import importlib.util
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 from qgis.core import QgsApplication
-from qgis.PyQt.QtCore import QProcess, pyqtSignal
+from qgis.PyQt.QtCore import QProcess, QProcessEnvironment, pyqtSignal
 from qgis.PyQt.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QLineEdit, QPlainTextEdit, QProgressBar,
                                  QPushButton, QVBoxLayout, QWidget)
 
@@ -24,11 +31,24 @@ from ..core.runtime import default_preset, is_importable, preset_availability  #
 OPTIONAL = {"onnxruntime": "runs the 'fast' and 'diffusion' networks"}
 #: packages core needs that QGIS itself already ships (checked so a broken install is reported clearly)
 REQUIRED = {"numpy": "arrays", "osgeo.gdal": "raster input/output"}
-#: onnxruntime's own pure-Python dependencies (import name -> PyPI name). onnxruntime is installed with
-#: --no-deps so pip never puts a second numpy into the private folder; these are added only when missing.
-ONNXRUNTIME_DEPS = {"flatbuffers": "flatbuffers", "packaging": "packaging", "google.protobuf": "protobuf",
-                    "coloredlogs": "coloredlogs", "humanfriendly": "humanfriendly", "sympy": "sympy",
-                    "mpmath": "mpmath"}
+#: onnxruntime's dependencies besides numpy (import name -> PyPI name), as the pinned release declares them.
+#: onnxruntime is installed with --no-deps so pip never puts a second numpy into the private folder; these
+#: are added only when missing.
+ONNXRUNTIME_DEPS = {"flatbuffers": "flatbuffers", "packaging": "packaging", "google.protobuf": "protobuf"}
+#: the pinned requirements with their wheels' sha256, one a line (scripts/pin_onnxruntime.py writes it)
+PINNED = Path(__file__).with_name("onnxruntime_requirements.txt")
+INDEX_URL = "https://pypi.org/simple/"
+#: a model of one Add node (y = x + 1, float32 [2], opset 13, IR 7) that the post-install check runs
+CHECK_MODEL = ("CAcSADpMChAKAXgKA29uZRIBeSIDQWRkEgVjaGVjayoPCAEQASIEAACAP0IDb25lWg8KAXgSCgoICAESBAoCCAJiDwoBeRIK"
+               "CggIARIECgIIAkIECgAQDQ==")
+CHECK_SCRIPT = """import base64, sys
+sys.path.append(sys.argv[1])
+import numpy as np, onnxruntime as ort
+session = ort.InferenceSession(base64.b64decode(sys.argv[2]), providers=["CPUExecutionProvider"])
+y = session.run(None, {"x": np.array([1.0, 2.0], np.float32)})[0]
+assert y.tolist() == [2.0, 3.0], y
+print(ort.__version__, ort.__file__)
+"""
 DEPS_FOLDER = "s2_superres_deps"
 
 
@@ -56,32 +76,91 @@ def has_nvidia_gpu() -> bool:
     return shutil.which("nvidia-smi") is not None
 
 
+class InstallerError(RuntimeError):
+    """The installer cannot run here; the message says why and what to do."""
+
+
 def python_executable() -> str:
     """The interpreter of the Python QGIS embeds (same version, same site-packages).
 
-    sys.executable is unreliable inside QGIS: it is the QGIS binary on Windows/macOS and, on Linux, whatever
-    'python3' comes first on PATH (a pyenv shim, a conda env...). The interpreter under sys.exec_prefix is
-    the embedded one: <prefix>/bin/python3.X (Linux, macOS bundle) or <prefix>/python.exe (OSGeo4W).
+    sys.executable is unreliable inside QGIS: it is the QGIS binary on Windows/macOS and, on Linux, may be
+    whatever 'python3' comes first on PATH (a pyenv shim, a conda env...). The interpreter under sys.exec_prefix
+    is the embedded one: <prefix>/bin/python3.X (Linux, macOS bundle) or <prefix>/python.exe (OSGeo4W). There
+    is no fallback to PATH: InstallerError when none is there.
     """
     prefix = Path(sys.exec_prefix)
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     candidates = [prefix / "bin" / f"python{version}", prefix / "bin" / "python3", prefix / "python.exe",
-                  prefix / "python3.exe", Path(sys.executable)]
-    found = next((c for c in candidates if c.is_file() and c.name.lower().startswith("python")), None)
-    return str(found) if found else (shutil.which("python3") or "python3")
+                  prefix / "python3.exe"]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        raise InstallerError(f"QGIS's own Python {version} was not found under {prefix} (looked for "
+                             f"{', '.join(c.name for c in candidates)}), so onnxruntime cannot be installed from "
+                             "here. Install it with that Python yourself (see the plugin's README), or use the "
+                             f"{classical_presets_text()} presets.")
+    return str(found)
+
+
+def requirements_text(gpu: bool) -> str:
+    """The pinned lines (with their hashes) of onnxruntime (or onnxruntime-gpu) and of its missing dependencies."""
+    wanted = {"onnxruntime-gpu" if gpu else "onnxruntime"}
+    wanted |= {pypi for name, pypi in ONNXRUNTIME_DEPS.items() if not is_importable(name)}
+    lines = [line for line in PINNED.read_text().splitlines() if line.split("==")[0] in wanted]
+    if len(lines) != len(wanted):
+        raise InstallerError(f"{PINNED.name} does not pin {', '.join(sorted(wanted))}; reinstall the plugin.")
+    return "\n".join(lines) + "\n"
+
+
+def requirements_path(target: Path | None = None) -> Path:
+    """Where the installer writes the requirements of this install (beside the private folder)."""
+    target = target or deps_dir()
+    return target.with_name(f"{target.name}_requirements.txt")
 
 
 def pip_command(gpu: bool | None = None, target: Path | None = None) -> list[str]:
-    """The pip command that installs onnxruntime (GPU build with an NVIDIA GPU) into the private folder.
+    """The pip command that installs the pinned onnxruntime (GPU build with an NVIDIA GPU) into the private
+    folder from ``requirements_path(target)`` (written by :func:`write_requirements`).
 
     ``--no-deps``: numpy (and anything else QGIS already has) is never installed a second time; only the
-    missing pure-Python dependencies of onnxruntime are named.
+    missing dependencies of onnxruntime are in the requirements. ``--require-hashes``: every file pip
+    fetches must match a pinned sha256; ``--only-binary=:all:``: no package is built from source;
+    ``--isolated`` and one ``--index-url``: the user's pip configuration, PIP_* variables and extra
+    indexes play no part.
     """
+    target = target or deps_dir()
+    return [python_executable(), "-m", "pip", "install", "--isolated", "--disable-pip-version-check",
+            "--no-input", "--index-url", INDEX_URL, "--require-hashes", "--only-binary=:all:", "--no-deps",
+            "--upgrade", "--target", str(target), "-r", str(requirements_path(target))]
+
+
+def write_requirements(gpu: bool | None = None, target: Path | None = None) -> Path:
+    """Write the requirements :func:`pip_command` installs; returns their path."""
     gpu = has_nvidia_gpu() if gpu is None else gpu
-    package = "onnxruntime-gpu" if gpu else "onnxruntime"
-    extra = [pypi for name, pypi in ONNXRUNTIME_DEPS.items() if not is_importable(name)]
-    return [python_executable(), "-m", "pip", "install", "--upgrade", "--no-deps", "--target",
-            str(target or deps_dir()), package, *extra]
+    path = requirements_path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(requirements_text(gpu))
+    return path
+
+
+def pip_environment() -> dict[str, str]:
+    """The environment pip runs in: this one without PIP_* variables and PYTHONPATH, and no pip config file."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") and k != "PYTHONPATH"}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    return env
+
+
+def verify_install(target: Path | None = None, timeout: float = 120) -> str | None:
+    """Import onnxruntime from the private folder in a separate process of QGIS's Python (QGIS's packages
+    first, as the plugin does) and run a one-node model; None when it works, else what went wrong."""
+    try:
+        done = subprocess.run([python_executable(), "-s", "-c", CHECK_SCRIPT, str(target or deps_dir()), CHECK_MODEL],
+                              capture_output=True, text=True, timeout=timeout, env=pip_environment())
+    except (InstallerError, OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        return lines[-1] if lines else f"exit code {done.returncode}"
+    return None
 
 
 def classical_presets_text() -> str:
@@ -99,6 +178,12 @@ def command_text(cmd: list[str]) -> str:
     return shlex.join(cmd)
 
 
+def remove_onnxruntime(target: Path | None = None) -> None:
+    """Remove onnxruntime from the private folder (after a failed check), so the plugin never imports it."""
+    for entry in (target or deps_dir()).glob("onnxruntime*"):
+        shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+
+
 class DependencyDialog(QDialog):
     """Explains what is missing, shows the pip command and runs it with QProcess on request; emits
     ``installed`` after a successful install, once the new packages are importable."""
@@ -108,12 +193,16 @@ class DependencyDialog(QDialog):
     def __init__(self, parent: QWidget | None = None, gpu: bool | None = None):
         super().__init__(parent)
         self.setWindowTitle("Sentinel-2 super-resolution: dependencies")
-        self.command = pip_command(gpu)
+        self.gpu = has_nvidia_gpu() if gpu is None else gpu
+        try:
+            self.command, self.problem = pip_command(self.gpu), ""
+        except InstallerError as exc:
+            self.command, self.problem = [], str(exc)
         self.process: QProcess | None = None
         layout = QVBoxLayout(self)
         layout.addWidget(self._status_label())
         layout.addWidget(QLabel("Command (you can also run it yourself in a terminal):"))
-        self.command_edit = QLineEdit(command_text(self.command))
+        self.command_edit = QLineEdit(command_text(self.command) if self.command else self.problem)
         self.command_edit.setReadOnly(True)
         layout.addWidget(self.command_edit)
         self.progress = QProgressBar()
@@ -127,6 +216,7 @@ class DependencyDialog(QDialog):
         buttons.addButton(self.install_button, QDialogButtonBox.ActionRole)
         buttons.rejected.connect(self.reject)
         self.install_button.clicked.connect(self.install)
+        self.install_button.setEnabled(not self.problem)
         layout.addWidget(buttons)
 
     def _status_label(self) -> QLabel:
@@ -150,7 +240,12 @@ class DependencyDialog(QDialog):
     def install(self) -> None:
         """Run the pip command in the background, streaming its output."""
         deps_dir().mkdir(parents=True, exist_ok=True)
+        write_requirements(self.gpu)
         self.process = QProcess(self)
+        env = QProcessEnvironment()
+        for key, value in pip_environment().items():
+            env.insert(key, value)
+        self.process.setProcessEnvironment(env)
         self.process.setProcessChannelMode(QProcess.MergedChannels)
         self.process.readyReadStandardOutput.connect(self._read_output)
         self.process.finished.connect(self._on_finished)
@@ -167,15 +262,22 @@ class DependencyDialog(QDialog):
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
         self.install_button.setEnabled(True)
-        add_deps_path()
-        importlib.invalidate_caches()
-        self.update_status()
         if code != 0:
             self.log.appendPlainText(f"pip failed (exit code {code}); see the output above. You can run the "
                                      "command yourself in a terminal.")
             return
+        problem = verify_install()
+        if problem:
+            remove_onnxruntime()
+            self.log.appendPlainText(f"onnxruntime was installed into {deps_dir()} but does not run here ({problem}); "
+                                     f"it was removed again and the network presets stay off. The "
+                                     f"{classical_presets_text()} presets work.")
+            return
+        add_deps_path()
+        importlib.invalidate_caches()
+        self.update_status()
         still = missing_packages()
-        self.log.appendPlainText(f"Installed into {deps_dir()}." + (
+        self.log.appendPlainText(f"Installed into {deps_dir()} and checked." + (
             " The network presets are available now." if "onnxruntime" not in still else
             " onnxruntime still cannot be imported here: restart QGIS."))
         self.installed.emit()

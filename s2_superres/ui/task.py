@@ -181,7 +181,8 @@ class SuperResolutionTask(QgsTask):
                 self.tileDone.emit(TileProgress(done, total, elapsed / max(done, 1) * (total - done)))
             self.result = superresolve(product, method, req.output, extent=req.extent, bands=req.bands,
                                        options=req.options, tile=req.tile, progress=progress,
-                                       is_cancelled=self.isCanceled, stack=self.stack)
+                                       is_cancelled=self.isCanceled, stack=self.stack,
+                                       confirmed=True)   # the dock asked before a long run (confirm_long_run)
         except Cancelled:
             self.cancelled = True
         except Exception as exc:  # reported in finished()
