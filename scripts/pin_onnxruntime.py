@@ -2,9 +2,9 @@
 pinned, with the sha256 of every wheel it may pick (pip --require-hashes).
 
 The versions and hashes come from PyPI's JSON API (https://pypi.org/pypi/<name>/json, the latest release, or
-/pypi/<name>/<version>/json for ``name==version``). Wheels kept: CPython 3.11-3.13 on manylinux x86_64,
+/pypi/<name>/<version>/json for ``name==version``). Wheels kept: CPython 3.11-3.14 on manylinux x86_64,
 Windows x86_64 and macOS arm64 (the platforms QGIS ships for), plus pure-Python and abi3 wheels of the
-dependencies. Run it again to move to newer releases: ``python scripts/pin_onnxruntime.py``.
+dependencies. Run it again to move to newer releases: ``python -m scripts.pin_onnxruntime``.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ OUT = Path(__file__).resolve().parents[1] / "s2_superres" / "ui" / "onnxruntime_
 #: onnxruntime (CPU), onnxruntime-gpu (CUDA: Linux and Windows) and their dependencies besides numpy
 #: (QGIS's numpy is used, never installed), as their requires_dist names them
 PACKAGES = ["onnxruntime", "onnxruntime-gpu", "flatbuffers", "packaging", "protobuf"]
-PYTHONS = ("cp311", "cp312", "cp313", "py3", "py2.py3", "cp39-abi3", "cp310-abi3")
+PYTHONS = ("cp311", "cp312", "cp313", "cp314", "py3", "py2.py3", "cp39-abi3", "cp310-abi3")
 PLATFORM = re.compile(r"(manylinux\w*_x86_64|win_amd64|macosx_\d+_\d+_(arm64|universal2)|none-any)\.whl$")
 
 
@@ -38,7 +38,7 @@ def release(spec: str) -> tuple[str, str, list[str]]:
 
 def main(specs: list[str]) -> None:
     lines = [f"# written by scripts/pin_onnxruntime.py on {dt.date.today()} from PyPI's JSON API; one requirement a "
-             "line,", "# every wheel's sha256 (CPython 3.11-3.13; manylinux x86_64, win_amd64, macOS arm64)"]
+             "line,", "# every wheel's sha256 (CPython 3.11-3.14; manylinux x86_64, win_amd64, macOS arm64)"]
     for spec in specs or PACKAGES:
         name, version, hashes = release(spec)
         lines.append(f"{name}=={version} " + " ".join(f"--hash=sha256:{h}" for h in hashes))
