@@ -8,7 +8,10 @@ when any other band is wanted, the fusion of the 20 m and 60 m bands. Memory doe
 """
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,13 @@ SECONDS_PER_MEGAPIXEL_OTHERS = {"bicubic": 0.62, "hpf": 1.46, "fast": 2.53, "dif
 BYTES_PER_TILE_PIXEL = {"bicubic": 250, "hpf": 430, "fast": 3300, "diffusion": 3300}
 BASE_MEMORY = 300 * 2**20  # interpreter, GDAL cache cap, onnxruntime sessions
 DIFFUSION_REFERENCE_STEPS = 8  # the diffusion figure above is for 8 sampling steps; time is linear in steps
+# time of a run = start-up + work x seconds per work unit, where the work is the output megapixels of every
+# tile's read window (margins included; core.pipeline.Plan.window_pixels) times steps x samples / 8 for
+# diffusion. Defaults (bench/estimate.py on the 2-core project machine) until this machine has measured its
+# own (Throughput); keyed by preset and band count.
+DEFAULT_STARTUP = {"bicubic": 2.0, "hpf": 2.0, "fast": 6.0, "diffusion": 8.0}
+THROUGHPUT_FILE = "throughput.json"
+KEEP_RUNS = 20          # measured runs remembered per preset and band count
 
 
 @dataclass(frozen=True)
@@ -39,12 +49,81 @@ class Estimate:
                 f"{format_duration(self.seconds)} on a 2-core CPU")
 
 
+def default_rate(method: str, bands: int) -> tuple[float, float]:
+    """(start-up seconds, seconds per work megapixel) of ``method`` before this machine measured any run."""
+    per_mp = SECONDS_PER_MEGAPIXEL_10M.get(method, 10.0)
+    if bands > 4:
+        per_mp += SECONDS_PER_MEGAPIXEL_OTHERS.get(method, 4.0)
+    return DEFAULT_STARTUP.get(method, 8.0), per_mp
+
+
+def work_megapixels(window_pixels: float, method: str, steps: int = DIFFUSION_REFERENCE_STEPS,
+                    samples: int = 1) -> float:
+    """The work of a run: output megapixels of its tiles' read windows, times steps and samples (diffusion)."""
+    work = window_pixels / 1e6 * max(1, samples)
+    return work * max(1, steps) / DIFFUSION_REFERENCE_STEPS if method == "diffusion" else work
+
+
+class Throughput:
+    """This machine's measured speed per preset and band count, remembered in ``folder``/throughput.json
+    (the QGIS profile folder in the plugin, a user cache folder for the command line) and refined by every
+    run (``record``). ``rate`` fits start-up and seconds per work megapixel to the remembered runs: a
+    straight line when their work spans a factor of 2 or more, else the defaults scaled by this machine's
+    median ratio of measured to default time."""
+
+    def __init__(self, folder: str | os.PathLike):
+        self.path = Path(folder) / THROUGHPUT_FILE
+
+    def _load(self) -> dict[str, list[list[float]]]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def runs(self, method: str, bands: int) -> list[tuple[float, float]]:
+        """The remembered (work megapixels, seconds) of ``method`` with ``bands`` bands, oldest first."""
+        return [(float(w), float(s)) for w, s in self._load().get(f"{method}/{bands}", [])]
+
+    def record(self, method: str, bands: int, work: float, seconds: float) -> None:
+        """Remember one finished run (never raises: a read-only profile only loses the refinement)."""
+        data = self._load()
+        key = f"{method}/{bands}"
+        data[key] = (data.get(key, []) + [[round(work, 4), round(seconds, 3)]])[-KEEP_RUNS:]
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, indent=1))
+            tmp.replace(self.path)
+        except OSError:
+            pass
+
+    def rate(self, method: str, bands: int) -> tuple[float, float]:
+        """(start-up seconds, seconds per work megapixel) of ``method`` on this machine."""
+        startup, per_mp = default_rate(method, bands)
+        runs = self.runs(method, bands)
+        works = [w for w, _ in runs]
+        if len(runs) >= 2 and max(works) >= 2 * min(works):
+            mean_w, mean_s = statistics.fmean(works), statistics.fmean(s for _, s in runs)
+            slope = (sum((w - mean_w) * (s - mean_s) for w, s in runs) / sum((w - mean_w) ** 2 for w in works))
+            if slope > 0 and mean_s - slope * mean_w >= 0:
+                return mean_s - slope * mean_w, slope
+        if runs:
+            k = statistics.median(s / (startup + per_mp * w) for w, s in runs)
+            return startup * k, per_mp * k
+        return startup, per_mp
+
+
 def estimate(method: str, output_shape: tuple[int, int], bands: int, tile: int, margin: int,
              dtype: str = "float32", steps: int = DIFFUSION_REFERENCE_STEPS, samples: int = 1,
-             pixel_size: float = OUTPUT_RESOLUTION) -> Estimate:
+             pixel_size: float = OUTPUT_RESOLUTION, window_pixels: int | None = None,
+             throughput: Throughput | None = None) -> Estimate:
     """Cost of super-resolving ``output_shape`` (rows, cols of ``pixel_size``-metre output pixels) with tiles of
-    ``tile`` 10 m pixels; ``samples`` > 1 (diffusion) adds an uncertainty file of 4 bands. Time and disk are
-    per output pixel (measured at 2.5 m), the tile memory per output pixel of a tile at ``pixel_size``."""
+    ``tile`` 10 m pixels; ``samples`` > 1 (diffusion) adds an uncertainty file of 4 bands. Disk is per output
+    pixel, the tile memory per output pixel of a tile at ``pixel_size``. Time is start-up plus the work of the
+    tiles' read windows (``window_pixels`` output pixels, core.pipeline.Plan.window_pixels; without it the
+    output grown by the margin on every side of each tile) at ``throughput``'s measured rate (the defaults
+    without it)."""
     pixels = output_shape[0] * output_shape[1]
     raw = pixels * bands * (4 if dtype == "float32" else 2)
     full = int(raw * 0.65)  # DEFLATE level 1 with the predictor keeps ~0.65
@@ -54,12 +133,10 @@ def estimate(method: str, output_shape: tuple[int, int], bands: int, tile: int, 
     copies = int(raw * 0.85) * 4 // 3
     tile_pixels = int((tile + 2 * margin) * output_scale(pixel_size)) ** 2
     memory = BASE_MEMORY + tile_pixels * BYTES_PER_TILE_PIXEL.get(method, 2500) // 100 * bands
-    per_mp = SECONDS_PER_MEGAPIXEL_10M.get(method, 10.0) * max(1, samples)
-    if method == "diffusion":
-        per_mp *= max(1, steps) / DIFFUSION_REFERENCE_STEPS
-    if bands > 4:
-        per_mp += SECONDS_PER_MEGAPIXEL_OTHERS.get(method, 4.0)
-    seconds = pixels / 1e6 * per_mp
+    if window_pixels is None:
+        window_pixels = int(pixels * ((tile + 2 * margin) / max(1, tile)) ** 2)
+    startup, per_mp = (throughput.rate if throughput else default_rate)(method, bands)
+    seconds = startup + per_mp * work_megapixels(window_pixels, method, steps, samples)
     extra = pixels * 4 * 4 * 3 if samples > 1 else 0   # the std file: 4 float32 bands, the same three copies
     return Estimate(out, out + copies + extra, memory, seconds)
 

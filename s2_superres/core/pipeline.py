@@ -6,6 +6,7 @@ Processing algorithm all call :func:`superresolve`.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import time
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -18,7 +19,7 @@ from .bands import (GROUP_10, GROUP_20, GROUP_60, GROUPS, LATTICE, OUTPUT_BANDS,
                     output_scale, pixel_label)
 from .coregister import GuideShifts, measure_shift, measure_shift_60
 from .errors import Cancelled, ExtentError, InputError
-from .estimate import available_memory, check_resources, estimate
+from .estimate import Throughput, available_memory, check_resources, estimate, work_megapixels
 from .extent import Extent, snap_inward, snap_outward
 from .gdal_env import gdal_scope
 from .methods.base import Method
@@ -64,6 +65,12 @@ class Plan:
     def out_pixels(self, pixels_10m: int) -> int:
         """Output pixels on ``pixels_10m`` 10 m pixels (a whole number on the tile and 60 m lattices)."""
         return int(pixels_10m * self.scale)
+
+    @property
+    def window_pixels(self) -> int:
+        """Output pixels of every tile's read window (margins included): what the run's time grows with."""
+        windows = (read_window(spec, self.margin, self.phase) for spec in self.tiles)
+        return sum(self.out_pixels(w.rows) * self.out_pixels(w.cols) for w in windows)
 
     def read_box(self, spec: TileSpec) -> Extent:
         """The ground (metres) read for tile ``spec``: its core, the margin, grown to the absolute lattice."""
@@ -132,7 +139,7 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
                  overlap: int = 12, dtype: str = "float32", overwrite: bool = False,
                  progress: Callable[[float], None] | None = None,
                  is_cancelled: Callable[[], bool] | None = None, max_seconds: float | None = None,
-                 stack: TimeStack | None = None) -> RunResult:
+                 stack: TimeStack | None = None, throughput: Throughput | None = None) -> RunResult:
     """Super-resolve ``extent`` (metres in the product CRS; None = everything) to a GeoTIFF of
     ``options.pixel_size`` metres (2.5 m by default).
 
@@ -141,7 +148,8 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
     tags name the dates, and a synthesised target's file name says so (``TimeStack.output_path``); a
     method that does not use dates is refused. Refuses before any work: a pixel size the method does not
     make (UserError naming the presets that do), and (ExtentError) when the estimated disk, memory or time
-    (``max_seconds``) does not fit."""
+    (``max_seconds``) does not fit. The time is estimated at ``throughput``'s measured rate, and the finished
+    run refines it (core.estimate.Throughput)."""
     start = time.perf_counter()
     options = options or RunOptions()
     check_pixel_size(method.name, options.pixel_size, method.pixel_sizes)
@@ -153,7 +161,7 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
     if stack is not None:
         plan.notes.extend(stack.notes)
     cost = estimate(method.name, plan.output_shape, len(bands), plan.tiles[0].rows, plan.margin, dtype,
-                    options.steps, options.samples, plan.pixel_size)
+                    options.steps, options.samples, plan.pixel_size, plan.window_pixels, throughput)
     check_output_path(Path(output), overwrite)
     check_resources(cost, Path(output).resolve().parent, max_seconds, available_memory())
     grid = output_grid(plan, product.crs_wkt)
@@ -186,8 +194,12 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
         reader.close()
         if stack is not None:
             stack.close()
+    seconds = time.perf_counter() - start
+    if throughput is not None:
+        throughput.record(method.name, len(bands),
+                          work_megapixels(plan.window_pixels, method.name, options.steps, options.samples), seconds)
     return RunResult(paths[0], bands, paths[1] if extra else None, plan.extent, product.crs_wkt, tags,
-                     time.perf_counter() - start, len(plan.tiles), plan.notes, plan.pixel_size)
+                     seconds, len(plan.tiles), plan.notes, plan.pixel_size)
 
 
 def output_grid(plan: Plan, crs_wkt: str) -> OutputGrid:
@@ -200,6 +212,32 @@ def output_grid(plan: Plan, crs_wkt: str) -> OutputGrid:
 def output_name(product: str, preset: str, pixel_size: float = OUTPUT_RESOLUTION) -> str:
     """The default file name of a result: ``<product>_<preset>_<p>m.tif`` (2.5m, 3m, 3.33m, 8.57m)."""
     return f"{product}_{preset}_{pixel_label(pixel_size)}m.tif"
+
+
+def product_container(source: str) -> str | None:
+    """The name (without suffix) of the .SAFE folder or zip that holds ``source`` (a path, /vsizip/ path or
+    GDAL subdataset such as ``SENTINEL2_L1C:/x/S2A_….SAFE/MTD_MSIL1C.xml:10m:EPSG_32618``), else None."""
+    text = str(source).rstrip("/")
+    if re.match(r"^[A-Z][A-Z0-9_]+:(?![\\/]{2})", text):        # DRIVER:path[:resolution:crs]
+        text = text.split(":", 1)[1]
+        text = text.rsplit(":", 2)[0] if text.count(":") >= 2 else text
+    for part in reversed(re.split(r"[\\/]", text)):
+        if part.lower().endswith((".safe", ".zip")):
+            return part.rsplit(".", 1)[0]
+    return None
+
+
+def product_stem(source: str) -> str:
+    """A product's short name from its path, URL or subdataset: the .SAFE folder or zip holding it, else the
+    last part without .zip/.SAFE/.tif/.json/.xml."""
+    container = product_container(source)
+    if container:
+        return container
+    base = Path(str(source).rstrip("/")).name
+    for suffix in (".zip", ".SAFE", ".tif", ".tiff", ".json", ".xml", ".jp2"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    return base.split(":")[-1] or "sentinel2"
 
 
 def check_uses_dates(method: Method) -> None:

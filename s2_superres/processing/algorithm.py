@@ -12,7 +12,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessin
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
 from ..core.bands import OUTPUT_RESOLUTION, PIXEL_SIZES, pixel_label
-from ..core.errors import Cancelled, UserError
+from ..core.errors import Cancelled, UserError, cancellable
 from ..core.extent import Extent
 from ..core.gdal_env import gdal_scope
 from ..core.tile import RunOptions
@@ -145,10 +145,11 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
             extent = self._extent(parameters, context, product.crs_wkt)
             method = create_method(preset, bands, providers=options.providers)
             stack = self._stack(parameters, context, feedback, product, method, offset, options.fill_clouds)
-            result = superresolve(product, method, output, extent=extent, bands=bands, options=options,
-                                  tile=self.parameterAsInt(parameters, self.TILE, context), overwrite=True,
-                                  progress=lambda f: feedback.setProgress(100.0 * f),
-                                  is_cancelled=feedback.isCanceled, stack=stack)
+            with cancellable(feedback.isCanceled):     # stops inside a tile too (model passes, the COG copy)
+                result = superresolve(product, method, output, extent=extent, bands=bands, options=options,
+                                      tile=self.parameterAsInt(parameters, self.TILE, context), overwrite=True,
+                                      progress=lambda f: feedback.setProgress(100.0 * f),
+                                      is_cancelled=feedback.isCanceled, stack=stack)
         except Cancelled:
             raise QgsProcessingException("Cancelled by the user; nothing was written.") from None
         except UserError as exc:
