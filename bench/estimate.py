@@ -17,15 +17,16 @@ from pathlib import Path
 
 from .run import ROOT
 
-X0, Y1 = 436020, 4173040    # top-left corner of every extent, on the scene's 60 m lattice
+X0, Y1 = 436020, 4173000    # top-left corner of every extent, on the 60 m lattice (origin 0, 0)
 #: name: (tile side asked for, tile rows, tile columns); tile 288 is laid out as 256 (two 2.5 m blocks)
 CASES = {"calibration": (128, 2, 2), "1 tile": (288, 1, 1), "6 tiles": (288, 2, 3), "50 tiles": (64, 5, 10)}
 SIDE = {128: 128, 288: 256, 64: 64}
 
 
 def extent(tile: int, rows: int, cols: int) -> str:
-    side = SIDE[tile] * 10
-    return f"{X0},{Y1 - rows * side},{X0 + cols * side},{Y1}"
+    """Exactly rows x cols tiles: the largest whole number of 60 m cells within them (the last tile narrower)."""
+    height, width = (n * SIDE[tile] // 6 * 60 for n in (rows, cols))
+    return f"{X0},{Y1 - height},{X0 + width},{Y1}"
 
 
 def estimated(method: str, ext: str, tile: int, store: Path | None) -> tuple[float, int]:

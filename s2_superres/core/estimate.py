@@ -3,8 +3,10 @@
 Seconds per output megapixel (2.5 m) were measured with ``make bench`` (bench/run.py ``speed`` and
 ``speed10``: whole 5 x 5 km runs, median of 3, diffusion 1 run, 8 steps) on the project's 2-core CPU
 without GPU (bench/results.json); measure them again when the methods change. A run costs the 10 m stage plus,
-when any other band is wanted, the fusion of the 20 m and 60 m bands. Memory does not grow with the extent
-(tiles are streamed); it grows with the tile size.
+when any other band is wanted, the fusion of the 20 m and 60 m bands. The time is modelled from what costs:
+a start-up, the tiles with their read margins, and the bands written; ``Throughput`` scales it to this
+machine (bench/estimate.py compares it with whole runs). Memory does not grow with the extent (tiles are
+streamed); it grows with the tile size.
 """
 from __future__ import annotations
 
@@ -25,11 +27,13 @@ SECONDS_PER_MEGAPIXEL_OTHERS = {"bicubic": 0.62, "hpf": 1.46, "fast": 2.53, "dif
 BYTES_PER_TILE_PIXEL = {"bicubic": 250, "hpf": 430, "fast": 3300, "diffusion": 3300}
 BASE_MEMORY = 300 * 2**20  # interpreter, GDAL cache cap, onnxruntime sessions
 DIFFUSION_REFERENCE_STEPS = 8  # the diffusion figure above is for 8 sampling steps; time is linear in steps
-# time of a run = start-up + work x seconds per work unit, where the work is the output megapixels of every
-# tile's read window (margins included; core.pipeline.Plan.window_pixels) times steps x samples / 8 for
-# diffusion. Defaults (bench/estimate.py on the 2-core project machine) until this machine has measured its
-# own (Throughput); keyed by preset and band count.
-DEFAULT_STARTUP = {"bicubic": 2.0, "hpf": 2.0, "fast": 6.0, "diffusion": 8.0}
+# the time of a run, on an idle machine: start-up + the tiles' compute (seconds per megapixel above, per
+# output megapixel of every tile's read window, margins included: core.pipeline.Plan.window_pixels; times
+# steps x samples / 8 for diffusion) + the writing (encoding the COG and its overviews, per megapixel and
+# band written). bench/estimate.py measured the shape (how compute, margins and writing share the time);
+# Throughput scales it by this machine's measured speed, per preset and band count.
+STARTUP_SECONDS = {"bicubic": 1.0, "hpf": 1.5, "fast": 3.0, "diffusion": 4.0}
+WRITE_SECONDS_PER_BAND_MEGAPIXEL = 0.048
 THROUGHPUT_FILE = "throughput.json"
 KEEP_RUNS = 20          # measured runs remembered per preset and band count
 
@@ -49,27 +53,27 @@ class Estimate:
                 f"{format_duration(self.seconds)} on a 2-core CPU")
 
 
-def default_rate(method: str, bands: int) -> tuple[float, float]:
-    """(start-up seconds, seconds per work megapixel) of ``method`` before this machine measured any run."""
+def default_seconds(method: str, bands: int, work: float, written: float) -> float:
+    """Seconds of a run on the project's idle 2-core machine: start-up, ``work`` megapixels of read windows
+    (work_megapixels) and ``written`` band-megapixels of output."""
     per_mp = SECONDS_PER_MEGAPIXEL_10M.get(method, 10.0)
     if bands > 4:
         per_mp += SECONDS_PER_MEGAPIXEL_OTHERS.get(method, 4.0)
-    return DEFAULT_STARTUP.get(method, 8.0), per_mp
+    return STARTUP_SECONDS.get(method, 4.0) + per_mp * work + WRITE_SECONDS_PER_BAND_MEGAPIXEL * written
 
 
 def work_megapixels(window_pixels: float, method: str, steps: int = DIFFUSION_REFERENCE_STEPS,
                     samples: int = 1) -> float:
-    """The work of a run: output megapixels of its tiles' read windows, times steps and samples (diffusion)."""
+    """The compute of a run: output megapixels of its tiles' read windows, times steps and samples (diffusion)."""
     work = window_pixels / 1e6 * max(1, samples)
     return work * max(1, steps) / DIFFUSION_REFERENCE_STEPS if method == "diffusion" else work
 
 
 class Throughput:
-    """This machine's measured speed per preset and band count, remembered in ``folder``/throughput.json
-    (the QGIS profile folder in the plugin, a user cache folder for the command line) and refined by every
-    run (``record``). ``rate`` fits start-up and seconds per work megapixel to the remembered runs: a
-    straight line when their work spans a factor of 2 or more, else the defaults scaled by this machine's
-    median ratio of measured to default time."""
+    """This machine's speed per preset and band count: how many times the default time (default_seconds) its
+    runs took, the median over the last KEEP_RUNS runs. Calibrated by the first run, refined by every run
+    (``record``), remembered in ``folder``/throughput.json (the QGIS profile folder in the plugin, a user
+    cache folder for the command line)."""
 
     def __init__(self, folder: str | os.PathLike):
         self.path = Path(folder) / THROUGHPUT_FILE
@@ -81,15 +85,18 @@ class Throughput:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def runs(self, method: str, bands: int) -> list[tuple[float, float]]:
-        """The remembered (work megapixels, seconds) of ``method`` with ``bands`` bands, oldest first."""
-        return [(float(w), float(s)) for w, s in self._load().get(f"{method}/{bands}", [])]
+    def runs(self, method: str, bands: int) -> list[tuple[float, float, float]]:
+        """The remembered (work, written, seconds) of ``method`` with ``bands`` bands, oldest first."""
+        try:
+            return [(float(w), float(o), float(s)) for w, o, s in self._load().get(f"{method}/{bands}", [])]
+        except (TypeError, ValueError):
+            return []
 
-    def record(self, method: str, bands: int, work: float, seconds: float) -> None:
+    def record(self, method: str, bands: int, work: float, written: float, seconds: float) -> None:
         """Remember one finished run (never raises: a read-only profile only loses the refinement)."""
         data = self._load()
         key = f"{method}/{bands}"
-        data[key] = (data.get(key, []) + [[round(work, 4), round(seconds, 3)]])[-KEEP_RUNS:]
+        data[key] = (data.get(key, []) + [[round(work, 4), round(written, 4), round(seconds, 3)]])[-KEEP_RUNS:]
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(".tmp")
@@ -98,20 +105,10 @@ class Throughput:
         except OSError:
             pass
 
-    def rate(self, method: str, bands: int) -> tuple[float, float]:
-        """(start-up seconds, seconds per work megapixel) of ``method`` on this machine."""
-        startup, per_mp = default_rate(method, bands)
-        runs = self.runs(method, bands)
-        works = [w for w, _ in runs]
-        if len(runs) >= 2 and max(works) >= 2 * min(works):
-            mean_w, mean_s = statistics.fmean(works), statistics.fmean(s for _, s in runs)
-            slope = (sum((w - mean_w) * (s - mean_s) for w, s in runs) / sum((w - mean_w) ** 2 for w in works))
-            if slope > 0 and mean_s - slope * mean_w >= 0:
-                return mean_s - slope * mean_w, slope
-        if runs:
-            k = statistics.median(s / (startup + per_mp * w) for w, s in runs)
-            return startup * k, per_mp * k
-        return startup, per_mp
+    def factor(self, method: str, bands: int) -> float:
+        """Measured time over default time of this machine's runs of ``method`` (1 before the first run)."""
+        ratios = [s / default_seconds(method, bands, w, o) for w, o, s in self.runs(method, bands)]
+        return statistics.median(ratios) if ratios else 1.0
 
 
 def estimate(method: str, output_shape: tuple[int, int], bands: int, tile: int, margin: int,
@@ -122,8 +119,8 @@ def estimate(method: str, output_shape: tuple[int, int], bands: int, tile: int, 
     ``tile`` 10 m pixels; ``samples`` > 1 (diffusion) adds an uncertainty file of 4 bands. Disk is per output
     pixel, the tile memory per output pixel of a tile at ``pixel_size``. Time is start-up plus the work of the
     tiles' read windows (``window_pixels`` output pixels, core.pipeline.Plan.window_pixels; without it the
-    output grown by the margin on every side of each tile) at ``throughput``'s measured rate (the defaults
-    without it)."""
+    output grown by the margin on every side of each tile) plus the writing, at ``throughput``'s measured
+    speed (the project machine's without it)."""
     pixels = output_shape[0] * output_shape[1]
     raw = pixels * bands * (4 if dtype == "float32" else 2)
     full = int(raw * 0.65)  # DEFLATE level 1 with the predictor keeps ~0.65
@@ -135,8 +132,8 @@ def estimate(method: str, output_shape: tuple[int, int], bands: int, tile: int, 
     memory = BASE_MEMORY + tile_pixels * BYTES_PER_TILE_PIXEL.get(method, 2500) // 100 * bands
     if window_pixels is None:
         window_pixels = int(pixels * ((tile + 2 * margin) / max(1, tile)) ** 2)
-    startup, per_mp = (throughput.rate if throughput else default_rate)(method, bands)
-    seconds = startup + per_mp * work_megapixels(window_pixels, method, steps, samples)
+    seconds = default_seconds(method, bands, work_megapixels(window_pixels, method, steps, samples),
+                              pixels * bands / 1e6) * (throughput.factor(method, bands) if throughput else 1.0)
     extra = pixels * 4 * 4 * 3 if samples > 1 else 0   # the std file: 4 float32 bands, the same three copies
     return Estimate(out, out + copies + extra, memory, seconds)
 

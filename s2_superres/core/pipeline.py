@@ -196,8 +196,10 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
             stack.close()
     seconds = time.perf_counter() - start
     if throughput is not None:
-        throughput.record(method.name, len(bands),
-                          work_megapixels(plan.window_pixels, method.name, options.steps, options.samples), seconds)
+        rows, cols = plan.output_shape
+        throughput.record(method.name, len(bands), work_megapixels(plan.window_pixels, method.name, options.steps,
+                                                                   options.samples), rows * cols * len(bands) / 1e6,
+                          seconds)
     return RunResult(paths[0], bands, paths[1] if extra else None, plan.extent, product.crs_wkt, tags,
                      seconds, len(plan.tiles), plan.notes, plan.pixel_size)
 

@@ -360,10 +360,10 @@ def add_result_layers(layers: ResultLayers, result: RunResult, project: QgsProje
     if target is not None:
         group = group.findGroup(synthesised_group_name(target)) or group.insertGroup(0, synthesised_group_name(target))
     suffix = distinct_suffix(layers.result.name(), project)
-    for layer in layers.all():
+    for layer in layers.all():    # in the group before the project: the dock's list of dated inputs skips them
         layer.setName(layer.name() + suffix)
-        project.addMapLayer(layer, False)
         group.insertLayer(0, layer).setItemVisibilityChecked(layer is not layers.uncertainty)
+    project.addMapLayers(layers.all(), False)
     return layers.result
 
 
