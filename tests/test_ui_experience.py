@@ -135,7 +135,7 @@ def test_one_message_per_run_names_the_file_and_names_do_not_pile_up(dock, qgis_
         before = len(_messages(qgis_iface))
         task = dock.start_run()
         descriptions = []
-        task.taskCompleted.connect(lambda t=task: descriptions.append(t.description()))
+        task.taskCompleted.connect(lambda t=task, d=descriptions: d.append(t.description()))
         assert not dock.run_button.isEnabled()
         wait_for(task)
         assert dock.run_button.isEnabled()
