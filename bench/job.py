@@ -1,7 +1,8 @@
 """One whole super-resolution run in this process, with its resident memory sampled over time.
 
 Prints one JSON line: seconds, peak RSS (MiB) and the RSS series [(seconds, MiB), ...].
-Usage: python -m bench.job METHOD XMIN,YMIN,XMAX,YMAX OUT.tif [--tile N] [--steps N]
+Usage: python -m bench.job METHOD XMIN,YMIN,XMAX,YMAX OUT.tif [--tile N] [--steps N] [--store DIR]
+(``--store``: the core.estimate.Throughput folder the run's time is estimated from and recorded in)
 """
 from __future__ import annotations
 
@@ -27,10 +28,12 @@ def main() -> None:
     p.add_argument("--tile", type=int, default=288)
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--bands", choices=("all", "10m"), default="all")
+    p.add_argument("--store", type=Path)
     args = p.parse_args()
 
     from s2_superres.core.bands import GROUP_10, OUTPUT_BANDS
     from s2_superres.core.cli import sample_dir
+    from s2_superres.core.estimate import Throughput
     from s2_superres.core.extent import parse_extent
     from s2_superres.core.tile import RunOptions
     from s2_superres.core.methods.registry import create_method
@@ -52,7 +55,8 @@ def main() -> None:
     sampler.start()
     result = superresolve(product, method, args.output, extent=parse_extent(args.extent)[0], bands=bands,
                           options=RunOptions(steps=args.steps), tile=args.tile, overwrite=True,
-                          confirmed=True)   # a benchmark of a chosen size
+                          confirmed=True,   # a benchmark of a chosen size
+                          throughput=Throughput(args.store) if args.store else None)
     seconds = time.perf_counter() - start
     done.set()
     sampler.join()

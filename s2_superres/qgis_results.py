@@ -17,7 +17,7 @@ from qgis.core import QgsDataProvider, QgsRasterLayer
 
 from .core.bands import OUTPUT_RESOLUTION, pixel_label
 from .core.errors import UserError
-from .core.pipeline import output_name as core_output_name
+from .core.pipeline import output_name as core_output_name, product_container
 from .qgis_layers import band_descriptions, layer_path
 from .qgis_render import TRUE_COLOUR, apply_rgb, cumulative_range, rgb_indices, source_reflectance_range
 
@@ -30,12 +30,15 @@ Sources = dict[str, tuple[QgsRasterLayer, int]]
 def product_label(paths: Iterable[str]) -> str:
     """A short name of the source product from its file names: their common stem without the band id.
 
-    ``T18SVG_20160112_B02.jp2`` … ``_B12.jp2`` -> ``T18SVG_20160112``; one multi-band ``scene.tif`` -> ``scene``.
-    Falls back to the folder name.
+    ``T18SVG_20160112_B02.jp2`` … ``_B12.jp2`` -> ``T18SVG_20160112``; one multi-band ``scene.tif`` -> ``scene``;
+    files or subdatasets inside a .SAFE folder or zip -> its name. Falls back to the folder name.
     """
     files = sorted({str(p) for p in paths})
     if not files:
         return "sentinel2"
+    container = product_container(files[0])
+    if container:
+        return re.sub(r"[^\w.\-]+", "_", container)
     stems = [Path(p).stem for p in files]
     label = _BAND_TAIL.sub("", os.path.commonprefix(stems)).strip(" _.-")
     if len(label) < 2:
@@ -100,10 +103,13 @@ def true_colour_ranges(sources: Sources, offset: float,
     return ranges
 
 
-def style_like_sources(layer: QgsRasterLayer, sources: Sources, offset: float) -> None:
-    """True colour (B04, B03, B02) with the stretch of the source layers, in reflectance."""
+def style_like_sources(layer: QgsRasterLayer, sources: Sources, offset: float,
+                       ranges: list[tuple[float, float]] | None = None) -> None:
+    """True colour (B04, B03, B02) with ``ranges`` (reflectance) when given, else the stretch of the source
+    layers, in reflectance."""
     rgb = rgb_indices(band_descriptions(layer.source()), TRUE_COLOUR)
-    ranges = true_colour_ranges(sources, offset, fallback=layer) if rgb is not None else None
+    if rgb is not None and ranges is None:
+        ranges = true_colour_ranges(sources, offset, fallback=layer)
     if rgb is not None and ranges is not None:
         apply_rgb(layer, rgb, ranges)
 

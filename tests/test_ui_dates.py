@@ -253,3 +253,26 @@ def test_a_synthesised_target_is_named_and_grouped_as_such(dock, tmp_path):
     assert "synthesised" in layer.name() and names[0] == layer.name()
     assert names[1] == f"{layer.name()} spread of the dates"
     assert Path(group.findLayers()[1].layer().source()).name == "dock_synthesised_2023-12-24_spread.tif"
+
+
+@needs_spacetime
+def test_a_synthesised_run_names_its_real_file_and_compare_says_synthesised(dock, qgis_iface, tmp_path):
+    """The one success message names the file actually written (a synthesised date's name says so), and the
+    comparison view labels the result as synthesised, not as a super-resolved observation."""
+    from qgis.core import Qgis
+    from s2_superres.ui.compare_dialog import CompareDialog
+    _use_spacetime(dock)
+    dock.dates_section.set_target(DEC17.replace(day=24))
+    task = dock.start_run()
+    wait_for(task, 600)
+    run = dock.last_run
+    assert run is not None, f"{task.error}\n{task.details}"
+    written = run.result.output
+    assert written.exists() and written != tmp_path / "dock.tif"
+    messages = [m for m in qgis_iface.messageBar().get_messages(Qgis.Success) if "tile(s)" in m]
+    assert messages and f":{written.name}" in messages[-1] and "dock.tif" not in messages[-1]
+    dialog = CompareDialog.from_run(run)
+    try:
+        assert "Synthesised 2023-12-24 (not an observation)" in dialog.result_title.text()
+    finally:
+        dialog.close()

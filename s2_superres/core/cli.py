@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import signal
 import sys
 import threading
@@ -23,7 +24,7 @@ from .bands import GROUP_10, OUTPUT_BANDS, OUTPUT_RESOLUTION, PIXEL_SIZES, RESOL
 from .errors import Cancelled, Interrupted, UserError, printable
 from .extent import parse_extent, to_raster_crs
 from .gdal_env import gdal_scope
-from .pipeline import output_name
+from .pipeline import output_name, product_stem
 from .remote import private_hosts
 from .methods.registry import availability, check_pixel_size, create_method, default_method
 from .runtime import providers_for
@@ -247,6 +248,12 @@ def cmd_info(args) -> int:
     return 0
 
 
+def throughput_store():
+    """This machine's measured throughput (core.estimate.Throughput) in the user's cache folder."""
+    from .estimate import Throughput
+    return Throughput(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "s2-superres")
+
+
 def cmd_superresolve(args) -> dict:
     product = _open(args)
     extent = None
@@ -268,7 +275,7 @@ def cmd_superresolve(args) -> dict:
     result = superresolve(product, method, output, extent=extent, bands=bands, options=options,
                           tile=args.tile, overlap=args.overlap, dtype=args.dtype, overwrite=args.overwrite,
                           progress=bar, max_seconds=args.max_minutes * 60 if args.max_minutes else None,
-                          stack=stack, confirmed=args.yes)
+                          stack=stack, confirmed=args.yes, throughput=throughput_store())
     bar.done()
     for note in result.notes:
         print(f"note: {printable(note)}", file=sys.stderr)
@@ -281,15 +288,6 @@ def cmd_superresolve(args) -> dict:
         from .preview import comparison_png
         print(f"wrote {comparison_png(stack.reference if stack else product, result.output, args.preview)}")
     return {"product": product, "result": result}
-
-
-def product_stem(source: str) -> str:
-    """A product's short name from its path or URL: the last part without .zip/.SAFE/.tif/.json/.xml."""
-    base = Path(str(source).rstrip("/")).name
-    for suffix in (".zip", ".SAFE", ".tif", ".tiff", ".json", ".xml", ".jp2"):
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-    return base.split(":")[-1] or "sentinel2"
 
 
 def cmd_batch(args) -> int:

@@ -3,12 +3,17 @@
 Seconds per output megapixel (2.5 m) were measured with ``make bench`` (bench/run.py ``speed`` and
 ``speed10``: whole 5 x 5 km runs, median of 3, diffusion 1 run, 8 steps) on the project's 2-core CPU
 without GPU (bench/results.json); measure them again when the methods change. A run costs the 10 m stage plus,
-when any other band is wanted, the fusion of the 20 m and 60 m bands. Memory does not grow with the extent
-(tiles are streamed); it grows with the tile size.
+when any other band is wanted, the fusion of the 20 m and 60 m bands. The time is modelled from what costs:
+a start-up, the tiles with their read margins, and the bands written; ``Throughput`` scales it to this
+machine (bench/estimate.py compares it with whole runs). Memory does not grow with the extent (tiles are
+streamed); it grows with the tile size.
 """
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +32,17 @@ UNCONFIRMED_SECONDS = 600.0   # a run estimated longer starts only when the user
 OVERSIZE_RATIO = 4.0          # ... as does an extent more than this many times the area of the product it covers
 CONFIRM_HINT = ("Confirm with --yes (in Processing: 'Start large runs without asking'), or give a time budget "
                 "with --max-minutes.")
+# The time of a run (all 12 bands): start-up + seconds per megapixel of the tiles' read windows (output
+# pixels, margins included: core.pipeline.Plan.window_pixels; the 10 m network sees all of it) + seconds per
+# output megapixel (the tile cores: fusion at 2.5 m, the COG with its overviews). Fitted to whole runs of 1, 6
+# and 50 tiles (bench/estimate.py, fastest of 3, on the shared 2-core machine) for bicubic and fast; hpf and
+# diffusion scaled from them by the totals above. The four 10 m bands alone take the 10 m share of the
+# totals above; diffusion's work grows with steps x samples. Throughput scales this to the machine at hand.
+STARTUP_SECONDS = {"bicubic": 0.6, "hpf": 0.8, "fast": 1.0, "diffusion": 2.0}
+SECONDS_PER_WINDOW_MEGAPIXEL = {"bicubic": 0.42, "hpf": 0.83, "fast": 1.23, "diffusion": 3.0}
+SECONDS_PER_OUTPUT_MEGAPIXEL = {"bicubic": 0.64, "hpf": 1.27, "fast": 6.9, "diffusion": 16.8}
+THROUGHPUT_FILE = "throughput.json"
+KEEP_RUNS = 20          # measured runs remembered per preset and band count
 
 
 @dataclass(frozen=True)
@@ -44,12 +60,75 @@ class Estimate:
                 f"{format_duration(self.seconds)} on a 2-core CPU")
 
 
+def default_seconds(method: str, bands: int, window: float, output: float) -> float:
+    """Seconds of a run of ``method`` with ``bands`` bands on the benchmark machine: start-up, ``window``
+    megapixels of read windows and ``output`` megapixels of output (both work_megapixels)."""
+    share = 1.0
+    if bands <= 4:
+        ten = SECONDS_PER_MEGAPIXEL_10M.get(method, 1.0)
+        share = ten / (ten + SECONDS_PER_MEGAPIXEL_OTHERS.get(method, 1.0))
+    return STARTUP_SECONDS.get(method, 2.0) + share * (SECONDS_PER_WINDOW_MEGAPIXEL.get(method, 3.0) * window
+                                                       + SECONDS_PER_OUTPUT_MEGAPIXEL.get(method, 10.0) * output)
+
+
+def work_megapixels(pixels: float, method: str, steps: int = DIFFUSION_REFERENCE_STEPS, samples: int = 1) -> float:
+    """Megapixels of work: ``pixels`` times steps / 8 and samples for diffusion."""
+    work = pixels / 1e6 * max(1, samples)
+    return work * max(1, steps) / DIFFUSION_REFERENCE_STEPS if method == "diffusion" else work
+
+
+class Throughput:
+    """This machine's speed per preset and band count: how many times the default time (default_seconds) its
+    runs took, the median over the last KEEP_RUNS runs. Calibrated by the first run, refined by every run
+    (``record``), remembered in ``folder``/throughput.json (the QGIS profile folder in the plugin, a user
+    cache folder for the command line)."""
+
+    def __init__(self, folder: str | os.PathLike):
+        self.path = Path(folder) / THROUGHPUT_FILE
+
+    def _load(self) -> dict[str, list[list[float]]]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def runs(self, method: str, bands: int) -> list[tuple[float, float, float]]:
+        """The remembered (window work, output work, seconds) of ``method`` with ``bands`` bands, oldest first."""
+        try:
+            return [(float(w), float(o), float(s)) for w, o, s in self._load().get(f"{method}/{bands}", [])]
+        except (TypeError, ValueError):
+            return []
+
+    def record(self, method: str, bands: int, window: float, output: float, seconds: float) -> None:
+        """Remember one finished run (never raises: a read-only profile only loses the refinement)."""
+        data = self._load()
+        key = f"{method}/{bands}"
+        data[key] = (data.get(key, []) + [[round(window, 4), round(output, 4), round(seconds, 3)]])[-KEEP_RUNS:]
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, indent=1))
+            tmp.replace(self.path)
+        except OSError:
+            pass
+
+    def factor(self, method: str, bands: int) -> float:
+        """Measured time over default time of this machine's runs of ``method`` (1 before the first run)."""
+        ratios = [s / default_seconds(method, bands, w, o) for w, o, s in self.runs(method, bands)]
+        return statistics.median(ratios) if ratios else 1.0
+
+
 def estimate(method: str, output_shape: tuple[int, int], bands: int, tile: int, margin: int,
              dtype: str = "float32", steps: int = DIFFUSION_REFERENCE_STEPS, samples: int = 1,
-             pixel_size: float = OUTPUT_RESOLUTION) -> Estimate:
+             pixel_size: float = OUTPUT_RESOLUTION, window_pixels: int | None = None,
+             throughput: Throughput | None = None) -> Estimate:
     """Cost of super-resolving ``output_shape`` (rows, cols of ``pixel_size``-metre output pixels) with tiles of
-    ``tile`` 10 m pixels; ``samples`` > 1 (diffusion) adds an uncertainty file of 4 bands. Time and disk are
-    per output pixel (measured at 2.5 m), the tile memory per output pixel of a tile at ``pixel_size``."""
+    ``tile`` 10 m pixels; ``samples`` > 1 (diffusion) adds an uncertainty file of 4 bands. Disk is per output
+    pixel, the tile memory per output pixel of a tile at ``pixel_size``. Time is start-up plus the work of the
+    tiles' read windows (``window_pixels`` output pixels, core.pipeline.Plan.window_pixels; without it the
+    output grown by the margin on every side of each tile) and of the output, at ``throughput``'s measured
+    speed (the benchmark machine's without it)."""
     pixels = output_shape[0] * output_shape[1]
     raw = pixels * bands * (4 if dtype == "float32" else 2)
     full = int(raw * 0.65)  # DEFLATE level 1 with the predictor keeps ~0.65
@@ -59,12 +138,11 @@ def estimate(method: str, output_shape: tuple[int, int], bands: int, tile: int, 
     copies = int(raw * 0.85) * 4 // 3
     tile_pixels = int((tile + 2 * margin) * output_scale(pixel_size)) ** 2
     memory = BASE_MEMORY + tile_pixels * BYTES_PER_TILE_PIXEL.get(method, 2500) // 100 * bands
-    per_mp = SECONDS_PER_MEGAPIXEL_10M.get(method, 10.0) * max(1, samples)
-    if method == "diffusion":
-        per_mp *= max(1, steps) / DIFFUSION_REFERENCE_STEPS
-    if bands > 4:
-        per_mp += SECONDS_PER_MEGAPIXEL_OTHERS.get(method, 4.0)
-    seconds = pixels / 1e6 * per_mp
+    if window_pixels is None:
+        window_pixels = int(pixels * ((tile + 2 * margin) / max(1, tile)) ** 2)
+    seconds = default_seconds(method, bands, work_megapixels(window_pixels, method, steps, samples),
+                              work_megapixels(pixels, method, steps, samples))
+    seconds *= throughput.factor(method, bands) if throughput else 1.0
     extra = pixels * 4 * 4 * 3 if samples > 1 else 0   # the std file: 4 float32 bands, the same three copies
     return Estimate(out, out + copies + extra, memory, seconds)
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from .errors import UserError
+from .errors import Cancelled, cancel_check, check_cancelled, UserError
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"  # the plugin's models/ folder
 CPU = "CPUExecutionProvider"
@@ -151,9 +152,39 @@ class OnnxModel:
         if ph or pw:
             mode: Literal["reflect", "symmetric"] = "reflect" if h > ph and w > pw else "symmetric"
             x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode)
-        y = self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(x)})[0]
+        y = run_session(self.session, [self.output_name], {self.input_name: np.ascontiguousarray(x)})[0]
         y = y[..., :h, :w]
         return y[0] if single else y
+
+
+#: how often a running session looks at the run's is_cancelled (core.errors.cancellable), seconds
+CANCEL_POLL = 0.2
+
+
+def run_session(session: Any, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """``session.run``; inside a cancellable run it stops with Cancelled within about CANCEL_POLL seconds
+    of the cancel (onnxruntime's terminate flag, set by a watcher thread), not at the end of the pass."""
+    check = cancel_check()
+    if check is None:
+        return session.run(outputs, feeds)
+    check_cancelled()
+    import onnxruntime as ort
+    options, done = ort.RunOptions(), threading.Event()
+
+    def watch() -> None:
+        while not done.wait(CANCEL_POLL):
+            if check():
+                options.terminate = True
+                return
+    threading.Thread(target=watch, daemon=True).start()
+    try:
+        return session.run(outputs, feeds, options)
+    except Exception:
+        if options.terminate:
+            raise Cancelled() from None
+        raise
+    finally:
+        done.set()
 
 
 def load_model(card_path: Path, providers: list[str] | None = None, threads: int = 0,

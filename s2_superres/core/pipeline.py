@@ -11,6 +11,7 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -20,7 +21,7 @@ from .bands import (GROUP_10, GROUP_20, GROUP_60, GROUPS, LATTICE, OUTPUT_BANDS,
                     output_scale, pixel_label)
 from .coregister import GuideShifts, measure_shift, measure_shift_60
 from .errors import Cancelled, ExtentError, InputError
-from .estimate import available_memory, check_resources, check_scope, estimate
+from .estimate import Throughput, available_memory, check_resources, check_scope, estimate, work_megapixels
 from .extent import Extent, snap_inward, snap_outward
 from .gdal_env import gdal_scope
 from .methods.base import Method
@@ -66,6 +67,12 @@ class Plan:
     def out_pixels(self, pixels_10m: int) -> int:
         """Output pixels on ``pixels_10m`` 10 m pixels (a whole number on the tile and 60 m lattices)."""
         return int(pixels_10m * self.scale)
+
+    @cached_property
+    def window_pixels(self) -> int:
+        """Output pixels of every tile's read window (margins included): what the run's time grows with."""
+        windows = (read_window(spec, self.margin, self.phase) for spec in self.tiles)
+        return sum(self.out_pixels(w.rows) * self.out_pixels(w.cols) for w in windows)
 
     def read_box(self, spec: TileSpec) -> Extent:
         """The ground (metres) read for tile ``spec``: its core, the margin, grown to the absolute lattice."""
@@ -134,7 +141,8 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
                  overlap: int = 12, dtype: str = "float32", overwrite: bool = False,
                  progress: Callable[[float], None] | None = None,
                  is_cancelled: Callable[[], bool] | None = None, max_seconds: float | None = None,
-                 stack: TimeStack | None = None, confirmed: bool = False) -> RunResult:
+                 stack: TimeStack | None = None, confirmed: bool = False,
+                 throughput: Throughput | None = None) -> RunResult:
     """Super-resolve ``extent`` (metres in the product CRS; None = everything) to a GeoTIFF of
     ``options.pixel_size`` metres (2.5 m by default).
 
@@ -146,7 +154,8 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
     (``max_seconds``) does not fit; without ``max_seconds`` and unless ``confirmed``, also a run estimated over
     core.estimate.UNCONFIRMED_SECONDS or an extent far larger than the product (core.estimate.check_scope),
     and before any model runs (ExtentError) an extent where the product has no data. The output is claimed for
-    the run (a second run to it is refused) and is never one of the files the run reads."""
+    the run (a second run to it is refused) and is never one of the files the run reads. The time is estimated at
+    ``throughput``'s measured rate, and the finished run refines it (core.estimate.Throughput)."""
     start = time.perf_counter()
     options = options or RunOptions()
     check_pixel_size(method.name, options.pixel_size, method.pixel_sizes)
@@ -158,7 +167,7 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
     if stack is not None:
         plan.notes.extend(stack.notes)
     cost = estimate(method.name, plan.output_shape, len(bands), plan.tiles[0].rows, plan.margin, dtype,
-                    options.steps, options.samples, plan.pixel_size)
+                    options.steps, options.samples, plan.pixel_size, plan.window_pixels, throughput)
     reads = input_files(product) + (tuple(f for p in stack.products for f in input_files(p)) if stack else ())
     check_output_path(Path(output), overwrite, reads)
     check_resources(cost, Path(output).resolve().parent, max_seconds, available_memory())
@@ -199,8 +208,13 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
         reader.close()
         if stack is not None:
             stack.close()
+    seconds = time.perf_counter() - start
+    if throughput is not None:
+        rows, cols = plan.output_shape
+        throughput.record(method.name, len(bands), *(work_megapixels(p, method.name, options.steps, options.samples)
+                                                     for p in (plan.window_pixels, rows * cols)), seconds)
     return RunResult(paths[0], bands, paths[1] if extra else None, plan.extent, product.crs_wkt, tags,
-                     time.perf_counter() - start, len(plan.tiles), plan.notes, plan.pixel_size)
+                     seconds, len(plan.tiles), plan.notes, plan.pixel_size)
 
 
 def input_files(product: Product) -> tuple[Path, ...]:
@@ -229,6 +243,32 @@ def output_grid(plan: Plan, crs_wkt: str) -> OutputGrid:
 def output_name(product: str, preset: str, pixel_size: float = OUTPUT_RESOLUTION) -> str:
     """The default file name of a result: ``<product>_<preset>_<p>m.tif`` (2.5m, 3m, 3.33m, 8.57m)."""
     return f"{product}_{preset}_{pixel_label(pixel_size)}m.tif"
+
+
+def product_container(source: str) -> str | None:
+    """The name (without suffix) of the .SAFE folder or zip that holds ``source`` (a path, /vsizip/ path or
+    GDAL subdataset such as ``SENTINEL2_L1C:/x/S2A_….SAFE/MTD_MSIL1C.xml:10m:EPSG_32618``), else None."""
+    text = str(source).rstrip("/")
+    if re.match(r"^[A-Z][A-Z0-9_]+:(?![\\/]{2})", text):        # DRIVER:path[:resolution:crs]
+        text = text.split(":", 1)[1]
+        text = text.rsplit(":", 2)[0] if text.count(":") >= 2 else text
+    for part in reversed(re.split(r"[\\/]", text)):
+        if part.lower().endswith((".safe", ".zip")):
+            return part.rsplit(".", 1)[0]
+    return None
+
+
+def product_stem(source: str) -> str:
+    """A product's short name from its path, URL or subdataset: the .SAFE folder or zip holding it, else the
+    last part without .zip/.SAFE/.tif/.json/.xml."""
+    container = product_container(source)
+    if container:
+        return container
+    base = Path(str(source).rstrip("/")).name
+    for suffix in (".zip", ".SAFE", ".tif", ".tiff", ".json", ".xml", ".jp2"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    return base.split(":")[-1] or "sentinel2"
 
 
 def check_uses_dates(method: Method) -> None:

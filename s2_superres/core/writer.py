@@ -25,7 +25,7 @@ from osgeo import gdal
 
 from .bands import OUTPUT_RESOLUTION
 from .claim import PathLock, remove_abandoned, temp_path
-from .errors import OutputError
+from .errors import OutputError, cancel_requested, check_cancelled
 from .tiling import BLOCK
 
 CACHE_BYTES = 64 * 2**20   # GDAL block cache during a run (core.pipeline enters gdal_scope with it)
@@ -149,6 +149,7 @@ class OutputWriter:
             self._tiled = None
             write_cog(self._tiled_path, self._temp_path, self.dtype, progress, self.grid.block)
         except RuntimeError as exc:
+            check_cancelled()      # GDAL stopped because the run was cancelled (write_cog's callback)
             raise _write_error(self.path, exc) from exc
         self._remove(self._tiled_path)
         problems = validate_cog(self._temp_path, self.grid.block)
@@ -187,7 +188,7 @@ def write_cog(source: Path, target: Path, dtype: str, progress=None, block: int 
 
     def callback(fraction: float, *_) -> int:
         """GDAL's progress callback: 0 stops the copy (a signal came, or ``progress`` raised)."""
-        if received or failed:
+        if received or failed or cancel_requested():   # a cancelled run (core.errors.cancellable) too
             return 0
         try:
             if progress:

@@ -13,7 +13,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessin
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
 from ..core.bands import OUTPUT_RESOLUTION, PIXEL_SIZES, pixel_label
-from ..core.errors import Cancelled, UserError, printable
+from ..core.errors import Cancelled, UserError, cancellable, printable
 from ..core.extent import Extent
 from ..core.gdal_env import gdal_scope
 from ..core.remote import private_hosts
@@ -160,11 +160,12 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
             extent = self._extent(parameters, context, product.crs_wkt)
             method = create_method(preset, bands, providers=options.providers)
             stack = self._stack(parameters, context, feedback, product, method, offset, options.fill_clouds)
-            result = superresolve(product, method, output, extent=extent, bands=bands, options=options,
-                                  tile=self.parameterAsInt(parameters, self.TILE, context), overwrite=True,
-                                  progress=lambda f: feedback.setProgress(100.0 * f),
-                                  is_cancelled=feedback.isCanceled, stack=stack,
-                                  confirmed=self.parameterAsBoolean(parameters, self.CONFIRM, context))
+            with cancellable(feedback.isCanceled):     # stops inside a tile too (model passes, the COG copy)
+                result = superresolve(product, method, output, extent=extent, bands=bands, options=options,
+                                      tile=self.parameterAsInt(parameters, self.TILE, context), overwrite=True,
+                                      progress=lambda f: feedback.setProgress(100.0 * f),
+                                      is_cancelled=feedback.isCanceled, stack=stack,
+                                      confirmed=self.parameterAsBoolean(parameters, self.CONFIRM, context))
         except Cancelled:
             raise QgsProcessingException("Cancelled by the user; nothing was written.") from None
         except UserError as exc:

@@ -25,7 +25,8 @@ from .inspector import PixelInspector, layer_band_descriptions
 from .map_tools import PanOrPickTool
 from .reflectance_vrt import reflectance_vrt
 from .render import COMBINATIONS, TRUE_COLOUR, apply_rgb, cumulative_range, renderer_ranges, rgb_indices
-from .task import FinishedRun
+from .result_layer import open_result_layer
+from .task import FinishedRun, synthesised_date
 
 PNG_GAP = 8   # pixels between the two halves of an exported picture
 
@@ -35,8 +36,9 @@ class CompareDialog(QDialog):
 
     def __init__(self, original: QgsRasterLayer, result: QgsRasterLayer, parent: QWidget | None = None,
                  cleanup: Path | None = None, map_layer: QgsRasterLayer | None = None, iface=None,
-                 dates: list | None = None, date_index: int = 0):
+                 dates: list | None = None, date_index: int = 0, synthesised: str | None = None):
         super().__init__(parent)
+        self.synthesised = synthesised      # the target date (YYYY-MM-DD) of a synthesised result, else None
         self.setWindowTitle("Compare: original (left) · super-resolved (right)")
         self.setAttribute(Qt.WA_DeleteOnClose)   # the canvases' signal lambdas keep a Python cycle alive
         self.original, self.result = original, result
@@ -65,14 +67,15 @@ class CompareDialog(QDialog):
         folder = Path(tempfile.mkdtemp(prefix="s2sr_compare_"))
         product = run.request.open_product(offset=run.offset)
         original = QgsRasterLayer(str(reflectance_vrt(product, folder / "original.vrt")), "original (10/20/60 m)")
-        result = QgsRasterLayer(str(run.result.output), f"super-resolved ({pixel_label(run.result.pixel_size)} m)")
+        result = open_result_layer(run.result.output, f"super-resolved ({pixel_label(run.result.pixel_size)} m)")
         map_layer = QgsProject.instance().mapLayer(run.layer_id) if run.layer_id else None
         dates = list(zip(run.dates, run.date_products))
         if len(dates) > 1:
             original = original_layer(dates[run.reference_index][1], folder, dates[run.reference_index][0])
         return cls(original, result, parent, cleanup=folder,
                    map_layer=map_layer if isinstance(map_layer, QgsRasterLayer) else None, iface=iface,
-                   dates=dates if len(dates) > 1 else None, date_index=run.reference_index)
+                   dates=dates if len(dates) > 1 else None, date_index=run.reference_index,
+                   synthesised=synthesised_date(run.result))
 
     # -- dates ---------------------------------------------------------------------------------
     def _date_combo(self, index: int) -> QComboBox:
@@ -150,7 +153,9 @@ class CompareDialog(QDialog):
             top.addWidget(self.date_combo)
         day = f" {self.date_combo.currentData()}" if self.dates else ""
         self.original_title = QLabel(f"<b>Original{day}</b>")
-        for canvas, title in ((self.left, self.original_title), (self.right, QLabel(f"<b>Super-resolved {size}</b>"))):
+        self.result_title = QLabel(f"<b>Synthesised {self.synthesised} (not an observation), {size}</b>"
+                                   if self.synthesised else f"<b>Super-resolved {size}</b>")
+        for canvas, title in ((self.left, self.original_title), (self.right, self.result_title)):
             box = QWidget()
             lay = QVBoxLayout(box)
             lay.setContentsMargins(0, 0, 0, 0)

@@ -73,6 +73,7 @@ class SuperResolutionDock(QgsDockWidget):
         self.iface = iface
         self.tasks: list[SuperResolutionTask] = []
         self.previews: dict[SuperResolutionTask, TilePreviewItem] = {}
+        self.cancelling = False   # Cancel was clicked and the tasks have not ended yet
         self.last_run: FinishedRun | None = None
         self.state = ProductState()      # the band mapping, opened product and offset override of the product
         self.plan: Plan | None = None
@@ -748,7 +749,7 @@ class SuperResolutionDock(QgsDockWidget):
         self.reason = self._validate() or self._validate_dates()
         if self.product_source() is not None:
             self._flag_missing()          # the bands are known once the product is open
-        self.run_button.setEnabled(self.reason is None)
+        self.run_button.setEnabled(self.reason is None and not self.tasks)   # one run at a time from the button
         self.reason_label.setText(self.reason or "")
         self.reason_label.setVisible(self.reason is not None)
         self._show_product()
@@ -822,8 +823,9 @@ class SuperResolutionDock(QgsDockWidget):
             if missing:
                 hint = " or produce only the four 10 m bands" if set(missing).isdisjoint(GROUP_10) else ""
                 return f"Missing band(s) {', '.join(missing)} in the product: give a complete item or product{hint}."
+            check_pixel_size(self.preset, self.pixel_size)
             self.plan = plan_run(self.product, self.extent(), self.bands, preset_margin(self.preset, self.bands),
-                                 tile=self.tile_spin.value())
+                                 tile=self.tile_spin.value(), pixel_size=self.pixel_size)
         except GranuleChoiceError as exc:
             return f"Choose an extent inside one granule (in the Extent section). {printable(exc)}"
         except UserError as exc:
@@ -899,8 +901,7 @@ class SuperResolutionDock(QgsDockWidget):
 
     def _check_resources(self, folder: Path) -> str | None:
         """core's own pre-flight check (free disk space, memory for one tile), so Run is never a dead end."""
-        cost = core_estimate.estimate(self.preset, self.plan.output_shape, len(self.bands), self.plan.tiles[0].rows,
-                                      self.plan.margin, pixel_size=self.plan.pixel_size)
+        cost = self.current_estimate()
         try:
             core_estimate.check_resources(cost, folder, None, core_estimate.available_memory())
         except UserError as exc:
@@ -931,7 +932,8 @@ class SuperResolutionDock(QgsDockWidget):
         options = self.run_options()
         gpu = any(p != "CPUExecutionProvider" for p in options.providers)
         return estimate(self.preset, self.plan.output_shape, len(self.bands), self.plan.tiles[0].rows,
-                        self.plan.margin, options.steps, options.samples, gpu, self.plan.pixel_size)
+                        self.plan.margin, options.steps, options.samples, gpu, self.plan.pixel_size,
+                        self.plan.window_pixels)
 
     # -- running -------------------------------------------------------------------------------
     def build_request(self) -> RunRequest:
@@ -982,6 +984,7 @@ class SuperResolutionDock(QgsDockWidget):
         self.tasks.append(task)
         self._show_preview(task)
         QgsApplication.taskManager().addTask(task)
+        self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress_bar.setValue(0)
         self.progress_bar.setVisible(True)
@@ -1011,12 +1014,19 @@ class SuperResolutionDock(QgsDockWidget):
         self.progress_bar.setValue(int(percent))
 
     def _on_tile_done(self, progress: TileProgress) -> None:
+        if self.cancelling:
+            return       # the time left stops: "Cancelling…" until the task ends
         self.progress = progress
         self.progress_label.setText(progress.text())
 
     def cancel_runs(self) -> None:
+        """Cancel every running task; the dock says so until they end (within a second or two)."""
         for task in self.tasks:
             task.cancel()
+        if self.tasks:
+            self.cancelling = True
+            self.cancel_button.setEnabled(False)
+            self.progress_label.setText("Cancelling…")
 
     def _forget(self, task: SuperResolutionTask) -> None:
         if task in self.tasks:
@@ -1025,7 +1035,9 @@ class SuperResolutionDock(QgsDockWidget):
         if preview is not None:
             preview.remove()
         running = bool(self.tasks)
-        self.cancel_button.setEnabled(running)
+        self.cancelling = self.cancelling and running
+        self.run_button.setEnabled(self.reason is None and not running)
+        self.cancel_button.setEnabled(running and not self.cancelling)
         self.progress_bar.setVisible(running)
         self.progress_label.setVisible(running)
 

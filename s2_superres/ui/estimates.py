@@ -1,16 +1,20 @@
 """The cost of a run as the dock shows it, when to warn and when to ask first.
 
-The cost itself is core's (core.estimate.Estimate: bytes and seconds, from the throughput constants
-measured with ``make bench``); this module adds only what the user interface needs on top: an
-(assumed) GPU speed-up, the thresholds, and the texts in MB/GB and minutes.
+The cost itself is core's (core.estimate.Estimate: bytes and seconds, the time at this machine's throughput
+measured by its earlier runs, remembered in the QGIS profile folder); this module adds only what the user
+interface needs on top: the store's folder, an (assumed) GPU speed-up, the thresholds, and the texts in
+MB/GB and minutes.
 """
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
+
+from qgis.core import QgsApplication
 
 from ..core import estimate as core_estimate
 from ..core.bands import OUTPUT_RESOLUTION
-from ..core.estimate import Estimate, format_duration
+from ..core.estimate import Estimate, Throughput, format_duration
 from ..core.methods.registry import CLASSICAL
 
 #: assumed speed-up of a CUDA/DirectML provider over the 2-core CPU figures (not measured here)
@@ -24,12 +28,19 @@ WARN_DISK_BYTES = 4 * 2**30
 MB = 2**20
 
 
+def throughput() -> Throughput:
+    """This machine's measured throughput, remembered in the QGIS profile folder (refined by every run)."""
+    return Throughput(Path(QgsApplication.qgisSettingsDirPath()) / "s2_superres")
+
+
 def estimate(preset: str, output_shape: tuple[int, int], n_bands: int, tile: int, margin: int, steps: int = 8,
-             samples: int = 1, gpu: bool = False, pixel_size: float = OUTPUT_RESOLUTION) -> Estimate:
+             samples: int = 1, gpu: bool = False, pixel_size: float = OUTPUT_RESOLUTION,
+             window_pixels: int | None = None) -> Estimate:
     """core's estimate of a run of ``preset`` producing ``output_shape`` (rows, cols) pixels of ``pixel_size``
-    metres of ``n_bands``, with the assumed GPU speed-up for the network presets."""
+    metres of ``n_bands`` (tiles' read windows of ``window_pixels``), at this machine's measured throughput,
+    with the assumed GPU speed-up for the network presets."""
     cost = core_estimate.estimate(preset, output_shape, n_bands, tile, margin, steps=steps, samples=samples,
-                                  pixel_size=pixel_size)
+                                  pixel_size=pixel_size, window_pixels=window_pixels, throughput=throughput())
     return replace(cost, seconds=cost.seconds / GPU_SPEEDUP) if gpu and preset not in CLASSICAL else cost
 
 

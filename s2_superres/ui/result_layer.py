@@ -45,10 +45,12 @@ def result_metadata(meta: QgsLayerMetadata, result: RunResult, preset: str, step
 
 def prepare_result_layer(layer: QgsRasterLayer, result: RunResult, product: str, preset: str,
                          refs: dict[str, BandRef], offset: float, project: QgsProject, steps: int = 8,
-                         seed: int = 0, source_name: str = "") -> QgsRasterLayer:
-    """Name, style and describe a result layer (shared by the dock's task and the Processing algorithm)."""
+                         seed: int = 0, source_name: str = "",
+                         ranges: list[tuple[float, float]] | None = None) -> QgsRasterLayer:
+    """Name, style and describe a result layer: true colour with ``ranges`` (reflectance) when given, else the
+    stretch of the source layers of ``refs`` in ``project``, else the result's own 2-98 % cut."""
     layer.setName(layer_name(product, preset, result.pixel_size))
-    style_like_sources(layer, sources_of_refs(refs, project), offset)
+    style_like_sources(layer, sources_of_refs(refs, project), offset, ranges)
     layer.setMetadata(result_metadata(layer.metadata(), result, preset, steps, seed, source_name))
     return layer
 
@@ -56,6 +58,17 @@ def prepare_result_layer(layer: QgsRasterLayer, result: RunResult, product: str,
 def output_bands_only(mapping: dict[str, BandRef]) -> dict[str, BandRef]:
     """The mapping without bands the output does not use (B10, the cirrus band)."""
     return {b: ref for b, ref in mapping.items() if b in OUTPUT_BANDS}
+
+
+def distinct_suffix(name: str, project: QgsProject) -> str:
+    """'' when no layer of ``project`` is called ``name``, else the first free ' (2)', ' (3)' …: distinct
+    results get distinct layer names."""
+    names = {lyr.name() for lyr in project.mapLayers().values()}
+    k, suffix = 1, ""
+    while name + suffix in names:
+        k += 1
+        suffix = f" ({k})"
+    return suffix
 
 
 def result_group(project: QgsProject):

@@ -1,11 +1,15 @@
 """The background run: a QgsTask whose run() calls core and whose finished() touches the map.
 
 QGIS reports a task whose run() returns False as "Task failed"; a cancelled run is not a failure,
-so run() returns True with ``cancelled`` set, and finished() says "Run cancelled" once.
+so run() returns True with ``cancelled`` set, and finished() says "Run cancelled" once. The task is
+Silent where QGIS knows the flag (3.26+) and its description never carries the message, so the message
+bar gets one message per run. run() also opens and styles the result layers (QGIS computes a histogram
+when it opens a raster: seconds for a large result), so finished() only adds them to the project.
 """
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 import traceback
@@ -13,20 +17,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qgis.core import Qgis, QgsMessageLog, QgsProject, QgsRasterLayer, QgsTask
-from qgis.PyQt.QtCore import pyqtSignal
+from qgis.PyQt.QtCore import QCoreApplication, pyqtSignal
 
 from ..core.bands import OUTPUT_BANDS
-from ..core.errors import Cancelled, UserError, printable
+from ..core.errors import Cancelled, UserError, cancellable, printable
 from ..core.estimate import format_duration
 from ..core.extent import Extent
 from ..core.methods.base import RunOptions
 from ..core.pipeline import RunResult, uncertainty_path
 from ..core.remote import private_hosts
+from .estimates import throughput
 from .layers import BandRef
 from .tile_pictures import PreviewingMethod, TilePicture, preview_side
 from .reflectance_vrt import true_colour_vrt
 from .render import TRUE_COLOUR, apply_rgb, renderer_ranges
-from .result_layer import GROUP_NAME, open_result_layer, prepare_result_layer, result_group, result_metadata
+from .result_layer import (GROUP_NAME, distinct_suffix, open_result_layer, prepare_result_layer, result_group,
+                           result_metadata)
 
 LOG_TAG = "S2 super-resolution"
 #: core.pipeline.superresolve reports its tiles as progress 0 .. 0.95 and the final write as the rest
@@ -109,11 +115,18 @@ class TileProgress:
 
 
 def reserve_output(path: Path) -> Path:
-    """A path like ``path`` that neither exists nor is the output of another running task."""
+    """A path like ``path`` that neither exists nor is the output of another running task: ``_2``, ``_3`` …
+    on the base name, also when ``path`` is itself such a numbered name (``x_2.tif`` -> ``x_3.tif``)."""
     path = Path(path)
+
+    def taken(p: Path) -> bool:
+        return p.exists() or uncertainty_path(p).exists() or str(p) in _reserved
     with _reserved_lock:
+        numbered = re.fullmatch(r"(.+)_\d+", path.stem)
+        if numbered and taken(path.with_name(numbered[1] + path.suffix)):
+            path = path.with_name(numbered[1] + path.suffix)
         candidate, k = path, 1
-        while candidate.exists() or uncertainty_path(candidate).exists() or str(candidate) in _reserved:
+        while taken(candidate):
             k += 1
             candidate = path.with_name(f"{path.stem}_{k}{path.suffix}")
         _reserved.add(str(candidate))
@@ -133,7 +146,9 @@ class SuperResolutionTask(QgsTask):
     def __init__(self, request: RunRequest, iface=None):
         self.requested_output = Path(request.output)
         request.output = reserve_output(request.output)   # never overwrite a file or another run's output
-        super().__init__(f"Super-resolve ({request.preset}) → {request.output.name}", QgsTask.CanCancel)
+        silent = getattr(QgsTask, "Silent", None)       # QGIS 3.26+: no "Task complete" notification of its own
+        super().__init__(f"Super-resolve ({request.preset}) → {request.output.name}",
+                         QgsTask.CanCancel | silent if silent is not None else QgsTask.CanCancel)
         self.request = request
         self.iface = iface
         self.result: RunResult | None = None
@@ -144,6 +159,8 @@ class SuperResolutionTask(QgsTask):
         self.product = None      # core.sources.Product, set in run(): the one the run read its bands from
         self.stack = None        # core.timestack.TimeStack of a several-dates run, set in run()
         self.layer: QgsRasterLayer | None = None
+        self.layers: ResultLayers | None = None   # opened and styled in run(), added to the project in finished()
+        self.throughput = throughput()            # this machine's measured speed, refined by the run
         self.finished_run: FinishedRun | None = None
         self.on_success = None   # optional callable(FinishedRun), main thread, after the layer is added
         self.done = False        # plain attribute: readable even after the task manager deleted the task
@@ -179,13 +196,20 @@ class SuperResolutionTask(QgsTask):
                 done = min(total, round(fraction / TILE_SHARE * total))
                 elapsed = time.monotonic() - start
                 self.tileDone.emit(TileProgress(done, total, elapsed / max(done, 1) * (total - done)))
-            self.result = superresolve(product, method, req.output, extent=req.extent, bands=req.bands,
-                                       options=req.options, tile=req.tile, progress=progress,
-                                       is_cancelled=self.isCanceled, stack=self.stack,
-                                       confirmed=True)   # the dock asked before a long run (confirm_long_run)
+            with cancellable(self.isCanceled):     # stops inside a tile too (model passes, the COG copy)
+                self.result = superresolve(product, method, req.output, extent=req.extent, bands=req.bands,
+                                           options=req.options, tile=req.tile, progress=progress,
+                                           is_cancelled=self.isCanceled, stack=self.stack,
+                                           throughput=self.throughput,
+                                           confirmed=True)   # the dock asked before a long run (confirm_long_run)
+            self.layers = open_result_layers(self.result, req, self.offset, self.product)
+            self.layers.move_to_main_thread()
         except Cancelled:
             self.cancelled = True
         except Exception as exc:  # reported in finished()
+            if self.isCanceled() and self.result is None:
+                self.cancelled = True
+                return True
             self.error = exc
             self.details = traceback.format_exc()
             return False
@@ -215,22 +239,18 @@ class SuperResolutionTask(QgsTask):
         if self.cancelled or (self.result is None and self.error is None and self.isCanceled()):
             self.cancelled = True
             self._message("Run cancelled; nothing was written.", Qgis.Info)
-        elif ok and self.result is not None:
-            try:
-                self.layer = add_result_layer(self.result, self.request, self.offset, product=self.product)
-            except Exception as exc:  # the file exists; say so instead of losing the run
-                self.error, self.details = exc, traceback.format_exc()
-                self._report_failure()
-                return
+        elif ok and self.result is not None and self.layers is not None:
+            self.layer = add_result_layers(self.layers, self.result)
             stack = self.stack
             self.finished_run = FinishedRun(self.result, self.request, self.offset, self.layer.id(),
                                             list(stack.dates) if stack else [], list(stack.products) if stack else [],
                                             stack.reference_index if stack else 0)
+            written = self.result.output     # a synthesised date's file says so in its name (TimeStack.output_path)
             renamed = (f" ('{self.requested_output.name}' already existed or was in use, so the result was "
                        "written under this name)" if self.request.output != self.requested_output else "")
             granule = (f"Granule {self.product.granule.rstrip('/').rsplit('/', 1)[-1]} of the multi-granule product. "
                        if self.product is not None and self.product.granule else "")
-            self._message(f"{self.request.output.name}{renamed}: {self.result.tiles} tile(s) in "
+            self._message(f"{written.name}{renamed}: {self.result.tiles} tile(s) in "
                           f"{self.result.seconds:.0f} s. " + granule + " ".join(self.result.notes), Qgis.Success)
             if self.on_success:
                 self.on_success(self.finished_run)
@@ -250,10 +270,9 @@ class SuperResolutionTask(QgsTask):
         self._message(text, Qgis.Critical)
 
     def _message(self, text: str, level: Qgis.MessageLevel) -> None:
-        """The run's one message: in the message bar, the log, and as the task's description (which QGIS
-        shows in its own end-of-task notification)."""
+        """The run's one message: in the message bar and the log (not in the task's description, which QGIS
+        shows as "Task complete: …" in its own notification)."""
         self.message = text
-        self.setDescription(f"Super-resolution: {text}")
         QgsMessageLog.logMessage(text, LOG_TAG, level)
         if self.iface is not None:
             duration = 0 if level == Qgis.Critical else 8
@@ -265,9 +284,9 @@ def original_vrt_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}.original_rgb.vrt")
 
 
-def add_original_layer(product, output: Path, name: str, ranges: list[tuple[float, float]] | None,
-                       project: QgsProject, group) -> QgsRasterLayer | None:
-    """The original's true colour (a small VRT beside the result, in reflectance) added under the result, so
+def original_layer(product, output: Path, name: str,
+                   ranges: list[tuple[float, float]] | None) -> QgsRasterLayer | None:
+    """The original's true colour (a small VRT beside the result, in reflectance), to go under the result so
     swipe and A/B compare like with like; drawn with the result's stretch."""
     try:
         layer = open_result_layer(true_colour_vrt(product, original_vrt_path(output)), name)
@@ -275,8 +294,6 @@ def add_original_layer(product, output: Path, name: str, ranges: list[tuple[floa
         return None
     if ranges is not None:
         apply_rgb(layer, (1, 2, 3), ranges)
-    project.addMapLayer(layer, False)
-    group.insertLayer(0, layer)
     return layer
 
 
@@ -292,47 +309,80 @@ def synthesised_group_name(target: str) -> str:
     return f"Synthesised {target} (not an observation)"
 
 
-def add_uncertainty_layer(result: RunResult, request: RunRequest, name: str, project: QgsProject, group) -> None:
-    """The run's uncertainty layer (the diffusion samples' std, or a synthesised date's spread of the dates),
-    hidden, at the top of ``group`` (right below the result, added next)."""
+def uncertainty_layer(result: RunResult, request: RunRequest, name: str) -> QgsRasterLayer | None:
+    """The run's uncertainty layer (the diffusion samples' std, or a synthesised date's spread of the dates)."""
     what = "spread of the dates" if result.uncertainty.stem.endswith("_spread") else "uncertainty (std)"
     try:
         std = open_result_layer(result.uncertainty, f"{name} {what}")
     except UserError:
-        return     # the result itself is fine: show it without its uncertainty layer
+        return None    # the result itself is fine: show it without its uncertainty layer
     opts = request.options
     std.setMetadata(result_metadata(std.metadata(), result, request.preset, opts.steps, opts.seed,
                                     request.source_name))
-    project.addMapLayer(std, False)
-    group.insertLayer(0, std).setItemVisibilityChecked(False)
+    return std
+
+
+@dataclass
+class ResultLayers:
+    """A run's layers, opened, named and styled (the slow part: QGIS computes a histogram on opening)."""
+
+    result: QgsRasterLayer
+    original: QgsRasterLayer | None = None      # the original's true colour
+    uncertainty: QgsRasterLayer | None = None
+
+    def all(self) -> list[QgsRasterLayer]:
+        """Bottom to top as they go into the group: original, uncertainty (hidden), result."""
+        return [lyr for lyr in (self.original, self.uncertainty, self.result) if lyr is not None]
+
+    def move_to_main_thread(self) -> None:
+        """Hand layers opened in the task's thread to the main thread, which adds them to the project."""
+        for layer in self.all():
+            layer.moveToThread(QCoreApplication.instance().thread())
+
+
+def open_result_layers(result: RunResult, request: RunRequest, offset: float, product=None) -> ResultLayers:
+    """The result named after the product and styled like the source (the request's stretch, else its own
+    2-98 % cut), its uncertainty layer, and the original's true colour when ``product`` (core.sources.Product)
+    is given. Touches no project: runs in the task's thread."""
+    opts = request.options
+    layer = prepare_result_layer(open_result_layer(result.output, result.output.stem), result,
+                                 request.product_label, request.preset, {}, offset, QgsProject.instance(),
+                                 opts.steps, opts.seed, request.source_name, ranges=request.preview_ranges)
+    target = synthesised_date(result)
+    if target is not None:
+        layer.setName(f"{layer.name()} synthesised {target}")
+    layers = ResultLayers(layer)
+    if product is not None and set(TRUE_COLOUR) <= set(product.bands):
+        date = f" {product.date.isoformat()}" if request.other_dates and product.date else ""
+        layers.original = original_layer(product, result.output, f"{request.product_label} original true colour"
+                                         f"{date}", renderer_ranges(layer, TRUE_COLOUR))
+    if result.uncertainty is not None:
+        layers.uncertainty = uncertainty_layer(result, request, layer.name())
+    return layers
+
+
+def add_result_layers(layers: ResultLayers, result: RunResult, project: QgsProject | None = None) -> QgsRasterLayer:
+    """Add opened layers to the 'Super-resolution' group (main thread; nothing is computed here): the result at
+    the top, its uncertainty (hidden) and the original's true colour below it. Names already in the project
+    get ' (2)', ' (3)' …; a synthesised date's layers go to their own group, named as not an observation."""
+    project = project or QgsProject.instance()
+    group = result_group(project)
+    target = synthesised_date(result)
+    if target is not None:
+        group = group.findGroup(synthesised_group_name(target)) or group.insertGroup(0, synthesised_group_name(target))
+    suffix = distinct_suffix(layers.result.name(), project)
+    for layer in layers.all():    # in the group before the project: the dock's list of dated inputs skips them
+        layer.setName(layer.name() + suffix)
+        group.insertLayer(0, layer).setItemVisibilityChecked(layer is not layers.uncertainty)
+    project.addMapLayers(layers.all(), False)
+    return layers.result
 
 
 def add_result_layer(result: RunResult, request: RunRequest, offset: float,
                      project: QgsProject | None = None, product=None) -> QgsRasterLayer:
-    """Add the output to the 'Super-resolution' group, named after the product, styled like the source, with
-    its uncertainty layer below it and the original's true colour below that when ``product``
-    (core.sources.Product) is given. A synthesised date's result and its spread get their own group, named as
-    not an observation."""
-    project = project or QgsProject.instance()
-    opts = request.options
-    layer = prepare_result_layer(open_result_layer(result.output, result.output.stem), result,
-                                 request.product_label, request.preset, request.refs, offset, project,
-                                 opts.steps, opts.seed, request.source_name)
-    group = result_group(project)
-    target = synthesised_date(result)
-    if target is not None:
-        layer.setName(f"{layer.name()} synthesised {target}")
-        group = group.findGroup(synthesised_group_name(target)) or group.insertGroup(0, synthesised_group_name(target))
-    if product is not None and set(TRUE_COLOUR) <= set(product.bands):
-        date = f" {product.date.isoformat()}" if request.other_dates and product.date else ""
-        add_original_layer(product, result.output, f"{request.product_label} original true colour{date}",
-                           renderer_ranges(layer, TRUE_COLOUR), project, group)
-    if result.uncertainty is not None:
-        add_uncertainty_layer(result, request, layer.name(), project, group)
-    project.addMapLayer(layer, False)
-    group.insertLayer(0, layer)
-    return layer
+    """open_result_layers then add_result_layers, in one thread."""
+    return add_result_layers(open_result_layers(result, request, offset, product), result, project)
 
 
-__all__ = ["GROUP_NAME", "FinishedRun", "RunRequest", "SuperResolutionTask", "TilePicture", "TileProgress",
-           "add_result_layer", "reserve_output"]
+__all__ = ["GROUP_NAME", "FinishedRun", "ResultLayers", "RunRequest", "SuperResolutionTask", "TilePicture",
+           "TileProgress", "add_result_layer", "add_result_layers", "open_result_layers", "reserve_output"]

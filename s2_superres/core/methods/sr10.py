@@ -28,7 +28,7 @@ import numpy as np
 
 from ..bands import SCALE
 from ..consistency import project
-from ..onnx_model import MODELS_DIR, ModelError, OnnxModel, load_model, read_card
+from ..onnx_model import MODELS_DIR, ModelError, OnnxModel, load_model, read_card, run_session
 from ..resample import upsample_bicubic
 from ..sampler import ddim_residual, fast_residual, residual_to_reflectance
 from ..tile import GUIDE_CONTEXT, Keep, RunOptions
@@ -63,9 +63,9 @@ class _SR10Model:
         session = self._load(providers).session
 
         def denoise(z_t: np.ndarray, lr: np.ndarray, t: np.ndarray) -> np.ndarray:
-            return session.run(["z0"], {"z_t": np.ascontiguousarray(z_t, dtype=np.float32),
-                                        "lr": np.ascontiguousarray(lr, dtype=np.float32),
-                                        "t": np.ascontiguousarray(t, dtype=np.float32)})[0]
+            return run_session(session, ["z0"], {"z_t": np.ascontiguousarray(z_t, dtype=np.float32),
+                                                 "lr": np.ascontiguousarray(lr, dtype=np.float32),
+                                                 "t": np.ascontiguousarray(t, dtype=np.float32)})[0]
 
         return denoise
 
