@@ -8,11 +8,15 @@ from __future__ import annotations
 import os
 import shutil
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# the command line remembers this machine's throughput in $XDG_CACHE_HOME/s2-superres (core.estimate.Throughput):
+# the tests' runs (and their subprocesses) keep theirs apart from the user's
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="s2sr-test-cache-")
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample" / "T18SVG_20160112_L1C"
 

@@ -211,8 +211,9 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
     seconds = time.perf_counter() - start
     if throughput is not None:
         rows, cols = plan.output_shape
-        throughput.record(method.name, len(bands), *(work_megapixels(p, method.name, options.steps, options.samples)
-                                                     for p in (plan.window_pixels, rows * cols)), seconds)
+        window, output_mp = (work_megapixels(p, method.name, options.steps, options.samples)
+                             for p in (plan.window_pixels, rows * cols))
+        throughput.record(method.name, len(bands), window, output_mp, seconds)
     return RunResult(paths[0], bands, paths[1] if extra else None, plan.extent, product.crs_wkt, tags,
                      seconds, len(plan.tiles), plan.notes, plan.pixel_size)
 
