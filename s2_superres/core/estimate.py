@@ -60,21 +60,21 @@ class Estimate:
                 f"{format_duration(self.seconds)} on a 2-core CPU")
 
 
-def default_seconds(method: str, bands: int, window: float, output: float) -> float:
+def default_seconds(method: str, bands: int, window: float, output: float, repeats: float = 1.0) -> float:
     """Seconds of a run of ``method`` with ``bands`` bands on the benchmark machine: start-up, ``window``
-    megapixels of read windows and ``output`` megapixels of output (both work_megapixels)."""
-    share = 1.0
-    if bands <= 4:
-        ten = SECONDS_PER_MEGAPIXEL_10M.get(method, 1.0)
-        share = ten / (ten + SECONDS_PER_MEGAPIXEL_OTHERS.get(method, 1.0))
-    return STARTUP_SECONDS.get(method, 2.0) + share * (SECONDS_PER_WINDOW_MEGAPIXEL.get(method, 3.0) * window
-                                                       + SECONDS_PER_OUTPUT_MEGAPIXEL.get(method, 10.0) * output)
+    megapixels of read windows and ``output`` megapixels of output; the 10 m stage's share of that work runs
+    ``repeats`` times (stage_repeats), the fusion of the other bands once."""
+    ten = SECONDS_PER_MEGAPIXEL_10M.get(method, 1.0)
+    share = ten / (ten + SECONDS_PER_MEGAPIXEL_OTHERS.get(method, 1.0))
+    work = (SECONDS_PER_WINDOW_MEGAPIXEL.get(method, 3.0) * window
+            + SECONDS_PER_OUTPUT_MEGAPIXEL.get(method, 10.0) * output)
+    others = (1 - share) * work if bands > 4 else 0.0
+    return STARTUP_SECONDS.get(method, 2.0) + share * work * repeats + others
 
 
-def work_megapixels(pixels: float, method: str, steps: int = DIFFUSION_REFERENCE_STEPS, samples: int = 1) -> float:
-    """Megapixels of work: ``pixels`` times steps / 8 and samples for diffusion."""
-    work = pixels / 1e6 * max(1, samples)
-    return work * max(1, steps) / DIFFUSION_REFERENCE_STEPS if method == "diffusion" else work
+def stage_repeats(method: str, steps: int = DIFFUSION_REFERENCE_STEPS, samples: int = 1) -> float:
+    """How many times the 10 m stage's benchmark work a run does: steps / 8 times samples for diffusion."""
+    return max(1, steps) / DIFFUSION_REFERENCE_STEPS * max(1, samples) if method == "diffusion" else 1.0
 
 
 class Throughput:
@@ -93,18 +93,22 @@ class Throughput:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def runs(self, method: str, bands: int) -> list[tuple[float, float, float]]:
-        """The remembered (window work, output work, seconds) of ``method`` with ``bands`` bands, oldest first."""
+    def runs(self, method: str, bands: int) -> list[tuple[float, float, float, float]]:
+        """The remembered (window megapixels, output megapixels, seconds, stage repeats) of ``method`` with
+        ``bands`` bands, oldest first."""
         try:
-            return [(float(w), float(o), float(s)) for w, o, s in self._load().get(f"{method}/{bands}", [])]
-        except (TypeError, ValueError):
+            return [(float(r[0]), float(r[1]), float(r[2]), float(r[3]) if len(r) > 3 else 1.0)
+                    for r in self._load().get(f"{method}/{bands}", [])]
+        except (TypeError, ValueError, IndexError):
             return []
 
-    def record(self, method: str, bands: int, window: float, output: float, seconds: float) -> None:
+    def record(self, method: str, bands: int, window: float, output: float, seconds: float,
+               repeats: float = 1.0) -> None:
         """Remember one finished run (never raises: a read-only profile only loses the refinement)."""
         data = self._load()
         key = f"{method}/{bands}"
-        data[key] = (data.get(key, []) + [[round(window, 4), round(output, 4), round(seconds, 3)]])[-KEEP_RUNS:]
+        entry = [round(window, 4), round(output, 4), round(seconds, 3), repeats]
+        data[key] = (data.get(key, []) + [entry])[-KEEP_RUNS:]
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(".tmp")
@@ -115,7 +119,7 @@ class Throughput:
 
     def factor(self, method: str, bands: int) -> float:
         """Measured time over default time of this machine's runs of ``method`` (1 before the first run)."""
-        ratios = [s / default_seconds(method, bands, w, o) for w, o, s in self.runs(method, bands)]
+        ratios = [s / default_seconds(method, bands, w, o, r) for w, o, s, r in self.runs(method, bands)]
         return statistics.median(ratios) if ratios else 1.0
 
 
@@ -140,8 +144,7 @@ def estimate(method: str, output_shape: tuple[int, int], bands: int, tile: int, 
     memory = BASE_MEMORY + tile_pixels * BYTES_PER_TILE_PIXEL.get(method, 2500) // 100 * bands
     if window_pixels is None:
         window_pixels = int(pixels * ((tile + 2 * margin) / max(1, tile)) ** 2)
-    seconds = default_seconds(method, bands, work_megapixels(window_pixels, method, steps, samples),
-                              work_megapixels(pixels, method, steps, samples))
+    seconds = default_seconds(method, bands, window_pixels / 1e6, pixels / 1e6, stage_repeats(method, steps, samples))
     seconds *= throughput.factor(method, bands) if throughput else 1.0
     extra = pixels * 4 * 4 * 3 if samples > 1 else 0   # the std file: 4 float32 bands, the same three copies
     return Estimate(out, out + copies + extra, memory, seconds)

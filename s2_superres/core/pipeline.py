@@ -21,7 +21,8 @@ from .bands import (GROUP_10, GROUP_20, GROUP_60, GROUPS, LATTICE, OUTPUT_BANDS,
                     output_scale, pixel_label)
 from .coregister import GuideShifts, measure_shift, measure_shift_60
 from .errors import Cancelled, ExtentError, InputError
-from .estimate import Throughput, available_memory, check_resources, check_scope, estimate, work_megapixels
+from .estimate import (Throughput, available_memory, check_resources, check_scope, estimate,
+                       stage_repeats)
 from .extent import Extent, snap_inward, snap_outward
 from .gdal_env import gdal_scope
 from .methods.base import Method
@@ -211,9 +212,8 @@ def superresolve(product: Product, method: Method, output: Path, *, extent: Exte
     seconds = time.perf_counter() - start
     if throughput is not None:
         rows, cols = plan.output_shape
-        window, output_mp = (work_megapixels(p, method.name, options.steps, options.samples)
-                             for p in (plan.window_pixels, rows * cols))
-        throughput.record(method.name, len(bands), window, output_mp, seconds)
+        throughput.record(method.name, len(bands), plan.window_pixels / 1e6, rows * cols / 1e6, seconds,
+                          stage_repeats(method.name, options.steps, options.samples))
     return RunResult(paths[0], bands, paths[1] if extra else None, plan.extent, product.crs_wkt, tags,
                      seconds, len(plan.tiles), plan.notes, plan.pixel_size)
 
