@@ -1,7 +1,8 @@
 # The two commands a fresh machine needs (README): `make demo` and `make test`, on Debian 12 (QGIS 3.22)
 # or Debian 13 (QGIS 3.40 LTR). Both install what is missing first: Debian's QGIS (apt), a venv on
 # Debian's python3 with system site packages (PyQGIS, GDAL, NumPy and SciPy stay Debian's), the pip
-# requirements (NumPy pinned to the system's, so pip never replaces it) and the project itself (editable).
+# requirements (NumPy pinned to the system's, so pip never replaces it) and the project itself (editable;
+# --no-build-isolation needs setuptools in the venv, which Python 3.12+ venvs no longer have).
 PLUGIN := s2_superres
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -19,7 +20,7 @@ $(STAMP): requirements.txt requirements-train.txt requirements-dev.txt pyproject
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES))
 	[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
 	$(PY) -c 'import numpy; print("numpy==" + numpy.__version__)' > $(VENV)/constraints.txt
-	$(VENV)/bin/pip install -q -c $(VENV)/constraints.txt -r requirements.txt -r requirements-dev.txt $(TRAIN_REQ)
+	$(VENV)/bin/pip install -q -c $(VENV)/constraints.txt 'setuptools>=64' -r requirements.txt -r requirements-dev.txt $(TRAIN_REQ)
 	$(VENV)/bin/pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
