@@ -6,8 +6,10 @@ equal reflectance. A source layer in DN is converted with reflectance = (DN + of
 """
 from __future__ import annotations
 
-from qgis.core import (QgsContrastEnhancement, QgsMultiBandColorRenderer, QgsRasterBandStats,
-                       QgsRasterLayer, QgsRectangle, QgsSingleBandGrayRenderer)
+from qgis.core import (QgsContrastEnhancement, QgsMultiBandColorRenderer, QgsRasterLayer, QgsRectangle,
+                       QgsSingleBandGrayRenderer)
+
+from .qgis_compat import STATS_MIN_MAX, gray_band
 
 #: band combinations offered in the comparison view (red, green, blue)
 COMBINATIONS: dict[str, tuple[str, str, str]] = {
@@ -27,7 +29,7 @@ def renderer_range(layer: QgsRasterLayer, index: int) -> tuple[float, float] | N
         pairs = [(r.redBand(), r.redContrastEnhancement()), (r.greenBand(), r.greenContrastEnhancement()),
                  (r.blueBand(), r.blueContrastEnhancement())]
     elif isinstance(r, QgsSingleBandGrayRenderer):
-        pairs = [(r.grayBand(), r.contrastEnhancement())]
+        pairs = [(gray_band(r), r.contrastEnhancement())]
     for band, ce in pairs:
         if band == index and ce is not None and ce.maximumValue() > ce.minimumValue():
             return ce.minimumValue(), ce.maximumValue()
@@ -38,7 +40,7 @@ def cumulative_range(layer: QgsRasterLayer, index: int, extent: QgsRectangle | N
     """2-98 % cumulative cut of band ``index`` (the QGIS default stretch), estimated from a sample."""
     lo, hi = layer.dataProvider().cumulativeCut(index, 0.02, 0.98, extent or QgsRectangle(), 250000)
     if not hi > lo:
-        stats = layer.dataProvider().bandStatistics(index, QgsRasterBandStats.Min | QgsRasterBandStats.Max)
+        stats = layer.dataProvider().bandStatistics(index, STATS_MIN_MAX)
         lo, hi = stats.minimumValue, stats.maximumValue
     return float(lo), float(hi)
 
@@ -57,7 +59,8 @@ def apply_rgb(layer: QgsRasterLayer, rgb: tuple[int, int, int], ranges: list[tup
                renderer.setBlueContrastEnhancement)
     for setter, band, (lo, hi) in zip(setters, rgb, ranges):
         ce = QgsContrastEnhancement(provider.dataType(band))
-        ce.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum, False)
+        ce.setContrastEnhancementAlgorithm(
+            QgsContrastEnhancement.ContrastEnhancementAlgorithm.StretchToMinimumMaximum, False)
         ce.setMinimumValue(lo)
         ce.setMaximumValue(hi)
         setter(ce)

@@ -5,9 +5,8 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingAlgorithm, QgsProcessingException,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingAlgorithm, QgsProcessingException,
                        QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputRasterLayer,
-                       QgsProcessingParameterDefinition,
                        QgsProcessingParameterBoolean, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
@@ -20,6 +19,7 @@ from ..core.remote import private_hosts
 from ..core.tile import RunOptions
 from ..core.methods.registry import PRESETS, check_pixel_size
 from ..core.runtime import BAND_CHOICES, DEVICES, default_preset, preset_availability, providers_for
+from ..qgis_compat import ADVANCED_PARAMETER, NUMBER_DOUBLE, NUMBER_INTEGER, RASTER_SOURCE
 from ..qgis_layers import layer_path
 from ..qgis_results import product_label, sources_of
 
@@ -78,13 +78,13 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.INPUT, "Sentinel-2 band layer(s) of one product", QgsProcessing.TypeRaster, optional=True))
+            self.INPUT, "Sentinel-2 band layer(s) of one product", RASTER_SOURCE, optional=True))
         self.addParameter(QgsProcessingParameterString(
             self.PRODUCT, "Or a product path or URL (.SAFE folder, zip, STAC item)", optional=True))
         self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Extent (empty = whole product)",
                                                        optional=True))
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.OTHER_DATES, "Other dates of the same tile (one product or layer per date)", QgsProcessing.TypeRaster,
+            self.OTHER_DATES, "Other dates of the same tile (one product or layer per date)", RASTER_SOURCE,
             optional=True))
         self.addParameter(QgsProcessingParameterString(
             self.TARGET_DATE, "Target date YYYY-MM-DD (empty = the input's date)", optional=True))
@@ -96,25 +96,25 @@ class SuperResolveAlgorithm(QgsProcessingAlgorithm):
                                                      options=list(PIXEL_SIZE_CHOICES),
                                                      defaultValue=DEFAULT_PIXEL_SIZE_INDEX))
         self.addParameter(QgsProcessingParameterNumber(self.STEPS, "Sampling steps (diffusion)",
-                                                       QgsProcessingParameterNumber.Integer, 8, False, 1, 100))
+                                                       NUMBER_INTEGER, 8, False, 1, 100))
         self.addParameter(QgsProcessingParameterNumber(self.SEED, "Random seed (diffusion)",
-                                                       QgsProcessingParameterNumber.Integer, 0, False, 0))
+                                                       NUMBER_INTEGER, 0, False, 0))
         self.addParameter(QgsProcessingParameterEnum(self.BANDS, "Output bands",
                                                      options=[label for label, _ in BAND_SETS], defaultValue=0))
         self.addParameter(QgsProcessingParameterBoolean(
             self.UNCERTAINTY, "Estimate uncertainty (diffusion: 4 samples, std written beside the output as *_std.tif)",
             defaultValue=False))
         self.addParameter(QgsProcessingParameterNumber(self.TILE, "Tile size (10 m pixels)",
-                                                       QgsProcessingParameterNumber.Integer, 288, False, 48, 768))
+                                                       NUMBER_INTEGER, 288, False, 48, 768))
         self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", options=list(DEVICE_CHOICES),
                                                      defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(
             self.OFFSET, "DN offset (empty = from the product; -1000 from baseline 04.00)",
-            QgsProcessingParameterNumber.Double, optional=True, minValue=-10000, maxValue=10000))
+            NUMBER_DOUBLE, optional=True, minValue=-10000, maxValue=10000))
         private = QgsProcessingParameterBoolean(
             self.ALLOW_PRIVATE_HOSTS, "Allow private network hosts (a STAC item on a local catalogue: loopback, "
             "private and link-local addresses, refused by default)", defaultValue=False, optional=True)
-        private.setFlags(private.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        private.setFlags(private.flags() | ADVANCED_PARAMETER)
         self.addParameter(private)
         self.addParameter(QgsProcessingParameterBoolean(
             self.CONFIRM, "Start large runs without asking (over 10 minutes, or an extent far larger than the product)",

@@ -1,11 +1,11 @@
 """The dock's input section: which layers, which band is where, and how DN become reflectance."""
 from __future__ import annotations
 
-from qgis.core import QgsMapLayerProxyModel
 from qgis.gui import QgsCollapsibleGroupBox, QgsMapLayerComboBox
 from qgis.PyQt.QtWidgets import (QCheckBox, QHBoxLayout, QLineEdit, QListWidget, QPushButton, QSpinBox, QVBoxLayout,
                                  QWidget)
 
+from ..qgis_compat import RASTER_LAYER_FILTER
 from .mapping_table import MappingTable
 from .widgets import compact_combo, wrapping_label
 
@@ -26,7 +26,7 @@ class InputSection(QgsCollapsibleGroupBox):
                                         "STAC item / product opened by its path or URL")
         self.mode_combo.addItems(list(MODE_LABELS))
         self.layer_combo = QgsMapLayerComboBox()
-        self.layer_combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.layer_combo.setFilters(RASTER_LAYER_FILTER)
         self.layer_combo.setAllowEmptyLayer(True)
         self.layer_combo.setToolTip("The multi-band Sentinel-2 raster layer to super-resolve")
         self.layer_list = QListWidget()

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import math
 
-from qgis.core import QgsPointXY, QgsRaster, QgsRasterLayer
+from qgis.core import QgsPointXY, QgsRasterLayer
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import QHeaderView, QLabel, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from ..core.bands import OUTPUT_BANDS, RESOLUTION
+from ..qgis_compat import IDENTIFY_VALUE
 from .layers import band_descriptions
 from .spectrum_plot import SpectrumPlot
 
@@ -22,7 +23,7 @@ def spectrum(layer: QgsRasterLayer, point: QgsPointXY) -> dict[str, float]:
     ids = layer_band_descriptions(layer)
     if not layer.extent().contains(point):
         return {b: math.nan for b in ids}
-    result = layer.dataProvider().identify(point, QgsRaster.IdentifyFormatValue).results()
+    result = layer.dataProvider().identify(point, IDENTIFY_VALUE).results()
     return {b: _float(result.get(k)) for k, b in enumerate(ids, start=1)}
 
 
@@ -46,11 +47,11 @@ class PixelInspector(QWidget):
         self.table.setToolTip("Reflectance of each band at the clicked point: original (its native pixel), "
                               "result (2.5 m) and their difference")
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setRowCount(len(OUTPUT_BANDS))
-        self.table.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
+        self.table.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self._fit_rows()
         self.setMinimumWidth(360)
         self.plot = SpectrumPlot()

@@ -12,6 +12,7 @@ from qgis.PyQt.QtCore import QRectF, Qt
 from qgis.PyQt.QtGui import QColor, QImage, QPainter
 
 from ..core.extent import Extent
+from ..qgis_compat import POLYGON_GEOMETRY
 from .tile_pictures import TilePicture
 
 
@@ -23,11 +24,11 @@ class TilePreviewItem(QgsMapCanvasItem):
         self.canvas = canvas
         self._to_canvas = QgsCoordinateTransform(crs, canvas.mapSettings().destinationCrs(), QgsProject.instance())
         self.pictures: list[tuple[QgsRectangle, QImage]] = []
-        self.outline = QgsRubberBand(canvas, True)
+        self.outline = QgsRubberBand(canvas, POLYGON_GEOMETRY)
         self.outline.setStrokeColor(QColor(255, 0, 200))
         self.outline.setFillColor(QColor(0, 0, 0, 0))
         self.outline.setWidth(2)
-        self.outline.setLineStyle(Qt.DashLine)
+        self.outline.setLineStyle(Qt.PenStyle.DashLine)
         self.outline.addGeometry(self._geometry(extent), None)
         self.setZValue(5)
         self.setRect(canvas.extent())
@@ -46,7 +47,7 @@ class TilePreviewItem(QgsMapCanvasItem):
     def add(self, picture: TilePicture) -> None:
         """Show one more tile."""
         rows, cols, _ = picture.rgb.shape
-        image = QImage(picture.rgb.data, cols, rows, 3 * cols, QImage.Format_RGB888).copy()
+        image = QImage(picture.rgb.data, cols, rows, 3 * cols, QImage.Format.Format_RGB888).copy()
         self.pictures.append((self._rect(picture.extent), image))
         self.setRect(self.canvas.extent())
         self.update()
