@@ -98,7 +98,7 @@ class SuperResolutionPlugin:
             self.dock.compare_button.clicked.connect(self.show_compare)
             self.dock.swipe_button.toggled.connect(self.toggle_swipe)
             self.dock.lens_button.toggled.connect(self.toggle_lens)
-            self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+            self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.show()
         self.dock.raise_()
         self._offer_dependencies()
@@ -115,7 +115,7 @@ class SuperResolutionPlugin:
         button = QPushButton("Install…", message)
         button.clicked.connect(self.show_dependencies)
         message.layout().addWidget(button)
-        bar.pushWidget(message, Qgis.Info, 20)
+        bar.pushWidget(message, Qgis.MessageLevel.Info, 20)
         self.deps_message = message
 
     def show_dependencies(self) -> None:
@@ -123,7 +123,7 @@ class SuperResolutionPlugin:
         from .ui.deps import DependencyDialog
         self.deps_dialog = DependencyDialog(self.iface.mainWindow())
         self.deps_dialog.installed.connect(self.on_dependencies_installed)
-        self.deps_dialog.exec_()
+        self.deps_dialog.exec()
         self.deps_dialog = None
 
     def on_dependencies_installed(self) -> None:
@@ -145,7 +145,8 @@ class SuperResolutionPlugin:
         try:
             dialog = CompareDialog.from_run(run, self.iface.mainWindow(), iface=self.iface)
         except UserError as exc:   # e.g. the source files were moved since the run
-            self.iface.messageBar().pushMessage("Super-resolution", f"Cannot compare: {exc}", level=Qgis.Warning)
+            self.iface.messageBar().pushMessage("Super-resolution", f"Cannot compare: {exc}",
+                                                level=Qgis.MessageLevel.Warning)
             return
         self.compare_dialogs.append(dialog)
         dialog.finished.connect(lambda _r, d=dialog: self._forget_dialog(d))

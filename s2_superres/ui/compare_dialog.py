@@ -40,7 +40,7 @@ class CompareDialog(QDialog):
         super().__init__(parent)
         self.synthesised = synthesised      # the target date (YYYY-MM-DD) of a synthesised result, else None
         self.setWindowTitle("Compare: original (left) · super-resolved (right)")
-        self.setAttribute(Qt.WA_DeleteOnClose)   # the canvases' signal lambdas keep a Python cycle alive
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # the canvases' signal lambdas keep a Python cycle alive
         self.original, self.result = original, result
         self.map_layer_id = map_layer.id() if map_layer is not None else None
         self.iface = iface
@@ -147,7 +147,7 @@ class CompareDialog(QDialog):
                                             "the original true colour, at this place and scale", self.open_map_view)
         for b in (self.native_button, self.fit_button, self.png_button, self.map_view_button):
             top.addWidget(b)
-        split = QSplitter(Qt.Horizontal)
+        split = QSplitter(Qt.Orientation.Horizontal)
         if self.dates:
             top.addWidget(QLabel("Date:"))
             top.addWidget(self.date_combo)
@@ -239,7 +239,7 @@ class CompareDialog(QDialog):
             job.waitForFinished()
             images.append(job.renderedImage())
         width = images[0].width() + PNG_GAP + images[1].width()
-        out = QImage(width, max(i.height() for i in images), QImage.Format_ARGB32)
+        out = QImage(width, max(i.height() for i in images), QImage.Format.Format_ARGB32)
         out.fill(QColor(255, 255, 255))
         painter = QPainter(out)
         painter.drawImage(0, 0, images[0])
@@ -274,7 +274,7 @@ class CompareDialog(QDialog):
         if canvas is None:
             canvas = QgsMapCanvas()
             canvas.setWindowTitle("Super-resolution map view")
-            canvas.setAttribute(Qt.WA_DeleteOnClose)
+            canvas.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             canvas.resize(800, 600)
             canvas.show()
         canvas.setDestinationCrs(self.left.mapSettings().destinationCrs())
@@ -293,7 +293,7 @@ class CompareDialog(QDialog):
 
     def _marker(self, canvas: QgsMapCanvas) -> QgsVertexMarker:
         marker = QgsVertexMarker(canvas)
-        marker.setIconType(QgsVertexMarker.ICON_CROSS)
+        marker.setIconType(QgsVertexMarker.IconType.ICON_CROSS)
         marker.setColor(QColor(255, 0, 255))
         marker.setIconSize(14)
         marker.setPenWidth(2)

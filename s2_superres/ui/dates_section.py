@@ -17,7 +17,7 @@ from qgis.PyQt.QtWidgets import (QCheckBox, QDateEdit, QFormLayout, QPushButton,
                                  QWidget)
 
 from .layers import layer_path
-from .widgets import wrapping_label
+from .widgets import check_state, wrapping_label
 
 WARNING_STYLE = "color: #b36b00;"
 NO_TARGET = "no dated layer"
@@ -66,7 +66,7 @@ class DatesSection(QgsCollapsibleGroupBox):
         self.groups: list[DateGroup] = []
         self.reference: dt.date | None = None
         form = QFormLayout(self)
-        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.date_tree = QTreeWidget()
         self.date_tree.setHeaderHidden(True)
         self.date_tree.setMaximumHeight(130)
@@ -115,11 +115,11 @@ class DatesSection(QgsCollapsibleGroupBox):
         is_ref = group.date == self.reference
         count = f"{len(group.layer_ids)} layer{'s' if len(group.layer_ids) > 1 else ''}"
         item = QTreeWidgetItem([f"{group.date.isoformat()} · {count}" + (" · input (reference)" if is_ref else "")])
-        item.setData(0, Qt.UserRole, group.date.isoformat())
+        item.setData(0, Qt.ItemDataRole.UserRole, group.date.isoformat())
         item.setToolTip(0, "\n".join(group.sources))
-        flags = item.flags() | Qt.ItemIsUserCheckable
-        item.setFlags(flags & ~Qt.ItemIsEnabled if is_ref else flags)
-        item.setCheckState(0, Qt.Checked if is_ref or checked else Qt.Unchecked)
+        flags = item.flags() | Qt.ItemFlag.ItemIsUserCheckable
+        item.setFlags(flags & ~Qt.ItemFlag.ItemIsEnabled if is_ref else flags)
+        item.setCheckState(0, check_state(is_ref or checked))
         for name in group.names:
             item.addChild(QTreeWidgetItem([name]))
         return item
@@ -130,8 +130,9 @@ class DatesSection(QgsCollapsibleGroupBox):
         out = []
         for i in range(self.date_tree.topLevelItemCount()):
             item = self.date_tree.topLevelItem(i)
-            day = item.data(0, Qt.UserRole)
-            if day and item.checkState(0) == Qt.Checked and day != (self.reference and self.reference.isoformat()):
+            day = item.data(0, Qt.ItemDataRole.UserRole)
+            checked = item.checkState(0) == Qt.CheckState.Checked
+            if day and checked and day != (self.reference and self.reference.isoformat()):
                 out.append(dt.date.fromisoformat(day))
         return out
 
@@ -160,8 +161,8 @@ class DatesSection(QgsCollapsibleGroupBox):
         wanted = {d.isoformat() for d in dates}
         for i in range(self.date_tree.topLevelItemCount()):
             item = self.date_tree.topLevelItem(i)
-            if item.flags() & Qt.ItemIsEnabled and item.data(0, Qt.UserRole):
-                item.setCheckState(0, Qt.Checked if item.data(0, Qt.UserRole) in wanted else Qt.Unchecked)
+            if item.flags() & Qt.ItemFlag.ItemIsEnabled and item.data(0, Qt.ItemDataRole.UserRole):
+                item.setCheckState(0, check_state(item.data(0, Qt.ItemDataRole.UserRole) in wanted))
 
     def set_target(self, day: dt.date) -> None:
         self.target_edit.setDate(to_qdate(day))

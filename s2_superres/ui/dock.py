@@ -43,7 +43,7 @@ from .result_layer import GROUP_NAME, output_bands_only, shared_stretch
 from .run_panel import RunPanel
 from .settings_section import AdvancedSection, MethodSection, onnx_providers
 from .task import FinishedRun, RunRequest, SuperResolutionTask, TileProgress
-from .widgets import guard_wheel, wrapping_label
+from .widgets import check_state, guard_wheel, wrapping_label
 
 SETTINGS_PREFIX = "s2_superres/"
 HELP_SECTION = "Using the dock"   #: the user guide's section the dock's Help opens
@@ -95,7 +95,7 @@ class SuperResolutionDock(QgsDockWidget):
     def _build(self) -> None:
         self.input_section = InputSection()
         self.extent_section = QgsCollapsibleGroupBox("Extent")
-        self.extent_box = QgsExtentWidget(None, QgsExtentWidget.CondensedStyle)
+        self.extent_box = QgsExtentWidget(None, QgsExtentWidget.WidgetStyle.CondensedStyle)
         self.extent_box.setToolTip("The area to super-resolve (snapped outward to the 60 m grid). Default: the "
                                    "current map view, clipped to the data. The button offers the map view, "
                                    "a layer's extent or drawing on the canvas")
@@ -118,7 +118,7 @@ class SuperResolutionDock(QgsDockWidget):
         layout.addStretch(1)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.scroll.setWidget(body)
         self.scroll.setMinimumHeight(SCROLL_LINES * self.fontMetrics().height())   # usable on a 768 px screen
         outer = QWidget()
@@ -329,7 +329,8 @@ class SuperResolutionDock(QgsDockWidget):
             return [layer] if isinstance(layer, QgsRasterLayer) else []
         project = QgsProject.instance()
         items = (self.layer_list.item(i) for i in range(self.layer_list.count()))
-        layers = [project.mapLayer(it.data(Qt.UserRole)) for it in items if it.checkState() == Qt.Checked]
+        checked = (it for it in items if it.checkState() == Qt.CheckState.Checked)
+        layers = [project.mapLayer(it.data(Qt.ItemDataRole.UserRole)) for it in checked]
         return [lyr for lyr in layers if isinstance(lyr, QgsRasterLayer)]
 
     def run_options(self) -> RunOptions:
@@ -515,16 +516,16 @@ class SuperResolutionDock(QgsDockWidget):
 
     def _fill_layer_list(self) -> None:
         items = [self.layer_list.item(i) for i in range(self.layer_list.count())]
-        checked = {it.data(Qt.UserRole) for it in items if it.checkState() == Qt.Checked}
+        checked = {it.data(Qt.ItemDataRole.UserRole) for it in items if it.checkState() == Qt.CheckState.Checked}
         self.layer_list.blockSignals(True)
         self.layer_list.clear()
         for layer in raster_layers():
             ids = [b for b in layer_band_ids(layer) if b]
             item = QListWidgetItem(f"{layer.name()}  [{', '.join(ids) or 'no band id'}]")
-            item.setData(Qt.UserRole, layer.id())
+            item.setData(Qt.ItemDataRole.UserRole, layer.id())
             item.setToolTip(layer_path(layer) or layer.name())
-            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
-            item.setCheckState(Qt.Checked if layer.id() in checked else Qt.Unchecked)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(check_state(layer.id() in checked))
             self.layer_list.addItem(item)
         self.layer_list.blockSignals(False)
 
@@ -538,7 +539,7 @@ class SuperResolutionDock(QgsDockWidget):
         self.layer_list.blockSignals(True)
         for i in range(self.layer_list.count()):
             item = self.layer_list.item(i)
-            item.setCheckState(Qt.Checked if item.data(Qt.UserRole) in wanted else Qt.Unchecked)
+            item.setCheckState(check_state(item.data(Qt.ItemDataRole.UserRole) in wanted))
         self.layer_list.blockSignals(False)
         self.on_input_changed()
 
@@ -953,14 +954,14 @@ class SuperResolutionDock(QgsDockWidget):
     def confirm_long_run(self, est: Estimate) -> bool:
         """Ask before a run estimated over a few minutes; the question states the time and the disk."""
         from ..core.estimate import format_duration
-        self._question = QMessageBox(QMessageBox.Question, "Super-resolve a large extent?",
+        self._question = QMessageBox(QMessageBox.Icon.Question, "Super-resolve a large extent?",
                                      f"This run is estimated to take about {format_duration(est.seconds)} and to need "
                                      f"about {est.disk_bytes / 2**30:,.1f} GB of disk while writing "
                                      f"({est.output_bytes / 2**30:,.1f} GB for the result).\n\nStart it anyway?",
-                                     QMessageBox.Yes | QMessageBox.No, self)
-        self._question.setDefaultButton(QMessageBox.No)
+                                     QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        self._question.setDefaultButton(QMessageBox.StandardButton.No)
         try:
-            return self._question.exec_() == QMessageBox.Yes
+            return self._question.exec() == QMessageBox.StandardButton.Yes
         finally:
             self._question = None
 

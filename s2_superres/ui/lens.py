@@ -43,14 +43,14 @@ def lens_inputs(mapping: dict, offset: float | None, providers: list[str]) -> tu
 
 def to_qimage(rgb) -> QImage:
     rows, cols, _ = rgb.shape
-    return QImage(rgb.data, cols, rows, 3 * cols, QImage.Format_RGB888).copy()
+    return QImage(rgb.data, cols, rows, 3 * cols, QImage.Format.Format_RGB888).copy()
 
 
 class LensTask(QgsTask):
     """Computes one lens window in a worker thread."""
 
     def __init__(self, product, method, x: float, y: float, ranges):
-        super().__init__("Super-resolution lens", QgsTask.Flags())
+        super().__init__("Super-resolution lens", QgsTask.Flag(0))   # no flags: not cancellable from the task list
         self.args = (product, method, x, y, ranges)
         self.picture: LensPicture | None = None
         self.error: str | None = None
@@ -120,7 +120,7 @@ class LensItem(QgsMapCanvasItem):
             painter.drawImage(origin, left)
             painter.drawImage(origin + QPointF(left.width() + GAP, 0), right)
         painter.setPen(QColor(40, 40, 40))
-        painter.drawText(QRectF(origin.x(), origin.y() + height - 16, width, 16), Qt.AlignLeft, self.text)
+        painter.drawText(QRectF(origin.x(), origin.y() + height - 16, width, 16), Qt.AlignmentFlag.AlignLeft, self.text)
 
 
 class LensTool(QgsMapTool):
@@ -141,7 +141,7 @@ class LensTool(QgsMapTool):
         self.timer.setInterval(DEBOUNCE_MS)
         self.timer.timeout.connect(self._compute_pending)
         self.active = False
-        self.setCursor(Qt.CrossCursor)
+        self.setCursor(Qt.CursorShape.CrossCursor)
 
     def start(self) -> None:
         self.item = LensItem(self.canvas)

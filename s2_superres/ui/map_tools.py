@@ -22,7 +22,7 @@ class PanOrPickTool(QgsMapToolPan):
 
     def canvasReleaseEvent(self, event) -> None:
         start, self._pressed_at = self._pressed_at, None
-        if event.button() == Qt.LeftButton and start is not None and \
+        if event.button() == Qt.MouseButton.LeftButton and start is not None and \
                 (event.pos() - start).manhattanLength() <= self.CLICK_TOLERANCE:
             self.picked.emit(self.toMapCoordinates(event.pos()))   # a click: pick, do not re-centre the map
             return

@@ -28,15 +28,15 @@ class MappingTable(QTableWidget):
         self.horizontalHeaderItem(2).setToolTip("Band number inside the layer")
         self.verticalHeader().setVisible(False)
         header = self.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.Stretch)
-        header.setSectionResizeMode(2, QHeaderView.ResizeToContents)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setToolTip("Output band ← layer and band number; red rows are missing")
         for row, band in enumerate(OUTPUT_BANDS):
             item = QTableWidgetItem(band)
-            item.setFlags(Qt.ItemIsEnabled)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             item.setToolTip(f"{band}, native {RESOLUTION[band]} m")
             self.setItem(row, 0, item)
             combo = compact_combo(f"The layer that holds {band}", 6)
@@ -50,7 +50,7 @@ class MappingTable(QTableWidget):
         self.resizeRowsToContents()
         self.setFixedHeight(self.horizontalHeader().height() + sum(self.rowHeight(r) for r in range(self.rowCount()))
                             + 4)                  # all 12 rows, no inner scrolling
-        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
 
     def layer_cell(self, row: int) -> QComboBox:
         return self.cellWidget(row, 1)

@@ -24,7 +24,7 @@ def _writable_dir(path: str | os.PathLike) -> bool:
 
 def proposed_folder() -> Path:
     """The folder offered when neither a saved project nor a remembered folder gives one (not created here)."""
-    docs = QStandardPaths.writableLocation(QStandardPaths.DocumentsLocation) or str(Path.home())
+    docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or str(Path.home())
     return Path(docs) / PROPOSED_FOLDER
 
 

@@ -40,7 +40,7 @@ class MethodSection(QgsCollapsibleGroupBox):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Method and output", parent)
         form = QFormLayout(self)
-        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.preset_combo = compact_combo("fast: single-pass networks (default) · diffusion: slower, finer texture · "
                                           "bicubic and hpf: classical references without a model")
         self.pixel_combo = compact_combo("Output pixel size, 60 m / n from 10 m down to 2 m (default 2.5 m). "
@@ -52,7 +52,7 @@ class MethodSection(QgsCollapsibleGroupBox):
         self.bands_combo = compact_combo("All 12 bands, or only the four 10 m bands (faster)")
         self.bands_combo.addItems(list(BAND_CHOICES))
         self.output_widget = QgsFileWidget()
-        self.output_widget.setStorageMode(QgsFileWidget.SaveFile)
+        self.output_widget.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
         self.output_widget.setFilter("GeoTIFF (*.tif *.tiff)")
         self.output_widget.setConfirmOverwrite(True)
         self.output_widget.setToolTip("The GeoTIFF to write. While a run goes on this names the file being written; "
@@ -100,7 +100,7 @@ class AdvancedSection(QgsCollapsibleGroupBox):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Advanced", parent)
         form = QFormLayout(self)
-        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.steps_spin = QSpinBox()
         self.steps_spin.setRange(1, 100)
         self.steps_spin.setToolTip("Diffusion sampling steps (more: slower, slightly finer); diffusion only")

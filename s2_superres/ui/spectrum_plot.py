@@ -24,7 +24,7 @@ class SpectrumPlot(QWidget):
 
     def paintEvent(self, _event) -> None:
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.fillRect(self.rect(), QColor(255, 255, 255))
         values = [v for _, s in self.series for v in s if math.isfinite(v)]
         if not values or len(self.labels) < 2:

@@ -146,9 +146,9 @@ class SuperResolutionTask(QgsTask):
     def __init__(self, request: RunRequest, iface=None):
         self.requested_output = Path(request.output)
         request.output = reserve_output(request.output)   # never overwrite a file or another run's output
-        silent = getattr(QgsTask, "Silent", None)       # QGIS 3.26+: no "Task complete" notification of its own
+        silent = getattr(QgsTask.Flag, "Silent", None)  # QGIS 3.26+: no "Task complete" notification of its own
         super().__init__(f"Super-resolve ({request.preset}) → {request.output.name}",
-                         QgsTask.CanCancel | silent if silent is not None else QgsTask.CanCancel)
+                         QgsTask.Flag.CanCancel | silent if silent is not None else QgsTask.Flag.CanCancel)
         self.request = request
         self.iface = iface
         self.result: RunResult | None = None
@@ -238,7 +238,7 @@ class SuperResolutionTask(QgsTask):
     def _finish(self, ok: bool) -> None:
         if self.cancelled or (self.result is None and self.error is None and self.isCanceled()):
             self.cancelled = True
-            self._message("Run cancelled; nothing was written.", Qgis.Info)
+            self._message("Run cancelled; nothing was written.", Qgis.MessageLevel.Info)
         elif ok and self.result is not None and self.layers is not None:
             self.layer = add_result_layers(self.layers, self.result)
             stack = self.stack
@@ -251,7 +251,8 @@ class SuperResolutionTask(QgsTask):
             granule = (f"Granule {self.product.granule.rstrip('/').rsplit('/', 1)[-1]} of the multi-granule product. "
                        if self.product is not None and self.product.granule else "")
             self._message(f"{written.name}{renamed}: {self.result.tiles} tile(s) in "
-                          f"{self.result.seconds:.0f} s. " + granule + " ".join(self.result.notes), Qgis.Success)
+                          f"{self.result.seconds:.0f} s. " + granule + " ".join(self.result.notes),
+                          Qgis.MessageLevel.Success)
             if self.on_success:
                 self.on_success(self.finished_run)
         else:
@@ -266,8 +267,9 @@ class SuperResolutionTask(QgsTask):
                     f"({LOG_TAG}).")
         else:
             text = "The run stopped without a result. Details are in the log panel."
-        QgsMessageLog.logMessage(f"Run to {self.request.output} failed: {err}\n{self.details}", LOG_TAG, Qgis.Critical)
-        self._message(text, Qgis.Critical)
+        QgsMessageLog.logMessage(f"Run to {self.request.output} failed: {err}\n{self.details}", LOG_TAG,
+                                 Qgis.MessageLevel.Critical)
+        self._message(text, Qgis.MessageLevel.Critical)
 
     def _message(self, text: str, level: Qgis.MessageLevel) -> None:
         """The run's one message: in the message bar and the log (not in the task's description, which QGIS
@@ -275,7 +277,7 @@ class SuperResolutionTask(QgsTask):
         self.message = text
         QgsMessageLog.logMessage(text, LOG_TAG, level)
         if self.iface is not None:
-            duration = 0 if level == Qgis.Critical else 8
+            duration = 0 if level == Qgis.MessageLevel.Critical else 8
             self.iface.messageBar().pushMessage("Super-resolution", text, level=level, duration=duration)
 
 

@@ -8,9 +8,9 @@ from qgis.PyQt.QtWidgets import QAbstractSpinBox, QComboBox, QLabel, QSizePolicy
 def compact_combo(tooltip: str, min_chars: int = 8) -> QComboBox:
     """A combo box that never widens its parent to fit its longest item (the popup still shows it whole)."""
     combo = QComboBox()
-    combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     combo.setMinimumContentsLength(min_chars)
-    combo.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+    combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
     combo.setToolTip(tooltip)
     return combo
 
@@ -19,10 +19,14 @@ def wrapping_label(text: str = "", style: str = "") -> QLabel:
     """A label that wraps instead of widening the dock."""
     label = QLabel(text)
     label.setWordWrap(True)
-    label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     if style:
         label.setStyleSheet(style)
     return label
+
+
+def check_state(checked: bool) -> Qt.CheckState:
+    return Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked
 
 
 def with_tooltip(widget: QWidget, tooltip: str) -> QWidget:
