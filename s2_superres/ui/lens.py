@@ -169,7 +169,7 @@ class LensTool(QgsMapTool):
         self.stop()
 
     def canvasMoveEvent(self, event) -> None:
-        self.hover(event.pos(), self.toMapCoordinates(event.pos()))
+        self.hover(event.originalPixelPoint(), event.originalMapPoint())
 
     def hover(self, pos, map_point: QgsPointXY) -> None:
         """The cursor is at ``pos`` (canvas pixels) over ``map_point`` (canvas CRS): move the magnifier and

@@ -17,13 +17,14 @@ class PanOrPickTool(QgsMapToolPan):
         self._pressed_at: QPoint | None = None
 
     def canvasPressEvent(self, event) -> None:
-        self._pressed_at = event.pos()
+        self._pressed_at = event.originalPixelPoint()
         super().canvasPressEvent(event)
 
     def canvasReleaseEvent(self, event) -> None:
         start, self._pressed_at = self._pressed_at, None
+        pos = event.originalPixelPoint()
         if event.button() == Qt.MouseButton.LeftButton and start is not None and \
-                (event.pos() - start).manhattanLength() <= self.CLICK_TOLERANCE:
-            self.picked.emit(self.toMapCoordinates(event.pos()))   # a click: pick, do not re-centre the map
+                (pos - start).manhattanLength() <= self.CLICK_TOLERANCE:
+            self.picked.emit(self.toMapCoordinates(pos))   # a click: pick, do not re-centre the map
             return
         super().canvasReleaseEvent(event)

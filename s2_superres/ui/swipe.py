@@ -134,15 +134,15 @@ class SwipeTool(QgsMapTool):
 
     def canvasPressEvent(self, event) -> None:
         self._dragging = True
-        self.set_position(event.pos().x())
+        self.set_position(event.originalPixelPoint().x())
 
     def canvasMoveEvent(self, event) -> None:
         if self._dragging:
-            self.set_position(event.pos().x())
+            self.set_position(event.originalPixelPoint().x())
 
     def canvasReleaseEvent(self, event) -> None:
         self._dragging = False
-        self.set_position(event.pos().x())
+        self.set_position(event.originalPixelPoint().x())
 
     def deactivate(self) -> None:
         """Another map tool was chosen: end the swipe (restores the layer's visibility)."""
