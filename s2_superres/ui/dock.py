@@ -51,8 +51,10 @@ HELP_SECTION = "Using the dock"   #: the user guide's section the dock's Help op
 #: (the estimate and the buttons below them are pinned)
 SCROLL_LINES = 10
 #: how the user chose an extent, by QgsExtentWidget.ExtentState
-EXTENT_CHOICES = {QgsExtentWidget.UserExtent: "typed", QgsExtentWidget.ProjectLayerExtent: "a layer's extent",
-                  QgsExtentWidget.DrawOnCanvas: "drawn on the map", QgsExtentWidget.OriginalExtent: "the whole data"}
+EXTENT_CHOICES = {QgsExtentWidget.ExtentState.UserExtent: "typed",
+                  QgsExtentWidget.ExtentState.ProjectLayerExtent: "a layer's extent",
+                  QgsExtentWidget.ExtentState.DrawOnCanvas: "drawn on the map",
+                  QgsExtentWidget.ExtentState.OriginalExtent: "the whole data"}
 #: QGIS setting (Options > Advanced, s2_superres/allow_private_hosts): STAC items and their assets may be read
 #: from loopback, private and link-local hosts (a local catalogue); off by default (core.remote)
 ALLOW_PRIVATE_HOSTS_KEY = SETTINGS_PREFIX + "allow_private_hosts"
@@ -614,7 +616,7 @@ class SuperResolutionDock(QgsDockWidget):
     def _on_extent_changed(self) -> None:
         """A rectangle the user chose (typed, a layer's, drawn) stays; choosing the map view follows it again."""
         if not self._setting_extent:
-            self.state.extent_chosen = self.extent_box.extentState() != QgsExtentWidget.CurrentExtent
+            self.state.extent_chosen = self.extent_box.extentState() != QgsExtentWidget.ExtentState.CurrentExtent
             if not self.state.extent_chosen:
                 self._place_extent()         # the view, clipped to the data
         self.refresh()

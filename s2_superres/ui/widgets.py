@@ -38,7 +38,7 @@ class _WheelGuard(QObject):
     """Passes a wheel event on to the parents (the dock scrolls) unless the control has the focus."""
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Wheel and not watched.hasFocus():
+        if event.type() == QEvent.Type.Wheel and not watched.hasFocus():
             event.ignore()
             return True
         return False
@@ -49,5 +49,5 @@ def guard_wheel(root: QWidget) -> None:
     or Tab, never by the wheel): scrolling over them scrolls the dock."""
     guard = _WheelGuard(root)
     for widget in root.findChildren((QComboBox, QAbstractSpinBox)):
-        widget.setFocusPolicy(Qt.StrongFocus)
+        widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         widget.installEventFilter(guard)
