@@ -9,7 +9,7 @@ from qgis.core import QgsCoordinateReferenceSystem, QgsProject, QgsRectangle, Qg
 from s2_superres.core.bands import GROUP_10, OUTPUT_BANDS
 from s2_superres.ui.dock import MODE_LAYER, MODE_LIST, SuperResolutionDock
 from s2_superres.ui.layers import BandRef
-from ui_support import SMALL, add_band_layers, make_stack
+from ui_support import SMALL, add_band_layers, clear_project, make_stack
 
 UTM18 = QgsCoordinateReferenceSystem("EPSG:32618")
 
@@ -17,7 +17,7 @@ UTM18 = QgsCoordinateReferenceSystem("EPSG:32618")
 @pytest.fixture
 def project(qgis_new_project):
     yield qgis_new_project
-    QgsProject.instance().removeAllMapLayers()
+    clear_project()
 
 
 @pytest.fixture
