@@ -83,7 +83,8 @@ def read_array(path: str, band: gdal.Band, *args, **kwargs):
     try:
         data = band.ReadAsArray(*args, **kwargs)
     except RuntimeError as exc:
-        data, reason = None, printable(exc).rstrip(". ")
+        # one line: GDAL 3.10 chains its messages ("...\nMay be caused by: ...")
+        data, reason = None, printable(" ".join(str(exc).split())).rstrip(". ")
     else:
         reason = ""
     if data is None:
