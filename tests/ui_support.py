@@ -69,3 +69,29 @@ def clear_project() -> None:
     QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
     QgsProject.instance().removeAllMapLayers()
     QgsProject.instance().layerTreeRoot().removeAllChildren()
+
+
+PLUGIN = Path(__file__).resolve().parents[1] / "s2_superres"
+
+
+def run_in_real_qgis(script: str, tmp_path: Path, screen: str, env: dict[str, str],
+                     plugins_ini: str = "s2_superres=true") -> dict:
+    """Start the real QGIS application (qgis.bin under Xvfb, ``screen`` e.g. '1600x1000') in a fresh profile with
+    the plugin folder linked into it, run ``script`` there (``--code``; it writes its JSON report to $OUT_JSON
+    and ends QGIS), and return the report. QGIS runs on the system Python only (no venv), as users have it."""
+    import json
+    import os
+    import subprocess
+    profile = tmp_path / "profiles" / "default"
+    (profile / "python" / "plugins").mkdir(parents=True)
+    (profile / "python" / "plugins" / "s2_superres").symlink_to(PLUGIN, target_is_directory=True)
+    (profile / "QGIS").mkdir()
+    (profile / "QGIS" / "QGIS3.ini").write_text(f"[PythonPlugins]\n{plugins_ini}\n")
+    (tmp_path / "run.py").write_text(script)
+    full_env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "PYTHONPATH", "VIRTUAL_ENV")}
+    full_env.update(env, OUT_JSON=str(tmp_path / "report.json"))
+    proc = subprocess.run(["xvfb-run", "-a", "-s", f"-screen 0 {screen}x24", "qgis.bin", "--profiles-path",
+                           str(tmp_path), "--nologo", "--noversioncheck", "--code", str(tmp_path / "run.py")],
+                          env=full_env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert (tmp_path / "report.json").exists(), proc.stdout[-2000:] + proc.stderr[-2000:]
+    return json.loads((tmp_path / "report.json").read_text())
