@@ -62,7 +62,12 @@ try:
     view = dialog.open_map_view()
     report["map_view"] = view in iface.mapCanvases() and view is not iface.mapCanvas()
     dialog.close()
-    iface.closeMapCanvas(view.objectName())
+    from qgis.core import Qgis
+    if not 34000 <= Qgis.QGIS_VERSION_INT < 34100:
+        # QGIS 3.40 (3.40.6 here) later dies on signal 11 when a map view closed after a run and the main map
+        # then moves, also with the plugin unloaded and its layers removed; 3.22 and 3.44 do not
+        # (docs/development.md, known issues)
+        iface.closeMapCanvas(view.objectName())
     dock.swipe_button.setChecked(True)
     report["swipe"] = iface.mapCanvas().mapTool() is plugin.swipe
     dock.swipe_button.setChecked(False)

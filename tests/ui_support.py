@@ -89,7 +89,7 @@ def run_in_real_qgis(script: str, tmp_path: Path, screen: str, env: dict[str, st
     (profile / "QGIS" / "QGIS3.ini").write_text(f"[PythonPlugins]\n{plugins_ini}\n")
     (tmp_path / "run.py").write_text(script)
     full_env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "PYTHONPATH", "VIRTUAL_ENV")}
-    full_env.update(env, OUT_JSON=str(tmp_path / "report.json"))
+    full_env.update(env, OUT_JSON=str(tmp_path / "report.json"), PYTHONFAULTHANDLER="1")   # a crash names the line
     proc = subprocess.run(["xvfb-run", "-a", "-s", f"-screen 0 {screen}x24", "qgis.bin", "--profiles-path",
                            str(tmp_path), "--nologo", "--noversioncheck", "--code", str(tmp_path / "run.py")],
                           env=full_env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
