@@ -234,3 +234,13 @@ def test_no_python_errors(qgis_report):
                         + "\n".join(f"--- {e['source']} during '{e['step']}':\n{e['text']}" for e in errors))
     assert not qgis_report.get("failed_steps"), qgis_report["failed_steps"]
     assert qgis_report["unloaded"] and not qgis_report["provider_after_unload"]
+
+
+def test_no_deprecation_warnings_from_the_plugin_from_qgis_3_40(qgis_report):
+    """Ready for QGIS 4: from QGIS 3.40 on, no QGIS or PyQt deprecation warning raised by the plugin's code
+    (QGIS logs Python warnings with the file that raised them)."""
+    version = tuple(int(p) for p in qgis_report["qgis_version"].split("-")[0].split(".")[:2])
+    if version < (3, 40):
+        pytest.skip(f"QGIS {qgis_report['qgis_version']} lacks some of the replacements (3.40 has them all)")
+    ours = [w for w in qgis_report["python_warnings"] if "Deprecat" in w and "s2_superres" in w]
+    assert not ours, "\n---\n".join(ours)
