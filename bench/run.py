@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-X0, Y0 = 436000, 4160500   # south-west corner used for all extents (inside the scene)
+X0, Y0 = 436020, 4162020   # south-west corner used for all extents (inside the bundled sample)
 EXTENTS = {"2km": (2000, 2000), "5km": (5000, 5000), "20km": (20000, 20000)}
 
 
