@@ -173,10 +173,7 @@ class SuperResolutionPlugin:
     def _on_swipe_stopped(self) -> None:
         """Keep the Swipe button in step when the swipe ends by itself (other tool, layer removed)."""
         self.swipe = None
-        if self.dock is not None:
-            self.dock.swipe_button.blockSignals(True)
-            self.dock.swipe_button.setChecked(False)
-            self.dock.swipe_button.blockSignals(False)
+        self._uncheck("swipe_button")
 
     def toggle_lens(self, on: bool) -> None:
         """The live lens over the dock's input (fast preset, 10 m bands) on the main canvas."""
@@ -195,7 +192,12 @@ class SuperResolutionPlugin:
 
     def _on_lens_stopped(self) -> None:
         self.lens = None
+        self._uncheck("lens_button")
+
+    def _uncheck(self, button: str) -> None:
+        """Uncheck the dock's toggle ``button`` without re-entering its slot (the tool has already stopped)."""
         if self.dock is not None:
-            self.dock.lens_button.blockSignals(True)
-            self.dock.lens_button.setChecked(False)
-            self.dock.lens_button.blockSignals(False)
+            widget = getattr(self.dock, button)
+            widget.blockSignals(True)
+            widget.setChecked(False)
+            widget.blockSignals(False)

@@ -17,7 +17,7 @@ from qgis.core import QgsDataProvider, QgsRasterLayer
 
 from .core.bands import OUTPUT_RESOLUTION, pixel_label
 from .core.errors import UserError
-from .core.pipeline import output_name as core_output_name, product_container
+from .core.pipeline import output_name, product_container  # noqa: F401 - output_name: core's, one for all
 from .qgis_layers import band_descriptions, layer_path
 from .qgis_render import TRUE_COLOUR, apply_rgb, cumulative_range, rgb_indices, source_reflectance_range
 
@@ -44,11 +44,6 @@ def product_label(paths: Iterable[str]) -> str:
     if len(label) < 2:
         label = Path(files[0]).parent.name.strip(" _.-")
     return re.sub(r"[^\w.\-]+", "_", label) or "sentinel2"
-
-
-def output_name(product: str, preset: str, pixel_size: float = OUTPUT_RESOLUTION) -> str:
-    """The file name of a result: ``<product>_<preset>_<p>m.tif`` (``2.5m``, ``3m``, ``3.33m``; core's name)."""
-    return core_output_name(product, preset, pixel_size)
 
 
 def layer_name(product: str, preset: str, pixel_size: float = OUTPUT_RESOLUTION) -> str:

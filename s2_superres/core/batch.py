@@ -51,6 +51,7 @@ from .extent import parse_extent, to_raster_crs
 from .tile import RunOptions
 from .methods.registry import MODEL_CARDS, availability, create_method, preset_margin
 from .onnx_model import MODELS_DIR, read_card
+from .pipeline import output_name as pipeline_output_name
 from .pipeline import (VERSION, Plan, groups_needed, input_files, output_grid, output_tags, plan_run,
                        process_tile, run_guide_shift)
 from .reader import TileReader
@@ -214,7 +215,7 @@ def output_name(source: str, method: str) -> str:
     for suffix in (".zip", ".SAFE", ".tif", ".tiff"):
         if base.endswith(suffix):
             base = base[: -len(suffix)]
-    return f"{base}_{method}_2.5m.tif"
+    return pipeline_output_name(base, method)
 
 
 def local_cluster(workers: int = 2, threads_per_worker: int = 1, gpu: bool = False):
