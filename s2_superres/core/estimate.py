@@ -11,6 +11,7 @@ streamed); it grows with the tile size.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import statistics
@@ -95,12 +96,14 @@ class Throughput:
 
     def runs(self, method: str, bands: int) -> list[tuple[float, float, float, float]]:
         """The remembered (window megapixels, output megapixels, seconds, stage repeats) of ``method`` with
-        ``bands`` bands, oldest first."""
+        ``bands`` bands, oldest first; entries that are not four finite positive numbers (a damaged or edited
+        file) are left out, so they can never make a run look free."""
         try:
-            return [(float(r[0]), float(r[1]), float(r[2]), float(r[3]) if len(r) > 3 else 1.0)
+            runs = [(float(r[0]), float(r[1]), float(r[2]), float(r[3]) if len(r) > 3 else 1.0)
                     for r in self._load().get(f"{method}/{bands}", [])]
         except (TypeError, ValueError, IndexError):
             return []
+        return [run for run in runs if all(math.isfinite(v) and v > 0 for v in run)]
 
     def record(self, method: str, bands: int, window: float, output: float, seconds: float,
                repeats: float = 1.0) -> None:
